@@ -1,0 +1,85 @@
+//! Weft process definitions: the model ([`model`]), its JSON Schema ([`schema`]), and loading a YAML file
+//! into a validated [`LoadedDefinition`] whose every part can be traced back to `file:line:column`.
+//!
+//! Loading goes: read the file → parse YAML with positions ([`source`]) → validate against the schema
+//! ([`schema`]) → deserialise into the model → whole-definition checks ([`check`]).
+
+pub mod check;
+pub mod error;
+pub mod model;
+pub mod schema;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{DefinitionError, Diagnostic};
+pub use model::*;
+pub use source::{Position, SourceMap};
+
+/// A definition that parsed, fits the schema and passed the whole-definition checks.
+#[derive(Debug, Clone)]
+pub struct LoadedDefinition {
+    /// The file it came from (as given).
+    pub file: PathBuf,
+    /// The process.
+    pub definition: ProcessDefinition,
+    /// Positions of its values, by JSON Pointer.
+    pub source_map: SourceMap,
+}
+
+impl LoadedDefinition {
+    /// The folder that relative component paths start from.
+    pub fn base_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
+    /// A diagnostic about the value at `pointer` (JSON Pointer), placed at its `line:column`.
+    pub fn diagnostic(&self, pointer: &str, message: String, hint: Option<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.clone(),
+            position: self.source_map.value(pointer),
+            pointer: pointer.to_string(),
+            message,
+            hint,
+        }
+    }
+}
+
+/// Read and validate the definition at `path`.
+///
+/// Errors: [`DefinitionError::Io`] when the file cannot be read; [`DefinitionError::Invalid`] with one
+/// diagnostic per problem (malformed YAML, schema violations including unknown keys with the nearest valid
+/// key, duplicate or unknown step ids, edge sources without exactly one trigger).
+pub fn load_file(path: &Path) -> Result<LoadedDefinition, DefinitionError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
+    load_str(&text, path)
+}
+
+/// Validate definition `text`, reporting positions against `file`.
+pub fn load_str(text: &str, file: &Path) -> Result<LoadedDefinition, DefinitionError> {
+    let invalid = |position, pointer: &str, message: String| {
+        DefinitionError::Invalid(vec![Diagnostic {
+            file: file.to_path_buf(),
+            position,
+            pointer: pointer.to_string(),
+            message,
+            hint: None,
+        }])
+    };
+    let (document, source_map) =
+        source::parse_yaml(text).map_err(|e| invalid(e.position, "", format!("malformed YAML: {}", e.message)))?;
+    let problems = schema::validate(&document, &source_map, file);
+    if !problems.is_empty() {
+        return Err(DefinitionError::Invalid(problems));
+    }
+    // The schema accepted it, so this can fail only where the schema is looser than the model.
+    let definition: ProcessDefinition =
+        serde_json::from_value(document).map_err(|e| invalid(Default::default(), "", e.to_string()))?;
+    let loaded = LoadedDefinition { file: file.to_path_buf(), definition, source_map };
+    let problems = check::check(&loaded);
+    if !problems.is_empty() {
+        return Err(DefinitionError::Invalid(problems));
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,167 @@
+//! The JSON Schema of a process definition, generated from [`crate::model`], and validation against it
+//! with every error placed at `file:line:column`.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use crate::error::{Diagnostic, suggest};
+use crate::model::ProcessDefinition;
+use crate::source::{SourceMap, escape};
+
+/// The JSON Schema (draft 2020-12) of [`ProcessDefinition`], as committed in `definitions/process.schema.json`.
+pub fn json_schema() -> Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(ProcessDefinition)).expect("a generated schema is plain JSON");
+    schema["$id"] = Value::String("https://weft.dev/schemas/process.schema.json".into());
+    schema
+}
+
+/// [`json_schema`] as pretty JSON text with a final newline: the committed file's exact content.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).expect("a generated schema is plain JSON");
+    text.push('\n');
+    text
+}
+
+fn validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| jsonschema::validator_for(&json_schema()).expect("the generated schema is valid"))
+}
+
+/// Validate a parsed document against the schema; one diagnostic per problem, in document order.
+pub fn validate(document: &Value, map: &SourceMap, file: &Path) -> Vec<Diagnostic> {
+    let schema = json_schema();
+    let mut out = Vec::new();
+    for error in validator().iter_errors(document) {
+        describe(&error, &schema, document, map, file, &mut out);
+    }
+    out.sort_by_key(|d| (d.position.line, d.position.column));
+    out
+}
+
+fn describe(
+    error: &ValidationError<'_>,
+    schema: &Value,
+    document: &Value,
+    map: &SourceMap,
+    file: &Path,
+    out: &mut Vec<Diagnostic>,
+) {
+    let pointer = error.instance_path().as_str().to_string();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed_keys(schema, document, &pointer);
+            for key in unexpected {
+                let child = format!("{pointer}/{}", escape(key));
+                out.push(Diagnostic {
+                    file: file.to_path_buf(),
+                    position: map.key(&child),
+                    pointer: child,
+                    message: format!("unknown key \"{key}\""),
+                    hint: Some(suggest(key, allowed.iter().map(String::as_str))),
+                });
+            }
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context }
+            if !context.is_empty() =>
+        {
+            // Report the one alternative whose type fits, if exactly one does; otherwise the alternatives.
+            let fitting: Vec<&Vec<ValidationError<'_>>> = context
+                .iter()
+                .filter(|branch| {
+                    // A branch fits when the value has its shape (type, const, enum, nested alternatives);
+                    // its remaining errors (unknown or missing keys, bad fields) are then the real ones.
+                    !branch.iter().any(|e| {
+                        e.instance_path().as_str() == pointer
+                            && matches!(
+                                e.kind(),
+                                ValidationErrorKind::Type { .. }
+                                    | ValidationErrorKind::Enum { .. }
+                                    | ValidationErrorKind::Constant { .. }
+                                    | ValidationErrorKind::AnyOf { .. }
+                                    | ValidationErrorKind::OneOfNotValid { .. }
+                            )
+                    })
+                })
+                .collect();
+            if let [branch] = fitting.as_slice() {
+                for e in branch.iter() {
+                    describe(e, schema, document, map, file, out);
+                }
+            } else {
+                let options: Vec<String> = context.iter().flatten().map(|e| e.to_string()).collect();
+                out.push(Diagnostic {
+                    file: file.to_path_buf(),
+                    position: map.value(&pointer),
+                    message: format!("{} fits none of the allowed forms", short(error.instance())),
+                    hint: Some(options.join("; or ")),
+                    pointer,
+                });
+            }
+        }
+        _ => out.push(Diagnostic {
+            file: file.to_path_buf(),
+            position: map.value(&pointer),
+            pointer,
+            message: error.to_string(),
+            hint: None,
+        }),
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 40 { format!("{}…", text.chars().take(40).collect::<String>()) } else { text }
+}
+
+/// Keys allowed by the schema for the object at `pointer`, following `$ref`, `items`, `properties` and the
+/// branches of `anyOf`/`oneOf` along the instance path.
+fn allowed_keys(schema: &Value, document: &Value, pointer: &str) -> Vec<String> {
+    let mut nodes = vec![schema];
+    let mut instance = document;
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let mut next = Vec::new();
+        for node in nodes.iter().flat_map(|n| expand(schema, n)) {
+            let child = if instance.is_array() {
+                node.get("items")
+            } else {
+                node.get("properties").and_then(|p| p.get(&token))
+            };
+            next.extend(child);
+        }
+        nodes = next;
+        instance = match instance {
+            Value::Array(a) => token.parse::<usize>().ok().and_then(|i| a.get(i)).unwrap_or(&Value::Null),
+            Value::Object(o) => o.get(&token).unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        };
+    }
+    let mut keys: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| expand(schema, n))
+        .filter_map(|n| n.get("properties").and_then(Value::as_object))
+        .flat_map(|p| p.keys().cloned())
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// A schema node with its `$ref` resolved and its `anyOf`/`oneOf` branches listed.
+fn expand<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
+    let node = match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(path) => root.pointer(path).unwrap_or(node),
+        None => node,
+    };
+    let mut out = vec![node];
+    for key in ["anyOf", "oneOf"] {
+        if let Some(branches) = node.get(key).and_then(Value::as_array) {
+            out.extend(branches.iter().flat_map(|b| expand(root, b)));
+        }
+    }
+    out
+}

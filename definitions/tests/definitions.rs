@@ -1,0 +1,115 @@
+//! The definition loader on good and bad YAML: every error names file:line:column and what would fix it.
+
+use std::path::Path;
+
+use weft_definitions::{DefinitionError, load_str, schema};
+
+const GOOD: &str = "\
+name: linear
+version: 1.0.0
+steps:
+  - id: echo
+    component: echo.wasm
+  - id: repeat
+    component: repeat.wasm
+    state: { times: 0 }
+inputs:
+  - event: Start
+    to: [{ step: echo }]
+edges:
+  - from: { step: echo, result: echo }
+    to:
+      - step: repeat
+        parameter: message
+      - stop
+";
+
+fn errors(text: &str) -> Vec<String> {
+    match load_str(text, Path::new("p.yaml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e @ DefinitionError::Io { .. }) => panic!("unexpected {e}"),
+        Err(DefinitionError::Invalid(d)) => d.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/process.schema.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == schema::json_schema_text(),
+        "definitions/process.schema.json is stale: run `cargo run -p weft-engine -- schema > definitions/process.schema.json`"
+    );
+}
+
+#[test]
+fn good_definition_loads() {
+    let loaded = load_str(GOOD, Path::new("p.yaml")).unwrap();
+    assert_eq!(loaded.definition.steps.len(), 2);
+    assert_eq!(loaded.definition.max_supersteps(), 1000);
+    assert_eq!(loaded.definition.edges[0].from.event_type().as_deref(), Some("echo.OnResult"));
+}
+
+#[test]
+fn malformed_yaml_names_line_and_column() {
+    let e = errors("name: x\nsteps:\n  - id: [a\n");
+    assert!(e[0].starts_with("p.yaml:") && e[0].contains("malformed YAML"), "{e:?}");
+}
+
+#[test]
+fn unknown_key_suggests_the_nearest() {
+    let e = errors(&GOOD.replace("    component: repeat.wasm", "    compnent: repeat.wasm"));
+    assert!(
+        e.iter().any(|l| l.starts_with("p.yaml:7:5: at /steps/1/compnent: unknown key \"compnent\"")
+            && l.contains("did you mean \"component\"")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unknown_key_inside_a_target_is_found_through_any_of() {
+    let e = errors(&GOOD.replace("        parameter: message", "        paramter: message"));
+    assert!(
+        e.iter().any(|l| l.contains("at /edges/0/to/0/paramter") && l.contains("did you mean \"parameter\"")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn schema_violation_names_the_place() {
+    let e = errors(&GOOD.replace("version: 1.0.0", "version: [1]"));
+    assert!(e.iter().any(|l| l.starts_with("p.yaml:2:10: at /version:")), "{e:?}");
+    let e = errors(&GOOD.replace("    component: echo.wasm\n", ""));
+    assert!(
+        e.iter().any(|l| l.contains("at /steps/0:") && l.contains("\"component\" is a required property")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unknown_step_in_an_edge_lists_the_steps() {
+    let e = errors(&GOOD.replace("      - step: repeat", "      - step: repaet"));
+    assert!(
+        e.iter().any(|l| l.starts_with("p.yaml:15:15: at /edges/0/to/0/step: no step has the id \"repaet\"")
+            && l.contains("did you mean \"repeat\"")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn edge_source_needs_exactly_one_trigger() {
+    let e = errors(&GOOD.replace("{ step: echo, result: echo }", "{ step: echo, result: echo, event: X }"));
+    assert!(e.iter().any(|l| l.contains("exactly one of `event`, `result` or `error`")), "{e:?}");
+}
+
+#[test]
+fn duplicate_step_ids_are_refused() {
+    let e = errors(&GOOD.replace("id: repeat", "id: echo"));
+    assert!(e.iter().any(|l| l.contains("step id \"echo\" is used twice")), "{e:?}");
+}
+
+#[test]
+fn a_misspelt_stop_is_refused() {
+    let e = errors(&GOOD.replace("      - stop", "      - stpo"));
+    assert!(e.iter().any(|l| l.contains("at /edges/0/to/1")), "{e:?}");
+}

@@ -1,0 +1,101 @@
+//! The engine's overhead per step hop, against the floor of a bare component call.
+//!
+//! - `floor/invoke`: one `invoke` of the counter component straight through wasmtime (instance reused):
+//!   what any host pays for a call with this world's arguments.
+//! - `hop/cycle`: a run of one counter step looping N times (`Again` → itself): per element, one full hop
+//!   (queue, invoke, state snapshot, routing) with the instance reused.
+//! - `hop/chain`: a chain of N echo steps sharing one component: per element, one hop plus instantiating
+//!   that step (each step gets its own instance).
+//!
+//! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
+
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wasmtime::Store;
+use weft_engine::data::Json;
+use weft_engine::host::{HostState, Invocation};
+use weft_engine::load::{Process, Runtime, RuntimeConfig};
+use weft_engine::runner::Run;
+use weft_engine::sinks::Discard;
+
+fn steps_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/steps").canonicalize().expect("run scripts/build-steps first")
+}
+
+fn load(runtime: &Runtime, dir: &Path, yaml: String) -> Process {
+    let file = dir.join(format!("p{}.yaml", yaml.len()));
+    std::fs::write(&file, yaml).unwrap();
+    runtime.load_process(&file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cycle(steps: &Path, rounds: u64) -> String {
+    format!(
+        "name: cycle\nversion: '1'\nsteps:\n  - id: counter\n    component: '{}/counter.wasm'\n    state: {{ count: 0, limit: {rounds} }}\n\
+         inputs:\n  - event: Start\n    to: [{{ step: counter }}]\nedges:\n  - from: {{ step: counter, event: Again }}\n    to: [{{ step: counter }}]\n\
+         limits: {{ maxSupersteps: {} }}\n",
+        steps.display(),
+        rounds + 1
+    )
+}
+
+fn chain(steps: &Path, length: usize) -> String {
+    let mut yaml = String::from("name: chain\nversion: '1'\nsteps:\n");
+    for i in 0..length {
+        yaml += &format!("  - id: s{i}\n    component: '{}/echo.wasm'\n", steps.display());
+    }
+    yaml += "inputs:\n  - event: Start\n    to: [{ step: s0 }]\nedges:\n";
+    for i in 1..length {
+        yaml += &format!("  - from: {{ step: s{}, result: echo }}\n    to: [{{ step: s{i} }}]\n", i - 1);
+    }
+    yaml
+}
+
+fn benches(c: &mut Criterion) {
+    let steps = steps_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+
+    let rounds = 1000u64;
+    let cycle = load(&runtime, dir.path(), cycle(&steps, rounds));
+    let length = 100usize;
+    let chain = load(&runtime, dir.path(), chain(&steps, length));
+
+    let mut floor = c.benchmark_group("floor");
+    let counter = &cycle.steps[0].component;
+    let mut store = Store::new(runtime.engine(), HostState::new("bench", "counter"));
+    let instance = counter.pre.instantiate(&mut store).unwrap();
+    let call =
+        Invocation { function: "tick".into(), args: vec![], state: Some(r#"{"count":0,"limit":1000000000}"#.into()) };
+    floor.throughput(Throughput::Elements(1));
+    floor.bench_function("invoke", |b| {
+        b.iter(|| {
+            let outcome = instance.call_invoke(&mut store, &call).unwrap();
+            store.data_mut().events.take().unwrap();
+            outcome
+        })
+    });
+    floor.finish();
+
+    let mut hop = c.benchmark_group("hop");
+    hop.throughput(Throughput::Elements(rounds));
+    hop.bench_function(format!("cycle/{rounds}"), |b| {
+        b.iter(|| {
+            let mut run = Run::new(&cycle, "bench");
+            run.send("Start", Json::null()).unwrap();
+            run.run_to_end(&mut Discard).clone()
+        })
+    });
+    hop.throughput(Throughput::Elements(length as u64));
+    hop.bench_function(format!("chain/{length}"), |b| {
+        b.iter(|| {
+            let mut run = Run::new(&chain, "bench");
+            run.send("Start", Json::from_value(&serde_json::json!("payload"))).unwrap();
+            run.run_to_end(&mut Discard).clone()
+        })
+    });
+    hop.finish();
+}
+
+criterion_group!(name = step_hop; config = Criterion::default().sample_size(20); targets = benches);
+criterion_main!(step_hop);

@@ -1,0 +1,126 @@
+//! The `weft` command line: `validate`, `run`, `schema`, `describe`.
+//!
+//! Exit codes: 0 for a valid definition or a run that completed or stopped; 1 for a run that failed;
+//! 2 for bad input (definition, component, event data, command-line usage).
+
+mod describe;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::load::{Runtime, RuntimeConfig};
+
+/// Exit code for bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a run that failed.
+pub const EXIT_RUN_FAILED: u8 = 1;
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Run business processes declared in YAML, with WebAssembly steps")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log what the engine does (component loads and cache hits, step logs) on stderr; -vv for more.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a process definition and its components; print a one-line summary.
+    Validate {
+        /// The process definition (YAML).
+        file: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Run a process on one input event; print its public events as CloudEvents JSON, one per line.
+    Run(run::RunArgs),
+    /// Print the JSON Schema of process definitions.
+    Schema,
+    /// Print what a step component offers: its kernel functions, parameters and state version.
+    Describe {
+        /// The component (.wasm).
+        component: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+}
+
+/// Compiled-code cache settings.
+#[derive(Args, Clone)]
+struct CacheArgs {
+    /// Where compiled components are cached (default: $WEFT_CACHE_DIR, else ~/.cache/weft).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component afresh and cache nothing.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn runtime(&self) -> Result<Runtime, ExitCode> {
+        let cache_dir =
+            if self.no_cache { None } else { self.cache_dir.clone().or_else(|| RuntimeConfig::default().cache_dir) };
+        Runtime::new(RuntimeConfig { cache_dir })
+            .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot start the WebAssembly engine: {e:#}")))
+    }
+}
+
+/// Run the command line; the exit code follows the module documentation.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Validate { file, cache } => validate(&file, &cache),
+        Command::Run(args) => run::run(args),
+        Command::Schema => {
+            print!("{}", weft_definitions::schema::json_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe { component, cache } => describe::describe(&component, &cache),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitCode> {
+    let runtime = cache.runtime()?;
+    let process = runtime.load_process(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    let def = &process.loaded.definition;
+    println!(
+        "{}: process \"{}\" {} is valid: {} steps, {} input events, {} edges",
+        file.display(),
+        def.name,
+        def.version,
+        def.steps.len(),
+        def.inputs.len(),
+        def.edges.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print `message` as an error on stderr and give exit code `code`.
+fn fail(code: u8, message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
+}

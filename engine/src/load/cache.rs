@@ -1,0 +1,85 @@
+//! On-disk cache of compiled components.
+//!
+//! Compiling a component costs milliseconds for a small Rust guest and seconds for a Python or JS one;
+//! loading its precompiled form costs far less. Entries live at
+//! `DIR/<engine compatibility hash>/<sha256 of the component>.cwasm`, so an engine with other settings or
+//! another wasmtime version never reads a stale entry. Entries are written to a temporary file and renamed,
+//! so a crash never leaves a half-written entry under its final name.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Whether a component came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheStatus {
+    /// Loaded precompiled from the cache.
+    Hit,
+    /// Compiled now (and stored, if the cache is on).
+    Miss,
+    /// The cache is off; compiled now.
+    Off,
+}
+
+/// The cache directory for one engine configuration, or none.
+#[derive(Debug, Clone)]
+pub struct CompiledCache {
+    dir: Option<PathBuf>,
+}
+
+impl CompiledCache {
+    /// A cache under `root` for `engine`'s compatibility hash; `None` turns caching off.
+    pub fn new(root: Option<PathBuf>, engine: &Engine) -> Self {
+        let dir = root.map(|root| {
+            let mut hasher = DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut hasher);
+            root.join(format!("{:016x}", hasher.finish()))
+        });
+        CompiledCache { dir }
+    }
+
+    /// The default root: `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft`, else `$HOME/.cache/weft`.
+    pub fn default_root() -> Option<PathBuf> {
+        let env = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        env("WEFT_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("weft")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache").join("weft")))
+    }
+
+    /// The component in `bytes`, from the cache when present, else compiled (and stored).
+    ///
+    /// Errors: wasmtime's, when `bytes` is not a valid component. A cache entry that cannot be read or
+    /// written is ignored (logged at `warn`): the cache only ever saves time.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheStatus)> {
+        let Some(dir) = &self.dir else {
+            return Ok((Component::from_binary(engine, bytes)?, CacheStatus::Off));
+        };
+        let entry = dir.join(format!("{:x}.cwasm", Sha256::digest(bytes)));
+        if entry.is_file() {
+            // SAFETY: entries are written only by `store` below, from `Component::serialize` of the same
+            // engine configuration (the directory is keyed by its compatibility hash), and wasmtime checks
+            // the header's version and settings again before using it.
+            match unsafe { Component::deserialize_file(engine, &entry) } {
+                Ok(component) => return Ok((component, CacheStatus::Hit)),
+                Err(e) => tracing::warn!(entry = %entry.display(), "ignoring unreadable cache entry: {e:#}"),
+            }
+        }
+        let component = Component::from_binary(engine, bytes)?;
+        if let Err(e) = store(&component, dir, &entry) {
+            tracing::warn!(entry = %entry.display(), "could not write cache entry: {e:#}");
+        }
+        Ok((component, CacheStatus::Miss))
+    }
+}
+
+fn store(component: &Component, dir: &Path, entry: &Path) -> wasmtime::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let temp = entry.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, component.serialize()?)?;
+    std::fs::rename(&temp, entry)?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Loading one step component: read the file, compile it (or take it from the [`cache`](super::cache)),
+//! pre-link it against the host's imports, and ask it to describe itself.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::Store;
+use wasmtime::component::Linker;
+
+use crate::host::HostState;
+use crate::host::bindings::StepPre;
+use crate::load::cache::{CacheStatus, CompiledCache};
+use crate::load::description::StepDescription;
+
+/// A loaded step component, ready to instantiate; shared by every step (of any process) that uses it.
+pub struct StepComponent {
+    /// The file it was read from (canonical).
+    pub path: PathBuf,
+    /// Pre-linked against the host's imports: instantiating it does no linking work.
+    pub pre: StepPre<HostState>,
+    /// What it offers.
+    pub description: StepDescription,
+    /// Whether its compiled code came from the cache.
+    pub cache: CacheStatus,
+}
+
+/// Load the component at `path` (already canonical).
+///
+/// Errors, as text for a diagnostic with a fix: the file is unreadable, is not a WebAssembly component
+/// (e.g. a core module), does not implement `weft:step/step@0.1.0`, or its `describe` traps or returns
+/// an invalid description.
+pub fn load(
+    engine: &wasmtime::Engine,
+    linker: &Linker<HostState>,
+    cache: &CompiledCache,
+    path: &Path,
+) -> Result<StepComponent, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {}: {e}", path.display()))?;
+    let (component, cache_status) = cache.load(engine, &bytes).map_err(|e| {
+        format!(
+            "{} is not a WebAssembly component ({e}); a step must be a component built for wasm32-wasip2 \
+             (e.g. `cargo build --target wasm32-wasip2 --release`)",
+            path.display()
+        )
+    })?;
+    let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+        format!(
+            "{} does not fit the weft:step/step@0.1.0 world: {e:#}; build it against this engine's wit/step.wit",
+            path.display()
+        )
+    })?;
+    let pre = StepPre::new(instance_pre)
+        .map_err(|e| format!("{} does not export the weft:step/step@0.1.0 world: {e:#}", path.display()))?;
+    let description = describe(engine, &pre).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(StepComponent { path: path.to_path_buf(), pre, description, cache: cache_status })
+}
+
+fn describe(engine: &wasmtime::Engine, pre: &StepPre<HostState>) -> Result<StepDescription, String> {
+    let mut store = Store::new(engine, HostState::new("", "describe"));
+    let step = pre.instantiate(&mut store).map_err(|e| format!("cannot instantiate: {e:#}"))?;
+    let info = step.call_describe(&mut store).map_err(|e| format!("`describe` trapped: {e:#}"))?;
+    StepDescription::from_guest(info).map_err(|e| format!("invalid description: {e}"))
+}

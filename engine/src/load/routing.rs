@@ -1,0 +1,181 @@
+//! Edges resolved against the components' descriptions into a routing table of indices, applying SK's
+//! binding shortcuts (SEMANTICS.md, "Events and routing", rule 6): the function may be left out when the
+//! step has one kernel function, the parameter when the function has at most one. Anything ambiguous or
+//! unknown is a load error placed at the edge's `file:line:column`, listing what exists.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use weft_definitions::error::suggest;
+use weft_definitions::{Diagnostic, FunctionTarget, LoadedDefinition, Target, on_error, on_result};
+
+use crate::load::description::StepDescription;
+
+/// Where an event comes from: outside the process, or a step (by index in definition order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Source {
+    /// An input event of the process.
+    Input,
+    /// Step at this index.
+    Step(usize),
+}
+
+/// What an edge does with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Route {
+    /// End the run as stopped.
+    Stop,
+    /// Queue the data for a parameter of a kernel function.
+    Deliver(Delivery),
+}
+
+/// A parameter of a kernel function, by indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Step index.
+    pub step: usize,
+    /// Function index in the step's description.
+    pub function: usize,
+    /// Parameter index; `None` for a function without parameters (the message only triggers it).
+    pub param: Option<usize>,
+}
+
+/// Routes by source and event type.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingTable {
+    /// Index 0: input events; index `i + 1`: events of step `i`.
+    by_source: Vec<HashMap<String, Vec<Route>>>,
+}
+
+impl RoutingTable {
+    /// The routes of `event_type` from `source`; empty when no edge listens.
+    pub fn routes(&self, source: Source, event_type: &str) -> &[Route] {
+        let index = match source {
+            Source::Input => 0,
+            Source::Step(i) => i + 1,
+        };
+        self.by_source.get(index).and_then(|m| m.get(event_type)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The declared input event types, for hints.
+    pub fn input_events(&self) -> impl Iterator<Item = &str> {
+        self.by_source.first().into_iter().flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// Resolve every input and edge of `loaded` against `descriptions` (one per step, in order).
+    ///
+    /// Errors: one diagnostic per unknown function or parameter, ambiguous binding, or `result`/`error`
+    /// source naming a function the step lacks.
+    pub fn build(loaded: &LoadedDefinition, descriptions: &[&StepDescription]) -> Result<Self, Vec<Diagnostic>> {
+        let def = &loaded.definition;
+        let index: HashMap<&str, usize> = def.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let mut table = RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1] };
+        let mut problems = Vec::new();
+        let binder = Binder { loaded, descriptions, index: &index };
+
+        for (i, input) in def.inputs.iter().enumerate() {
+            let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut problems);
+            table.by_source[0].entry(input.event.clone()).or_default().extend(routes);
+        }
+        for (i, edge) in def.edges.iter().enumerate() {
+            let Some(&source) = index.get(edge.from.step.as_str()) else { continue };
+            let pointer = format!("/edges/{i}/from");
+            let function =
+                edge.from.result.as_deref().map(|f| ("result", f)).or(edge.from.error.as_deref().map(|f| ("error", f)));
+            if let Some((key, f)) = function
+                && descriptions[source].function(f).is_none()
+            {
+                problems.push(loaded.diagnostic(
+                    &format!("{pointer}/{key}"),
+                    format!("step \"{}\" has no kernel function \"{f}\"", edge.from.step),
+                    Some(suggest(f, descriptions[source].function_names())),
+                ));
+            }
+            let event = match (&edge.from.event, &edge.from.result, &edge.from.error) {
+                (Some(e), _, _) => e.clone(),
+                (_, Some(f), _) => on_result(f),
+                (_, _, Some(f)) => on_error(f),
+                _ => continue,
+            };
+            let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut problems);
+            table.by_source[source + 1].entry(event).or_default().extend(routes);
+        }
+        if problems.is_empty() { Ok(table) } else { Err(problems) }
+    }
+}
+
+struct Binder<'a> {
+    loaded: &'a LoadedDefinition,
+    descriptions: &'a [&'a StepDescription],
+    index: &'a HashMap<&'a str, usize>,
+}
+
+impl Binder<'_> {
+    fn bind_all(&self, targets: &[Target], pointer: &str, problems: &mut Vec<Diagnostic>) -> Vec<Route> {
+        let mut routes = Vec::with_capacity(targets.len());
+        for (j, target) in targets.iter().enumerate() {
+            match target {
+                Target::Stop(_) => routes.push(Route::Stop),
+                Target::Function(t) => match self.bind(t, &format!("{pointer}/{j}")) {
+                    Ok(Some(d)) => routes.push(Route::Deliver(d)),
+                    Ok(None) => {}
+                    Err(d) => problems.push(d),
+                },
+            }
+        }
+        routes
+    }
+
+    /// `Ok(None)` for an unknown step, already reported by the definition checks.
+    fn bind(&self, t: &FunctionTarget, pointer: &str) -> Result<Option<Delivery>, Diagnostic> {
+        let Some(&step) = self.index.get(t.step.as_str()) else { return Ok(None) };
+        let desc = self.descriptions[step];
+        let err = |key: &str, message: String, hint: String| {
+            let at = if key.is_empty() { pointer.to_string() } else { format!("{pointer}/{key}") };
+            self.loaded.diagnostic(&at, message, Some(hint))
+        };
+        let function = match &t.function {
+            Some(name) => desc.function(name).ok_or_else(|| {
+                err(
+                    "function",
+                    format!("step \"{}\" has no kernel function \"{name}\"", t.step),
+                    suggest(name, desc.function_names()),
+                )
+            })?,
+            None if desc.functions.len() == 1 => 0,
+            None => {
+                return Err(err(
+                    "",
+                    format!(
+                        "step \"{}\" has {} kernel functions; the target must name one",
+                        t.step,
+                        desc.functions.len()
+                    ),
+                    format!("add `function:` with one of: {}", desc.function_names().collect::<Vec<_>>().join(", ")),
+                ));
+            }
+        };
+        let f = &desc.functions[function];
+        let param = match &t.parameter {
+            Some(name) => Some(f.param(name).ok_or_else(|| {
+                let message =
+                    format!("kernel function \"{}\" of step \"{}\" has no parameter \"{name}\"", f.name, t.step);
+                err("parameter", message, suggest(name, f.param_names()))
+            })?),
+            None if f.params.len() <= 1 => (!f.params.is_empty()).then_some(0),
+            None => {
+                return Err(err(
+                    "",
+                    format!(
+                        "kernel function \"{}\" of step \"{}\" has {} parameters; the target must name one",
+                        f.name,
+                        t.step,
+                        f.params.len()
+                    ),
+                    format!("add `parameter:` with one of: {}", f.param_names().collect::<Vec<_>>().join(", ")),
+                ));
+            }
+        };
+        Ok(Some(Delivery { step, function, param }))
+    }
+}

@@ -1,0 +1,5 @@
+//! The `weft` command: see `weft --help`.
+
+fn main() -> std::process::ExitCode {
+    weft_engine::cli::main()
+}

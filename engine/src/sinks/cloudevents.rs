@@ -1,0 +1,54 @@
+//! Public events as CloudEvents 1.0 (<https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md>)
+//! in the structured JSON format (<https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/formats/json-format.md>).
+//!
+//! Attributes: `id` is `<instance>-<n>`, unique within the instance (spec section 3.1.1, "id": source + id
+//! is unique); `source` is the URI-reference `/processes/<process>/instances/<instance>/steps/<step>`;
+//! `type` is the event name edges route on; `subject` is the step id; `time` is when the host published it;
+//! `datacontenttype` is `application/json`; the extension `weftsuperstep` is the superstep that emitted it.
+
+use std::io::Write;
+
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+
+use crate::runner::EventRecord;
+use crate::sinks::EventSink;
+
+/// `event` of instance `instance` of process `process` as a CloudEvent.
+pub fn to_cloudevent(process: &str, instance: &str, event: &EventRecord) -> Event {
+    EventBuilderV10::new()
+        .id(event.id.clone())
+        .source(format!("/processes/{process}/instances/{instance}/steps/{}", event.step))
+        .ty(event.event_type.clone())
+        .subject(event.step.clone())
+        .time(chrono::Utc::now())
+        .data("application/json", event.data.to_value())
+        .extension("weftsuperstep", i64::try_from(event.superstep).unwrap_or(i64::MAX))
+        .build()
+        .expect("id, source and type are always set")
+}
+
+/// Writes each public event as one line of CloudEvents JSON.
+pub struct JsonLines<W: Write> {
+    out: W,
+    /// The first write error, if any (the run goes on; the caller reports it).
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// A sink writing to `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out, error: None }
+    }
+}
+
+impl<W: Write> EventSink for JsonLines<W> {
+    fn publish(&mut self, process: &str, instance: &str, event: &EventRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = serde_json::to_string(&to_cloudevent(process, instance, event)).expect("a CloudEvent serialises");
+        if let Err(e) = writeln!(self.out, "{line}").and_then(|_| self.out.flush()) {
+            self.error = Some(e);
+        }
+    }
+}

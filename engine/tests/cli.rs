@@ -1,0 +1,166 @@
+//! The `weft` command as a user runs it: output format, exit codes, error messages, the compiled-code cache.
+//! Uses the components built by scripts/build-steps under tests/steps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Run `weft` in the repository root with a private compiled-code cache under target/.
+fn weft(args: &[&str]) -> Output {
+    weft_with_cache(args, &root().join("target/weft-test-cache"))
+}
+
+fn weft_with_cache(args: &[&str], cache: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .current_dir(root())
+        .env("WEFT_CACHE_DIR", cache)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("weft runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "weft panicked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_public_events_as_cloudevents_then_a_summary() {
+    let out = weft(&[
+        "run",
+        "tests/processes/linear.yaml",
+        "--event",
+        "Start",
+        "--data",
+        "\"Test\"",
+        "--instance-id",
+        "i-1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "one event and the summary");
+    let event = &lines[0];
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(event["type"], "Repeated");
+    assert_eq!(event["source"], "/processes/linear/instances/i-1/steps/repeat");
+    assert_eq!(event["id"], "i-1-1");
+    assert_eq!(event["datacontenttype"], "application/json");
+    assert_eq!(event["data"], "Test Test");
+    assert_eq!(event["weftsuperstep"], 2);
+    assert!(event["time"].is_string());
+    let summary = &lines[1];
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["supersteps"], 2);
+    assert_eq!(summary["invocations"], 2);
+    assert_eq!(summary["states"], json!({"echo": null, "repeat": {"times": 2, "calls": 1}}));
+}
+
+#[test]
+fn human_summary_goes_to_stderr() {
+    let out = weft(&["run", "tests/processes/cycle.yaml", "--event", "Start"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("stopped after 3 supersteps, 3 invocations"), "{err}");
+    assert!(err.contains("state counter: {\"count\":3,\"limit\":3}"), "{err}");
+}
+
+#[test]
+fn failed_run_exits_1_naming_step_function_and_message() {
+    let out = weft(&["run", "tests/processes/failing.yaml", "--event", "Explode", "--data", "\"no funds\""]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed after 1 supersteps")
+            && err.contains("\"step\":\"failer\"")
+            && err.contains("\"function\":\"explode\"")
+            && err.contains("no funds"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_yaml_exits_2_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "name: x\nversion: 1\nsteps: [\n  {id: a,\n").unwrap();
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.yaml:") && err.contains("malformed YAML"), "{err}");
+}
+
+#[test]
+fn schema_violation_and_unknown_key_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "name: x\nversion: 1.0.0\nsteps:\n  - id: a\n    componnt: a.wasm\ninputs: []\n").unwrap();
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.yaml:5:5: at /steps/0/componnt: unknown key \"componnt\""), "{err}");
+    assert!(err.contains("did you mean \"component\"?"), "{err}");
+    assert!(err.contains("bad.yaml:6:9: at /inputs:"), "an empty inputs list is a schema violation: {err}");
+}
+
+#[test]
+fn validate_accepts_a_good_definition() {
+    let out = weft(&["validate", "tests/processes/fan-in.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("process \"fan-in\" 1.0.0 is valid: 3 steps, 2 input events, 2 edges"));
+}
+
+#[test]
+fn bad_event_data_and_unknown_event_exit_2() {
+    let out = weft(&["run", "tests/processes/linear.yaml", "--event", "Start", "--data", "{oops"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--data is not JSON"), "{}", text(&out.stderr));
+    let out = weft(&["run", "tests/processes/linear.yaml", "--event", "Begin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no input event \"Begin\"; it accepts: Start"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let out = weft(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), std::fs::read_to_string(root().join("definitions/process.schema.json")).unwrap());
+}
+
+#[test]
+fn describe_shows_functions_and_parameters() {
+    let out = weft(&["describe", "tests/steps/repeat.wasm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["state_version"], 1);
+    assert_eq!(d["functions"][0]["name"], "repeat");
+    assert_eq!(
+        d["functions"][0]["params"][0],
+        json!({"name": "message", "required": true, "schema": {"type": "string"}})
+    );
+    assert_eq!(
+        d["functions"][0]["params"][1],
+        json!({"name": "count", "required": false, "schema": {"type": "integer"}})
+    );
+}
+
+#[test]
+fn second_start_takes_compiled_code_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["-v", "validate", "tests/processes/linear.yaml"];
+    let first = text(&weft_with_cache(&args, cache.path()).stderr);
+    assert!(first.contains("cache=Miss") && !first.contains("cache=Hit"), "{first}");
+    let second = text(&weft_with_cache(&args, cache.path()).stderr);
+    assert!(second.contains("cache=Hit") && !second.contains("cache=Miss"), "{second}");
+}

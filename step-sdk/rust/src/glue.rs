@@ -1,0 +1,114 @@
+//! What `#[step]` generates code against: the [`Step`] trait, argument decoding and the component exports.
+//! Step authors do not use this module directly.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use crate::bindings::weft::step::types::StepError;
+use crate::bindings::weft::step::types::{ArgumentError, FunctionInfo, Invocation, Outcome, ParamInfo, StepInfo};
+use crate::{Context, Error};
+
+/// A step: implemented by `#[step]` for the state type.
+pub trait Step: Serialize + DeserializeOwned + Default {
+    /// Version of the state layout (`#[step(state_version = N)]`, default 1).
+    const STATE_VERSION: u32;
+    /// The kernel functions: `(name, description, [(parameter, required, schema)])`.
+    fn functions() -> Vec<(&'static str, Option<&'static str>, Vec<(&'static str, bool, Option<&'static str>)>)>;
+    /// Run kernel function `function` with `args`.
+    fn call(&mut self, ctx: &Context, function: &str, args: &Args) -> Result<Option<String>, StepError>;
+}
+
+/// The arguments of one invocation, by parameter name (JSON text).
+pub struct Args(Vec<(String, String)>);
+
+impl Args {
+    /// Decode parameter `name`. A missing optional parameter decodes from `null` (so `Option<T>` gives
+    /// `None`). Errors: a missing required parameter, or JSON that does not fit `T`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str, required: bool) -> Result<T, StepError> {
+        let bad = |message: String| StepError::BadArgument(ArgumentError { parameter: name.into(), message });
+        match self.0.iter().find(|(n, _)| n == name) {
+            Some((_, text)) => serde_json::from_str(text).map_err(|e| bad(e.to_string())),
+            None if required => Err(bad("missing required argument".into())),
+            None => serde_json::from_str("null").map_err(|e| bad(e.to_string())),
+        }
+    }
+}
+
+/// A return value as JSON text; `null` (e.g. from `()`) becomes none.
+pub fn result<T: Serialize>(value: &T) -> Result<Option<String>, StepError> {
+    let text =
+        serde_json::to_string(value).map_err(|e| StepError::Failed(format!("cannot serialise the result: {e}")))?;
+    Ok((text != "null").then_some(text))
+}
+
+/// An author's error as the function's failure.
+pub fn failed<E: std::fmt::Display>(e: E) -> StepError {
+    StepError::Failed(e.to_string())
+}
+
+/// The `describe` export.
+pub fn describe<S: Step>() -> StepInfo {
+    StepInfo {
+        functions: S::functions()
+            .into_iter()
+            .map(|(name, description, params)| FunctionInfo {
+                name: name.into(),
+                description: description.map(Into::into),
+                params: params
+                    .into_iter()
+                    .map(|(name, required, schema)| ParamInfo {
+                        name: name.into(),
+                        required,
+                        schema: schema.map(Into::into),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        state_version: S::STATE_VERSION,
+    }
+}
+
+/// The `invoke` export: decode the state (or start from `Default`), call, encode the new state.
+pub fn invoke<S: Step>(call: Invocation) -> Result<Outcome, StepError> {
+    let mut state: S = match &call.state {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StepError::BadState(format!("cannot read the state snapshot: {e}")))?,
+        None => S::default(),
+    };
+    let result = state.call(&Context::new(), &call.function, &Args(call.args))?;
+    let snapshot =
+        serde_json::to_string(&state).map_err(|e| StepError::Failed(format!("cannot serialise the state: {e}")))?;
+    Ok(Outcome { result, state: (snapshot != "null").then_some(snapshot) })
+}
+
+/// `Error` is the usual error type; this keeps `?` on `Context::emit` working in any function.
+impl From<Error> for StepError {
+    fn from(e: Error) -> Self {
+        StepError::Failed(e.to_string())
+    }
+}
+
+/// Export step type `$ty` as the component's `weft:step/step` world. `#[step]` calls this for you.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __export_step {
+    ($ty:ty) => {
+        const _: () = {
+            struct __WeftStepExport;
+            impl $crate::bindings::Guest for __WeftStepExport {
+                fn describe() -> $crate::bindings::weft::step::types::StepInfo {
+                    $crate::glue::describe::<$ty>()
+                }
+                fn invoke(
+                    call: $crate::bindings::weft::step::types::Invocation,
+                ) -> ::core::result::Result<
+                    $crate::bindings::weft::step::types::Outcome,
+                    $crate::bindings::weft::step::types::StepError,
+                > {
+                    $crate::glue::invoke::<$ty>(call)
+                }
+            }
+            $crate::bindings::__export_step_world!(__WeftStepExport);
+        };
+    };
+}

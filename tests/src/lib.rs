@@ -1,0 +1,89 @@
+//! Helpers for Weft's end-to-end tests: where the built step components are, one shared runtime, and a
+//! function that runs a process on input events and returns everything observable about the run.
+//!
+//! The components are built from `tests/steps/*` by `scripts/build-steps` (which `scripts/test` runs
+//! first); a test never builds them itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use weft_definitions::DefinitionError;
+use weft_engine::data::Json;
+use weft_engine::load::{Process, Runtime, RuntimeConfig};
+use weft_engine::runner::{Ending, EventRecord, Run, RunState};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// `tests/<relative>`.
+pub fn tests_dir(relative: &str) -> PathBuf {
+    root().join("tests").join(relative)
+}
+
+/// The built test component `tests/steps/<name>.wasm`; panics with the fix if it was not built.
+pub fn component(name: &str) -> PathBuf {
+    let path = tests_dir(&format!("steps/{name}.wasm"));
+    assert!(path.is_file(), "{} is missing: run scripts/build-steps first", path.display());
+    path
+}
+
+/// One runtime for all tests of a binary, caching compiled code under `target/weft-test-cache`.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cache_dir = Some(root().join("target").join("weft-test-cache"));
+        Runtime::new(RuntimeConfig { cache_dir }).expect("the wasmtime engine starts")
+    })
+}
+
+/// Load `tests/processes/<name>.yaml`; panics with the diagnostics if it does not load.
+pub fn process(name: &str) -> Process {
+    let path = tests_dir(&format!("processes/{name}.yaml"));
+    runtime().load_process(&path).unwrap_or_else(|e| panic!("{} does not load:\n{e}", path.display()))
+}
+
+/// Write `yaml` (with `{steps}` standing for the absolute `tests/steps` folder) to a temporary file and
+/// load it. The file's folder is returned too so that it lives as long as the test needs it.
+pub fn load_yaml(yaml: &str) -> (Result<Process, DefinitionError>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("process.yaml");
+    let steps = tests_dir("steps");
+    std::fs::write(&path, yaml.replace("{steps}", &steps.to_string_lossy())).expect("write the definition");
+    (runtime().load_process(&path), dir)
+}
+
+/// Everything observable about a finished run.
+pub struct Observed {
+    /// How it ended.
+    pub ending: Ending,
+    /// Its public events, in order.
+    pub events: Vec<EventRecord>,
+    /// Its final state.
+    pub state: RunState,
+}
+
+impl Observed {
+    /// The public events as `(type, data)`.
+    pub fn events(&self) -> Vec<(String, Value)> {
+        self.events.iter().map(|e| (e.event_type.clone(), e.data.to_value())).collect()
+    }
+
+    /// The state snapshot of step `index` as a value (`Null` when it has none).
+    pub fn step_state(&self, index: usize) -> Value {
+        self.state.step_states[index].as_ref().map_or(Value::Null, Json::to_value)
+    }
+}
+
+/// Run `process` on `inputs` (event type and data, sent in order before the first superstep).
+pub fn run(process: &Process, inputs: &[(&str, Value)]) -> Observed {
+    let mut run = Run::new(process, "test");
+    for (event, data) in inputs {
+        run.send(event, Json::from_value(data)).expect("a declared input event");
+    }
+    let mut events = Vec::new();
+    let ending = run.run_to_end(&mut events).clone();
+    Observed { ending, events, state: run.state().clone() }
+}

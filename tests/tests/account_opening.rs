@@ -1,0 +1,53 @@
+//! The account-opening example on its applicant files: approved, rejected for credit, rejected for fraud.
+
+use serde_json::{Value, json};
+use weft_engine::runner::Ending;
+use weft_tests::{root, run, runtime};
+
+fn open(applicant: &str) -> weft_tests::Observed {
+    let example = root().join("examples/account-opening");
+    let process = runtime().load_process(&example.join("process.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(example.join("applicants").join(applicant)).unwrap();
+    let data: Value = serde_json::from_str(&text).unwrap();
+    let observed = run(&process, &[("NewApplication", data)]);
+    assert_eq!(observed.ending, Ending::Completed, "{applicant}");
+    observed
+}
+
+fn types(observed: &weft_tests::Observed) -> Vec<String> {
+    observed.events().into_iter().map(|(t, _)| t).collect()
+}
+
+#[test]
+fn approved_applicant_gets_an_account_and_a_welcome_with_the_customer_id() {
+    let observed = open("approved.json");
+    assert_eq!(types(&observed), ["AccountCreated", "WelcomeSent"]);
+    let events = observed.events();
+    assert_eq!(events[0].1["customerId"], "CUST-100001", "the sequence starts where the definition's state says");
+    assert_eq!(events[0].1["creditLimit"], 2400, "rating A: 30% of monthly income");
+    assert_eq!(events[1].1["to"], "ada@example.com");
+    assert!(events[1].1["body"].as_str().unwrap().contains("Your customer id is CUST-100001"));
+    assert_eq!(observed.step_state(0), json!({"checked": 1, "approved": 1}));
+    assert_eq!(observed.step_state(2), json!({"nextCustomer": 100002}));
+}
+
+#[test]
+fn poor_credit_is_rejected_with_reasons() {
+    let observed = open("rejected-credit.json");
+    assert_eq!(types(&observed), ["CreditRejected", "RejectionSent"]);
+    let rejected = &observed.events()[0].1;
+    assert_eq!(rejected["credit"], json!({"score": 409, "rating": "D", "debtToIncome": 0.543}));
+    assert_eq!(rejected["reasons"].as_array().unwrap().len(), 2);
+    assert_eq!(observed.step_state(1), Value::Null, "fraud screening never ran");
+    assert_eq!(observed.step_state(2), json!({"nextCustomer": 100001}), "no account was opened");
+}
+
+#[test]
+fn fraud_signals_reject_an_applicant_with_excellent_credit() {
+    let observed = open("rejected-fraud.json");
+    assert_eq!(types(&observed), ["FraudFlagged", "RejectionSent"]);
+    let signals = observed.events()[0].1["signals"].as_array().unwrap().clone();
+    assert_eq!(signals.len(), 3, "{signals:?}");
+    assert!(signals[0].as_str().unwrap().contains("666-12-3456"));
+    assert_eq!(observed.step_state(0), json!({"checked": 1, "approved": 1}), "credit approved first");
+}

@@ -1,0 +1,131 @@
+//! Bad definitions and components: each is a clear error placed at file:line:column, never a panic.
+
+use serde_json::json;
+use weft_engine::runner::Ending;
+use weft_tests::{load_yaml, run};
+
+/// Load `yaml` and return its error text; panics if it loads.
+fn load_error(yaml: &str) -> String {
+    match load_yaml(yaml).0 {
+        Ok(_) => panic!("expected an error for:\n{yaml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const LINEAR: &str = "\
+name: linear
+version: 1.0.0
+steps:
+  - id: echo
+    component: '{steps}/echo.wasm'
+  - id: combine
+    component: '{steps}/combine.wasm'
+inputs:
+  - event: Start
+    to: [{ step: echo }]
+edges:
+  - from: { step: echo, result: echo }
+    to:
+      - step: combine
+        parameter: left
+";
+
+#[test]
+fn the_template_loads() {
+    let (process, _dir) = load_yaml(LINEAR);
+    process.unwrap();
+}
+
+#[test]
+fn missing_component_file() {
+    let e = load_error(&LINEAR.replace("combine.wasm", "nothing-here.wasm"));
+    assert!(e.contains("process.yaml:7:16: at /steps/1/component: step \"combine\": component file"), "{e}");
+    assert!(e.contains("not found") && e.contains("hint: build the steps"), "{e}");
+}
+
+#[test]
+fn file_that_is_not_a_component() {
+    let (_, dir) = load_yaml("");
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, "this is not wasm").unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    for bad in [&text, &core] {
+        let e = load_error(&LINEAR.replace("'{steps}/combine.wasm'", &format!("'{}'", bad.display())));
+        assert!(e.contains("at /steps/1/component") && e.contains("is not a WebAssembly component"), "{e}");
+        assert!(e.contains("wasm32-wasip2"), "{e}");
+    }
+}
+
+#[test]
+fn edge_to_a_function_the_component_lacks() {
+    let e = load_error(&LINEAR.replace("      - step: combine\n", "      - step: combine\n        function: combin\n"));
+    assert!(
+        e.contains("process.yaml:15:19: at /edges/0/to/0/function: step \"combine\" has no kernel function \"combin\""),
+        "{e}"
+    );
+    assert!(e.contains("did you mean \"combine\"? (known: combine)"), "{e}");
+}
+
+#[test]
+fn edge_to_a_parameter_the_function_lacks() {
+    let e = load_error(&LINEAR.replace("parameter: left", "parameter: lefty"));
+    assert!(
+        e.contains("process.yaml:15:20: at /edges/0/to/0/parameter") && e.contains("has no parameter \"lefty\""),
+        "{e}"
+    );
+    assert!(e.contains("did you mean \"left\"? (known: left, right)"), "{e}");
+}
+
+#[test]
+fn edge_from_a_result_of_an_unknown_function() {
+    let e = load_error(&LINEAR.replace("result: echo", "result: ech"));
+    assert!(e.contains("at /edges/0/from/result: step \"echo\" has no kernel function \"ech\""), "{e}");
+}
+
+#[test]
+fn ambiguous_bindings_are_refused() {
+    let e = load_error(&LINEAR.replace("        parameter: left\n", ""));
+    assert!(e.contains("at /edges/0/to/0: kernel function \"combine\" of step \"combine\" has 2 parameters"), "{e}");
+    assert!(e.contains("add `parameter:` with one of: left, right"), "{e}");
+    let failer = LINEAR.replace("combine.wasm", "failer.wasm").replace("parameter: left", "parameter: reason");
+    let e = load_error(&failer);
+    assert!(e.contains("step \"combine\" has 2 kernel functions; the target must name one"), "{e}");
+    assert!(e.contains("add `function:` with one of: explode, crash"), "{e}");
+}
+
+#[test]
+fn superstep_limit_fails_the_run_and_says_so() {
+    let yaml = "\
+name: limited
+version: 1.0.0
+steps:
+  - id: counter
+    component: '{steps}/counter.wasm'
+    state: { count: 0, limit: 100 }
+inputs:
+  - event: Start
+    to: [{ step: counter }]
+edges:
+  - from: { step: counter, event: Again }
+    to: [{ step: counter }]
+limits:
+  maxSupersteps: 5
+";
+    let (process, _dir) = load_yaml(yaml);
+    let observed = run(&process.unwrap(), &[("Start", json!(null))]);
+    let Ending::Failed { error } = &observed.ending else { panic!("{:?}", observed.ending) };
+    assert_eq!(error.kind, "superstep-limit");
+    assert!(error.message.contains("superstep limit of 5") && error.message.contains("maxSupersteps"), "{error}");
+    assert_eq!(observed.state.superstep, 5);
+    assert_eq!(observed.step_state(0), json!({"count": 5, "limit": 100}));
+}
+
+#[test]
+fn unknown_input_event_lists_the_declared_ones() {
+    let (process, _dir) = load_yaml(LINEAR);
+    let process = process.unwrap();
+    let mut run = weft_engine::runner::Run::new(&process, "x");
+    let e = run.send("Begin", weft_engine::data::Json::null()).unwrap_err().to_string();
+    assert_eq!(e, "process \"linear\" has no input event \"Begin\"; it accepts: Start");
+}

@@ -1,0 +1,151 @@
+//! SEMANTICS.md scenarios against real components: linear, fan-out, fan-in, queued fan-in, a cycle that
+//! stops, unhandled and routed errors, traps, determinism.
+
+use serde_json::json;
+use weft_engine::runner::{Ending, RunError};
+use weft_tests::{load_yaml, process, run};
+
+fn failed(ending: &Ending) -> &RunError {
+    match ending {
+        Ending::Failed { error } => error,
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+}
+
+#[test]
+fn linear_echo_then_repeat_twice() {
+    let observed = run(&process("linear"), &[("Start", json!("Test"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.events(), vec![("Repeated".to_string(), json!("Test Test"))]);
+    assert_eq!(observed.state.superstep, 2);
+    assert_eq!(observed.state.invocations, 2);
+    assert_eq!(observed.step_state(0), json!(null), "echo is stateless");
+    assert_eq!(observed.step_state(1), json!({"times": 2, "calls": 1}));
+    assert!(observed.state.unrouted.is_empty(), "a public event nobody listens to was published, not lost");
+}
+
+#[test]
+fn an_internal_event_nobody_listens_to_is_recorded_not_lost() {
+    let yaml = "name: lonely\nversion: '1'\nsteps:\n  - id: counter\n    component: '{steps}/counter.wasm'\n\
+                inputs:\n  - event: Start\n    to: [{ step: counter }]\n";
+    let (process, _dir) = load_yaml(yaml);
+    let observed = run(&process.unwrap(), &[("Start", json!(null))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.state.unrouted.len(), 1);
+    let record = &observed.state.unrouted[0];
+    assert_eq!((record.event_type.as_str(), record.step.as_str(), record.superstep), ("Again", "counter", 1));
+    assert_eq!(record.data.to_value(), json!(1));
+}
+
+#[test]
+fn fan_out_gives_each_target_its_own_copy() {
+    let observed = run(&process("fan-out"), &[("Start", json!("Hi"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(
+        observed.events(),
+        vec![("Repeated".to_string(), json!("Hi Hi")), ("Recorded".to_string(), json!("Hi"))],
+        "both targets ran in superstep 2, in definition order"
+    );
+    assert!(observed.events.iter().all(|e| e.superstep == 2));
+    assert_eq!(observed.step_state(2), json!({"seen": ["Hi"]}));
+}
+
+#[test]
+fn fan_in_of_two_parameters_fed_by_different_steps() {
+    let observed = run(&process("fan-in"), &[("Left", json!("a")), ("Right", json!("x"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.events().last(), Some(&("Combined".to_string(), json!("a+x"))));
+    assert_eq!(observed.state.superstep, 2);
+}
+
+#[test]
+fn fan_in_waits_for_the_missing_parameter() {
+    // Only `left` arrives: the function never fires, and the value is reported as waiting.
+    let observed = run(&process("fan-in"), &[("Left", json!("a"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert!(observed.events().iter().all(|(t, _)| t != "Combined"));
+    assert_eq!(observed.state.leftovers(), vec![(2, 0, 0, 1)]);
+}
+
+#[test]
+fn queued_values_are_all_used_in_order() {
+    let inputs = [("Left", json!("a")), ("Left", json!("b")), ("Right", json!("x")), ("Right", json!("y"))];
+    let observed = run(&process("fan-in-queued"), &inputs);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.events(), vec![("Combined".to_string(), json!("a+x")), ("Combined".to_string(), json!("b+y"))]);
+    // Superstep 1: left holds [a, b], echo fires twice. Superstep 2: right gets [x, y], combine fires twice.
+    assert_eq!(observed.state.superstep, 2);
+    assert_eq!(observed.state.invocations, 4);
+    assert!(observed.state.leftovers().is_empty());
+}
+
+#[test]
+fn cycle_exits_through_stop_after_exactly_three_rounds() {
+    let observed = run(&process("cycle"), &[("Start", json!(null))]);
+    assert_eq!(observed.ending, Ending::Stopped);
+    assert_eq!(observed.state.superstep, 3);
+    assert_eq!(observed.state.invocations, 3);
+    assert_eq!(observed.step_state(0), json!({"count": 3, "limit": 3}));
+    assert_eq!(observed.events(), vec![("Done".to_string(), json!(3))]);
+    assert_eq!(observed.step_state(1), json!(null), "no superstep runs after stop, so the recorder never ran");
+}
+
+#[test]
+fn unhandled_function_error_fails_the_run_with_step_function_and_message() {
+    let observed = run(&process("failing"), &[("Explode", json!("insufficient funds"))]);
+    let error = failed(&observed.ending);
+    assert_eq!(error.kind, "failed");
+    assert_eq!(error.step.as_deref(), Some("failer"));
+    assert_eq!(error.function.as_deref(), Some("explode"));
+    assert_eq!(error.message, "insufficient funds");
+    assert_eq!(observed.step_state(0), json!({"attempts": 0}), "a failed invocation leaves the state as it was");
+    assert!(observed.events.is_empty(), "events of a failed invocation are discarded");
+}
+
+#[test]
+fn error_routed_by_on_error_edge_keeps_the_run_going() {
+    let observed = run(&process("error-handled"), &[("Explode", json!("card declined"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(
+        observed.events(),
+        vec![(
+            "Recorded".to_string(),
+            json!({"type": "failed", "message": "card declined", "step": "failer", "function": "explode"})
+        )]
+    );
+}
+
+#[test]
+fn a_trap_is_a_function_error_and_the_host_survives() {
+    let process = process("failing");
+    let observed = run(&process, &[("Crash", json!("boom"))]);
+    let error = failed(&observed.ending);
+    assert_eq!(
+        (error.kind.as_str(), error.step.as_deref(), error.function.as_deref()),
+        ("trap", Some("failer"), Some("crash"))
+    );
+    assert_eq!(observed.step_state(0), json!({"attempts": 0}));
+    // The same loaded process runs again: the trapped instance was dropped, a new one is made.
+    let again = run(&process, &[("Explode", json!("after the trap"))]);
+    assert_eq!(failed(&again.ending).message, "after the trap");
+}
+
+#[test]
+fn bad_argument_is_a_typed_function_error() {
+    let observed = run(&process("linear"), &[("Start", json!({"not": "a string"}))]);
+    let error = failed(&observed.ending);
+    assert_eq!(
+        (error.kind.as_str(), error.step.as_deref(), error.function.as_deref()),
+        ("bad-argument", Some("echo"), Some("echo"))
+    );
+    assert!(error.message.contains("message"), "{error}");
+}
+
+#[test]
+fn two_runs_on_the_same_input_give_the_same_events() {
+    let inputs = [("Left", json!("a")), ("Right", json!("x")), ("Left", json!("b")), ("Right", json!("y"))];
+    let first = run(&process("fan-in-queued"), &inputs);
+    let second = run(&process("fan-in-queued"), &inputs);
+    assert_eq!(first.events, second.events);
+    assert_eq!(first.state.step_states, second.state.step_states);
+}
