@@ -14,7 +14,8 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut ids = HashMap::new();
     for (i, step) in def.steps.iter().enumerate() {
-        if let Some(first) = ids.insert(step.id.as_str(), i) {
+        let first = *ids.entry(step.id.as_str()).or_insert(i);
+        if first != i {
             out.push(loaded.diagnostic(
                 &format!("/steps/{i}/id"),
                 format!("step id \"{}\" is used twice (first by step {first})", step.id),
@@ -58,6 +59,11 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
             if let Target::Function(t) = target {
                 step_exists(format!("/edges/{i}/to/{j}/step"), &t.step, &mut out);
             }
+        }
+    }
+    for (j, target) in def.on_error.iter().enumerate() {
+        if let Target::Function(t) = target {
+            step_exists(format!("/onError/{j}/step"), &t.step, &mut out);
         }
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));

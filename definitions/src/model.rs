@@ -50,6 +50,10 @@ pub struct ProcessDefinition {
     /// Routing between steps.
     #[serde(default)]
     pub edges: Vec<Edge>,
+    /// The process's error handler: where a function error goes when its step has no `error` edge for that
+    /// function. The data is `{type, message, step, function}`. Without it, such an error fails the run.
+    #[serde(rename = "onError", default, skip_serializing_if = "Vec::is_empty")]
+    pub on_error: Vec<Target>,
     /// Run limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,

@@ -103,9 +103,25 @@ fn edge_source_needs_exactly_one_trigger() {
 }
 
 #[test]
-fn duplicate_step_ids_are_refused() {
+fn duplicate_step_ids_are_refused_naming_the_first() {
     let e = errors(&GOOD.replace("id: repeat", "id: echo"));
-    assert!(e.iter().any(|l| l.contains("step id \"echo\" is used twice")), "{e:?}");
+    assert!(
+        e.iter().any(|l| l.starts_with("p.yaml:6:9: at /steps/1/id: step id \"echo\" is used twice (first by step 0)")),
+        "{e:?}"
+    );
+    let three =
+        GOOD.replace("id: repeat", "id: echo").replace("steps:\n", "steps:\n  - id: echo\n    component: x.wasm\n");
+    let e = errors(&three);
+    assert_eq!(e.iter().filter(|l| l.contains("(first by step 0)")).count(), 2, "{e:?}");
+}
+
+#[test]
+fn error_handler_targets_must_name_existing_steps() {
+    let e = errors(&format!("{GOOD}onError:\n  - step: nowhere\n"));
+    assert!(
+        e.iter().any(|l| l.starts_with("p.yaml:19:11: at /onError/0/step: no step has the id \"nowhere\"")),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -12,9 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use wasmtime::Store;
 use weft_engine::data::Json;
-use weft_engine::host::{HostState, Invocation};
+use weft_engine::host::{self, Invocation};
 use weft_engine::load::{Process, Runtime, RuntimeConfig};
 use weft_engine::runner::Run;
 use weft_engine::sinks::Discard;
@@ -63,13 +62,15 @@ fn benches(c: &mut Criterion) {
 
     let mut floor = c.benchmark_group("floor");
     let counter = &cycle.steps[0].component;
-    let mut store = Store::new(runtime.engine(), HostState::new("bench", "counter"));
+    let limits = RuntimeConfig::default().limits;
+    let mut store = host::new_store(runtime.engine(), "bench", "counter", &limits);
     let instance = counter.pre.instantiate(&mut store).unwrap();
     let call =
         Invocation { function: "tick".into(), args: vec![], state: Some(r#"{"count":0,"limit":1000000000}"#.into()) };
     floor.throughput(Throughput::Elements(1));
     floor.bench_function("invoke", |b| {
         b.iter(|| {
+            limits.arm(&mut store);
             let outcome = instance.call_invoke(&mut store, &call).unwrap();
             store.data_mut().events.take().unwrap();
             outcome
@@ -90,7 +91,7 @@ fn benches(c: &mut Criterion) {
     hop.bench_function(format!("chain/{length}"), |b| {
         b.iter(|| {
             let mut run = Run::new(&chain, "bench");
-            run.send("Start", Json::from_value(&serde_json::json!("payload"))).unwrap();
+            run.send("Start", Json::parse("\"payload\"".into()).unwrap()).unwrap();
             run.run_to_end(&mut Discard).clone()
         })
     });

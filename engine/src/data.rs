@@ -6,27 +6,47 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+/// Deepest nesting of arrays and objects a [`Json`] may have: serde_json's own parser limit, so that every
+/// `Json` can also be read as a [`serde_json::Value`].
+pub const MAX_DEPTH: usize = 127;
+
 /// Checked JSON text behind an `Arc`: cloning it for fan-out costs a reference count, and it crosses into a
 /// guest as the text it already is. Serialises as the JSON it holds (not as a string).
-#[derive(Clone, Serialize, Deserialize)]
+///
+/// Invariant: the text is one JSON value (RFC 8259) nested at most [`MAX_DEPTH`] deep.
+#[derive(Clone, Serialize)]
 #[serde(transparent)]
 pub struct Json(Arc<RawValue>);
 
+/// Why text is not acceptable as [`Json`].
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Not JSON; serde_json's message gives line and column.
+    #[error("{0}")]
+    Syntax(#[from] serde_json::Error),
+    /// Nested deeper than [`MAX_DEPTH`].
+    #[error("arrays and objects are nested more than {MAX_DEPTH} deep")]
+    TooDeep,
+}
+
 impl Json {
-    /// Check that `text` is one JSON value and keep it. Errors: serde_json's, with line and column.
-    pub fn parse(text: String) -> Result<Json, serde_json::Error> {
-        RawValue::from_string(text).map(|raw| Json(Arc::from(raw)))
+    /// Check that `text` is one JSON value nested at most [`MAX_DEPTH`] deep, and keep it.
+    pub fn parse(text: String) -> Result<Json, JsonError> {
+        let raw = RawValue::from_string(text)?;
+        if depth(raw.get()) > MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        Ok(Json(Arc::from(raw)))
     }
 
     /// JSON `null`.
     pub fn null() -> Json {
-        Json::from_value(&serde_json::Value::Null)
+        Json::parse("null".into()).expect("null is JSON")
     }
 
-    /// The JSON text of `value`.
-    pub fn from_value(value: &serde_json::Value) -> Json {
-        let raw = serde_json::value::to_raw_value(value).expect("a serde_json::Value always serialises");
-        Json(Arc::from(raw))
+    /// The JSON text of `value`. Errors: [`JsonError::TooDeep`].
+    pub fn from_value(value: &serde_json::Value) -> Result<Json, JsonError> {
+        Json::parse(value.to_string())
     }
 
     /// The JSON text.
@@ -36,8 +56,41 @@ impl Json {
 
     /// Parsed as a value (allocates; for output and conditions, not for routing).
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.as_str()).expect("Json holds checked JSON")
+        serde_json::from_str(self.as_str()).expect("Json holds JSON within serde_json's depth limit")
     }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Json::parse(raw.get().to_owned()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Deepest nesting of `[`/`{` in JSON text (which must already be valid JSON), ignoring string contents.
+fn depth(text: &str) -> usize {
+    let (mut current, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                current += 1;
+                deepest = deepest.max(current);
+            }
+            b']' | b'}' => current = current.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 impl fmt::Debug for Json {
@@ -55,5 +108,29 @@ impl fmt::Display for Json {
 impl PartialEq for Json {
     fn eq(&self, other: &Self) -> bool {
         self.as_str() == other.as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(depth(r#"{"a":[1,{"b":"[[[\"{{"}]}"#), 3);
+        assert_eq!(depth("1"), 0);
+    }
+
+    #[test]
+    fn too_deep_is_refused_and_the_limit_is_accepted() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(matches!(Json::parse(nested(MAX_DEPTH + 1)), Err(JsonError::TooDeep)));
+        let ok = Json::parse(nested(MAX_DEPTH)).unwrap();
+        assert!(ok.to_value().is_array());
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(Json::parse("{oops".into()), Err(JsonError::Syntax(_))));
     }
 }

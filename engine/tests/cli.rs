@@ -98,7 +98,7 @@ fn malformed_yaml_exits_2_with_line_and_column() {
     let out = weft(&["validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("bad.yaml:") && err.contains("malformed YAML"), "{err}");
+    assert!(err.contains("bad.yaml:5:1: malformed YAML:"), "{err}");
 }
 
 #[test]

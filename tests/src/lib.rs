@@ -35,7 +35,7 @@ pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let cache_dir = Some(root().join("target").join("weft-test-cache"));
-        Runtime::new(RuntimeConfig { cache_dir }).expect("the wasmtime engine starts")
+        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() }).expect("the wasmtime engine starts")
     })
 }
 
@@ -81,7 +81,7 @@ impl Observed {
 pub fn run(process: &Process, inputs: &[(&str, Value)]) -> Observed {
     let mut run = Run::new(process, "test");
     for (event, data) in inputs {
-        run.send(event, Json::from_value(data)).expect("a declared input event");
+        run.send(event, Json::from_value(data).expect("test data is shallow")).expect("a declared input event");
     }
     let mut events = Vec::new();
     let ending = run.run_to_end(&mut events).clone();

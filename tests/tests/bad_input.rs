@@ -90,8 +90,8 @@ fn ambiguous_bindings_are_refused() {
     assert!(e.contains("add `parameter:` with one of: left, right"), "{e}");
     let failer = LINEAR.replace("combine.wasm", "failer.wasm").replace("parameter: left", "parameter: reason");
     let e = load_error(&failer);
-    assert!(e.contains("step \"combine\" has 2 kernel functions; the target must name one"), "{e}");
-    assert!(e.contains("add `function:` with one of: explode, crash"), "{e}");
+    assert!(e.contains("step \"combine\" has 6 kernel functions; the target must name one"), "{e}");
+    assert!(e.contains("add `function:` with one of: explode, crash, spin, hog, spoof, count"), "{e}");
 }
 
 #[test]
@@ -128,4 +128,14 @@ fn unknown_input_event_lists_the_declared_ones() {
     let mut run = weft_engine::runner::Run::new(&process, "x");
     let e = run.send("Begin", weft_engine::data::Json::null()).unwrap_err().to_string();
     assert_eq!(e, "process \"linear\" has no input event \"Begin\"; it accepts: Start");
+}
+
+#[test]
+fn state_nested_deeper_than_json_allows_is_refused_at_its_place() {
+    let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+    let e = load_error(&LINEAR.replace(
+        "    component: '{steps}/echo.wasm'\n",
+        &format!("    component: '{{steps}}/echo.wasm'\n    state: {deep}\n"),
+    ));
+    assert!(e.contains("process.yaml:6:12: at /steps/0/state: step \"echo\": state: arrays and objects are nested more than 127 deep"), "{e}");
 }

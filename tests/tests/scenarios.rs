@@ -1,7 +1,11 @@
 //! SEMANTICS.md scenarios against real components: linear, fan-out, fan-in, queued fan-in, a cycle that
 //! stops, unhandled and routed errors, traps, determinism.
 
+use std::time::Duration;
+
 use serde_json::json;
+use weft_engine::host::sandbox::Limits;
+use weft_engine::load::{Runtime, RuntimeConfig};
 use weft_engine::runner::{Ending, RunError};
 use weft_tests::{load_yaml, process, run};
 
@@ -117,17 +121,71 @@ fn error_routed_by_on_error_edge_keeps_the_run_going() {
 
 #[test]
 fn a_trap_is_a_function_error_and_the_host_survives() {
-    let process = process("failing");
-    let observed = run(&process, &[("Crash", json!("boom"))]);
+    let observed = run(&process("failing"), &[("Crash", json!("boom"))]);
     let error = failed(&observed.ending);
     assert_eq!(
         (error.kind.as_str(), error.step.as_deref(), error.function.as_deref()),
         ("trap", Some("failer"), Some("crash"))
     );
+    assert!(error.message.contains("unreachable"), "{error}");
     assert_eq!(observed.step_state(0), json!({"attempts": 0}));
-    // The same loaded process runs again: the trapped instance was dropped, a new one is made.
-    let again = run(&process, &[("Explode", json!("after the trap"))]);
-    assert_eq!(failed(&again.ending).message, "after the trap");
+}
+
+#[test]
+fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot() {
+    let observed = run(&process("trap-recovery"), &[("Crash", json!("boom"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.state.superstep, 2);
+    assert_eq!(observed.step_state(0), json!({"attempts": 1}), "crash's increment was discarded, count's kept");
+}
+
+#[test]
+fn an_endless_loop_times_out_as_a_function_error() {
+    let limits = Limits { invocation_timeout: Duration::from_millis(200), ..Limits::default() };
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
+    let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
+    let observed = run(&process, &[("Spin", json!(null))]);
+    let error = failed(&observed.ending);
+    assert_eq!((error.kind.as_str(), error.function.as_deref()), ("timeout", Some("spin")), "{error}");
+}
+
+#[test]
+fn endless_allocation_hits_the_memory_limit_as_a_function_error() {
+    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
+    let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
+    let observed = run(&process, &[("Hog", json!(null))]);
+    let error = failed(&observed.ending);
+    assert_eq!((error.kind.as_str(), error.function.as_deref()), ("memory-limit", Some("hog")), "{error}");
+}
+
+#[test]
+fn a_guest_cannot_emit_the_engines_automatic_events() {
+    let observed = run(&process("failing"), &[("Spoof", json!(null))]);
+    let error = failed(&observed.ending);
+    assert_eq!(error.kind, "invalid-output");
+    assert!(error.message.contains("explode.OnResult"), "{error}");
+}
+
+#[test]
+fn the_process_error_handler_takes_unhandled_function_errors() {
+    let observed = run(&process("error-handler"), &[("Explode", json!("late payment"))]);
+    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(
+        observed.events(),
+        vec![(
+            "Recorded".to_string(),
+            json!({"type": "failed", "message": "late payment", "step": "failer", "function": "explode"})
+        )]
+    );
+}
+
+#[test]
+fn an_input_event_routed_to_stop_stops_the_run_before_any_superstep() {
+    let observed = run(&process("error-handler"), &[("Explode", json!("x")), ("Cancel", json!(null))]);
+    assert_eq!(observed.ending, Ending::Stopped);
+    assert_eq!(observed.state.superstep, 0);
+    assert_eq!(observed.state.invocations, 0);
 }
 
 #[test]

@@ -65,7 +65,7 @@ impl CacheArgs {
     fn runtime(&self) -> Result<Runtime, ExitCode> {
         let cache_dir =
             if self.no_cache { None } else { self.cache_dir.clone().or_else(|| RuntimeConfig::default().cache_dir) };
-        Runtime::new(RuntimeConfig { cache_dir })
+        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })
             .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot start the WebAssembly engine: {e:#}")))
     }
 }

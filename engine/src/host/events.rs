@@ -6,6 +6,8 @@ use crate::host::Visibility;
 
 /// Most events one invocation may emit; more fails the invocation (a runaway or hostile guest).
 pub const MAX_EVENTS_PER_INVOCATION: usize = 10_000;
+/// Most bytes of event data one invocation may emit; more fails the invocation.
+pub const MAX_BYTES_PER_INVOCATION: usize = 16 << 20;
 
 /// One event emitted by a kernel function, its data already checked to be JSON.
 #[derive(Debug, Clone)]
@@ -22,6 +24,7 @@ pub struct Emitted {
 #[derive(Debug, Default)]
 pub struct EventBuffer {
     emitted: Vec<Emitted>,
+    bytes: usize,
     refused: Option<String>,
 }
 
@@ -29,6 +32,7 @@ impl EventBuffer {
     /// The invocation's events, or why one was refused; empties the buffer for the next invocation.
     pub fn take(&mut self) -> Result<Vec<Emitted>, String> {
         let emitted = std::mem::take(&mut self.emitted);
+        self.bytes = 0;
         match self.refused.take() {
             Some(reason) => Err(reason),
             None => Ok(emitted),
@@ -44,13 +48,24 @@ impl EventBuffer {
             self.refused = Some("emitted an event with an empty type".into());
             return;
         }
+        if event_type.ends_with(".OnResult") || event_type.ends_with(".OnError") {
+            self.refused =
+                Some(format!("emitted \"{event_type}\": names ending in .OnResult or .OnError are the engine's own"));
+            return;
+        }
         if self.emitted.len() >= MAX_EVENTS_PER_INVOCATION {
             self.refused = Some(format!("emitted more than {MAX_EVENTS_PER_INVOCATION} events in one invocation"));
             return;
         }
+        self.bytes += data.len();
+        if self.bytes > MAX_BYTES_PER_INVOCATION {
+            self.refused =
+                Some(format!("emitted more than {MAX_BYTES_PER_INVOCATION} bytes of event data in one invocation"));
+            return;
+        }
         match Json::parse(data) {
             Ok(data) => self.emitted.push(Emitted { event_type, data, public: visibility == Visibility::Public }),
-            Err(e) => self.refused = Some(format!("emitted event \"{event_type}\" with data that is not JSON: {e}")),
+            Err(e) => self.refused = Some(format!("emitted event \"{event_type}\" with unusable data: {e}")),
         }
     }
 }

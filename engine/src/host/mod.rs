@@ -4,7 +4,9 @@
 
 pub mod events;
 pub mod logging;
+pub mod sandbox;
 
+use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -29,19 +31,28 @@ pub struct HostState {
     pub events: events::EventBuffer,
     /// Who is running, for log lines.
     pub log: logging::LogContext,
+    limits: wasmtime::StoreLimits,
 }
 
-impl HostState {
-    /// State for one instance of step `step_id` of process `process`.
-    pub fn new(process: &str, step_id: &str) -> Self {
-        HostState {
-            // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            events: events::EventBuffer::default(),
-            log: logging::LogContext::new(process, step_id),
-        }
-    }
+/// A store for one instance of step `step_id` of process `process`, under `limits` (memory capped now;
+/// arm each call with [`sandbox::Limits::arm`]).
+pub fn new_store(
+    engine: &wasmtime::Engine,
+    process: &str,
+    step_id: &str,
+    limits: &sandbox::Limits,
+) -> Store<HostState> {
+    let state = HostState {
+        // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        events: events::EventBuffer::default(),
+        log: logging::LogContext::new(process, step_id),
+        limits: limits.store_limits(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store
 }
 
 impl WasiView for HostState {

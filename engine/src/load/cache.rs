@@ -76,10 +76,12 @@ impl CompiledCache {
     }
 }
 
+/// Write `component` to a temporary file of its own in `dir`, then rename it to `entry` (atomic on one
+/// file system), so concurrent writers and crashes never expose a partial entry.
 fn store(component: &Component, dir: &Path, entry: &Path) -> wasmtime::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let temp = entry.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temp, component.serialize()?)?;
-    std::fs::rename(&temp, entry)?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut temp, &component.serialize()?)?;
+    temp.persist(entry)?;
     Ok(())
 }

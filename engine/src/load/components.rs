@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use crate::host::HostState;
 use crate::host::bindings::StepPre;
+use crate::host::sandbox::Limits;
+use crate::host::{self, HostState};
 use crate::load::cache::{CacheStatus, CompiledCache};
 use crate::load::description::StepDescription;
 
@@ -32,6 +32,7 @@ pub fn load(
     engine: &wasmtime::Engine,
     linker: &Linker<HostState>,
     cache: &CompiledCache,
+    limits: &Limits,
     path: &Path,
 ) -> Result<StepComponent, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {}: {e}", path.display()))?;
@@ -50,12 +51,13 @@ pub fn load(
     })?;
     let pre = StepPre::new(instance_pre)
         .map_err(|e| format!("{} does not export the weft:step/step@0.1.0 world: {e:#}", path.display()))?;
-    let description = describe(engine, &pre).map_err(|e| format!("{}: {e}", path.display()))?;
+    let description = describe(engine, &pre, limits).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(StepComponent { path: path.to_path_buf(), pre, description, cache: cache_status })
 }
 
-fn describe(engine: &wasmtime::Engine, pre: &StepPre<HostState>) -> Result<StepDescription, String> {
-    let mut store = Store::new(engine, HostState::new("", "describe"));
+fn describe(engine: &wasmtime::Engine, pre: &StepPre<HostState>, limits: &Limits) -> Result<StepDescription, String> {
+    let mut store = host::new_store(engine, "", "describe", limits);
+    limits.arm(&mut store);
     let step = pre.instantiate(&mut store).map_err(|e| format!("cannot instantiate: {e:#}"))?;
     let info = step.call_describe(&mut store).map_err(|e| format!("`describe` trapped: {e:#}"))?;
     StepDescription::from_guest(info).map_err(|e| format!("invalid description: {e}"))

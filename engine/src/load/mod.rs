@@ -15,6 +15,7 @@ use wasmtime::{Config, Engine};
 use weft_definitions::{DefinitionError, LoadedDefinition};
 
 use crate::data::Json;
+use crate::host::sandbox::{self, Limits};
 use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
@@ -26,11 +27,13 @@ pub use routing::{Delivery, Route, RoutingTable, Source};
 pub struct RuntimeConfig {
     /// Root of the compiled-code cache; `None` turns it off. Default: [`CompiledCache::default_root`].
     pub cache_dir: Option<PathBuf>,
+    /// Time and memory limits of every step instance.
+    pub limits: Limits,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { cache_dir: CompiledCache::default_root() }
+        RuntimeConfig { cache_dir: CompiledCache::default_root(), limits: Limits::default() }
     }
 }
 
@@ -40,6 +43,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompiledCache,
+    limits: Limits,
     components: Mutex<HashMap<PathBuf, Arc<StepComponent>>>,
 }
 
@@ -51,6 +55,8 @@ pub struct Process {
     pub steps: Vec<ProcessStep>,
     /// Resolved edges.
     pub routing: RoutingTable,
+    /// Limits of its step instances.
+    pub limits: Limits,
 }
 
 /// One step of a loaded process.
@@ -72,10 +78,13 @@ impl Runtime {
         wasm.wasm_component_model(true);
         // Steps are called synchronously; without the async machinery a component call costs about a third.
         wasm.concurrency_support(false);
+        // Invocation deadlines (see host::sandbox).
+        wasm.epoch_interruption(true);
         let engine = Engine::new(&wasm)?;
+        sandbox::start_ticker(&engine);
         let linker = host::linker(&engine)?;
         let cache = CompiledCache::new(config.cache_dir, &engine);
-        Ok(Runtime { engine, linker, cache, components: Mutex::default() })
+        Ok(Runtime { engine, linker, cache, limits: config.limits, components: Mutex::default() })
     }
 
     /// The wasmtime engine.
@@ -93,15 +102,19 @@ impl Runtime {
         let mut steps = Vec::with_capacity(loaded.definition.steps.len());
         let mut problems = Vec::new();
         for (i, step) in loaded.definition.steps.iter().enumerate() {
-            let pointer = format!("/steps/{i}/component");
+            let initial_state = match step.state.as_ref().map(Json::from_value).transpose() {
+                Ok(state) => state,
+                Err(e) => {
+                    let message = format!("step \"{}\": state: {e}", step.id);
+                    problems.push(loaded.diagnostic(&format!("/steps/{i}/state"), message, None));
+                    None
+                }
+            };
             match self.component(&loaded.base_dir().join(&step.component)) {
-                Ok(component) => steps.push(ProcessStep {
-                    id: step.id.clone(),
-                    component,
-                    initial_state: step.state.as_ref().map(Json::from_value),
-                }),
+                Ok(component) => steps.push(ProcessStep { id: step.id.clone(), component, initial_state }),
                 Err((message, hint)) => {
-                    problems.push(loaded.diagnostic(&pointer, format!("step \"{}\": {message}", step.id), hint))
+                    let message = format!("step \"{}\": {message}", step.id);
+                    problems.push(loaded.diagnostic(&format!("/steps/{i}/component"), message, hint));
                 }
             }
         }
@@ -110,7 +123,7 @@ impl Runtime {
         }
         let descriptions: Vec<&StepDescription> = steps.iter().map(|s| &s.component.description).collect();
         let routing = RoutingTable::build(&loaded, &descriptions).map_err(DefinitionError::Invalid)?;
-        Ok(Process { loaded, steps, routing })
+        Ok(Process { loaded, steps, routing, limits: self.limits })
     }
 
     /// The component at `path`, loaded (compiled, described) once per runtime.
@@ -134,8 +147,10 @@ impl Runtime {
         if let Some(c) = self.lock().get(&canonical) {
             return Ok(c.clone());
         }
-        let component =
-            Arc::new(components::load(&self.engine, &self.linker, &self.cache, &canonical).map_err(|e| (e, None))?);
+        let component = Arc::new(
+            components::load(&self.engine, &self.linker, &self.cache, &self.limits, &canonical)
+                .map_err(|e| (e, None))?,
+        );
         tracing::info!(component = %canonical.display(), cache = ?component.cache, "loaded component");
         self.lock().insert(canonical, component.clone());
         Ok(component)

@@ -45,6 +45,8 @@ pub struct Delivery {
 pub struct RoutingTable {
     /// Index 0: input events; index `i + 1`: events of step `i`.
     by_source: Vec<HashMap<String, Vec<Route>>>,
+    /// The process's error handler (`onError`): routes of a function error no `error` edge handles.
+    error_handler: Vec<Route>,
 }
 
 impl RoutingTable {
@@ -55,6 +57,11 @@ impl RoutingTable {
             Source::Step(i) => i + 1,
         };
         self.by_source.get(index).and_then(|m| m.get(event_type)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The routes of the process's error handler; empty when it declares none.
+    pub fn error_handler(&self) -> &[Route] {
+        &self.error_handler
     }
 
     /// The declared input event types, for hints.
@@ -69,9 +76,10 @@ impl RoutingTable {
     pub fn build(loaded: &LoadedDefinition, descriptions: &[&StepDescription]) -> Result<Self, Vec<Diagnostic>> {
         let def = &loaded.definition;
         let index: HashMap<&str, usize> = def.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-        let mut table = RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1] };
         let mut problems = Vec::new();
         let binder = Binder { loaded, descriptions, index: &index };
+        let error_handler = binder.bind_all(&def.on_error, "/onError", &mut problems);
+        let mut table = RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1], error_handler };
 
         for (i, input) in def.inputs.iter().enumerate() {
             let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut problems);

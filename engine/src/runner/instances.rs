@@ -6,7 +6,8 @@ use wasmtime::Store;
 
 use crate::data::Json;
 use crate::host::bindings::Step;
-use crate::host::{Emitted, HostState, Invocation, StepError};
+use crate::host::sandbox::trap_kind;
+use crate::host::{self, Emitted, HostState, Invocation, StepError};
 use crate::load::Process;
 
 /// What a successful invocation gave.
@@ -66,37 +67,40 @@ impl StepInstances {
         let live = match slot {
             Some(live) => live,
             None => {
-                let mut store = Store::new(ps.component.pre.engine(), HostState::new(process.name(), &ps.id));
+                let mut store = host::new_store(ps.component.pre.engine(), process.name(), &ps.id, &process.limits);
+                process.limits.arm(&mut store);
                 let step = ps
                     .component
                     .pre
                     .instantiate(&mut store)
-                    .map_err(|e| ("trap", format!("cannot instantiate: {e:#}")))?;
+                    .map_err(|e| (trap_kind(&e), format!("cannot instantiate: {e:#}")))?;
                 slot.insert(Live { store, step })
             }
         };
         live.store.data_mut().log.function.clone_from(&f.name);
+        process.limits.arm(&mut live.store);
         let returned = live.step.call_invoke(&mut live.store, &call);
         let events = live.store.data_mut().events.take();
         let outcome = match returned {
             Ok(outcome) => outcome,
             Err(trap) => {
+                // The instance may be mid-way through anything: drop it; the next call makes a new one.
                 *slot = None;
-                return Err(("trap", format!("the component trapped: {trap:#}")));
+                return Err((trap_kind(&trap), format!("the component trapped: {trap:#}")));
             }
         };
         let outcome = outcome.map_err(guest_error)?;
         let events = events.map_err(|e| ("invalid-output", e))?;
         let result = match outcome.result {
             Some(text) => {
-                Json::parse(text).map_err(|e| ("invalid-output", format!("returned a result that is not JSON: {e}")))?
+                Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable result: {e}")))?
             }
             None => Json::null(),
         };
         let state = match outcome.state {
-            Some(text) => Some(
-                Json::parse(text).map_err(|e| ("invalid-output", format!("returned a state that is not JSON: {e}")))?,
-            ),
+            Some(text) => {
+                Some(Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable state: {e}")))?)
+            }
             None => None,
         };
         Ok(Invoked { result, state, events })

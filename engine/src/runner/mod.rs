@@ -19,6 +19,10 @@ use crate::sinks::EventSink;
 pub use instances::StepInstances;
 pub use state::{Ending, EventRecord, Message, RunError, RunState};
 
+/// Most messages that may wait for the next superstep; more fails the run (a cycle that multiplies events
+/// would otherwise exhaust memory).
+pub const MAX_QUEUED_MESSAGES: usize = 1_000_000;
+
 /// A run of a loaded process.
 pub struct Run<'p> {
     process: &'p Process,
@@ -68,8 +72,9 @@ impl<'p> Run<'p> {
             });
         }
         for route in routes {
-            if let Route::Deliver(to) = route {
-                self.state.pending.push(Message { to: *to, data: data.clone() });
+            match route {
+                Route::Deliver(to) => self.state.pending.push(Message { to: *to, data: data.clone() }),
+                Route::Stop => self.state.ending = Some(Ending::Stopped),
             }
         }
         Ok(())
@@ -153,24 +158,52 @@ impl<'p> Run<'p> {
                 }
                 let result = Emitted { event_type: on_result(name), data: invoked.result, public: false };
                 stop |= self.route(step, result, false, sink);
+                if self.state.pending.len() > MAX_QUEUED_MESSAGES {
+                    return Err(RunError {
+                        kind: "message-limit".into(),
+                        message: format!(
+                            "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an \
+                             edge that multiplies events in a cycle"
+                        ),
+                        step: Some(self.process.steps[step].id.clone()),
+                        function: Some(name.clone()),
+                    });
+                }
                 Ok(stop)
             }
             Err((kind, message)) => {
                 let step_id = &self.process.steps[step].id;
-                let event_type = on_error(name);
-                if self.process.routing.routes(Source::Step(step), &event_type).is_empty() {
-                    return Err(RunError {
-                        kind: kind.into(),
-                        message,
-                        step: Some(step_id.clone()),
-                        function: Some(name.clone()),
-                    });
-                }
-                let data =
-                    Json::from_value(&json!({"type": kind, "message": message, "step": step_id, "function": name}));
-                Ok(self.route(step, Emitted { event_type, data, public: false }, false, sink))
+                let error =
+                    RunError { kind: kind.into(), message, step: Some(step_id.clone()), function: Some(name.clone()) };
+                self.route_error(step, error, sink)
             }
         }
+    }
+
+    /// Route a function error (SEMANTICS.md, "Errors"): to the step's `error` edge for the function, else
+    /// to the process's error handler (unless the failing step is one of the handler's own targets, which
+    /// could loop), else fail the run.
+    fn route_error(&mut self, step: usize, error: RunError, sink: &mut dyn EventSink) -> Result<bool, RunError> {
+        let function = error.function.as_deref().unwrap_or_default();
+        let event_type = on_error(function);
+        let data = json!({"type": error.kind, "message": error.message, "step": error.step, "function": function});
+        let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
+        if !self.process.routing.routes(Source::Step(step), &event_type).is_empty() {
+            return Ok(self.route(step, Emitted { event_type, data, public: false }, false, sink));
+        }
+        let handler = self.process.routing.error_handler();
+        let handler_targets_this_step = handler.iter().any(|r| matches!(r, Route::Deliver(d) if d.step == step));
+        if handler.is_empty() || handler_targets_this_step {
+            return Err(error);
+        }
+        let mut stop = false;
+        for route in handler {
+            match route {
+                Route::Stop => stop = true,
+                Route::Deliver(to) => self.state.pending.push(Message { to: *to, data: data.clone() }),
+            }
+        }
+        Ok(stop)
     }
 
     /// Queue `event` for every edge listening to it; publish it if public; record it in the run's history

@@ -8,12 +8,17 @@ pub use crate::bindings::weft::step::types::StepError;
 use crate::bindings::weft::step::types::{ArgumentError, FunctionInfo, Invocation, Outcome, ParamInfo, StepInfo};
 use crate::{Context, Error};
 
+/// A parameter as `#[step]` declares it: `(name, required, JSON Schema)`.
+pub type ParamSpec = (&'static str, bool, Option<&'static str>);
+/// A kernel function as `#[step]` declares it: `(name, description, parameters)`.
+pub type FunctionSpec = (&'static str, Option<&'static str>, Vec<ParamSpec>);
+
 /// A step: implemented by `#[step]` for the state type.
 pub trait Step: Serialize + DeserializeOwned + Default {
     /// Version of the state layout (`#[step(state_version = N)]`, default 1).
     const STATE_VERSION: u32;
-    /// The kernel functions: `(name, description, [(parameter, required, schema)])`.
-    fn functions() -> Vec<(&'static str, Option<&'static str>, Vec<(&'static str, bool, Option<&'static str>)>)>;
+    /// The kernel functions, in declaration order.
+    fn functions() -> Vec<FunctionSpec>;
     /// Run kernel function `function` with `args`.
     fn call(&mut self, ctx: &Context, function: &str, args: &Args) -> Result<Option<String>, StepError>;
 }

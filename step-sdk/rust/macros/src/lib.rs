@@ -74,7 +74,7 @@ fn expand(block: &mut ItemImpl, state_version: u32) -> syn::Result<Tokens> {
         impl #sdk::Step for #ty {
             const STATE_VERSION: u32 = #state_version;
 
-            fn functions() -> ::std::vec::Vec<(&'static str, ::core::option::Option<&'static str>, ::std::vec::Vec<(&'static str, bool, ::core::option::Option<&'static str>)>)> {
+            fn functions() -> ::std::vec::Vec<#sdk::glue::FunctionSpec> {
                 ::std::vec![#(#infos),*]
             }
 
