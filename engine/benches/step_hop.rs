@@ -1,4 +1,5 @@
-//! The engine's overhead per step hop, against the floor of a bare component call.
+//! The engine's overhead per step hop, against the floor of a bare component call, and what one call and
+//! one instantiation cost per guest language.
 //!
 //! - `floor/invoke`: one `invoke` of the counter component straight through wasmtime (instance reused):
 //!   what any host pays for a call with this world's arguments.
@@ -6,6 +7,9 @@
 //!   (queue, invoke, state snapshot, routing) with the instance reused.
 //! - `hop/chain`: a chain of N echo steps sharing one component: per element, one hop plus instantiating
 //!   that step (each step gets its own instance).
+//! - `language/invoke/<lang>` and `language/instantiate/<lang>`: the echo step in Rust, Python and
+//!   JavaScript (tests/steps/{echo,py-echo,js-echo}.wasm): one call with the instance reused, and one
+//!   instantiation from the pre-linked component.
 //!
 //! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
 
@@ -13,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weft_engine::data::Json;
+use weft_engine::host::sandbox::Limits;
 use weft_engine::host::{self, Invocation};
-use weft_engine::load::{Process, Runtime, RuntimeConfig};
+use weft_engine::load::{Process, Runtime, RuntimeConfig, StepComponent};
 use weft_engine::runner::Run;
 use weft_engine::sinks::Discard;
 
@@ -22,8 +27,8 @@ fn steps_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/steps").canonicalize().expect("run scripts/build-steps first")
 }
 
-fn load(runtime: &Runtime, dir: &Path, yaml: String) -> Process {
-    let file = dir.join(format!("p{}.yaml", yaml.len()));
+fn load(runtime: &Runtime, dir: &Path, name: &str, yaml: String) -> Process {
+    let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, yaml).unwrap();
     runtime.load_process(&file).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -50,33 +55,44 @@ fn chain(steps: &Path, length: usize) -> String {
     yaml
 }
 
+/// Call `function` of `component` with `call` repeatedly on one instance.
+fn bench_invoke(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    runtime: &Runtime,
+    component: &StepComponent,
+    call: &Invocation,
+) {
+    let limits = Limits::default();
+    let mut store = host::new_store(runtime.engine(), "bench", name, &limits);
+    let instance = component.pre.instantiate(&mut store).unwrap();
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            limits.arm(&mut store);
+            let outcome = instance.call_invoke(&mut store, call).unwrap();
+            store.data_mut().events.take().unwrap();
+            outcome
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let steps = steps_dir();
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
 
     let rounds = 1000u64;
-    let cycle = load(&runtime, dir.path(), cycle(&steps, rounds));
+    let cycle = load(&runtime, dir.path(), "cycle", cycle(&steps, rounds));
     let length = 100usize;
-    let chain = load(&runtime, dir.path(), chain(&steps, length));
+    let chain = load(&runtime, dir.path(), "chain", chain(&steps, length));
 
-    let mut floor = c.benchmark_group("floor");
-    let counter = &cycle.steps[0].component;
-    let limits = RuntimeConfig::default().limits;
-    let mut store = host::new_store(runtime.engine(), "bench", "counter", &limits);
-    let instance = counter.pre.instantiate(&mut store).unwrap();
-    let call =
+    let tick =
         Invocation { function: "tick".into(), args: vec![], state: Some(r#"{"count":0,"limit":1000000000}"#.into()) };
-    floor.throughput(Throughput::Elements(1));
-    floor.bench_function("invoke", |b| {
-        b.iter(|| {
-            limits.arm(&mut store);
-            let outcome = instance.call_invoke(&mut store, &call).unwrap();
-            store.data_mut().events.take().unwrap();
-            outcome
-        })
-    });
-    floor.finish();
+    bench_invoke(c, "floor", "invoke", &runtime, &cycle.steps[0].component, &tick);
 
     let mut hop = c.benchmark_group("hop");
     hop.throughput(Throughput::Elements(rounds));
@@ -96,6 +112,23 @@ fn benches(c: &mut Criterion) {
         })
     });
     hop.finish();
+
+    let echo =
+        Invocation { function: "echo".into(), args: vec![("message".into(), "\"payload\"".into())], state: None };
+    for (lang, file) in [("rust", "echo.wasm"), ("python", "py-echo.wasm"), ("javascript", "js-echo.wasm")] {
+        let component = runtime.component_at(&steps.join(file)).unwrap();
+        bench_invoke(c, "language/invoke", lang, &runtime, &component, &echo);
+        let limits = Limits::default();
+        let mut g = c.benchmark_group("language/instantiate");
+        g.bench_function(lang, |b| {
+            b.iter(|| {
+                let mut store = host::new_store(runtime.engine(), "bench", lang, &limits);
+                component.pre.instantiate(&mut store).unwrap();
+                store
+            })
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(name = step_hop; config = Criterion::default().sample_size(20); targets = benches);

@@ -34,7 +34,7 @@ fn approved_applicant_gets_an_account_and_a_welcome_with_the_customer_id() {
 #[test]
 fn poor_credit_is_rejected_with_reasons() {
     let observed = open("rejected-credit.json");
-    assert_eq!(types(&observed), ["CreditRejected", "RejectionSent"]);
+    assert_eq!(types(&observed), ["CreditRejected", "NotificationSent"]);
     let rejected = &observed.events()[0].1;
     assert_eq!(rejected["credit"], json!({"score": 409, "rating": "D", "debtToIncome": 0.543}));
     assert_eq!(rejected["reasons"].as_array().unwrap().len(), 2);
@@ -45,9 +45,12 @@ fn poor_credit_is_rejected_with_reasons() {
 #[test]
 fn fraud_signals_reject_an_applicant_with_excellent_credit() {
     let observed = open("rejected-fraud.json");
-    assert_eq!(types(&observed), ["FraudFlagged", "RejectionSent"]);
-    let signals = observed.events()[0].1["signals"].as_array().unwrap().clone();
+    assert_eq!(types(&observed), ["FraudFlagged", "NotificationSent"]);
+    let signals = observed.events()[0].1["reasons"].as_array().unwrap().clone();
     assert_eq!(signals.len(), 3, "{signals:?}");
     assert!(signals[0].as_str().unwrap().contains("666-12-3456"));
     assert_eq!(observed.step_state(0), json!({"checked": 1, "approved": 1}), "credit approved first");
+    let notice = &observed.events()[1].1;
+    assert_eq!(notice["to"], "charlie@mailinator.com");
+    assert!(notice["body"].as_str().unwrap().starts_with("Dear Charlie, we cannot open your account: SSN 666-12-3456"));
 }

@@ -34,8 +34,8 @@ pub struct HostState {
     limits: wasmtime::StoreLimits,
 }
 
-/// A store for one instance of step `step_id` of process `process`, under `limits` (memory capped now;
-/// arm each call with [`sandbox::Limits::arm`]).
+/// A store for one instance of step `step_id` of process `process`, under `limits`: memory capped, and
+/// armed once (instantiation runs guest code); arm it again before each call with [`sandbox::Limits::arm`].
 pub fn new_store(
     engine: &wasmtime::Engine,
     process: &str,
@@ -52,6 +52,7 @@ pub fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
+    limits.arm(&mut store);
     store
 }
 

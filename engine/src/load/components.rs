@@ -57,7 +57,6 @@ pub fn load(
 
 fn describe(engine: &wasmtime::Engine, pre: &StepPre<HostState>, limits: &Limits) -> Result<StepDescription, String> {
     let mut store = host::new_store(engine, "", "describe", limits);
-    limits.arm(&mut store);
     let step = pre.instantiate(&mut store).map_err(|e| format!("cannot instantiate: {e:#}"))?;
     let info = step.call_describe(&mut store).map_err(|e| format!("`describe` trapped: {e:#}"))?;
     StepDescription::from_guest(info).map_err(|e| format!("invalid description: {e}"))

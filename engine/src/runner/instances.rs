@@ -68,7 +68,6 @@ impl StepInstances {
             Some(live) => live,
             None => {
                 let mut store = host::new_store(ps.component.pre.engine(), process.name(), &ps.id, &process.limits);
-                process.limits.arm(&mut store);
                 let step = ps
                     .component
                     .pre

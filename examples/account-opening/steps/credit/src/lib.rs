@@ -81,10 +81,15 @@ impl Credit {
             approved["credit"] = report;
             ctx.emit("CreditApproved", &approved)?;
         } else {
-            ctx.emit_public(
-                "CreditRejected",
-                &json!({"name": app.name, "email": email(&application), "credit": report, "reasons": reasons}),
-            )?;
+            let notice = json!({
+                "name": app.name,
+                "email": email(&application),
+                "subject": "Your account application",
+                "summary": "we cannot open your account",
+                "credit": report,
+                "reasons": reasons,
+            });
+            ctx.emit_public("CreditRejected", &notice)?;
         }
         Ok(score)
     }

@@ -32,7 +32,7 @@ pub struct Fraud {
 #[step]
 impl Fraud {
     /// Screen an application that passed the credit check; emit `FraudPassed` (the application) or a
-    /// public `FraudFlagged` with the signals found.
+    /// public `FraudFlagged` notice with the signals found as its reasons.
     #[kernel_function]
     fn screen(&mut self, ctx: &Context, application: Value) -> Result<(), Error> {
         let id: Identity = weft_step_sdk::serde_json::from_value(application.clone())
@@ -65,7 +65,14 @@ impl Fraud {
             ctx.emit("FraudPassed", &application)?;
         } else {
             self.flagged += 1;
-            ctx.emit_public("FraudFlagged", &json!({"name": id.name, "email": id.email, "signals": signals}))?;
+            let notice = json!({
+                "name": id.name,
+                "email": id.email,
+                "subject": "Your account application",
+                "summary": "we cannot open your account",
+                "reasons": signals,
+            });
+            ctx.emit_public("FraudFlagged", &notice)?;
         }
         Ok(())
     }

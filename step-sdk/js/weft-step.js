@@ -1,0 +1,137 @@
+// Write a Weft step component in JavaScript.
+//
+// A step module exports `describe` and `invoke`, made by `defineStep`:
+//
+//   import { defineStep, kernelFunction, Failure } from "weft-step";
+//   export const { describe, invoke } = defineStep({
+//     state: () => ({ times: 0 }),           // initial state (a snapshot's missing fields default to it);
+//                                            // leave out for a stateless step
+//     functions: {
+//       repeat: kernelFunction({ message: "string", count: "integer?" }, (ctx, state, { message, count }) => {
+//         const text = Array(count ?? state.times).fill(message).join(" ");
+//         ctx.emitPublic("Repeated", text);
+//         return text;
+//       }, "Repeat a message."),
+//     },
+//   });
+//
+// Parameter types: string, integer, number, boolean, array, object, any; a trailing `?` makes the parameter
+// optional. Throwing fails the invocation and leaves the state as it was. Build with
+// `node step-sdk/js/build.mjs app.js out.wasm` (componentize-qjs against wit/step.wit).
+
+import { emit, log } from "weft:step/context@0.1.0";
+
+/** A business failure of a kernel function, e.g. `throw new Failure("no driver is free")`. */
+export class Failure extends Error {}
+
+/** What a kernel function can do besides returning: emit events and log. */
+export class Context {
+  /** Emit an internal event, routed in the next superstep to the edges listening to it. */
+  emit(eventType, data = null) {
+    emit(eventType, JSON.stringify(data), "internal");
+  }
+
+  /** Emit a public event: routed like `emit` and also published outside the process. */
+  emitPublic(eventType, data = null) {
+    emit(eventType, JSON.stringify(data), "public");
+  }
+
+  /** Write a log line at `level` (trace, debug, info, warn, error). */
+  log(message, level = "info") {
+    log(level, String(message));
+  }
+}
+
+const KINDS = new Set(["string", "integer", "number", "boolean", "array", "object", "any"]);
+
+/** Declare a kernel function: `params` maps each parameter name to its type, `run(ctx, state, args)`. */
+export function kernelFunction(params, run, description) {
+  const parsed = Object.entries(params).map(([name, spec]) => {
+    const required = !spec.endsWith("?");
+    const kind = required ? spec : spec.slice(0, -1);
+    if (!KINDS.has(kind)) throw new Error(`parameter ${name}: unknown type ${spec}`);
+    return { name, required, kind };
+  });
+  return { params: parsed, run, description };
+}
+
+function fits(kind, value) {
+  switch (kind) {
+    case "any":
+      return true;
+    case "integer":
+      return Number.isInteger(value);
+    case "array":
+      return Array.isArray(value);
+    case "object":
+      return value !== null && typeof value === "object" && !Array.isArray(value);
+    default:
+      return typeof value === kind;
+  }
+}
+
+function fail(tag, val) {
+  // A thrown value becomes the `err` of a `result` export.
+  return { tag, val };
+}
+
+/** The component's exports for a step: `{ describe, invoke }`. */
+export function defineStep({ stateVersion = 1, state, functions }) {
+  const describe = () => ({
+    functions: Object.entries(functions).map(([name, f]) => ({
+      name,
+      description: f.description,
+      params: f.params.map((p) => ({
+        name: p.name,
+        required: p.required,
+        schema: p.kind === "any" ? undefined : JSON.stringify({ type: p.kind }),
+      })),
+    })),
+    stateVersion,
+  });
+
+  const invoke = (call) => {
+    const f = Object.hasOwn(functions, call.function) ? functions[call.function] : undefined;
+    if (!f) throw fail("unknown-function", call.function);
+    let current = null;
+    if (state) {
+      try {
+        current = state();
+        if (call.state !== undefined && call.state !== null) {
+          const snapshot = JSON.parse(call.state);
+          // Fields the snapshot lacks keep their initial values (as serde defaults and dataclass defaults do).
+          const plain = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+          current = plain(current) && plain(snapshot) ? { ...current, ...snapshot } : snapshot;
+        }
+      } catch (e) {
+        throw fail("bad-state", `cannot read the state snapshot: ${e.message}`);
+      }
+    }
+    const given = new Map(call.args);
+    const args = {};
+    for (const p of f.params) {
+      if (!given.has(p.name)) {
+        if (p.required) throw fail("bad-argument", { parameter: p.name, message: "missing required argument" });
+        continue;
+      }
+      const value = JSON.parse(given.get(p.name));
+      if (!(value === null && !p.required) && !fits(p.kind, value)) {
+        const got = Array.isArray(value) ? "array" : value === null ? "null" : typeof value;
+        throw fail("bad-argument", { parameter: p.name, message: `expected ${p.kind}, got ${got}` });
+      }
+      args[p.name] = value;
+    }
+    let result;
+    try {
+      result = f.run(new Context(), current, args);
+    } catch (e) {
+      throw fail("failed", e instanceof Failure ? e.message : `${e?.name ?? "Error"}: ${e?.message ?? e}`);
+    }
+    return {
+      result: result === undefined || result === null ? undefined : JSON.stringify(result),
+      state: state ? JSON.stringify(current) : undefined,
+    };
+  };
+
+  return { describe, invoke };
+}

@@ -1,0 +1,212 @@
+"""Write a Weft step component in Python.
+
+A step is a class deriving from :class:`Step`, with a ``State`` dataclass (or ``State = None`` for a
+stateless step) and kernel functions marked :func:`kernel_function`. Parameters are described from the
+type annotations (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``, a dataclass, or any of those
+``| None``); a parameter with a default is optional. ``ctx: Context`` receives the step context. Raising
+an exception fails the invocation and leaves the state as it was. The module exports the step with
+``WitWorld = export(MyStep)``; build it with componentize-py against ``wit/step.wit`` (see README.md).
+
+Example::
+
+    @dataclass
+    class RepeatState:
+        times: int = 0
+
+    class Repeat(Step):
+        State = RepeatState
+
+        @kernel_function
+        def repeat(self, ctx: Context, message: str, count: int | None = None) -> str:
+            text = " ".join([message] * (count if count is not None else self.state.times))
+            ctx.emit_public("Repeated", text)
+            return text
+
+    WitWorld = export(Repeat)
+"""
+
+import dataclasses
+import inspect
+import json
+import types
+import typing
+
+from componentize_py_types import Err
+from wit_world.imports import context as _host
+from wit_world.imports import types as _wit
+
+__all__ = ["Context", "Failure", "Step", "kernel_function", "export"]
+
+
+class Failure(Exception):
+    """A business failure of a kernel function, e.g. ``Failure("the kitchen is closed")``."""
+
+
+class Context:
+    """What a kernel function can do besides returning: emit events and log."""
+
+    def emit(self, event_type: str, data=None) -> None:
+        """Emit an internal event, routed in the next superstep to the edges listening to it."""
+        _host.emit(event_type, json.dumps(data), _wit.Visibility.INTERNAL)
+
+    def emit_public(self, event_type: str, data=None) -> None:
+        """Emit a public event: routed like :meth:`emit` and also published outside the process."""
+        _host.emit(event_type, json.dumps(data), _wit.Visibility.PUBLIC)
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Write a log line (``trace``, ``debug``, ``info``, ``warn`` or ``error``)."""
+        _host.log(getattr(_host.LogLevel, level.upper(), _host.LogLevel.INFO), message)
+
+
+class Step:
+    """Base class of a step. ``self.state`` holds the state for the current invocation."""
+
+    #: A dataclass whose fields are the state, or ``None`` for a stateless step.
+    State = None
+    #: Version of the state layout.
+    state_version = 1
+
+
+def kernel_function(fn=None, *, name=None):
+    """Mark a method as a kernel function (optionally under another ``name``)."""
+
+    def mark(f):
+        f._weft_kernel_function = name or f.__name__
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+_SCHEMAS = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+
+
+class _Param:
+    def __init__(self, name, annotation, required):
+        self.name = name
+        self.required = required
+        self.type = _strip_optional(annotation)
+
+    def schema(self):
+        kind = _SCHEMAS.get(typing.get_origin(self.type) or self.type)
+        if kind is None and dataclasses.is_dataclass(self.type):
+            kind = "object"
+        return None if kind is None else json.dumps({"type": kind})
+
+    def decode(self, text):
+        value = json.loads(text)
+        if value is None and not self.required:
+            return None
+        expected = typing.get_origin(self.type) or self.type
+        if dataclasses.is_dataclass(expected):
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object, got {type(value).__name__}")
+            return expected(**value)
+        if expected in _SCHEMAS:
+            fits = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+            if not fits:
+                raise TypeError(f"expected {_SCHEMAS[expected]}, got {type(value).__name__}")
+        return value
+
+
+def _strip_optional(annotation):
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+class _Function:
+    def __init__(self, name, method):
+        self.name = name
+        self.method = method
+        doc = inspect.getdoc(method) or ""
+        self.description = doc.strip().splitlines()[0] if doc.strip() else None
+        hints = typing.get_type_hints(method)
+        self.context_param = None
+        self.params = []
+        for p in list(inspect.signature(method).parameters.values())[1:]:
+            annotation = hints.get(p.name, typing.Any)
+            if annotation is Context:
+                self.context_param = p.name
+                continue
+            self.params.append(_Param(p.name, annotation, p.default is inspect.Parameter.empty))
+
+
+def _to_json(value, what):
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise Err(_wit.StepError_Failed(f"cannot serialise the {what}: {e}"))
+
+
+def export(step_class):
+    """The ``WitWorld`` class componentize-py exports for ``step_class``."""
+    functions = {}
+    for attr in dir(step_class):
+        method = getattr(step_class, attr)
+        name = getattr(method, "_weft_kernel_function", None)
+        if name is not None:
+            functions[name] = _Function(name, method)
+    order = sorted(functions.values(), key=lambda f: f.method.__code__.co_firstlineno)
+
+    class WitWorld:
+        def describe(self) -> _wit.StepInfo:
+            return _wit.StepInfo(
+                functions=[
+                    _wit.FunctionInfo(
+                        name=f.name,
+                        description=f.description,
+                        params=[_wit.ParamInfo(name=p.name, required=p.required, schema=p.schema()) for p in f.params],
+                    )
+                    for f in order
+                ],
+                state_version=step_class.state_version,
+            )
+
+        def invoke(self, call: _wit.Invocation) -> _wit.Outcome:
+            function = functions.get(call.function)
+            if function is None:
+                raise Err(_wit.StepError_UnknownFunction(call.function))
+            step = step_class()
+            step.state = _load_state(step_class.State, call.state)
+            given = dict(call.args)
+            kwargs = {}
+            for p in function.params:
+                if p.name not in given:
+                    if p.required:
+                        raise Err(_wit.StepError_BadArgument(_wit.ArgumentError(p.name, "missing required argument")))
+                    continue
+                try:
+                    kwargs[p.name] = p.decode(given[p.name])
+                except (TypeError, ValueError) as e:
+                    raise Err(_wit.StepError_BadArgument(_wit.ArgumentError(p.name, str(e))))
+            if function.context_param is not None:
+                kwargs[function.context_param] = Context()
+            try:
+                result = function.method(step, **kwargs)
+            except Err:
+                raise
+            except Failure as e:
+                raise Err(_wit.StepError_Failed(str(e)))
+            except Exception as e:
+                raise Err(_wit.StepError_Failed(f"{type(e).__name__}: {e}"))
+            state = None if step_class.State is None else _to_json(step.state, "state")
+            return _wit.Outcome(result=None if result is None else _to_json(result, "result"), state=state)
+
+    return WitWorld
+
+
+def _load_state(state_class, snapshot):
+    if state_class is None:
+        return None
+    if snapshot is None:
+        return state_class()
+    try:
+        return state_class(**json.loads(snapshot))
+    except (TypeError, ValueError) as e:
+        raise Err(_wit.StepError_BadState(f"cannot read the state snapshot: {e}"))
