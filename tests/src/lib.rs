@@ -63,6 +63,8 @@ pub struct Observed {
     pub events: Vec<EventRecord>,
     /// Its final state.
     pub state: RunState,
+    /// Step instances it created.
+    pub instances_created: u64,
 }
 
 impl Observed {
@@ -85,5 +87,5 @@ pub fn run(process: &Process, inputs: &[(&str, Value)]) -> Observed {
     }
     let mut events = Vec::new();
     let ending = run.run_to_end(&mut events).clone();
-    Observed { ending, events, state: run.state().clone() }
+    Observed { ending, events, state: run.state().clone(), instances_created: run.instances_created() }
 }

@@ -84,3 +84,14 @@ fn a_bad_argument_is_the_same_typed_error_in_every_language() {
     let (rust, _dir) = variant("linear", "");
     assert!(matches!(run(&rust, &inputs).ending, Ending::Failed { .. }), "the comparison above compared failures");
 }
+
+#[test]
+fn heavy_guests_are_instantiated_once_per_step_and_reused() {
+    let inputs = [("Left", json!("a")), ("Left", json!("b")), ("Right", json!("x")), ("Right", json!("y"))];
+    for prefix in LANGUAGES {
+        let (process, _dir) = variant("fan-in-queued", prefix);
+        let observed = run(&process, &inputs);
+        assert_eq!(observed.state.invocations, 4, "{prefix}");
+        assert_eq!(observed.instances_created, 2, "{prefix}: echo and combine, each invoked twice on one instance");
+    }
+}

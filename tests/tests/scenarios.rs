@@ -137,6 +137,7 @@ fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot(
     assert_eq!(observed.ending, Ending::Completed);
     assert_eq!(observed.state.superstep, 2);
     assert_eq!(observed.step_state(0), json!({"attempts": 1}), "crash's increment was discarded, count's kept");
+    assert_eq!(observed.instances_created, 2, "the trapped instance was replaced");
 }
 
 #[test]

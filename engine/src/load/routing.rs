@@ -47,6 +47,9 @@ pub struct RoutingTable {
     by_source: Vec<HashMap<String, Vec<Route>>>,
     /// The process's error handler (`onError`): routes of a function error no `error` edge handles.
     error_handler: Vec<Route>,
+    /// `automatic[step][function]`: the routes of its `F.OnResult` and `F.OnError` events, resolved at
+    /// load so that an invocation's automatic events cost no lookup.
+    automatic: Vec<Vec<(Vec<Route>, Vec<Route>)>>,
 }
 
 impl RoutingTable {
@@ -57,6 +60,16 @@ impl RoutingTable {
             Source::Step(i) => i + 1,
         };
         self.by_source.get(index).and_then(|m| m.get(event_type)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The routes of `F.OnResult` for function `function` of step `step` (SEMANTICS.md rule 2).
+    pub fn result_routes(&self, step: usize, function: usize) -> &[Route] {
+        &self.automatic[step][function].0
+    }
+
+    /// The routes of `F.OnError` for function `function` of step `step`.
+    pub fn error_routes(&self, step: usize, function: usize) -> &[Route] {
+        &self.automatic[step][function].1
     }
 
     /// The routes of the process's error handler; empty when it declares none.
@@ -79,7 +92,8 @@ impl RoutingTable {
         let mut problems = Vec::new();
         let binder = Binder { loaded, descriptions, index: &index };
         let error_handler = binder.bind_all(&def.on_error, "/onError", &mut problems);
-        let mut table = RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1], error_handler };
+        let mut table =
+            RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1], error_handler, automatic: Vec::new() };
 
         for (i, input) in def.inputs.iter().enumerate() {
             let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut problems);
@@ -108,6 +122,14 @@ impl RoutingTable {
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut problems);
             table.by_source[source + 1].entry(event).or_default().extend(routes);
         }
+        table.automatic = descriptions
+            .iter()
+            .enumerate()
+            .map(|(step, d)| {
+                let routes = |event: String| table.routes(Source::Step(step), &event).to_vec();
+                d.functions.iter().map(|f| (routes(on_result(&f.name)), routes(on_error(&f.name)))).collect()
+            })
+            .collect();
         if problems.is_empty() { Ok(table) } else { Err(problems) }
     }
 }

@@ -32,12 +32,18 @@ struct Live {
 /// Live instances of a run's steps.
 pub struct StepInstances {
     slots: Vec<Option<Live>>,
+    created: u64,
 }
 
 impl StepInstances {
     /// No instances yet for a process of `steps` steps.
     pub fn new(steps: usize) -> Self {
-        StepInstances { slots: (0..steps).map(|_| None).collect() }
+        StepInstances { slots: (0..steps).map(|_| None).collect(), created: 0 }
+    }
+
+    /// Instances created so far (one per step used, plus one per trap).
+    pub fn created(&self) -> u64 {
+        self.created
     }
 
     /// Invoke kernel function `function` of step `step` with `args` (by parameter index) and `state`.
@@ -73,6 +79,7 @@ impl StepInstances {
                     .pre
                     .instantiate(&mut store)
                     .map_err(|e| (trap_kind(&e), format!("cannot instantiate: {e:#}")))?;
+                self.created += 1;
                 slot.insert(Live { store, step })
             }
         };

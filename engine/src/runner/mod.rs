@@ -10,7 +10,6 @@ pub mod instances;
 pub mod state;
 
 use serde_json::json;
-use weft_definitions::{on_error, on_result};
 
 use crate::data::Json;
 use crate::host::Emitted;
@@ -57,6 +56,11 @@ impl<'p> Run<'p> {
         &self.state
     }
 
+    /// Step instances created during this run: instances are reused across invocations of a step.
+    pub fn instances_created(&self) -> u64 {
+        self.instances.created()
+    }
+
     /// Queue input event `event_type` with `data` for the next superstep (SEMANTICS.md rule 10).
     ///
     /// Errors: [`UnknownInput`] when the process declares no such input event.
@@ -71,11 +75,8 @@ impl<'p> Run<'p> {
                 accepted: accepted.join(", "),
             });
         }
-        for route in routes {
-            match route {
-                Route::Deliver(to) => self.state.pending.push(Message { to: *to, data: data.clone() }),
-                Route::Stop => self.state.ending = Some(Ending::Stopped),
-            }
+        if deliver(&mut self.state.pending, routes, &data) {
+            self.state.ending = Some(Ending::Stopped);
         }
         Ok(())
     }
@@ -154,10 +155,10 @@ impl<'p> Run<'p> {
                 self.state.step_states[step] = invoked.state;
                 let mut stop = false;
                 for event in invoked.events {
-                    stop |= self.route(step, event, true, sink);
+                    stop |= self.route(step, event, sink);
                 }
-                let result = Emitted { event_type: on_result(name), data: invoked.result, public: false };
-                stop |= self.route(step, result, false, sink);
+                let routes = self.process.routing.result_routes(step, function);
+                stop |= deliver(&mut self.state.pending, routes, &invoked.result);
                 if self.state.pending.len() > MAX_QUEUED_MESSAGES {
                     return Err(RunError {
                         kind: "message-limit".into(),
@@ -175,50 +176,37 @@ impl<'p> Run<'p> {
                 let step_id = &self.process.steps[step].id;
                 let error =
                     RunError { kind: kind.into(), message, step: Some(step_id.clone()), function: Some(name.clone()) };
-                self.route_error(step, error, sink)
+                self.route_error(step, function, error)
             }
         }
     }
 
-    /// Route a function error (SEMANTICS.md, "Errors"): to the step's `error` edge for the function, else
-    /// to the process's error handler (unless the failing step is one of the handler's own targets, which
-    /// could loop), else fail the run.
-    fn route_error(&mut self, step: usize, error: RunError, sink: &mut dyn EventSink) -> Result<bool, RunError> {
-        let function = error.function.as_deref().unwrap_or_default();
-        let event_type = on_error(function);
-        let data = json!({"type": error.kind, "message": error.message, "step": error.step, "function": function});
+    /// Route a failure of function `function` of step `step` (SEMANTICS.md, "Errors"): to the step's `error`
+    /// edge for the function, else to the process's error handler (unless the failing step is one of the
+    /// handler's own targets, which could loop), else fail the run. `Ok(true)` when a `stop` edge fired.
+    fn route_error(&mut self, step: usize, function: usize, error: RunError) -> Result<bool, RunError> {
+        let data =
+            json!({"type": error.kind, "message": error.message, "step": error.step, "function": error.function});
         let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
-        if !self.process.routing.routes(Source::Step(step), &event_type).is_empty() {
-            return Ok(self.route(step, Emitted { event_type, data, public: false }, false, sink));
+        let routes = self.process.routing.error_routes(step, function);
+        if !routes.is_empty() {
+            return Ok(deliver(&mut self.state.pending, routes, &data));
         }
         let handler = self.process.routing.error_handler();
         let handler_targets_this_step = handler.iter().any(|r| matches!(r, Route::Deliver(d) if d.step == step));
         if handler.is_empty() || handler_targets_this_step {
             return Err(error);
         }
-        let mut stop = false;
-        for route in handler {
-            match route {
-                Route::Stop => stop = true,
-                Route::Deliver(to) => self.state.pending.push(Message { to: *to, data: data.clone() }),
-            }
-        }
-        Ok(stop)
+        Ok(deliver(&mut self.state.pending, handler, &data))
     }
 
-    /// Queue `event` for every edge listening to it; publish it if public; record it in the run's history
-    /// if it would otherwise vanish: emitted explicitly, internal, and no edge listens (SEMANTICS.md rule 8).
+    /// Queue an event a step emitted for every edge listening to it; publish it if public; record it in the
+    /// run's history if it would otherwise vanish: internal, and no edge listens (SEMANTICS.md rule 8).
     /// Returns whether a `stop` edge fired.
-    fn route(&mut self, step: usize, event: Emitted, explicit: bool, sink: &mut dyn EventSink) -> bool {
+    fn route(&mut self, step: usize, event: Emitted, sink: &mut dyn EventSink) -> bool {
         let routes = self.process.routing.routes(Source::Step(step), &event.event_type);
-        let mut stop = false;
-        for route in routes {
-            match route {
-                Route::Stop => stop = true,
-                Route::Deliver(to) => self.state.pending.push(Message { to: *to, data: event.data.clone() }),
-            }
-        }
-        let unrouted = routes.is_empty() && explicit && !event.public;
+        let stop = deliver(&mut self.state.pending, routes, &event.data);
+        let unrouted = routes.is_empty() && !event.public;
         if event.public || unrouted {
             let record = EventRecord {
                 id: self.state.event_id(),
@@ -236,4 +224,17 @@ impl<'p> Run<'p> {
         }
         stop
     }
+}
+
+/// Queue `data` for every delivery in `routes` (each target gets its own copy, SEMANTICS.md rule 4); true
+/// when one of them is `stop`.
+fn deliver(pending: &mut Vec<Message>, routes: &[Route], data: &Json) -> bool {
+    let mut stop = false;
+    for route in routes {
+        match route {
+            Route::Stop => stop = true,
+            Route::Deliver(to) => pending.push(Message { to: *to, data: data.clone() }),
+        }
+    }
+    stop
 }
