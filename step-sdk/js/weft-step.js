@@ -38,11 +38,12 @@ export class Context {
 
   /** Write a log line at `level` (trace, debug, info, warn, error). */
   log(message, level = "info") {
-    log(level, String(message));
+    log(LEVELS.has(level) ? level : "info", String(message));
   }
 }
 
 const KINDS = new Set(["string", "integer", "number", "boolean", "array", "object", "any"]);
+const LEVELS = new Set(["trace", "debug", "info", "warn", "error"]);
 
 /** Declare a kernel function: `params` maps each parameter name to its type, `run(ctx, state, args)`. */
 export function kernelFunction(params, run, description) {
@@ -75,6 +76,14 @@ function fail(tag, val) {
   return { tag, val };
 }
 
+function encode(value, what) {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    throw fail("failed", `cannot serialise the ${what}: ${e.message}`);
+  }
+}
+
 /** The component's exports for a step: `{ describe, invoke }`. */
 export function defineStep({ stateVersion = 1, state, functions }) {
   const describe = () => ({
@@ -99,7 +108,7 @@ export function defineStep({ stateVersion = 1, state, functions }) {
         current = state();
         if (call.state !== undefined && call.state !== null) {
           const snapshot = JSON.parse(call.state);
-          // Fields the snapshot lacks keep their initial values (as serde defaults and dataclass defaults do).
+          // Fields the snapshot lacks keep their initial values (as dataclass defaults do in Python).
           const plain = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
           current = plain(current) && plain(snapshot) ? { ...current, ...snapshot } : snapshot;
         }
@@ -114,7 +123,12 @@ export function defineStep({ stateVersion = 1, state, functions }) {
         if (p.required) throw fail("bad-argument", { parameter: p.name, message: "missing required argument" });
         continue;
       }
-      const value = JSON.parse(given.get(p.name));
+      let value;
+      try {
+        value = JSON.parse(given.get(p.name));
+      } catch (e) {
+        throw fail("bad-argument", { parameter: p.name, message: e.message });
+      }
       if (!(value === null && !p.required) && !fits(p.kind, value)) {
         const got = Array.isArray(value) ? "array" : value === null ? "null" : typeof value;
         throw fail("bad-argument", { parameter: p.name, message: `expected ${p.kind}, got ${got}` });
@@ -127,9 +141,10 @@ export function defineStep({ stateVersion = 1, state, functions }) {
     } catch (e) {
       throw fail("failed", e instanceof Failure ? e.message : `${e?.name ?? "Error"}: ${e?.message ?? e}`);
     }
+    if (result instanceof Promise) throw fail("failed", "kernel functions must be synchronous");
     return {
-      result: result === undefined || result === null ? undefined : JSON.stringify(result),
-      state: state ? JSON.stringify(current) : undefined,
+      result: result === undefined || result === null ? undefined : encode(result, "result"),
+      state: state ? encode(current, "state") : undefined,
     };
   };
 

@@ -142,7 +142,7 @@ fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot(
 
 #[test]
 fn an_endless_loop_times_out_as_a_function_error() {
-    let limits = Limits { invocation_timeout: Duration::from_millis(200), ..Limits::default() };
+    let limits = Limits { invocation_timeout: Duration::from_secs(1), ..Limits::default() };
     let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
     let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
     let observed = run(&process, &[("Spin", json!(null))]);

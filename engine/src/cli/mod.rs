@@ -53,7 +53,7 @@ enum Command {
 /// Compiled-code cache settings.
 #[derive(Args, Clone)]
 struct CacheArgs {
-    /// Where compiled components are cached (default: $WEFT_CACHE_DIR, else ~/.cache/weft).
+    /// Where compiled components are cached (default: $WEFT_CACHE_DIR, else $XDG_CACHE_HOME/weft, else ~/.cache/weft).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile every component afresh and cache nothing.

@@ -44,8 +44,13 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompiledCache,
     limits: Limits,
-    components: Mutex<HashMap<PathBuf, Arc<StepComponent>>>,
+    /// One slot per canonical path; a slot's own lock is held while its component loads, so concurrent
+    /// loads of one component compile it once (a Python component takes seconds).
+    components: Mutex<HashMap<PathBuf, Slot>>,
 }
+
+/// Where one component, once loaded, is kept.
+type Slot = Arc<Mutex<Option<Arc<StepComponent>>>>;
 
 /// A loaded process: its definition, one loaded component per step, and its routing table.
 pub struct Process {
@@ -144,19 +149,20 @@ impl Runtime {
                 Some("build the steps (scripts/build-steps) or fix the `component` path, which is relative to the definition file".into()),
             )
         })?;
-        if let Some(c) = self.lock().get(&canonical) {
+        let slot = self.lock().entry(canonical.clone()).or_default().clone();
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let component = Arc::new(
-            components::load(&self.engine, &self.linker, &self.cache, &self.limits, &canonical)
-                .map_err(|e| (e, None))?,
-        );
+        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, &canonical)
+            .map_err(|e| (e, None))?;
+        let component = Arc::new(component);
         tracing::info!(component = %canonical.display(), cache = ?component.cache, "loaded component");
-        self.lock().insert(canonical, component.clone());
+        *slot = Some(component.clone());
         Ok(component)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<StepComponent>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Slot>> {
         // A panic while holding the lock cannot leave the map half-updated (insert is the only write).
         self.components.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -3,7 +3,7 @@
 A step is a class deriving from :class:`Step`, with a ``State`` dataclass (or ``State = None`` for a
 stateless step) and kernel functions marked :func:`kernel_function`. Parameters are described from the
 type annotations (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``, a dataclass, or any of those
-``| None``); a parameter with a default is optional. ``ctx: Context`` receives the step context. Raising
+``| None``); a parameter with a default, or one that may be ``None``, is optional. ``ctx: Context`` receives the step context. Raising
 an exception fails the invocation and leaves the state as it was. The module exports the step with
 ``WitWorld = export(MyStep)``; build it with componentize-py against ``wit/step.wit`` (see README.md).
 
@@ -47,11 +47,11 @@ class Context:
 
     def emit(self, event_type: str, data=None) -> None:
         """Emit an internal event, routed in the next superstep to the edges listening to it."""
-        _host.emit(event_type, json.dumps(data), _wit.Visibility.INTERNAL)
+        _host.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.INTERNAL)
 
     def emit_public(self, event_type: str, data=None) -> None:
         """Emit a public event: routed like :meth:`emit` and also published outside the process."""
-        _host.emit(event_type, json.dumps(data), _wit.Visibility.PUBLIC)
+        _host.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.PUBLIC)
 
     def log(self, message: str, level: str = "info") -> None:
         """Write a log line (``trace``, ``debug``, ``info``, ``warn`` or ``error``)."""
@@ -81,10 +81,11 @@ _SCHEMAS = {str: "string", int: "integer", float: "number", bool: "boolean", lis
 
 
 class _Param:
-    def __init__(self, name, annotation, required):
+    def __init__(self, name, annotation, has_default):
         self.name = name
-        self.required = required
         self.type = _strip_optional(annotation)
+        # Like Rust's Option<T>: a parameter that may be None is optional, as is one with a default.
+        self.required = not has_default and self.type is annotation
 
     def schema(self):
         kind = _SCHEMAS.get(typing.get_origin(self.type) or self.type)
@@ -132,14 +133,14 @@ class _Function:
             if annotation is Context:
                 self.context_param = p.name
                 continue
-            self.params.append(_Param(p.name, annotation, p.default is inspect.Parameter.empty))
+            self.params.append(_Param(p.name, annotation, p.default is not inspect.Parameter.empty))
 
 
 def _to_json(value, what):
     if dataclasses.is_dataclass(value):
         value = dataclasses.asdict(value)
     try:
-        return json.dumps(value)
+        return json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise Err(_wit.StepError_Failed(f"cannot serialise the {what}: {e}"))
 
@@ -172,7 +173,10 @@ def export(step_class):
             function = functions.get(call.function)
             if function is None:
                 raise Err(_wit.StepError_UnknownFunction(call.function))
-            step = step_class()
+            try:
+                step = step_class()
+            except Exception as e:
+                raise Err(_wit.StepError_Failed(f"cannot create the step: {type(e).__name__}: {e}"))
             step.state = _load_state(step_class.State, call.state)
             given = dict(call.args)
             kwargs = {}
@@ -183,7 +187,7 @@ def export(step_class):
                     continue
                 try:
                     kwargs[p.name] = p.decode(given[p.name])
-                except (TypeError, ValueError) as e:
+                except Exception as e:
                     raise Err(_wit.StepError_BadArgument(_wit.ArgumentError(p.name, str(e))))
             if function.context_param is not None:
                 kwargs[function.context_param] = Context()
@@ -202,11 +206,17 @@ def export(step_class):
 
 
 def _load_state(state_class, snapshot):
+    """The state for one invocation: the snapshot's fields over the dataclass's defaults; fields the
+    dataclass does not declare are ignored (as serde does in Rust)."""
     if state_class is None:
         return None
-    if snapshot is None:
-        return state_class()
     try:
-        return state_class(**json.loads(snapshot))
-    except (TypeError, ValueError) as e:
-        raise Err(_wit.StepError_BadState(f"cannot read the state snapshot: {e}"))
+        if snapshot is None:
+            return state_class()
+        fields = json.loads(snapshot)
+        if not isinstance(fields, dict):
+            raise TypeError(f"expected an object, got {type(fields).__name__}")
+        known = {f.name for f in dataclasses.fields(state_class)}
+        return state_class(**{k: v for k, v in fields.items() if k in known})
+    except Exception as e:
+        raise Err(_wit.StepError_BadState(f"cannot read the state snapshot: {type(e).__name__}: {e}"))
