@@ -89,3 +89,15 @@ pub fn run(process: &Process, inputs: &[(&str, Value)]) -> Observed {
     let ending = run.run_to_end(&mut events).clone();
     Observed { ending, events, state: run.state().clone(), instances_created: run.instances_created() }
 }
+
+/// Run `examples/<example>/process.yaml` on input event `event` with the JSON data in
+/// `examples/<example>/<file>`; panics unless the run completes.
+pub fn run_example(example: &str, event: &str, file: &str) -> Observed {
+    let dir = root().join("examples").join(example);
+    let process = runtime().load_process(&dir.join("process.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let data: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let observed = run(&process, &[(event, data)]);
+    assert_eq!(observed.ending, Ending::Completed, "{example} on {file}");
+    observed
+}

@@ -1,17 +1,10 @@
 //! The account-opening example on its applicant files: approved, rejected for credit, rejected for fraud.
 
 use serde_json::{Value, json};
-use weft_engine::runner::Ending;
-use weft_tests::{root, run, runtime};
+use weft_tests::run_example;
 
 fn open(applicant: &str) -> weft_tests::Observed {
-    let example = root().join("examples/account-opening");
-    let process = runtime().load_process(&example.join("process.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let text = std::fs::read_to_string(example.join("applicants").join(applicant)).unwrap();
-    let data: Value = serde_json::from_str(&text).unwrap();
-    let observed = run(&process, &[("NewApplication", data)]);
-    assert_eq!(observed.ending, Ending::Completed, "{applicant}");
-    observed
+    run_example("account-opening", "NewApplication", &format!("applicants/{applicant}"))
 }
 
 fn types(observed: &weft_tests::Observed) -> Vec<String> {

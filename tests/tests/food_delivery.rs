@@ -1,17 +1,10 @@
 //! The food-delivery example (Rust, Python and JavaScript steps in one process) on its order files.
 
-use serde_json::{Value, json};
-use weft_engine::runner::Ending;
-use weft_tests::{Observed, root, run, runtime};
+use serde_json::json;
+use weft_tests::{Observed, run_example};
 
 fn deliver(order: &str) -> Observed {
-    let example = root().join("examples/food-delivery");
-    let process = runtime().load_process(&example.join("process.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let text = std::fs::read_to_string(example.join("orders").join(order)).unwrap();
-    let data: Value = serde_json::from_str(&text).unwrap();
-    let observed = run(&process, &[("OrderReceived", data)]);
-    assert_eq!(observed.ending, Ending::Completed, "{order}");
-    observed
+    run_example("food-delivery", "OrderReceived", &format!("orders/{order}"))
 }
 
 fn types(observed: &Observed) -> Vec<String> {
