@@ -164,3 +164,37 @@ fn second_start_takes_compiled_code_from_the_cache() {
     let second = text(&weft_with_cache(&args, cache.path()).stderr);
     assert!(second.contains("cache=Hit") && !second.contains("cache=Miss"), "{second}");
 }
+
+#[test]
+fn missing_component_exits_2_naming_the_step_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    let yaml = "name: p\nversion: '1'\nsteps:\n  - id: a\n    component: nowhere.wasm\ninputs:\n  - event: Go\n    to: [{ step: a }]\n";
+    std::fs::write(&file, yaml).unwrap();
+    let out = weft(&["run", file.to_str().unwrap(), "--event", "Go"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("p.yaml:5:16: at /steps/0/component: step \"a\": component file "), "{err}");
+    assert!(err.contains("/nowhere.wasm not found"), "the resolved path is named: {err}");
+    assert!(err.contains("hint: build the steps (scripts/build-steps)"), "{err}");
+}
+
+#[test]
+fn superstep_limit_exits_1_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    let counter = root().join("tests/steps/counter.wasm");
+    let yaml = format!(
+        "name: p\nversion: '1'\nsteps:\n  - id: c\n    component: '{}'\n    state: {{ count: 0, limit: 50 }}\n\
+         inputs:\n  - event: Go\n    to: [{{ step: c }}]\nedges:\n  - from: {{ step: c, event: Again }}\n    to: [{{ step: c }}]\n\
+         limits: {{ maxSupersteps: 4 }}\n",
+        counter.display()
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let out = weft(&["run", file.to_str().unwrap(), "--event", "Go", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let summary: Value = serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["error"]["type"], "superstep-limit");
+    assert_eq!(summary["supersteps"], 4);
+}
