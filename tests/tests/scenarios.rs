@@ -140,23 +140,22 @@ fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot(
     assert_eq!(observed.instances_created, 2, "the trapped instance was replaced");
 }
 
-#[test]
-fn an_endless_loop_times_out_as_a_function_error() {
-    let limits = Limits { invocation_timeout: Duration::from_secs(1), ..Limits::default() };
+/// The error of running `failing.yaml` on input `event` in a runtime with `limits`.
+fn failure_under(limits: Limits, event: &str) -> RunError {
     let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
     let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
-    let observed = run(&process, &[("Spin", json!(null))]);
-    let error = failed(&observed.ending);
+    failed(&run(&process, &[(event, json!(null))]).ending).clone()
+}
+
+#[test]
+fn an_endless_loop_times_out_as_a_function_error() {
+    let error = failure_under(Limits { invocation_timeout: Duration::from_secs(1), ..Limits::default() }, "Spin");
     assert_eq!((error.kind.as_str(), error.function.as_deref()), ("timeout", Some("spin")), "{error}");
 }
 
 #[test]
 fn endless_allocation_hits_the_memory_limit_as_a_function_error() {
-    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
-    let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
-    let observed = run(&process, &[("Hog", json!(null))]);
-    let error = failed(&observed.ending);
+    let error = failure_under(Limits { memory_bytes: 64 << 20, ..Limits::default() }, "Hog");
     assert_eq!((error.kind.as_str(), error.function.as_deref()), ("memory-limit", Some("hog")), "{error}");
 }
 

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Json;
-use crate::load::{Delivery, Process, StepDescription};
+use crate::load::{Delivery, Process};
 
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,9 +186,4 @@ impl FunctionQueue {
         }
         Some(self.params.iter_mut().map(VecDeque::pop_front).collect())
     }
-}
-
-/// The step's description (shorthand for the runner).
-pub fn description(process: &Process, step: usize) -> &StepDescription {
-    &process.steps[step].component.description
 }
