@@ -56,16 +56,6 @@ fn join(diagnostics: &[Diagnostic]) -> String {
     lines.join("\n")
 }
 
-impl DefinitionError {
-    /// The diagnostics, or none for an I/O error.
-    pub fn diagnostics(&self) -> &[Diagnostic] {
-        match self {
-            DefinitionError::Io { .. } => &[],
-            DefinitionError::Invalid(d) => d,
-        }
-    }
-}
-
 /// The candidate nearest to `word` by Levenshtein distance, if near enough to be a likely misspelling
 /// (at most 2 edits, or a third of the word's length for longer words).
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

@@ -180,12 +180,17 @@ impl EdgeSource {
     }
 }
 
+/// Suffix of the automatic event carrying a function's return value (SEMANTICS.md rule 2).
+pub const ON_RESULT: &str = ".OnResult";
+/// Suffix of the automatic event carrying a function's failure.
+pub const ON_ERROR: &str = ".OnError";
+
 /// The automatic event carrying function `function`'s return value: `function.OnResult`.
 pub fn on_result(function: &str) -> String {
-    format!("{function}.OnResult")
+    format!("{function}{ON_RESULT}")
 }
 
 /// The automatic event carrying function `function`'s failure: `function.OnError`.
 pub fn on_error(function: &str) -> String {
-    format!("{function}.OnError")
+    format!("{function}{ON_ERROR}")
 }

@@ -27,17 +27,22 @@ pub fn json_schema_text() -> String {
     text
 }
 
-fn validator() -> &'static Validator {
-    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| jsonschema::validator_for(&json_schema()).expect("the generated schema is valid"))
+/// The schema and its compiled validator, made once.
+fn compiled() -> &'static (Value, Validator) {
+    static COMPILED: OnceLock<(Value, Validator)> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let schema = json_schema();
+        let validator = jsonschema::validator_for(&schema).expect("the generated schema is valid");
+        (schema, validator)
+    })
 }
 
 /// Validate a parsed document against the schema; one diagnostic per problem, in document order.
 pub fn validate(document: &Value, map: &SourceMap, file: &Path) -> Vec<Diagnostic> {
-    let schema = json_schema();
+    let (schema, validator) = compiled();
     let mut out = Vec::new();
-    for error in validator().iter_errors(document) {
-        describe(&error, &schema, document, map, file, &mut out);
+    for error in validator.iter_errors(document) {
+        describe(&error, schema, document, map, file, &mut out);
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));
     out

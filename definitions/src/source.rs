@@ -131,12 +131,8 @@ fn convert(node: &MarkedYaml<'_>, pointer: String, map: &mut SourceMap) -> Resul
             Value::Object(out)
         }
         YamlData::Tagged(_, inner) => return convert(inner, pointer, map),
-        YamlData::Alias(_) => {
-            return Err(fail(
-                "aliases (`*name`) are not supported in a process definition; write the value out".into(),
-            ));
-        }
-        YamlData::BadValue => return Err(fail("this value could not be read".into())),
+        // The loader expands aliases, so neither of these is expected; both are refused, not guessed at.
+        YamlData::Alias(_) | YamlData::BadValue => return Err(fail("this value could not be read".into())),
     };
     map.values.insert(pointer, position);
     Ok(value)

@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 /// `Json` can also be read as a [`serde_json::Value`].
 pub const MAX_DEPTH: usize = 127;
 
-/// Checked JSON text behind an `Arc`: cloning it for fan-out costs a reference count, and it crosses into a
-/// guest as the text it already is. Serialises as the JSON it holds (not as a string).
+/// Checked JSON text behind an `Arc`: cloning it for fan-out costs a reference count, and it is handed to a
+/// guest as text, without re-serialising. Serialises as the JSON it holds (not as a string).
 ///
 /// Invariant: the text is one JSON value (RFC 8259) nested at most [`MAX_DEPTH`] deep.
 #[derive(Clone, Serialize)]
@@ -39,9 +39,11 @@ impl Json {
         Ok(Json(Arc::from(raw)))
     }
 
-    /// JSON `null`.
+    /// JSON `null` (shared: no allocation after the first).
     pub fn null() -> Json {
-        Json::parse("null".into()).expect("null is JSON")
+        static NULL: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| Json::parse("null".into()).expect("null is JSON"));
+        NULL.clone()
     }
 
     /// The JSON text of `value`. Errors: [`JsonError::TooDeep`].

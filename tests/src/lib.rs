@@ -68,6 +68,11 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The public events' types, in order.
+    pub fn event_types(&self) -> Vec<String> {
+        self.events.iter().map(|e| e.event_type.clone()).collect()
+    }
+
     /// The public events as `(type, data)`.
     pub fn events(&self) -> Vec<(String, Value)> {
         self.events.iter().map(|e| (e.event_type.clone(), e.data.to_value())).collect()

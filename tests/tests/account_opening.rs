@@ -7,14 +7,10 @@ fn open(applicant: &str) -> weft_tests::Observed {
     run_example("account-opening", "NewApplication", &format!("applicants/{applicant}"))
 }
 
-fn types(observed: &weft_tests::Observed) -> Vec<String> {
-    observed.events().into_iter().map(|(t, _)| t).collect()
-}
-
 #[test]
 fn approved_applicant_gets_an_account_and_a_welcome_with_the_customer_id() {
     let observed = open("approved.json");
-    assert_eq!(types(&observed), ["AccountCreated", "WelcomeSent"]);
+    assert_eq!(observed.event_types(), ["AccountCreated", "WelcomeSent"]);
     let events = observed.events();
     assert_eq!(events[0].1["customerId"], "CUST-100001", "the sequence starts where the definition's state says");
     assert_eq!(events[0].1["creditLimit"], 2400, "rating A: 30% of monthly income");
@@ -27,7 +23,7 @@ fn approved_applicant_gets_an_account_and_a_welcome_with_the_customer_id() {
 #[test]
 fn poor_credit_is_rejected_with_reasons() {
     let observed = open("rejected-credit.json");
-    assert_eq!(types(&observed), ["CreditRejected", "NotificationSent"]);
+    assert_eq!(observed.event_types(), ["CreditRejected", "NotificationSent"]);
     let rejected = &observed.events()[0].1;
     assert_eq!(rejected["credit"], json!({"score": 409, "rating": "D", "debtToIncome": 0.543}));
     assert_eq!(rejected["reasons"].as_array().unwrap().len(), 2);
@@ -38,7 +34,7 @@ fn poor_credit_is_rejected_with_reasons() {
 #[test]
 fn fraud_signals_reject_an_applicant_with_excellent_credit() {
     let observed = open("rejected-fraud.json");
-    assert_eq!(types(&observed), ["FraudFlagged", "NotificationSent"]);
+    assert_eq!(observed.event_types(), ["FraudFlagged", "NotificationSent"]);
     let signals = observed.events()[0].1["reasons"].as_array().unwrap().clone();
     assert_eq!(signals.len(), 3, "{signals:?}");
     assert!(signals[0].as_str().unwrap().contains("666-12-3456"));

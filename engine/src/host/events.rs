@@ -48,7 +48,7 @@ impl EventBuffer {
             self.refused = Some("emitted an event with an empty type".into());
             return;
         }
-        if event_type.ends_with(".OnResult") || event_type.ends_with(".OnError") {
+        if event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR) {
             self.refused =
                 Some(format!("emitted \"{event_type}\": names ending in .OnResult or .OnError are the engine's own"));
             return;

@@ -113,21 +113,18 @@ impl RoutingTable {
                     Some(suggest(f, descriptions[source].function_names())),
                 ));
             }
-            let event = match (&edge.from.event, &edge.from.result, &edge.from.error) {
-                (Some(e), _, _) => e.clone(),
-                (_, Some(f), _) => on_result(f),
-                (_, _, Some(f)) => on_error(f),
-                _ => continue,
-            };
+            let Some(event) = edge.from.event_type() else { continue };
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut problems);
             table.by_source[source + 1].entry(event).or_default().extend(routes);
         }
+        // Automatic events are routed by index; guests cannot emit their names, so they leave the map.
         table.automatic = descriptions
             .iter()
             .enumerate()
             .map(|(step, d)| {
-                let routes = |event: String| table.routes(Source::Step(step), &event).to_vec();
-                d.functions.iter().map(|f| (routes(on_result(&f.name)), routes(on_error(&f.name)))).collect()
+                let by_type = &mut table.by_source[step + 1];
+                let mut take = |event: String| by_type.remove(&event).unwrap_or_default();
+                d.functions.iter().map(|f| (take(on_result(&f.name)), take(on_error(&f.name)))).collect()
             })
             .collect();
         if problems.is_empty() { Ok(table) } else { Err(problems) }

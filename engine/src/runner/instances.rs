@@ -98,19 +98,17 @@ impl StepInstances {
         let outcome = outcome.map_err(guest_error)?;
         let events = events.map_err(|e| ("invalid-output", e))?;
         let result = match outcome.result {
-            Some(text) => {
-                Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable result: {e}")))?
-            }
+            Some(text) => output(text, "result")?,
             None => Json::null(),
         };
-        let state = match outcome.state {
-            Some(text) => {
-                Some(Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable state: {e}")))?)
-            }
-            None => None,
-        };
+        let state = outcome.state.map(|text| output(text, "state")).transpose()?;
         Ok(Invoked { result, state, events })
     }
+}
+
+/// A result or state the guest returned, checked.
+fn output(text: String, what: &str) -> Result<Json, Failure> {
+    Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable {what}: {e}")))
 }
 
 fn guest_error(e: StepError) -> Failure {

@@ -74,7 +74,7 @@ pub enum Ending {
     Completed,
     /// An edge to `stop` fired.
     Stopped,
-    /// An error no edge handled, or the superstep limit.
+    /// An error no edge or error handler took, or the superstep or message limit.
     Failed {
         /// What failed.
         error: RunError,
@@ -84,8 +84,8 @@ pub enum Ending {
 /// An unhandled failure, with where it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunError {
-    /// Kind: `failed`, `bad-argument`, `bad-state`, `unknown-function`, `trap`, `invalid-output`, or
-    /// `superstep-limit`.
+    /// Kind: from a step, `failed`, `bad-argument`, `bad-state`, `unknown-function`, `trap`, `timeout`,
+    /// `memory-limit`, `invalid-output` or `message-limit`; from the run, `superstep-limit`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Human-readable reason.

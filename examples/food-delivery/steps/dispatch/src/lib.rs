@@ -65,14 +65,15 @@ impl Dispatch {
             .filter(|d| !d.busy)
             .map(|d| (haversine_km(Place { lat: d.lat, lon: d.lon }, o.restaurant), d))
             .min_by(|a, b| a.0.total_cmp(&b.0));
+        let eta = |pickup_km: f64| (pickup_km / SPEED_KMH * 60.0).max(o.ready_in_minutes) + delivery_minutes;
         let reason = match &best {
             None => Some("every driver is busy".to_string()),
-            Some((pickup_km, _)) => {
-                let eta = (pickup_km / SPEED_KMH * 60.0).max(o.ready_in_minutes) + delivery_minutes;
-                (eta > PROMISE_MINUTES).then(|| {
-                    format!("the fastest delivery would take {eta:.0} minutes, more than {PROMISE_MINUTES:.0}")
-                })
-            }
+            Some((pickup_km, _)) => (eta(*pickup_km) > PROMISE_MINUTES).then(|| {
+                format!(
+                    "the fastest delivery would take {:.0} minutes, more than {PROMISE_MINUTES:.0}",
+                    eta(*pickup_km)
+                )
+            }),
         };
         if let Some(reason) = reason {
             let notice = json!({
@@ -88,7 +89,7 @@ impl Dispatch {
         }
         let Some((pickup_km, driver)) = best else { return Ok(()) };
         driver.busy = true;
-        let eta = (pickup_km / SPEED_KMH * 60.0).max(o.ready_in_minutes) + delivery_minutes;
+        let eta = eta(pickup_km);
         let assignment = json!({
             "orderId": o.order_id,
             "driver": {"id": driver.id, "name": driver.name},
