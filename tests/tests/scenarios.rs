@@ -9,6 +9,13 @@ use weft_engine::load::{Runtime, RuntimeConfig};
 use weft_engine::runner::{Ending, RunError};
 use weft_tests::{load_yaml, process, run};
 
+/// The run completed and the recorder received failer.explode's failure with `message`.
+fn assert_recorded_failure(observed: &weft_tests::Observed, message: &str) {
+    assert_eq!(observed.ending, Ending::Completed);
+    let error = json!({"type": "failed", "message": message, "step": "failer", "function": "explode"});
+    assert_eq!(observed.events(), vec![("Recorded".to_string(), error)]);
+}
+
 fn failed(ending: &Ending) -> &RunError {
     match ending {
         Ending::Failed { error } => error,
@@ -109,14 +116,7 @@ fn unhandled_function_error_fails_the_run_with_step_function_and_message() {
 #[test]
 fn error_routed_by_on_error_edge_keeps_the_run_going() {
     let observed = run(&process("error-handled"), &[("Explode", json!("card declined"))]);
-    assert_eq!(observed.ending, Ending::Completed);
-    assert_eq!(
-        observed.events(),
-        vec![(
-            "Recorded".to_string(),
-            json!({"type": "failed", "message": "card declined", "step": "failer", "function": "explode"})
-        )]
-    );
+    assert_recorded_failure(&observed, "card declined");
 }
 
 #[test]
@@ -170,14 +170,7 @@ fn a_guest_cannot_emit_the_engines_automatic_events() {
 #[test]
 fn the_process_error_handler_takes_unhandled_function_errors() {
     let observed = run(&process("error-handler"), &[("Explode", json!("late payment"))]);
-    assert_eq!(observed.ending, Ending::Completed);
-    assert_eq!(
-        observed.events(),
-        vec![(
-            "Recorded".to_string(),
-            json!({"type": "failed", "message": "late payment", "step": "failer", "function": "explode"})
-        )]
-    );
+    assert_recorded_failure(&observed, "late payment");
 }
 
 #[test]
