@@ -14,6 +14,7 @@
 //! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weft_engine::data::Json;
@@ -27,10 +28,10 @@ fn steps_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/steps").canonicalize().expect("run scripts/build-steps first")
 }
 
-fn load(runtime: &Runtime, dir: &Path, name: &str, yaml: String) -> Process {
+fn load(runtime: &Runtime, dir: &Path, name: &str, yaml: String) -> Arc<Process> {
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, yaml).unwrap();
-    runtime.load_process(&file).unwrap_or_else(|e| panic!("{e}"))
+    Arc::new(runtime.load_process(&file).unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn cycle(steps: &Path, rounds: u64) -> String {
@@ -65,7 +66,8 @@ fn bench_invoke(
     call: &Invocation,
 ) {
     let limits = Limits::default();
-    let mut store = host::new_store(runtime.engine(), "bench", name, &limits);
+    let owner = host::StoreOwner { process: "bench", instance: "bench", step: name };
+    let mut store = host::new_store(runtime.engine(), owner, &limits);
     let instance = component.pre.instantiate(&mut store).unwrap();
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
@@ -98,7 +100,7 @@ fn benches(c: &mut Criterion) {
     hop.throughput(Throughput::Elements(rounds));
     hop.bench_function(format!("cycle/{rounds}"), |b| {
         b.iter(|| {
-            let mut run = Run::new(&cycle, "bench");
+            let mut run = Run::new(cycle.clone(), "bench");
             run.send("Start", Json::null()).unwrap();
             run.run_to_end(&mut Discard).clone()
         })
@@ -106,7 +108,7 @@ fn benches(c: &mut Criterion) {
     hop.throughput(Throughput::Elements(length as u64));
     hop.bench_function(format!("chain/{length}"), |b| {
         b.iter(|| {
-            let mut run = Run::new(&chain, "bench");
+            let mut run = Run::new(chain.clone(), "bench");
             run.send("Start", Json::parse("\"payload\"".into()).unwrap()).unwrap();
             run.run_to_end(&mut Discard).clone()
         })
@@ -122,7 +124,8 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group("language/instantiate");
         g.bench_function(lang, |b| {
             b.iter(|| {
-                let mut store = host::new_store(runtime.engine(), "bench", lang, &limits);
+                let owner = host::StoreOwner { process: "bench", instance: "bench", step: lang };
+                let mut store = host::new_store(runtime.engine(), owner, &limits);
                 component.pre.instantiate(&mut store).unwrap();
                 store
             })

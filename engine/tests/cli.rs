@@ -15,11 +15,15 @@ fn weft(args: &[&str]) -> Output {
     weft_with_cache(args, &root().join("target/weft-test-cache"))
 }
 
+/// Run `weft` with compiled-code cache `cache` and a store of its own in a temporary folder, so that no
+/// test touches the user's data directory.
 fn weft_with_cache(args: &[&str], cache: &Path) -> Output {
+    let store = tempfile::tempdir().expect("a temporary folder");
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(args)
         .current_dir(root())
         .env("WEFT_CACHE_DIR", cache)
+        .env("WEFT_STORE", store.path().join("weft.db"))
         .env_remove("RUST_LOG")
         .output()
         .expect("weft runs");

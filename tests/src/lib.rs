@@ -5,13 +5,13 @@
 //! first); a test never builds them itself.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use weft_definitions::DefinitionError;
 use weft_engine::data::Json;
 use weft_engine::load::{Process, Runtime, RuntimeConfig};
-use weft_engine::runner::{Ending, EventRecord, Run, RunState};
+use weft_engine::runner::{EventRecord, Run, RunState, Status};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -40,25 +40,25 @@ pub fn runtime() -> &'static Runtime {
 }
 
 /// Load `tests/processes/<name>.yaml`; panics with the diagnostics if it does not load.
-pub fn process(name: &str) -> Process {
+pub fn process(name: &str) -> Arc<Process> {
     let path = tests_dir(&format!("processes/{name}.yaml"));
-    runtime().load_process(&path).unwrap_or_else(|e| panic!("{} does not load:\n{e}", path.display()))
+    Arc::new(runtime().load_process(&path).unwrap_or_else(|e| panic!("{} does not load:\n{e}", path.display())))
 }
 
 /// Write `yaml` (with `{steps}` standing for the absolute `tests/steps` folder) to a temporary file and
 /// load it. The file's folder is returned too so that it lives as long as the test needs it.
-pub fn load_yaml(yaml: &str) -> (Result<Process, DefinitionError>, tempfile::TempDir) {
+pub fn load_yaml(yaml: &str) -> (Result<Arc<Process>, DefinitionError>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("process.yaml");
     let steps = tests_dir("steps");
     std::fs::write(&path, yaml.replace("{steps}", &steps.to_string_lossy())).expect("write the definition");
-    (runtime().load_process(&path), dir)
+    (runtime().load_process(&path).map(Arc::new), dir)
 }
 
 /// Everything observable about a finished run.
 pub struct Observed {
     /// How it ended.
-    pub ending: Ending,
+    pub status: Status,
     /// Its public events, in order.
     pub events: Vec<EventRecord>,
     /// Its final state.
@@ -84,25 +84,29 @@ impl Observed {
     }
 }
 
-/// Run `process` on `inputs` (event type and data, sent in order before the first superstep).
-pub fn run(process: &Process, inputs: &[(&str, Value)]) -> Observed {
-    let mut run = Run::new(process, "test");
+/// The logical time test runs start at: 2026-11-22T00:00:00Z, in ms since the Unix epoch.
+pub const TEST_TIME_MS: u64 = 1_795_305_600_000;
+
+/// Run `process` on `inputs` (event type and data, sent in order before the first superstep), with its
+/// logical time fixed at [`TEST_TIME_MS`].
+pub fn run(process: &Arc<Process>, inputs: &[(&str, Value)]) -> Observed {
+    let mut run = Run::starting_at(process.clone(), "test", TEST_TIME_MS);
     for (event, data) in inputs {
         run.send(event, Json::from_value(data).expect("test data is shallow")).expect("a declared input event");
     }
     let mut events = Vec::new();
-    let ending = run.run_to_end(&mut events).clone();
-    Observed { ending, events, state: run.state().clone(), instances_created: run.instances_created() }
+    let status = run.run_to_end(&mut events).clone();
+    Observed { status, events, state: run.state().clone(), instances_created: run.instances_created() }
 }
 
 /// Run `examples/<example>/process.yaml` on input event `event` with the JSON data in
 /// `examples/<example>/<file>`; panics unless the run completes.
 pub fn run_example(example: &str, event: &str, file: &str) -> Observed {
     let dir = root().join("examples").join(example);
-    let process = runtime().load_process(&dir.join("process.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let process = Arc::new(runtime().load_process(&dir.join("process.yaml")).unwrap_or_else(|e| panic!("{e}")));
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let data: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
     let observed = run(&process, &[(event, data)]);
-    assert_eq!(observed.ending, Ending::Completed, "{example} on {file}");
+    assert_eq!(observed.status, Status::Completed, "{example} on {file}");
     observed
 }

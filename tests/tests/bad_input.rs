@@ -1,7 +1,7 @@
 //! Bad definitions and components: each is a clear error placed at file:line:column, never a panic.
 
 use serde_json::json;
-use weft_engine::runner::Ending;
+use weft_engine::runner::Status;
 use weft_tests::{load_yaml, run};
 
 /// Load `yaml` and return its error text; panics if it loads.
@@ -114,7 +114,7 @@ limits:
 ";
     let (process, _dir) = load_yaml(yaml);
     let observed = run(&process.unwrap(), &[("Start", json!(null))]);
-    let Ending::Failed { error } = &observed.ending else { panic!("{:?}", observed.ending) };
+    let Status::Failed { error } = &observed.status else { panic!("{:?}", observed.status) };
     assert_eq!(error.kind, "superstep-limit");
     assert!(error.message.contains("superstep limit of 5") && error.message.contains("maxSupersteps"), "{error}");
     assert_eq!(observed.state.superstep, 5);
@@ -125,7 +125,7 @@ limits:
 fn unknown_input_event_lists_the_declared_ones() {
     let (process, _dir) = load_yaml(LINEAR);
     let process = process.unwrap();
-    let mut run = weft_engine::runner::Run::new(&process, "x");
+    let mut run = weft_engine::runner::Run::new(process, "x");
     let e = run.send("Begin", weft_engine::data::Json::null()).unwrap_err().to_string();
     assert_eq!(e, "process \"linear\" has no input event \"Begin\"; it accepts: Start");
 }

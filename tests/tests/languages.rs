@@ -3,14 +3,14 @@
 
 use serde_json::{Value, json};
 use weft_engine::load::Process;
-use weft_engine::runner::Ending;
+use weft_engine::runner::Status;
 use weft_tests::{Observed, load_yaml, run, runtime, tests_dir};
 
 const LANGUAGES: [&str; 2] = ["py-", "js-"];
 const STEPS: [&str; 3] = ["echo", "repeat", "combine"];
 
 /// `tests/processes/<name>.yaml` with its steps taken from components named `<prefix><step>.wasm`.
-fn variant(name: &str, prefix: &str) -> (Process, tempfile::TempDir) {
+fn variant(name: &str, prefix: &str) -> (std::sync::Arc<Process>, tempfile::TempDir) {
     let mut yaml = std::fs::read_to_string(tests_dir(&format!("processes/{name}.yaml"))).unwrap();
     for step in STEPS {
         yaml = yaml.replace(&format!("../steps/{step}.wasm"), &format!("'{{steps}}/{prefix}{step}.wasm'"));
@@ -30,12 +30,12 @@ fn same_as_rust(name: &str, inputs: &[(&str, Value)]) {
         let (process, _dir) = variant(name, prefix);
         let observed = run(&process, inputs);
         // Error messages are each SDK's own words; what failed, where and how must match.
-        let failure = |o: &Observed| match &o.ending {
-            Ending::Failed { error } => Some((error.kind.clone(), error.step.clone(), error.function.clone())),
+        let failure = |o: &Observed| match &o.status {
+            Status::Failed { error } => Some((error.kind.clone(), error.step.clone(), error.function.clone())),
             _ => None,
         };
         assert_eq!(failure(&observed), failure(&expected), "{name} {prefix}");
-        assert_eq!(observed.ending == Ending::Completed, expected.ending == Ending::Completed, "{name} {prefix}");
+        assert_eq!(observed.status == Status::Completed, expected.status == Status::Completed, "{name} {prefix}");
         assert_eq!(observed.events(), expected.events(), "{name} {prefix}");
         assert_eq!(states(&observed), states(&expected), "{name} {prefix}");
         assert_eq!(
@@ -82,7 +82,7 @@ fn a_bad_argument_is_the_same_typed_error_in_every_language() {
     let inputs = [("Start", json!({"not": "a string"}))];
     same_as_rust("linear", &inputs);
     let (rust, _dir) = variant("linear", "");
-    assert!(matches!(run(&rust, &inputs).ending, Ending::Failed { .. }), "the comparison above compared failures");
+    assert!(matches!(run(&rust, &inputs).status, Status::Failed { .. }), "the comparison above compared failures");
 }
 
 #[test]

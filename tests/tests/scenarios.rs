@@ -6,19 +6,19 @@ use std::time::Duration;
 use serde_json::json;
 use weft_engine::host::sandbox::Limits;
 use weft_engine::load::{Runtime, RuntimeConfig};
-use weft_engine::runner::{Ending, RunError};
+use weft_engine::runner::{RunError, Status};
 use weft_tests::{load_yaml, process, run};
 
 /// The run completed and the recorder received failer.explode's failure with `message`.
 fn assert_recorded_failure(observed: &weft_tests::Observed, message: &str) {
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     let error = json!({"type": "failed", "message": message, "step": "failer", "function": "explode"});
     assert_eq!(observed.events(), vec![("Recorded".to_string(), error)]);
 }
 
-fn failed(ending: &Ending) -> &RunError {
-    match ending {
-        Ending::Failed { error } => error,
+fn failed(status: &Status) -> &RunError {
+    match status {
+        Status::Failed { error } => error,
         other => panic!("expected a failed run, got {other:?}"),
     }
 }
@@ -26,7 +26,7 @@ fn failed(ending: &Ending) -> &RunError {
 #[test]
 fn linear_echo_then_repeat_twice() {
     let observed = run(&process("linear"), &[("Start", json!("Test"))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.events(), vec![("Repeated".to_string(), json!("Test Test"))]);
     assert_eq!(observed.state.superstep, 2);
     assert_eq!(observed.state.invocations, 2);
@@ -41,7 +41,7 @@ fn an_internal_event_nobody_listens_to_is_recorded_not_lost() {
                 inputs:\n  - event: Start\n    to: [{ step: counter }]\n";
     let (process, _dir) = load_yaml(yaml);
     let observed = run(&process.unwrap(), &[("Start", json!(null))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.state.unrouted.len(), 1);
     let record = &observed.state.unrouted[0];
     assert_eq!((record.event_type.as_str(), record.step.as_str(), record.superstep), ("Again", "counter", 1));
@@ -51,7 +51,7 @@ fn an_internal_event_nobody_listens_to_is_recorded_not_lost() {
 #[test]
 fn fan_out_gives_each_target_its_own_copy() {
     let observed = run(&process("fan-out"), &[("Start", json!("Hi"))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(
         observed.events(),
         vec![("Repeated".to_string(), json!("Hi Hi")), ("Recorded".to_string(), json!("Hi"))],
@@ -64,7 +64,7 @@ fn fan_out_gives_each_target_its_own_copy() {
 #[test]
 fn fan_in_of_two_parameters_fed_by_different_steps() {
     let observed = run(&process("fan-in"), &[("Left", json!("a")), ("Right", json!("x"))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.events().last(), Some(&("Combined".to_string(), json!("a+x"))));
     assert_eq!(observed.state.superstep, 2);
 }
@@ -73,7 +73,7 @@ fn fan_in_of_two_parameters_fed_by_different_steps() {
 fn fan_in_waits_for_the_missing_parameter() {
     // Only `left` arrives: the function never fires, and the value is reported as waiting.
     let observed = run(&process("fan-in"), &[("Left", json!("a"))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert!(observed.events().iter().all(|(t, _)| t != "Combined"));
     assert_eq!(observed.state.leftovers(), vec![(2, 0, 0, 1)]);
 }
@@ -82,7 +82,7 @@ fn fan_in_waits_for_the_missing_parameter() {
 fn queued_values_are_all_used_in_order() {
     let inputs = [("Left", json!("a")), ("Left", json!("b")), ("Right", json!("x")), ("Right", json!("y"))];
     let observed = run(&process("fan-in-queued"), &inputs);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.events(), vec![("Combined".to_string(), json!("a+x")), ("Combined".to_string(), json!("b+y"))]);
     // Superstep 1: left holds [a, b], echo fires twice. Superstep 2: right gets [x, y], combine fires twice.
     assert_eq!(observed.state.superstep, 2);
@@ -93,7 +93,7 @@ fn queued_values_are_all_used_in_order() {
 #[test]
 fn cycle_exits_through_stop_after_exactly_three_rounds() {
     let observed = run(&process("cycle"), &[("Start", json!(null))]);
-    assert_eq!(observed.ending, Ending::Stopped);
+    assert_eq!(observed.status, Status::Stopped);
     assert_eq!(observed.state.superstep, 3);
     assert_eq!(observed.state.invocations, 3);
     assert_eq!(observed.step_state(0), json!({"count": 3, "limit": 3}));
@@ -104,7 +104,7 @@ fn cycle_exits_through_stop_after_exactly_three_rounds() {
 #[test]
 fn unhandled_function_error_fails_the_run_with_step_function_and_message() {
     let observed = run(&process("failing"), &[("Explode", json!("insufficient funds"))]);
-    let error = failed(&observed.ending);
+    let error = failed(&observed.status);
     assert_eq!(error.kind, "failed");
     assert_eq!(error.step.as_deref(), Some("failer"));
     assert_eq!(error.function.as_deref(), Some("explode"));
@@ -122,7 +122,7 @@ fn error_routed_by_on_error_edge_keeps_the_run_going() {
 #[test]
 fn a_trap_is_a_function_error_and_the_host_survives() {
     let observed = run(&process("failing"), &[("Crash", json!("boom"))]);
-    let error = failed(&observed.ending);
+    let error = failed(&observed.status);
     assert_eq!(
         (error.kind.as_str(), error.step.as_deref(), error.function.as_deref()),
         ("trap", Some("failer"), Some("crash"))
@@ -134,7 +134,7 @@ fn a_trap_is_a_function_error_and_the_host_survives() {
 #[test]
 fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot() {
     let observed = run(&process("trap-recovery"), &[("Crash", json!("boom"))]);
-    assert_eq!(observed.ending, Ending::Completed);
+    assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.state.superstep, 2);
     assert_eq!(observed.step_state(0), json!({"attempts": 1}), "crash's increment was discarded, count's kept");
     assert_eq!(observed.instances_created, 2, "the trapped instance was replaced");
@@ -144,7 +144,7 @@ fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot(
 fn failure_under(limits: Limits, event: &str) -> RunError {
     let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits }).unwrap();
     let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
-    failed(&run(&process, &[(event, json!(null))]).ending).clone()
+    failed(&run(&std::sync::Arc::new(process), &[(event, json!(null))]).status).clone()
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn endless_allocation_hits_the_memory_limit_as_a_function_error() {
 #[test]
 fn a_guest_cannot_emit_the_engines_automatic_events() {
     let observed = run(&process("failing"), &[("Spoof", json!(null))]);
-    let error = failed(&observed.ending);
+    let error = failed(&observed.status);
     assert_eq!(error.kind, "invalid-output");
     assert!(error.message.contains("explode.OnResult"), "{error}");
 }
@@ -176,7 +176,7 @@ fn the_process_error_handler_takes_unhandled_function_errors() {
 #[test]
 fn an_input_event_routed_to_stop_stops_the_run_before_any_superstep() {
     let observed = run(&process("error-handler"), &[("Explode", json!("x")), ("Cancel", json!(null))]);
-    assert_eq!(observed.ending, Ending::Stopped);
+    assert_eq!(observed.status, Status::Stopped);
     assert_eq!(observed.state.superstep, 0);
     assert_eq!(observed.state.invocations, 0);
 }
@@ -184,7 +184,7 @@ fn an_input_event_routed_to_stop_stops_the_run_before_any_superstep() {
 #[test]
 fn bad_argument_is_a_typed_function_error() {
     let observed = run(&process("linear"), &[("Start", json!({"not": "a string"}))]);
-    let error = failed(&observed.ending);
+    let error = failed(&observed.status);
     assert_eq!(
         (error.kind.as_str(), error.step.as_deref(), error.function.as_deref()),
         ("bad-argument", Some("echo"), Some("echo"))

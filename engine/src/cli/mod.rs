@@ -1,10 +1,16 @@
-//! The `weft` command line: `validate`, `run`, `schema`, `describe`.
+//! The `weft` command line: `validate`, `run`, `status`, `list`, `resume`, `cancel`, `history`, `schema`,
+//! `describe`.
 //!
-//! Exit codes: 0 for a valid definition or a run that completed or stopped; 1 for a run that failed;
-//! 2 for bad input (definition, component, event data, command-line usage).
+//! Exit codes: 0 for a valid definition or a run that completed, stopped, waits or was cancelled; 1 for a
+//! run that failed (or a store that failed along the way); 2 for bad input (definition, component, event
+//! data, command-line usage, an unknown instance, an ended run, an instance another process holds, a file
+//! that is not a usable store).
 
 mod describe;
+mod instances;
 mod run;
+mod store;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,8 +43,20 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Run a process on one input event; print its public events as CloudEvents JSON, one per line.
+    /// Start a process instance on one input event and run it to its first waiting or final status; print
+    /// its public events as CloudEvents JSON, one per line.
     Run(run::RunArgs),
+    /// Print a process instance's summary.
+    Status(instances::InstanceArgs),
+    /// List the process instances in the store.
+    List(instances::ListArgs),
+    /// Go on with a process instance from its last checkpoint (after a crash, or to fire due timers).
+    Resume(instances::InstanceArgs),
+    /// Cancel a process instance: nothing of it runs afterwards.
+    Cancel(instances::InstanceArgs),
+    /// Print a process instance's history: events received, invocations, events emitted, state and
+    /// status changes.
+    History(instances::InstanceArgs),
     /// Print the JSON Schema of process definitions.
     Schema,
     /// Print what a step component offers: its kernel functions, parameters and state version.
@@ -77,6 +95,11 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { file, cache } => validate(&file, &cache),
         Command::Run(args) => run::run(args),
+        Command::Status(args) => instances::instance(instances::Action::Status, args),
+        Command::List(args) => instances::list(args),
+        Command::Resume(args) => instances::instance(instances::Action::Resume, args),
+        Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
+        Command::History(args) => instances::instance(instances::Action::History, args),
         Command::Schema => {
             print!("{}", weft_definitions::schema::json_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -100,6 +123,21 @@ fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitC
         def.edges.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print the summary of `state` (on stdout as JSON with `json`, else on stderr for people); the exit code
+/// follows the status: 1 when failed, else 0.
+fn report(process: &crate::load::Process, state: &crate::runner::RunState, json: bool) -> ExitCode {
+    let summary = summary::summary(process, state);
+    if json {
+        println!("{summary}");
+    } else {
+        eprint!("{}", summary::human(&summary));
+    }
+    match state.status {
+        crate::runner::Status::Failed { .. } => ExitCode::from(EXIT_RUN_FAILED),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Print `message` as an error on stderr and give exit code `code`.

@@ -1,19 +1,21 @@
-//! `weft run FILE --event TYPE [--data JSON | --data-file F]`: run a process on one input event.
+//! `weft run FILE --event TYPE [--data JSON | --data-file F]`: start a process instance on one input event
+//! and run it to its first waiting or final status. Durable by default (a checkpoint after every
+//! superstep in the store); `--in-memory` runs it without a store.
 //!
 //! stdout: each public event as one line of CloudEvents JSON, then, with `--json`, the summary as one JSON
 //! line. stderr: the summary for people (without `--json`) and any error.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
-use serde_json::{Value, json};
 
-use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail};
+use super::store::StoreArgs;
+use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
 use crate::data::Json;
-use crate::load::Process;
-use crate::runner::{Ending, Run};
+use crate::durable::Driver;
+use crate::runner::{Run, clock};
 use crate::sinks::cloudevents::JsonLines;
 
 /// Arguments of `weft run`.
@@ -36,32 +38,39 @@ pub struct RunArgs {
     /// Print the summary as one JSON line on stdout instead of text on stderr.
     #[arg(long)]
     json: bool,
+    /// Run without a store: nothing is kept, and the run cannot be resumed.
+    #[arg(long, conflicts_with = "store")]
+    in_memory: bool,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(flatten)]
     cache: CacheArgs,
 }
 
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let data = input_data(&args)?;
+    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
     let process = runtime.load_process(&args.file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    let process = Arc::new(process);
     let instance = args.instance_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut run = Run::new(&process, instance);
-    run.send(&args.event, data).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     let mut sink = JsonLines::new(std::io::stdout().lock());
-    let ending = run.run_to_end(&mut sink).clone();
-    if let Some(e) = sink.error {
-        return Err(fail(EXIT_RUN_FAILED, format!("cannot write events to stdout: {e}")));
+    if args.in_memory {
+        let mut run = Run::starting_at(process.clone(), instance, clock.now_ms());
+        run.send(&args.event, data).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+        run.run_to_end(&mut sink);
+        if let Some(e) = sink.error {
+            return Err(fail(EXIT_RUN_FAILED, format!("cannot write events to stdout: {e}")));
+        }
+        return Ok(report(&process, run.state(), args.json));
     }
-    let summary = summary(&process, &run, &ending);
-    if args.json {
-        println!("{summary}");
-    } else {
-        eprint!("{}", human(&summary));
-    }
-    Ok(match ending {
-        Ending::Completed | Ending::Stopped => ExitCode::SUCCESS,
-        Ending::Failed { .. } => ExitCode::from(EXIT_RUN_FAILED),
-    })
+    let store = args.store.open()?;
+    let driver = Driver::new(&store, &runtime, clock.as_ref());
+    let mut held = driver
+        .start(process.clone(), &args.file, &instance, &args.event, data)
+        .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    driver.drive(&mut held, &mut sink).map_err(|e| fail(EXIT_RUN_FAILED, e.to_string()))?;
+    Ok(report(&process, held.run().state(), args.json))
 }
 
 fn input_data(args: &RunArgs) -> Result<Json, ExitCode> {
@@ -76,73 +85,4 @@ fn input_data(args: &RunArgs) -> Result<Json, ExitCode> {
         }
         (None, None) => Ok(Json::null()),
     }
-}
-
-/// The run's summary: status, error, supersteps, invocations, final step states, unrouted events,
-/// parameter values left waiting, and where each component's compiled code came from.
-fn summary(process: &Process, run: &Run<'_>, ending: &Ending) -> Value {
-    let state = run.state();
-    let states: BTreeMap<&str, Value> = process
-        .steps
-        .iter()
-        .zip(&state.step_states)
-        .map(|(s, v)| (s.id.as_str(), v.as_ref().map_or(Value::Null, Json::to_value)))
-        .collect();
-    let leftovers: Vec<Value> = state
-        .leftovers()
-        .into_iter()
-        .map(|(s, f, p, count)| {
-            let function = &process.steps[s].component.description.functions[f];
-            json!({"step": process.steps[s].id, "function": function.name, "parameter": function.params[p].name, "values": count})
-        })
-        .collect();
-    let components: Vec<Value> = process
-        .steps
-        .iter()
-        .map(|s| json!({"step": s.id, "component": s.component.path, "cache": s.component.cache}))
-        .collect();
-    let mut out = json!({
-        "process": process.name(),
-        "version": process.loaded.definition.version,
-        "instance": state.instance_id,
-        "supersteps": state.superstep,
-        "invocations": state.invocations,
-        "states": states,
-        "unrouted": state.unrouted,
-        "waiting": leftovers,
-        "components": components,
-    });
-    let ending = serde_json::to_value(ending).expect("an ending serialises");
-    if let (Value::Object(out), Value::Object(ending)) = (&mut out, ending) {
-        out.extend(ending);
-    }
-    out
-}
-
-fn human(summary: &Value) -> String {
-    let mut text = format!(
-        "{} {} instance {}: {} after {} supersteps, {} invocations\n",
-        summary["process"].as_str().unwrap_or_default(),
-        summary["version"].as_str().unwrap_or_default(),
-        summary["instance"].as_str().unwrap_or_default(),
-        summary["status"].as_str().unwrap_or_default(),
-        summary["supersteps"],
-        summary["invocations"],
-    );
-    if let Some(error) = summary.get("error") {
-        text += &format!("error: {error}\n");
-    }
-    for (step, state) in summary["states"].as_object().into_iter().flatten() {
-        text += &format!("state {step}: {state}\n");
-    }
-    for event in summary["unrouted"].as_array().into_iter().flatten() {
-        text += &format!("unrouted event {} from step {}: {}\n", event["event_type"], event["step"], event["data"]);
-    }
-    for w in summary["waiting"].as_array().into_iter().flatten() {
-        text += &format!(
-            "waiting: {} value(s) for {}.{}({}) never formed a complete set of arguments\n",
-            w["values"], w["step"], w["function"], w["parameter"]
-        );
-    }
-    text
 }

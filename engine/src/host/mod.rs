@@ -1,9 +1,11 @@
 //! What the engine offers a step component: the `weft:step/context` imports, one module per capability
-//! ([`events`], [`logging`]), and a WASI context with nothing in it (no files, network, environment or clock
-//! beyond what WASI requires) so that a Rust, Python or JS guest can start.
+//! ([`events`], [`logging`], [`replay`] for the invocation id), and a WASI context with nothing in it (no
+//! files, network or environment; clocks and random numbers fixed per invocation by [`replay`]) so that a
+//! Rust, Python or JS guest can start.
 
 pub mod events;
 pub mod logging;
+pub mod replay;
 pub mod sandbox;
 
 use wasmtime::Store;
@@ -31,27 +33,45 @@ pub struct HostState {
     pub events: events::EventBuffer,
     /// Who is running, for log lines.
     pub log: logging::LogContext,
-    limits: wasmtime::StoreLimits,
+    /// What the guest sees of time, chance and its invocation id.
+    pub replay: replay::Replay,
+    /// The instance's memory cap.
+    pub limiter: sandbox::MemoryLimiter,
 }
 
-/// A store for one instance of step `step_id` of process `process`, under `limits`: memory capped, and
-/// armed once (instantiation runs guest code); arm it again before each call with [`sandbox::Limits::arm`].
-pub fn new_store(
-    engine: &wasmtime::Engine,
-    process: &str,
-    step_id: &str,
-    limits: &sandbox::Limits,
-) -> Store<HostState> {
+/// Whose store it is: a step of an instance of a process.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOwner<'a> {
+    /// Process name.
+    pub process: &'a str,
+    /// Process instance id.
+    pub instance: &'a str,
+    /// Step id.
+    pub step: &'a str,
+}
+
+/// A store for one instance of the step `owner` names, under `limits`: memory capped, and armed once
+/// (instantiation runs guest code); arm it again before each call with [`sandbox::Limits::arm`].
+pub fn new_store(engine: &wasmtime::Engine, owner: StoreOwner<'_>, limits: &sandbox::Limits) -> Store<HostState> {
+    let replay = replay::Replay::new(owner.instance, owner.step);
+    // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
+    let wasi = WasiCtx::builder()
+        .wall_clock(replay.wall_clock())
+        .monotonic_clock(replay.monotonic_clock())
+        .secure_random(replay.random())
+        .insecure_random(replay.random())
+        .insecure_random_seed(replay.insecure_seed())
+        .build();
     let state = HostState {
-        // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
-        wasi: WasiCtx::builder().build(),
+        wasi,
         table: ResourceTable::new(),
         events: events::EventBuffer::default(),
-        log: logging::LogContext::new(process, step_id),
-        limits: limits.store_limits(),
+        log: logging::LogContext::new(owner.process, owner.step),
+        replay,
+        limiter: limits.limiter(),
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
     limits.arm(&mut store);
     store
 }
@@ -71,6 +91,10 @@ impl bindings::weft::step::context::Host for HostState {
 
     fn log(&mut self, level: bindings::weft::step::context::LogLevel, message: String) {
         self.log.write(level, &message);
+    }
+
+    fn invocation_id(&mut self) -> String {
+        self.replay.invocation_id()
     }
 }
 

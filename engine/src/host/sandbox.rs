@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+
+use crate::runner::failure::ErrorKind;
 
 /// How often the epoch advances: the granularity of invocation deadlines.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -29,9 +31,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The store limiter for one instance: memory capped, and growth past the cap traps.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new().memory_size(self.memory_bytes).trap_on_grow_failure(true).build()
+    /// The resource limiter for one instance: memory capped, and growth past the cap traps.
+    pub fn limiter(&self) -> MemoryLimiter {
+        MemoryLimiter { memory_bytes: self.memory_bytes, hit: false }
     }
 
     /// Arm `store` for one call: the call traps with [`Trap::Interrupt`] after the invocation timeout.
@@ -56,14 +58,43 @@ pub fn start_ticker(engine: &Engine) {
     }
 }
 
-/// The failure kind of a trap: `timeout` for a deadline, `memory-limit` for a refused memory growth,
-/// else `trap`.
-pub fn trap_kind(error: &wasmtime::Error) -> &'static str {
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        "timeout"
-    } else if format!("{error:#}").contains("forcing trap when growing memory") {
-        "memory-limit"
+/// Caps one instance's linear memory; a growth past the cap traps the guest and is remembered, so that the
+/// failure is reported as [`ErrorKind::MemoryLimit`] without reading wasmtime's message.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    memory_bytes: usize,
+    hit: bool,
+}
+
+impl MemoryLimiter {
+    /// Whether a growth was refused since the last call; resets the flag.
+    pub fn take_hit(&mut self) -> bool {
+        std::mem::take(&mut self.hit)
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.hit = true;
+            wasmtime::bail!("the step's memory limit of {} bytes was reached", self.memory_bytes);
+        }
+        Ok(maximum.is_none_or(|m| desired <= m))
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(maximum.is_none_or(|m| desired <= m))
+    }
+}
+
+/// The failure kind of a trap: [`ErrorKind::Timeout`] for a deadline, [`ErrorKind::MemoryLimit`] when
+/// `limiter` refused a memory growth, else [`ErrorKind::Trap`].
+pub fn trap_kind(error: &wasmtime::Error, limiter: &mut MemoryLimiter) -> ErrorKind {
+    if limiter.take_hit() {
+        ErrorKind::MemoryLimit
+    } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        ErrorKind::Timeout
     } else {
-        "trap"
+        ErrorKind::Trap
     }
 }

@@ -9,7 +9,6 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -54,11 +53,12 @@ impl CompiledCache {
     ///
     /// Errors: wasmtime's, when `bytes` is not a valid component. A cache entry that cannot be read or
     /// written is ignored (logged at `warn`): the cache only ever saves time.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheStatus)> {
+    /// `digest` is the SHA-256 of `bytes`, hex: the entry's name.
+    pub fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheStatus)> {
         let Some(dir) = &self.dir else {
             return Ok((Component::from_binary(engine, bytes)?, CacheStatus::Off));
         };
-        let entry = dir.join(format!("{:x}.cwasm", Sha256::digest(bytes)));
+        let entry = dir.join(format!("{digest}.cwasm"));
         if entry.is_file() {
             // SAFETY: entries are written only by `store` below, from `Component::serialize` of the same
             // engine configuration (the directory is keyed by its compatibility hash), and wasmtime checks

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 use weft_definitions::{DefinitionError, LoadedDefinition};
@@ -37,16 +38,17 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// One wasmtime engine and linker, and every component loaded so far, by canonical path.
+/// One wasmtime engine and linker, and every component loaded so far, by content digest.
 /// Load many processes through one `Runtime` and a component they share is compiled and described once.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompiledCache,
     limits: Limits,
-    /// One slot per canonical path; a slot's own lock is held while its component loads, so concurrent
-    /// loads of one component compile it once (a Python component takes seconds).
-    components: Mutex<HashMap<PathBuf, Slot>>,
+    /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
+    /// component loads, so concurrent loads of one component compile it once (a Python component takes
+    /// seconds).
+    components: Mutex<HashMap<String, Slot>>,
 }
 
 /// Where one component, once loaded, is kept.
@@ -56,6 +58,10 @@ type Slot = Arc<Mutex<Option<Arc<StepComponent>>>>;
 pub struct Process {
     /// The validated definition with its source map.
     pub loaded: LoadedDefinition,
+    /// The definition's text, as loaded.
+    pub text: String,
+    /// SHA-256 of the text, hex.
+    pub digest: String,
     /// Steps in definition order.
     pub steps: Vec<ProcessStep>,
     /// Resolved edges.
@@ -97,13 +103,42 @@ impl Runtime {
         &self.engine
     }
 
-    /// Load the definition at `path` and every component it names.
+    /// Load the definition at `path` and every component it names, from the files on disk.
     ///
     /// Errors: every problem found, each placed in the definition file: those of
     /// [`weft_definitions::load_file`], plus missing or invalid components and edges naming functions or
     /// parameters the components lack, or binding ambiguously.
     pub fn load_process(&self, path: &Path) -> Result<Process, DefinitionError> {
-        let loaded = weft_definitions::load_file(path)?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
+        self.load_from(path, text, &mut |_, component| read_component(component))
+    }
+
+    /// Load a process from definition `text` (reporting positions against `file`) and the component
+    /// bytes `components` gives for each step id: what a run was pinned to, whatever the files on disk
+    /// say now.
+    ///
+    /// Errors: as [`Runtime::load_process`]; a step `components` has no bytes for is reported at its
+    /// `component` key.
+    pub fn load_pinned(
+        &self,
+        file: &Path,
+        text: String,
+        components: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+    ) -> Result<Process, DefinitionError> {
+        self.load_from(file, text, &mut |step, _| {
+            components(step).ok_or_else(|| (format!("the run has no pinned component for step \"{step}\""), None))
+        })
+    }
+
+    /// Load a process from `text`, taking each step's component bytes from `fetch(step id, path)`.
+    fn load_from(
+        &self,
+        file: &Path,
+        text: String,
+        fetch: &mut dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem>,
+    ) -> Result<Process, DefinitionError> {
+        let loaded = weft_definitions::load_str(&text, file)?;
         let mut steps = Vec::with_capacity(loaded.definition.steps.len());
         let mut problems = Vec::new();
         for (i, step) in loaded.definition.steps.iter().enumerate() {
@@ -115,7 +150,8 @@ impl Runtime {
                     None
                 }
             };
-            match self.component(&loaded.base_dir().join(&step.component)) {
+            let path = loaded.base_dir().join(&step.component);
+            match fetch(&step.id, &path).and_then(|bytes| self.component(&path, bytes)) {
                 Ok(component) => steps.push(ProcessStep { id: step.id.clone(), component, initial_state }),
                 Err((message, hint)) => {
                     let message = format!("step \"{}\": {message}", step.id);
@@ -128,41 +164,37 @@ impl Runtime {
         }
         let descriptions: Vec<&StepDescription> = steps.iter().map(|s| &s.component.description).collect();
         let routing = RoutingTable::build(&loaded, &descriptions).map_err(DefinitionError::Invalid)?;
-        Ok(Process { loaded, steps, routing, limits: self.limits })
+        let digest = format!("{:x}", Sha256::digest(text.as_bytes()));
+        Ok(Process { loaded, text, digest, steps, routing, limits: self.limits })
     }
 
     /// The component at `path`, loaded (compiled, described) once per runtime.
     ///
     /// Errors: what is wrong with the file, and what would fix it, as one text.
     pub fn component_at(&self, path: &Path) -> Result<Arc<StepComponent>, String> {
-        self.component(path).map_err(|(message, hint)| match hint {
+        read_component(path).and_then(|bytes| self.component(path, bytes)).map_err(|(message, hint)| match hint {
             Some(hint) => format!("{message}\n  hint: {hint}"),
             None => message,
         })
     }
 
-    /// The component at `path`, loaded once per runtime. Errors: a message and a hint.
-    fn component(&self, path: &Path) -> Result<Arc<StepComponent>, (String, Option<String>)> {
-        let canonical = path.canonicalize().map_err(|e| {
-            (
-                format!("component file {} not found ({e})", path.display()),
-                Some("build the steps (scripts/build-steps) or fix the `component` path, which is relative to the definition file".into()),
-            )
-        })?;
-        let slot = self.lock().entry(canonical.clone()).or_default().clone();
+    /// The component in `bytes` (read from `path`), loaded once per runtime and content digest.
+    fn component(&self, path: &Path, bytes: Arc<[u8]>) -> Result<Arc<StepComponent>, Problem> {
+        let digest = format!("{:x}", Sha256::digest(&bytes));
+        let slot = self.lock().entry(digest.clone()).or_default().clone();
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, &canonical)
+        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, bytes, digest)
             .map_err(|e| (e, None))?;
         let component = Arc::new(component);
-        tracing::info!(component = %canonical.display(), cache = ?component.cache, "loaded component");
+        tracing::info!(component = %path.display(), cache = ?component.cache, "loaded component");
         *slot = Some(component.clone());
         Ok(component)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         // A panic while holding the lock cannot leave the map half-updated (insert is the only write).
         self.components.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -173,4 +205,21 @@ impl Process {
     pub fn name(&self) -> &str {
         &self.loaded.definition.name
     }
+}
+
+/// A problem with a component: the message, and a hint that would fix it.
+type Problem = (String, Option<String>);
+
+/// The bytes of the component file at `path`.
+fn read_component(path: &Path) -> Result<Arc<[u8]>, Problem> {
+    std::fs::read(path).map(Arc::from).map_err(|e| {
+        (
+            format!("component file {} not found or unreadable ({e})", path.display()),
+            Some(
+                "build the steps (scripts/build-steps) or fix the `component` path, which is relative to the \
+                 definition file"
+                    .into(),
+            ),
+        )
+    })
 }

@@ -7,8 +7,9 @@ use wasmtime::Store;
 use crate::data::Json;
 use crate::host::bindings::Step;
 use crate::host::sandbox::trap_kind;
-use crate::host::{self, Emitted, HostState, Invocation, StepError};
+use crate::host::{self, Emitted, HostState, Invocation, StepError, StoreOwner};
 use crate::load::Process;
+use crate::runner::failure::{ErrorKind, Failure};
 
 /// What a successful invocation gave.
 #[derive(Debug)]
@@ -21,8 +22,22 @@ pub struct Invoked {
     pub events: Vec<Emitted>,
 }
 
-/// Why an invocation failed: `(kind, message)`, the kind as in [`RunError::kind`](super::state::RunError).
-pub type Failure = (&'static str, String);
+/// Which call this is, for what the guest sees (see [`host::replay`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Process instance id.
+    pub instance: &'a str,
+    /// Step index.
+    pub step: usize,
+    /// Kernel function index.
+    pub function: usize,
+    /// The run's logical time, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The superstep.
+    pub superstep: u64,
+    /// The run's invocation number (from 1).
+    pub invocation: u64,
+}
 
 struct Live {
     store: Store<HostState>,
@@ -46,20 +61,19 @@ impl StepInstances {
         self.created
     }
 
-    /// Invoke kernel function `function` of step `step` with `args` (by parameter index) and `state`.
+    /// Make `call` with `args` (by parameter index) and `state`.
     ///
     /// Errors: the guest's typed error, a trap (the instance is dropped), or output that is not JSON.
     pub fn invoke(
         &mut self,
         process: &Process,
-        step: usize,
-        function: usize,
+        call: Call<'_>,
         args: Vec<Option<Json>>,
         state: Option<&Json>,
     ) -> Result<Invoked, Failure> {
-        let ps = &process.steps[step];
-        let f = &ps.component.description.functions[function];
-        let call = Invocation {
+        let ps = &process.steps[call.step];
+        let f = &ps.component.description.functions[call.function];
+        let invocation = Invocation {
             function: f.name.clone(),
             args: f
                 .params
@@ -69,34 +83,36 @@ impl StepInstances {
                 .collect(),
             state: state.map(|s| s.as_str().to_owned()),
         };
-        let slot = &mut self.slots[step];
+        let slot = &mut self.slots[call.step];
         let live = match slot {
             Some(live) => live,
             None => {
-                let mut store = host::new_store(ps.component.pre.engine(), process.name(), &ps.id, &process.limits);
-                let step = ps
-                    .component
-                    .pre
-                    .instantiate(&mut store)
-                    .map_err(|e| (trap_kind(&e), format!("cannot instantiate: {e:#}")))?;
+                let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
+                let mut store = host::new_store(ps.component.pre.engine(), owner, &process.limits);
+                let step = ps.component.pre.instantiate(&mut store).map_err(|e| {
+                    Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
+                })?;
                 self.created += 1;
                 slot.insert(Live { store, step })
             }
         };
-        live.store.data_mut().log.function.clone_from(&f.name);
+        let host = live.store.data_mut();
+        host.log.function.clone_from(&f.name);
+        host.replay.begin(call.time_ms, call.superstep, call.invocation);
         process.limits.arm(&mut live.store);
-        let returned = live.step.call_invoke(&mut live.store, &call);
+        let returned = live.step.call_invoke(&mut live.store, &invocation);
         let events = live.store.data_mut().events.take();
         let outcome = match returned {
             Ok(outcome) => outcome,
             Err(trap) => {
+                let kind = trap_kind(&trap, &mut live.store.data_mut().limiter);
                 // The instance may be mid-way through anything: drop it; the next call makes a new one.
                 *slot = None;
-                return Err((trap_kind(&trap), format!("the component trapped: {trap:#}")));
+                return Err(Failure::new(kind, format!("the component trapped: {trap:#}")));
             }
         };
         let outcome = outcome.map_err(guest_error)?;
-        let events = events.map_err(|e| ("invalid-output", e))?;
+        let events = events.map_err(|e| Failure::new(ErrorKind::InvalidOutput, e))?;
         let result = match outcome.result {
             Some(text) => output(text, "result")?,
             None => Json::null(),
@@ -108,14 +124,18 @@ impl StepInstances {
 
 /// A result or state the guest returned, checked.
 fn output(text: String, what: &str) -> Result<Json, Failure> {
-    Json::parse(text).map_err(|e| ("invalid-output", format!("returned an unusable {what}: {e}")))
+    Json::parse(text).map_err(|e| Failure::new(ErrorKind::InvalidOutput, format!("returned an unusable {what}: {e}")))
 }
 
 fn guest_error(e: StepError) -> Failure {
     match e {
-        StepError::UnknownFunction(f) => ("unknown-function", format!("the component has no kernel function \"{f}\"")),
-        StepError::BadArgument(a) => ("bad-argument", format!("parameter \"{}\": {}", a.parameter, a.message)),
-        StepError::BadState(m) => ("bad-state", m),
-        StepError::Failed(m) => ("failed", m),
+        StepError::UnknownFunction(f) => {
+            Failure::new(ErrorKind::UnknownFunction, format!("the component has no kernel function \"{f}\""))
+        }
+        StepError::BadArgument(a) => {
+            Failure::new(ErrorKind::BadArgument, format!("parameter \"{}\": {}", a.parameter, a.message))
+        }
+        StepError::BadState(m) => Failure::new(ErrorKind::BadState, m),
+        StepError::Failed(m) => Failure::new(ErrorKind::Failed, m),
     }
 }

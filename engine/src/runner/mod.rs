@@ -3,30 +3,70 @@
 //! One superstep: deliver every message queued in the previous one into its parameter queue; then, for each
 //! step in definition order and each of its kernel functions in declaration order, invoke the function as
 //! long as it has a complete set of arguments; route what the invocations emit, in emission order, into the
-//! queue of the next superstep. The run's data lives in [`RunState`] (plain, serialisable); the wasmtime
-//! instances live apart in [`StepInstances`].
+//! queue of the next superstep.
+//!
+//! A superstep changes only the run's plain data ([`RunState`]) and returns its [`Effects`]: the public
+//! events to publish and the history records. It publishes nothing itself: the driver decides what to do
+//! with the effects — [`Run::run_to_end`] hands public events straight to a sink; a durable driver
+//! ([`crate::durable`]) commits the checkpoint and the effects in one transaction, and only then
+//! publishes. The wasmtime instances live apart in [`StepInstances`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use weft_engine::{load::{Runtime, RuntimeConfig}, runner::Run, data::Json};
+//! # let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let process = Arc::new(runtime.load_process("examples/account-opening/process.yaml".as_ref())?);
+//! let mut run = Run::new(process, "instance-1");
+//! run.send("NewApplication", Json::parse(r#"{"name":"Ada"}"#.into())?)?;
+//! while !run.state().status.is_final() {
+//!     let effects = run.superstep();
+//!     // commit run.state() and effects.history; then publish effects.published
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+pub mod clock;
+pub mod failure;
+pub mod history;
 pub mod instances;
 pub mod state;
 
+use std::sync::Arc;
+
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::data::Json;
 use crate::host::Emitted;
 use crate::load::{Process, Route, Source};
 use crate::sinks::EventSink;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use failure::{ErrorKind, Failure, RunError};
+pub use history::{HistoryEntry, HistoryRecord};
 pub use instances::StepInstances;
-pub use state::{Ending, EventRecord, Message, RunError, RunState};
+pub use state::{EventRecord, Message, RunState, Status};
 
 /// Most messages that may wait for the next superstep; more fails the run (a cycle that multiplies events
 /// would otherwise exhaust memory).
 pub const MAX_QUEUED_MESSAGES: usize = 1_000_000;
 
-/// A run of a loaded process.
-pub struct Run<'p> {
-    process: &'p Process,
+/// A run of a loaded process: its state, the process it belongs to, and its live step instances.
+pub struct Run {
+    process: Arc<Process>,
     state: RunState,
     instances: StepInstances,
+    effects: Effects,
+    record_history: bool,
+}
+
+/// What a superstep (or a [`Run::send`]) produced besides the run's new state, for the driver to act on
+/// after it has saved the state.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Public events to publish, in emission order.
+    pub published: Vec<EventRecord>,
+    /// History records, in order (empty unless the run records history, see [`Run::record_history`]).
+    pub history: Vec<HistoryEntry>,
 }
 
 /// An input event the process does not declare.
@@ -41,14 +81,31 @@ pub struct UnknownInput {
     pub accepted: String,
 }
 
-impl<'p> Run<'p> {
-    /// A new run of `process` with instance id `instance_id`; nothing happens until [`Run::send`].
-    pub fn new(process: &'p Process, instance_id: impl Into<String>) -> Self {
-        Run {
-            process,
-            state: RunState::new(process, instance_id.into()),
-            instances: StepInstances::new(process.steps.len()),
-        }
+impl Run {
+    /// A new run of `process` with instance id `instance_id`, its logical time the machine's clock;
+    /// nothing happens until [`Run::send`].
+    pub fn new(process: Arc<Process>, instance_id: impl Into<String>) -> Self {
+        Run::starting_at(process, instance_id, SystemClock.now_ms())
+    }
+
+    /// A new run whose logical time starts at `time_ms` (ms since the Unix epoch).
+    pub fn starting_at(process: Arc<Process>, instance_id: impl Into<String>, time_ms: u64) -> Self {
+        let state = RunState::new(&process, instance_id.into(), time_ms);
+        Run::resume(process, state).expect("a fresh state fits its process")
+    }
+
+    /// A run that goes on from `state`, e.g. read back from a checkpoint.
+    ///
+    /// Errors: the state does not fit `process` (see [`RunState::fits`]).
+    pub fn resume(process: Arc<Process>, state: RunState) -> Result<Self, String> {
+        state.fits(&process)?;
+        let instances = StepInstances::new(process.steps.len());
+        Ok(Run { process, state, instances, effects: Effects::default(), record_history: false })
+    }
+
+    /// Record history entries in the effects (off by default: an in-memory run does not pay for them).
+    pub fn record_history(&mut self, on: bool) {
+        self.record_history = on;
     }
 
     /// The run's state.
@@ -56,9 +113,25 @@ impl<'p> Run<'p> {
         &self.state
     }
 
+    /// The process it runs.
+    pub fn process(&self) -> &Arc<Process> {
+        &self.process
+    }
+
     /// Step instances created during this run: instances are reused across invocations of a step.
     pub fn instances_created(&self) -> u64 {
         self.instances.created()
+    }
+
+    /// Move the run's logical time forward to `time_ms` (it never goes back). A durable driver calls this
+    /// before each checkpoint, so that the next superstep sees the checkpoint's time.
+    pub fn advance_time(&mut self, time_ms: u64) {
+        self.state.time_ms = self.state.time_ms.max(time_ms);
+    }
+
+    /// Take the effects produced since the last call.
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
     }
 
     /// Queue input event `event_type` with `data` for the next superstep (SEMANTICS.md rule 10).
@@ -75,58 +148,72 @@ impl<'p> Run<'p> {
                 accepted: accepted.join(", "),
             });
         }
-        if deliver(&mut self.state.pending, routes, &data) {
-            self.state.ending = Some(Ending::Stopped);
+        let stop = deliver(&mut self.state.pending, routes, &data);
+        let record = HistoryRecord::Received { event: event_type.into(), data, routes: routes.len() };
+        self.record(record);
+        if stop {
+            self.set_status(Status::Stopped);
         }
         Ok(())
     }
 
-    /// Run supersteps until the run completes, stops or fails; public events go to `sink`.
-    pub fn run_to_end(&mut self, sink: &mut dyn EventSink) -> &Ending {
-        while self.state.ending.is_none() {
-            self.superstep(sink);
+    /// Cancel the run: it ends as [`Status::Cancelled`] and nothing of it runs afterwards. A run that has
+    /// already ended keeps its status.
+    pub fn cancel(&mut self) {
+        if !self.state.status.is_final() {
+            self.set_status(Status::Cancelled);
         }
-        self.state.ending.as_ref().expect("the loop ends only with an ending")
     }
 
-    /// Run one superstep (or end the run if nothing is left to do).
-    pub fn superstep(&mut self, sink: &mut dyn EventSink) {
-        if self.state.ending.is_some() {
-            return;
+    /// Run supersteps until the run ends or waits, handing public events to `sink` after each superstep.
+    pub fn run_to_end(&mut self, sink: &mut dyn EventSink) -> &Status {
+        while self.state.status == Status::Running {
+            let effects = self.superstep();
+            for event in &effects.published {
+                sink.publish(self.process.name(), &self.state.instance_id, event);
+            }
         }
+        &self.state.status
+    }
+
+    /// Run one superstep (or end the run if nothing is left to do) and return its effects, together with
+    /// any produced by [`Run::send`] since the last superstep.
+    pub fn superstep(&mut self) -> Effects {
+        if self.state.status == Status::Running {
+            self.superstep_inner();
+        }
+        self.take_effects()
+    }
+
+    fn superstep_inner(&mut self) {
         if self.state.pending.is_empty() {
-            self.state.ending = Some(Ending::Completed);
+            self.set_status(Status::Completed);
             return;
         }
         let limit = self.process.loaded.definition.max_supersteps();
         if self.state.superstep >= limit {
-            self.state.ending = Some(Ending::Failed {
-                error: RunError {
-                    kind: "superstep-limit".into(),
-                    message: format!(
-                        "the run reached the superstep limit of {limit} with {} messages still queued; raise \
-                         `limits.maxSupersteps` in the definition, or give the cycle an exit",
-                        self.state.pending.len()
-                    ),
-                    step: None,
-                    function: None,
-                },
-            });
+            let message = format!(
+                "the run reached the superstep limit of {limit} with {} messages still queued; raise \
+                 `limits.maxSupersteps` in the definition, or give the cycle an exit",
+                self.state.pending.len()
+            );
+            let error = RunError { kind: ErrorKind::SuperstepLimit, message, step: None, function: None };
+            self.set_status(Status::Failed { error });
             return;
         }
         self.state.superstep += 1;
         for m in std::mem::take(&mut self.state.pending) {
             self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
         }
+        let process = self.process.clone();
         let mut stop = false;
-        for step in 0..self.process.steps.len() {
-            let description = &self.process.steps[step].component.description;
-            for (function, f) in description.functions.iter().enumerate() {
+        for (step, ps) in process.steps.iter().enumerate() {
+            for (function, f) in ps.component.description.functions.iter().enumerate() {
                 while let Some(args) = self.state.queues[step][function].take_ready(f) {
-                    match self.invoke(step, function, args, sink) {
+                    match self.invoke(step, function, args) {
                         Ok(stopped) => stop |= stopped,
                         Err(error) => {
-                            self.state.ending = Some(Ending::Failed { error });
+                            self.set_status(Status::Failed { error });
                             return;
                         }
                     }
@@ -134,51 +221,88 @@ impl<'p> Run<'p> {
             }
         }
         if stop {
-            self.state.ending = Some(Ending::Stopped);
+            self.set_status(Status::Stopped);
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.state.status = status.clone();
+        self.record(HistoryRecord::Status { status });
+    }
+
+    fn record(&mut self, record: HistoryRecord) {
+        if self.record_history {
+            self.effects.history.push(HistoryEntry { superstep: self.state.superstep, record });
         }
     }
 
     /// Invoke one function and route what it emitted. `Ok(true)` when a `stop` edge fired; `Err` when it
     /// failed and no `OnError` edge handles the failure.
-    fn invoke(
-        &mut self,
-        step: usize,
-        function: usize,
-        args: Vec<Option<Json>>,
-        sink: &mut dyn EventSink,
-    ) -> Result<bool, RunError> {
-        let name = &self.process.steps[step].component.description.functions[function].name;
+    fn invoke(&mut self, step: usize, function: usize, args: Vec<Option<Json>>) -> Result<bool, RunError> {
+        let process = self.process.clone();
+        let ps = &process.steps[step];
+        let name = &ps.component.description.functions[function].name;
         self.state.invocations += 1;
+        let call = instances::Call {
+            instance: &self.state.instance_id,
+            step,
+            function,
+            time_ms: self.state.time_ms,
+            superstep: self.state.superstep,
+            invocation: self.state.invocations,
+        };
+        let started = self.record_history.then(|| (std::time::Instant::now(), args_digest(ps, function, &args)));
         let state = self.state.step_states[step].as_ref();
-        match self.instances.invoke(self.process, step, function, args, state) {
-            Ok(invoked) => {
-                self.state.step_states[step] = invoked.state;
-                let mut stop = false;
-                for event in invoked.events {
-                    stop |= self.route(step, event, sink);
-                }
-                let routes = self.process.routing.result_routes(step, function);
-                stop |= deliver(&mut self.state.pending, routes, &invoked.result);
-                if self.state.pending.len() > MAX_QUEUED_MESSAGES {
-                    return Err(RunError {
-                        kind: "message-limit".into(),
-                        message: format!(
-                            "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an \
-                             edge that multiplies events in a cycle"
-                        ),
-                        step: Some(self.process.steps[step].id.clone()),
-                        function: Some(name.clone()),
-                    });
-                }
-                Ok(stop)
-            }
-            Err((kind, message)) => {
-                let step_id = &self.process.steps[step].id;
-                let error =
-                    RunError { kind: kind.into(), message, step: Some(step_id.clone()), function: Some(name.clone()) };
-                self.route_error(step, function, error)
+        let outcome = self.instances.invoke(&process, call, args, state);
+        let failure = outcome.as_ref().err().map(|f| RunError {
+            kind: f.kind,
+            message: f.message.clone(),
+            step: Some(ps.id.clone()),
+            function: Some(name.clone()),
+        });
+        if let Some((started, args_digest)) = started {
+            let invocation = format!("{}:{}:{}", self.state.instance_id, ps.id, self.state.invocations);
+            let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let (step, function) = (ps.id.clone(), name.clone());
+            let error = failure.clone();
+            self.record(HistoryRecord::Invoked {
+                invocation,
+                step,
+                function,
+                args_digest,
+                attempt: 1,
+                duration_us,
+                error,
+            });
+        }
+        let invoked = match outcome {
+            Ok(invoked) => invoked,
+            Err(_) => return self.route_error(step, function, failure.expect("set for every failure")),
+        };
+        if self.record_history && invoked.state != self.state.step_states[step] {
+            if let Some(state) = &invoked.state {
+                self.record(HistoryRecord::StateChanged { step: ps.id.clone(), state: state.clone() });
             }
         }
+        self.state.step_states[step] = invoked.state;
+        let mut stop = false;
+        for event in invoked.events {
+            stop |= self.route(step, event);
+        }
+        let routes = process.routing.result_routes(step, function);
+        stop |= deliver(&mut self.state.pending, routes, &invoked.result);
+        if self.state.pending.len() > MAX_QUEUED_MESSAGES {
+            return Err(RunError {
+                kind: ErrorKind::MessageLimit,
+                message: format!(
+                    "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an edge \
+                     that multiplies events in a cycle"
+                ),
+                step: Some(ps.id.clone()),
+                function: Some(name.clone()),
+            });
+        }
+        Ok(stop)
     }
 
     /// Route a failure of function `function` of step `step` (SEMANTICS.md, "Errors"): to the step's `error`
@@ -200,30 +324,56 @@ impl<'p> Run<'p> {
         Ok(deliver(&mut self.state.pending, handler, &data))
     }
 
-    /// Queue an event a step emitted for every edge listening to it; publish it if public; record it in the
-    /// run's history if it would otherwise vanish: internal, and no edge listens (SEMANTICS.md rule 8).
+    /// Queue an event a step emitted for every edge listening to it; publish it if public; keep it in the
+    /// run's unrouted list if it would otherwise vanish: internal, and no edge listens (SEMANTICS.md rule 8).
     /// Returns whether a `stop` edge fired.
-    fn route(&mut self, step: usize, event: Emitted, sink: &mut dyn EventSink) -> bool {
+    fn route(&mut self, step: usize, event: Emitted) -> bool {
         let routes = self.process.routing.routes(Source::Step(step), &event.event_type);
         let stop = deliver(&mut self.state.pending, routes, &event.data);
         let unrouted = routes.is_empty() && !event.public;
-        if event.public || unrouted {
-            let record = EventRecord {
-                id: self.state.event_id(),
-                event_type: event.event_type,
-                step: self.process.steps[step].id.clone(),
-                superstep: self.state.superstep,
-                data: event.data,
-            };
-            if event.public {
-                sink.publish(self.process.name(), &self.state.instance_id, &record);
-            }
-            if unrouted {
-                self.state.unrouted.push(record);
-            }
+        // Every emitted event takes a number, so ids do not depend on whether history is recorded.
+        self.state.next_event += 1;
+        if !(event.public || unrouted || self.record_history) {
+            return stop;
+        }
+        let record = EventRecord {
+            id: format!("{}-{}", self.state.instance_id, self.state.next_event),
+            event_type: event.event_type,
+            step: self.process.steps[step].id.clone(),
+            superstep: self.state.superstep,
+            data: event.data,
+            time_ms: self.state.time_ms,
+        };
+        self.record(HistoryRecord::Emitted {
+            id: record.id.clone(),
+            step: record.step.clone(),
+            event: record.event_type.clone(),
+            data: record.data.clone(),
+            public: event.public,
+            routes: routes.len(),
+        });
+        if unrouted {
+            self.state.unrouted.push(record.clone());
+        }
+        if event.public {
+            self.effects.published.push(record);
         }
         stop
     }
+}
+
+/// SHA-256 (hex) of an invocation's arguments: each given parameter's name and JSON text.
+fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Json>]) -> String {
+    let mut hasher = Sha256::new();
+    for (param, arg) in ps.component.description.functions[function].params.iter().zip(args) {
+        if let Some(arg) = arg {
+            hasher.update(param.name.as_bytes());
+            hasher.update([0]);
+            hasher.update(arg.as_str().as_bytes());
+            hasher.update([0]);
+        }
+    }
+    format!("{:x}", hasher.finalize())
 }
 
 /// Queue `data` for every delivery in `routes` (each target gets its own copy, SEMANTICS.md rule 4); true

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Json;
 use crate::load::{Delivery, Process};
+use crate::runner::failure::RunError;
 
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,8 +18,12 @@ pub struct RunState {
     pub superstep: u64,
     /// Kernel-function invocations so far.
     pub invocations: u64,
-    /// Sequence number of the next event (event ids are `<instance>-<n>`).
+    /// Events emitted so far; the n-th has the id `<instance>-<n>`.
     pub next_event: u64,
+    /// The run's logical time, in milliseconds since the Unix epoch: when its last checkpoint was taken.
+    /// Every guest of the next superstep sees this as the wall-clock time, so that a superstep re-run
+    /// after a crash sees the same time (SEMANTICS.md, "Durability").
+    pub time_ms: u64,
     /// Messages to deliver in the next superstep, in delivery order.
     pub pending: Vec<Message>,
     /// Parameter queues: `queues[step][function]`.
@@ -28,8 +33,8 @@ pub struct RunState {
     /// Internal events that no edge listened to (SEMANTICS.md rule 8), in emission order. (A public event
     /// nobody inside listens to is not lost: it went to the sink.)
     pub unrouted: Vec<EventRecord>,
-    /// How the run ended, once it has.
-    pub ending: Option<Ending>,
+    /// Where the run stands.
+    pub status: Status,
 }
 
 /// Data on its way to a parameter.
@@ -64,13 +69,19 @@ pub struct EventRecord {
     pub superstep: u64,
     /// Event data.
     pub data: Json,
+    /// The run's logical time when it was emitted (ms since the Unix epoch): the CloudEvent's `time`.
+    pub time_ms: u64,
 }
 
-/// How a run ended (SEMANTICS.md, "Ending").
+/// Where a run stands (SEMANTICS.md, "Ending"). Serialised as `{"status": "failed", "error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
-pub enum Ending {
-    /// No messages were left to deliver.
+pub enum Status {
+    /// Supersteps are running (or will, when the run is next driven).
+    Running,
+    /// No messages are left, but the run awaits an external event or a timer.
+    Waiting,
+    /// No messages were left to deliver and nothing was awaited.
     Completed,
     /// An edge to `stop` fired.
     Stopped,
@@ -79,37 +90,32 @@ pub enum Ending {
         /// What failed.
         error: RunError,
     },
+    /// Someone cancelled the run.
+    Cancelled,
 }
 
-/// An unhandled failure, with where it happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunError {
-    /// Kind: from a step, `failed`, `bad-argument`, `bad-state`, `unknown-function`, `trap`, `timeout`,
-    /// `memory-limit`, `invalid-output` or `message-limit`; from the run, `superstep-limit`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Human-readable reason.
-    pub message: String,
-    /// Step id, when a step failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
-    /// Kernel function, when one failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-}
+impl Status {
+    /// Whether the run has ended: completed, stopped, failed or cancelled. Nothing of it runs again.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Status::Running | Status::Waiting)
+    }
 
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.step, &self.function) {
-            (Some(s), Some(func)) => write!(f, "step \"{s}\", function \"{func}\": {} ({})", self.message, self.kind),
-            _ => write!(f, "{} ({})", self.message, self.kind),
+    /// The status's name: `running`, `waiting`, `completed`, `stopped`, `failed` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Completed => "completed",
+            Status::Stopped => "stopped",
+            Status::Failed { .. } => "failed",
+            Status::Cancelled => "cancelled",
         }
     }
 }
 
 impl RunState {
     /// A fresh state for `process`: empty queues, initial step states from the definition.
-    pub fn new(process: &Process, instance_id: String) -> Self {
+    pub fn new(process: &Process, instance_id: String, time_ms: u64) -> Self {
         let queues = process
             .steps
             .iter()
@@ -120,21 +126,16 @@ impl RunState {
             superstep: 0,
             invocations: 0,
             next_event: 0,
+            time_ms,
             pending: Vec::new(),
             queues,
             step_states: process.steps.iter().map(|s| s.initial_state.clone()).collect(),
             unrouted: Vec::new(),
-            ending: None,
+            status: Status::Running,
         }
     }
 
-    /// A new event id, `<instance>-<n>`.
-    pub fn event_id(&mut self) -> String {
-        self.next_event += 1;
-        format!("{}-{}", self.instance_id, self.next_event)
-    }
-
-    /// Parameters still holding values that never formed a complete set, as
+    /// Parameter values left over: parameters still holding values that never formed a complete set, as
     /// `(step index, function index, parameter index, count)`.
     pub fn leftovers(&self) -> Vec<(usize, usize, usize, usize)> {
         let mut out = Vec::new();
@@ -185,5 +186,36 @@ impl FunctionQueue {
             return None;
         }
         Some(self.params.iter_mut().map(VecDeque::pop_front).collect())
+    }
+}
+
+impl RunState {
+    /// Check that this state (e.g. read back from a checkpoint) fits `process`: as many steps, functions
+    /// and parameters as its components describe, and every queued message addressed within them.
+    ///
+    /// Errors: what does not fit, as text. A state that fails this must not be run against `process`.
+    pub fn fits(&self, process: &Process) -> Result<(), String> {
+        if self.queues.len() != process.steps.len() || self.step_states.len() != process.steps.len() {
+            return Err(format!("the checkpoint has {} steps, the process {}", self.queues.len(), process.steps.len()));
+        }
+        for (step, (functions, ps)) in self.queues.iter().zip(&process.steps).enumerate() {
+            let described = &ps.component.description.functions;
+            let shapes_match = functions.len() == described.len()
+                && functions.iter().zip(described).all(|(q, f)| q.params.len() == f.params.len());
+            if !shapes_match {
+                return Err(format!("step {step} (\"{}\"): the checkpoint's kernel functions differ", ps.id));
+            }
+        }
+        for m in &self.pending {
+            let fits =
+                self.queues.get(m.to.step).and_then(|f| f.get(m.to.function)).is_some_and(|q| match m.to.param {
+                    Some(p) => p < q.params.len(),
+                    None => q.params.is_empty(),
+                });
+            if !fits {
+                return Err(format!("a queued message is addressed to {:?}, which the process lacks", m.to));
+            }
+        }
+        Ok(())
     }
 }

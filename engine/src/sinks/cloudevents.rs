@@ -3,7 +3,8 @@
 //!
 //! Attributes: `id` is `<instance>-<n>`, unique within the instance (spec section 3.1.1, "id": source + id
 //! is unique); `source` is the URI-reference `/processes/<process>/instances/<instance>/steps/<step>`;
-//! `type` is the event name edges route on; `subject` is the step id; `time` is when the host published it;
+//! `type` is the event name edges route on; `subject` is the step id; `time` is the run's logical time in
+//! the superstep that emitted it (so a re-published event is the same, byte for byte);
 //! `datacontenttype` is `application/json`; the extension `weftsuperstep` is the superstep that emitted it.
 
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::io::Write;
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 
 use crate::runner::EventRecord;
-use crate::sinks::EventSink;
+use crate::sinks::{CloudEventSink, EventSink};
 
 /// `event` of instance `instance` of process `process` as a CloudEvent.
 pub fn to_cloudevent(process: &str, instance: &str, event: &EventRecord) -> Event {
@@ -20,11 +21,16 @@ pub fn to_cloudevent(process: &str, instance: &str, event: &EventRecord) -> Even
         .source(format!("/processes/{process}/instances/{instance}/steps/{}", event.step))
         .ty(event.event_type.clone())
         .subject(event.step.clone())
-        .time(chrono::Utc::now())
+        .time(i64::try_from(event.time_ms).ok().and_then(chrono::DateTime::from_timestamp_millis).unwrap_or_default())
         .data("application/json", event.data.to_value())
         .extension("weftsuperstep", i64::try_from(event.superstep).unwrap_or(i64::MAX))
         .build()
         .expect("id, source and type are always set")
+}
+
+/// `event` as structured-mode CloudEvents JSON text.
+pub fn to_json(process: &str, instance: &str, event: &EventRecord) -> String {
+    serde_json::to_string(&to_cloudevent(process, instance, event)).expect("a CloudEvent serialises")
 }
 
 /// Writes each public event as one line of CloudEvents JSON.
@@ -46,9 +52,15 @@ impl<W: Write> EventSink for JsonLines<W> {
         if self.error.is_some() {
             return;
         }
-        let line = serde_json::to_string(&to_cloudevent(process, instance, event)).expect("a CloudEvent serialises");
+        let line = to_json(process, instance, event);
         if let Err(e) = writeln!(self.out, "{line}").and_then(|_| self.out.flush()) {
             self.error = Some(e);
         }
+    }
+}
+
+impl<W: Write> CloudEventSink for JsonLines<W> {
+    fn publish_json(&mut self, _id: &str, json: &str) -> Result<(), String> {
+        writeln!(self.out, "{json}").and_then(|_| self.out.flush()).map_err(|e| format!("cannot write an event: {e}"))
     }
 }

@@ -17,9 +17,32 @@ impl EventSink for Vec<EventRecord> {
     }
 }
 
+/// Receives every public event of a durable run as CloudEvents JSON, in order, after it was committed.
+/// An event may come again after a crash, with the same `id` (at least once; exactly once to a consumer
+/// that de-duplicates by `id`).
+pub trait CloudEventSink {
+    /// One event: its CloudEvent `id` and its structured-mode JSON text.
+    ///
+    /// Errors: why it could not be delivered (the event stays unpublished and is offered again later).
+    fn publish_json(&mut self, id: &str, json: &str) -> Result<(), String>;
+}
+
+impl CloudEventSink for Vec<String> {
+    fn publish_json(&mut self, _id: &str, json: &str) -> Result<(), String> {
+        self.push(json.to_owned());
+        Ok(())
+    }
+}
+
 /// Drops every event (for benchmarks).
 pub struct Discard;
 
 impl EventSink for Discard {
     fn publish(&mut self, _process: &str, _instance: &str, _event: &EventRecord) {}
+}
+
+impl CloudEventSink for Discard {
+    fn publish_json(&mut self, _id: &str, _json: &str) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -1,0 +1,121 @@
+//! Commands on durable process instances: `weft status ID`, `weft list`, `weft resume ID`,
+//! `weft cancel ID`, `weft history ID`. Each takes `--json` for machine-readable output.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use super::store::StoreArgs;
+use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
+use crate::durable::{Driver, DurableError};
+use crate::runner::clock::{self, format_time};
+use crate::sinks::cloudevents::JsonLines;
+use crate::store::{Store, StoreError};
+
+/// Arguments naming one instance.
+#[derive(Args)]
+pub struct InstanceArgs {
+    /// The process instance id.
+    id: String,
+    /// Print JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// Arguments of `weft list`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only instances with this status (running, waiting, completed, stopped, failed, cancelled).
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// Print one JSON object per line on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// What an instance command does.
+#[derive(Clone, Copy)]
+pub enum Action {
+    /// Print the summary.
+    Status,
+    /// Publish what is unpublished and run on to the next waiting or final status.
+    Resume,
+    /// End it as cancelled.
+    Cancel,
+    /// Print its history.
+    History,
+}
+
+/// The exit code for a durable operation's error: 2 for what the user asked wrongly (unknown id, an
+/// ended run, a run held by another process, an unusable store), 1 for a failure along the way.
+fn durable_error(e: DurableError) -> ExitCode {
+    let code = match &e {
+        DurableError::Store(StoreError::Backend(_)) | DurableError::Publish(_) => EXIT_RUN_FAILED,
+        _ => EXIT_BAD_INPUT,
+    };
+    fail(code, e.to_string())
+}
+
+pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, ExitCode> {
+    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let store = args.store.open()?;
+    if let Action::History = action {
+        return history(&store, &args);
+    }
+    let runtime = args.cache.runtime()?;
+    let driver = Driver::new(&store, &runtime, clock.as_ref());
+    match action {
+        Action::Status | Action::History => {
+            let loaded = store.load(&args.id).map_err(|e| durable_error(e.into()))?;
+            let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
+            Ok(report(&process, &loaded.state, args.json))
+        }
+        Action::Resume => {
+            let mut held = driver.open(&args.id).map_err(durable_error)?;
+            let mut sink = JsonLines::new(std::io::stdout().lock());
+            driver.drive(&mut held, &mut sink).map_err(durable_error)?;
+            Ok(report(held.run().process(), held.run().state(), args.json))
+        }
+        Action::Cancel => {
+            let held = driver.cancel(&args.id).map_err(durable_error)?;
+            Ok(report(held.run().process(), held.run().state(), args.json))
+        }
+    }
+}
+
+fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode> {
+    let entries = store.history(&args.id).map_err(|e| durable_error(e.into()))?;
+    for entry in entries {
+        let value = serde_json::to_value(&entry).expect("a history entry serialises");
+        if args.json {
+            println!("{value}");
+            continue;
+        }
+        let mut fields = value.as_object().cloned().unwrap_or_default();
+        let kind = fields.remove("kind").and_then(|k| k.as_str().map(String::from)).unwrap_or_default();
+        fields.remove("superstep");
+        let rest: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn list(args: ListArgs) -> Result<ExitCode, ExitCode> {
+    let store = args.store.open()?;
+    let instances = store.list(args.status.as_deref()).map_err(|e| durable_error(e.into()))?;
+    for i in instances {
+        if args.json {
+            println!("{}", json!(i));
+        } else {
+            println!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! The summary of a run that `weft run`, `resume`, `status` and `cancel` print: as one JSON object
+//! (`--json`), or as lines for people.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::data::Json;
+use crate::load::Process;
+use crate::runner::RunState;
+
+/// The run's summary: status (and error), supersteps, invocations, final step states, unrouted events,
+/// parameter values left over, and where each component's compiled code came from.
+pub fn summary(process: &Process, state: &RunState) -> Value {
+    let states: BTreeMap<&str, Value> = process
+        .steps
+        .iter()
+        .zip(&state.step_states)
+        .map(|(s, v)| (s.id.as_str(), v.as_ref().map_or(Value::Null, Json::to_value)))
+        .collect();
+    let leftovers: Vec<Value> = state
+        .leftovers()
+        .into_iter()
+        .map(|(s, f, p, count)| {
+            let function = &process.steps[s].component.description.functions[f];
+            json!({"step": process.steps[s].id, "function": function.name, "parameter": function.params[p].name, "values": count})
+        })
+        .collect();
+    let components: Vec<Value> = process
+        .steps
+        .iter()
+        .map(|s| json!({"step": s.id, "component": s.component.path, "digest": s.component.digest, "cache": s.component.cache}))
+        .collect();
+    let mut out = json!({
+        "process": process.name(),
+        "version": process.loaded.definition.version,
+        "instance": state.instance_id,
+        "supersteps": state.superstep,
+        "invocations": state.invocations,
+        "states": states,
+        "unrouted": state.unrouted,
+        "leftovers": leftovers,
+        "components": components,
+    });
+    let status = serde_json::to_value(&state.status).expect("a status serialises");
+    if let (Value::Object(out), Value::Object(status)) = (&mut out, status) {
+        out.extend(status);
+    }
+    out
+}
+
+/// `summary` as lines for people.
+pub fn human(summary: &Value) -> String {
+    let mut text = format!(
+        "{} {} instance {}: {} after {} supersteps, {} invocations\n",
+        summary["process"].as_str().unwrap_or_default(),
+        summary["version"].as_str().unwrap_or_default(),
+        summary["instance"].as_str().unwrap_or_default(),
+        summary["status"].as_str().unwrap_or_default(),
+        summary["supersteps"],
+        summary["invocations"],
+    );
+    if let Some(error) = summary.get("error") {
+        text += &format!("error: {error}\n");
+    }
+    for (step, state) in summary["states"].as_object().into_iter().flatten() {
+        text += &format!("state {step}: {state}\n");
+    }
+    for event in summary["unrouted"].as_array().into_iter().flatten() {
+        text += &format!("unrouted event {} from step {}: {}\n", event["event_type"], event["step"], event["data"]);
+    }
+    for w in summary["leftovers"].as_array().into_iter().flatten() {
+        text += &format!(
+            "left over: {} value(s) for {}.{}({}) never formed a complete set of arguments\n",
+            w["values"], w["step"], w["function"], w["parameter"]
+        );
+    }
+    text
+}

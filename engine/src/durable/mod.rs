@@ -1,0 +1,261 @@
+//! Durable runs (SEMANTICS.md, "Durability"): a [`Run`] driven against a [`Store`].
+//!
+//! After every superstep the driver advances the run's logical time, then commits, in one transaction,
+//! the checkpoint (the whole [`RunState`](crate::runner::RunState)), the superstep's history and its public
+//! events (the outbox). Only after the commit does it publish those events, and the next commit marks them
+//! published. A driver that starts on an instance first publishes again whatever is still unpublished,
+//! with the same CloudEvent `id` and `source`. So internal delivery is exactly once (a superstep either
+//! committed or is re-run from the previous checkpoint), and publishing is at least once, exactly once to
+//! a consumer that de-duplicates by `id`.
+//!
+//! A run is pinned to the definition text and component bytes it started with (kept in the store by
+//! SHA-256); [`Driver::open`] loads exactly those, whatever the files on disk say now. One driver at a
+//! time holds an instance: [`Store::acquire`] refuses a second while the first's process is alive.
+
+mod owner;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use weft_definitions::DefinitionError;
+
+use crate::data::Json;
+use crate::load::{Process, Runtime};
+use crate::runner::{Clock, Run, Status, UnknownInput};
+use crate::sinks::CloudEventSink;
+use crate::sinks::cloudevents::to_json;
+use crate::store::{Commit, InstanceInfo, NewInstance, Store, StoreError};
+pub use owner::{Owner, is_gone};
+
+/// Drives durable runs of one store.
+pub struct Driver<'a> {
+    store: &'a dyn Store,
+    runtime: &'a Runtime,
+    clock: &'a dyn Clock,
+    owner: String,
+}
+
+/// A durable run held by a [`Driver`]: the run, the revision of its last checkpoint, and how much of its
+/// outbox has been published.
+pub struct Instance {
+    run: Run,
+    info: InstanceInfo,
+    revision: u64,
+    outbox_len: u64,
+    published_through: u64,
+}
+
+/// Why a durable operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The pinned definition or a pinned component does not load (e.g. with this version of Weft).
+    #[error("the run's pinned definition does not load: {0}")]
+    Pinned(DefinitionError),
+    /// The input event is not one the process accepts.
+    #[error(transparent)]
+    Input(#[from] UnknownInput),
+    /// The run has ended; nothing of it runs again.
+    #[error("process instance \"{instance}\" has already ended ({status}); nothing of it runs again")]
+    Ended {
+        /// Instance id.
+        instance: String,
+        /// Its final status.
+        status: String,
+    },
+    /// The checkpoint does not fit the pinned process: the store is damaged.
+    #[error("the checkpoint of process instance \"{instance}\" does not fit its process: {why}")]
+    Mismatch {
+        /// Instance id.
+        instance: String,
+        /// What does not fit.
+        why: String,
+    },
+    /// A sink refused a public event (it stays unpublished and is published again next time).
+    #[error("cannot publish an event: {0}")]
+    Publish(String),
+}
+
+impl<'a> Driver<'a> {
+    /// A driver of `store`, loading components through `runtime`, taking time from `clock`, holding
+    /// instances as this process ([`Owner::current`]).
+    pub fn new(store: &'a dyn Store, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
+        Driver { store, runtime, clock, owner: Owner::current().to_string() }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.store
+    }
+
+    /// Create instance `id` of `process` (loaded from `file`), pinned to its definition and components,
+    /// with input event `event_type` and `data` queued, and commit it, held by this driver. Nothing runs
+    /// until [`Driver::drive`].
+    ///
+    /// Errors: [`DurableError::Input`] for an event the process does not accept (nothing is stored);
+    /// [`StoreError::AlreadyExists`].
+    pub fn start(
+        &self,
+        process: Arc<Process>,
+        file: &Path,
+        id: &str,
+        event_type: &str,
+        data: Json,
+    ) -> Result<Instance, DurableError> {
+        let now = self.clock.now_ms();
+        let mut run = Run::starting_at(process.clone(), id, now);
+        run.record_history(true);
+        run.send(event_type, data)?;
+        let effects = run.take_effects();
+        let info = InstanceInfo {
+            id: id.into(),
+            process: process.name().into(),
+            version: process.loaded.definition.version.clone(),
+            status: run.state().status.name().into(),
+            definition_file: file.display().to_string(),
+            definition_digest: process.digest.clone(),
+            components: process.steps.iter().map(|s| (s.id.clone(), s.component.digest.clone())).collect(),
+            revision: 1,
+            created_ms: now,
+            updated_ms: now,
+            owner: Some(self.owner.clone()),
+        };
+        let blobs = process.steps.iter().map(|s| (s.component.digest.as_str(), &*s.component.bytes)).collect();
+        let commit = Commit {
+            state: run.state(),
+            history: &effects.history,
+            outbox: &[],
+            published_through: 0,
+            now_ms: now,
+            owner: &self.owner,
+        };
+        let new = NewInstance { info: &info, definition: process.text.as_bytes(), blobs, commit };
+        self.store.create(&new)?;
+        Ok(Instance { run, info, revision: 1, outbox_len: 0, published_through: 0 })
+    }
+
+    /// Take hold of instance `id` and load it as it was last committed, on the definition and components
+    /// it is pinned to.
+    ///
+    /// Errors: [`StoreError::NotFound`]; [`StoreError::Held`] while another live process holds it;
+    /// [`DurableError::Ended`] for a run that has ended; [`DurableError::Pinned`] and
+    /// [`DurableError::Mismatch`] for a store this Weft cannot run.
+    pub fn open(&self, id: &str) -> Result<Instance, DurableError> {
+        let loaded = self.store.load(id)?;
+        if loaded.state.status.is_final() {
+            return Err(DurableError::Ended { instance: id.into(), status: loaded.info.status });
+        }
+        self.store.acquire(id, &self.owner, &is_gone)?;
+        let info = loaded.info;
+        let process = Arc::new(self.pinned_process(&info)?);
+        let mut run =
+            Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
+        run.record_history(true);
+        let revision = info.revision;
+        Ok(Instance { run, info, revision, outbox_len: loaded.outbox_len, published_through: 0 })
+    }
+
+    /// The process instance `info` is pinned to, loaded from the store's blobs.
+    ///
+    /// Errors: a missing blob ([`StoreError::Damaged`]); [`DurableError::Pinned`].
+    pub fn pinned_process(&self, info: &InstanceInfo) -> Result<Process, DurableError> {
+        let missing = |digest: &str| StoreError::Damaged(format!("the store lacks the blob {digest}"));
+        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing(&info.definition_digest))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
+        let mut components = std::collections::HashMap::new();
+        for (step, digest) in &info.components {
+            let bytes = self.store.blob(digest)?.ok_or_else(|| missing(digest))?;
+            components.insert(step.clone(), Arc::<[u8]>::from(bytes));
+        }
+        self.runtime
+            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned())
+            .map_err(DurableError::Pinned)
+    }
+
+    /// Publish what the instance's outbox still holds unpublished (left by a crash), then run supersteps,
+    /// committing after each and publishing its events to `sink` after the commit, until the run is no
+    /// longer running; then let go of it.
+    ///
+    /// Errors: the store's (the run stays as last committed); [`DurableError::Publish`].
+    pub fn drive(&self, instance: &mut Instance, sink: &mut dyn CloudEventSink) -> Result<(), DurableError> {
+        let id = instance.info.id.clone();
+        let result = self.drive_held(instance, sink);
+        let released = self.store.release(&id, &self.owner, instance.published_through);
+        result.and(released.map_err(DurableError::from))
+    }
+
+    fn drive_held(&self, instance: &mut Instance, sink: &mut dyn CloudEventSink) -> Result<(), DurableError> {
+        let id = instance.info.id.clone();
+        for event in self.store.unpublished(&id)? {
+            sink.publish_json(&event.id, &event.json).map_err(DurableError::Publish)?;
+            instance.published_through = event.seq;
+        }
+        // Everything in the outbox has now been published at least once.
+        instance.published_through = instance.outbox_len;
+        while instance.run.state().status == Status::Running {
+            let effects = instance.run.superstep();
+            let now = self.clock.now_ms();
+            instance.run.advance_time(now);
+            let process = instance.run.process().clone();
+            let outbox: Vec<(String, String)> =
+                effects.published.iter().map(|e| (e.id.clone(), to_json(process.name(), &id, e))).collect();
+            let commit = Commit {
+                state: instance.run.state(),
+                history: &effects.history,
+                outbox: &outbox,
+                published_through: instance.published_through,
+                now_ms: now,
+                owner: &self.owner,
+            };
+            instance.revision = self.store.commit(&id, instance.revision, &commit)?;
+            for (event_id, json) in &outbox {
+                sink.publish_json(event_id, json).map_err(DurableError::Publish)?;
+                instance.outbox_len += 1;
+                instance.published_through = instance.outbox_len;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancel instance `id`: it ends as cancelled, committed, and nothing of it runs afterwards.
+    ///
+    /// Errors: as [`Driver::open`] ([`DurableError::Ended`] for a run that has already ended).
+    pub fn cancel(&self, id: &str) -> Result<Instance, DurableError> {
+        let mut instance = self.open(id)?;
+        instance.run.cancel();
+        let effects = instance.run.take_effects();
+        let now = self.clock.now_ms();
+        let commit = Commit {
+            state: instance.run.state(),
+            history: &effects.history,
+            outbox: &[],
+            published_through: 0,
+            now_ms: now,
+            owner: &self.owner,
+        };
+        let committed = self.store.commit(id, instance.revision, &commit);
+        self.store.release(id, &self.owner, 0)?;
+        instance.revision = committed?;
+        Ok(instance)
+    }
+}
+
+impl Instance {
+    /// The run.
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    /// What the store says of it (as of when it was created or opened).
+    pub fn info(&self) -> &InstanceInfo {
+        &self.info
+    }
+
+    /// The revision of its last checkpoint.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+}

@@ -1,0 +1,91 @@
+//! An instance's append-only history (SEMANTICS.md rule 8, "Durability"): every event received, routed,
+//! published or left unrouted, every invocation, every state change, every status change. The runner
+//! produces these records as part of a superstep's [`Effects`](super::Effects); a store keeps them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Json;
+use crate::runner::failure::RunError;
+use crate::runner::state::Status;
+
+/// One entry of a history: the superstep it belongs to (0 before the first) and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The superstep in which it happened.
+    pub superstep: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub record: HistoryRecord,
+}
+
+/// What happened. Serialised with a `kind` tag: `received`, `invoked`, `emitted`, `state-changed`, `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum HistoryRecord {
+    /// An event from outside the process (an input event, or one sent to a waiting run).
+    Received {
+        /// Event type.
+        event: String,
+        /// Event data.
+        data: Json,
+        /// How many targets it was routed to.
+        routes: usize,
+    },
+    /// One invocation of a kernel function.
+    Invoked {
+        /// The invocation id (also given to the guest, for idempotency keys).
+        invocation: String,
+        /// Step id.
+        step: String,
+        /// Kernel function.
+        function: String,
+        /// SHA-256 of the arguments (each parameter's name and JSON text), hex.
+        args_digest: String,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Wall-clock duration in microseconds (the one field a re-run may change).
+        duration_us: u64,
+        /// The failure, when it failed; `None` when it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<RunError>,
+    },
+    /// An event a step emitted (its automatic `F.OnResult`/`F.OnError` events are not recorded: the
+    /// invocation record accounts for them).
+    Emitted {
+        /// Event id (the CloudEvent `id` when it is published).
+        id: String,
+        /// Emitting step id.
+        step: String,
+        /// Event type.
+        event: String,
+        /// Event data.
+        data: Json,
+        /// Whether it was published (public).
+        public: bool,
+        /// How many edges' targets it was routed to; 0 and not public means it went nowhere (unrouted).
+        routes: usize,
+    },
+    /// A step's state snapshot after an invocation changed it.
+    StateChanged {
+        /// Step id.
+        step: String,
+        /// The new snapshot.
+        state: Json,
+    },
+    /// The run's status changed.
+    Status {
+        /// The new status.
+        status: Status,
+    },
+}
+
+impl HistoryEntry {
+    /// This entry with its timing zeroed: what two runs of the same input must agree on.
+    pub fn without_timing(&self) -> HistoryEntry {
+        let mut entry = self.clone();
+        if let HistoryRecord::Invoked { duration_us, .. } = &mut entry.record {
+            *duration_us = 0;
+        }
+        entry
+    }
+}
