@@ -19,7 +19,7 @@
 // optional. Throwing fails the invocation and leaves the state as it was. Build with
 // `node step-sdk/js/build.mjs app.js out.wasm` (componentize-qjs against wit/step.wit).
 
-import { emit, log } from "weft:step/context@0.1.0";
+import { emit, log, invocationId } from "weft:step/context@0.1.0";
 
 /** A business failure of a kernel function, e.g. `throw new Failure("no driver is free")`. */
 export class Failure extends Error {}
@@ -39,6 +39,14 @@ export class Context {
   /** Write a log line at `level` (trace, debug, info, warn, error). */
   log(message, level = "info") {
     log(LEVELS.has(level) ? level : "info", String(message));
+  }
+
+  /**
+   * This invocation's id, `<instance>:<step>:<n>`: the same when the superstep is re-run after a crash,
+   * so pass it to an outside system as an idempotency key.
+   */
+  invocationId() {
+    return invocationId();
   }
 }
 

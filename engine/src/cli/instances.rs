@@ -1,6 +1,7 @@
 //! Commands on durable process instances: `weft status ID`, `weft list`, `weft resume ID`,
 //! `weft cancel ID`, `weft history ID`. Each takes `--json` for machine-readable output.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -92,17 +93,22 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
 
 fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode> {
     let entries = store.history(&args.id).map_err(|e| durable_error(e.into()))?;
+    let mut out = std::io::stdout().lock();
     for entry in entries {
         let value = serde_json::to_value(&entry).expect("a history entry serialises");
         if args.json {
-            println!("{value}");
+            if writeln!(out, "{value}").is_err() {
+                break; // the reader went away (e.g. `| head`)
+            }
             continue;
         }
-        let mut fields = value.as_object().cloned().unwrap_or_default();
-        let kind = fields.remove("kind").and_then(|k| k.as_str().map(String::from)).unwrap_or_default();
-        fields.remove("superstep");
-        let rest: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" "));
+        let record = value["record"].as_object().and_then(|r| r.iter().next());
+        let Some((kind, fields)) = record else { continue };
+        let rest: Vec<String> =
+            fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+        if writeln!(out, "superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")).is_err() {
+            break;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -110,11 +116,15 @@ fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode>
 pub(super) fn list(args: ListArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     let instances = store.list(args.status.as_deref()).map_err(|e| durable_error(e.into()))?;
+    let mut out = std::io::stdout().lock();
     for i in instances {
-        if args.json {
-            println!("{}", json!(i));
+        let line = if args.json {
+            json!(i).to_string()
         } else {
-            println!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms));
+            format!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms))
+        };
+        if writeln!(out, "{line}").is_err() {
+            break; // the reader went away (e.g. `| head`)
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -39,7 +39,7 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
     /// Run without a store: nothing is kept, and the run cannot be resumed.
-    #[arg(long, conflicts_with = "store")]
+    #[arg(long)]
     in_memory: bool,
     #[command(flatten)]
     store: StoreArgs,

@@ -140,11 +140,12 @@ impl<'a> Driver<'a> {
     /// it is pinned to.
     ///
     /// Errors: [`StoreError::NotFound`]; [`StoreError::Held`] while another live process holds it;
-    /// [`DurableError::Ended`] for a run that has ended; [`DurableError::Pinned`] and
+    /// [`DurableError::Ended`] for a run that has ended and has nothing left to publish; [`DurableError::Pinned`] and
     /// [`DurableError::Mismatch`] for a store this Weft cannot run.
     pub fn open(&self, id: &str) -> Result<Instance, DurableError> {
         let loaded = self.store.load(id)?;
-        if loaded.state.status.is_final() {
+        // An ended run is opened only to publish what a crash left unpublished after its last commit.
+        if loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty() {
             return Err(DurableError::Ended { instance: id.into(), status: loaded.info.status });
         }
         self.store.acquire(id, &self.owner, &is_gone)?;
@@ -225,6 +226,11 @@ impl<'a> Driver<'a> {
     /// Errors: as [`Driver::open`] ([`DurableError::Ended`] for a run that has already ended).
     pub fn cancel(&self, id: &str) -> Result<Instance, DurableError> {
         let mut instance = self.open(id)?;
+        if instance.run.state().status.is_final() {
+            let status = instance.run.state().status.name().to_string();
+            self.store.release(id, &self.owner, 0)?;
+            return Err(DurableError::Ended { instance: id.into(), status });
+        }
         instance.run.cancel();
         let effects = instance.run.take_effects();
         let now = self.clock.now_ms();

@@ -8,19 +8,21 @@ use crate::data::Json;
 use crate::runner::failure::RunError;
 use crate::runner::state::Status;
 
-/// One entry of a history: the superstep it belongs to (0 before the first) and what happened.
+/// One entry of a history: the superstep it belongs to (0 before the first) and what happened, as
+/// `{"superstep": 3, "record": {"invoked": {...}}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// The superstep in which it happened.
     pub superstep: u64,
     /// What happened.
-    #[serde(flatten)]
     pub record: HistoryRecord,
 }
 
-/// What happened. Serialised with a `kind` tag: `received`, `invoked`, `emitted`, `state-changed`, `status`.
+/// What happened, named by its one key: `received`, `invoked`, `emitted`, `state-changed`, `status`.
+/// (Externally tagged: event data is kept as raw JSON text, which serde cannot buffer for an internal
+/// tag.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum HistoryRecord {
     /// An event from outside the process (an input event, or one sent to a waiting run).
     Received {

@@ -57,6 +57,11 @@ class Context:
         """Write a log line (``trace``, ``debug``, ``info``, ``warn`` or ``error``)."""
         _host.log(getattr(_host.LogLevel, level.upper(), _host.LogLevel.INFO), message)
 
+    def invocation_id(self) -> str:
+        """This invocation's id, ``<instance>:<step>:<n>``: the same when the superstep is re-run after a
+        crash, so pass it to an outside system as an idempotency key."""
+        return _host.invocation_id()
+
 
 class Step:
     """Base class of a step. ``self.state`` holds the state for the current invocation."""

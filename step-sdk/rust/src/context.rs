@@ -1,4 +1,5 @@
-//! [`Context`]: what a kernel function can do besides returning: emit events and log.
+//! [`Context`]: what a kernel function can do besides returning: emit events, log, and learn its
+//! invocation id.
 
 use serde::Serialize;
 
@@ -36,6 +37,12 @@ impl Context {
     /// Write a log line at `level`; the host tags it with the process, step and function.
     pub fn log(&self, level: LogLevel, message: &str) {
         host::log(level, message);
+    }
+
+    /// The id of this invocation, `<instance>:<step>:<n>`: the same when the superstep is re-run after a
+    /// crash, so pass it to an outside system as an idempotency key.
+    pub fn invocation_id(&self) -> String {
+        host::invocation_id()
     }
 
     /// Write an `info` log line.

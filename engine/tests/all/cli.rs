@@ -1,43 +1,9 @@
 //! The `weft` command as a user runs it: output format, exit codes, error messages, the compiled-code cache.
 //! Uses the components built by scripts/build-steps under tests/steps.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// Run `weft` in the repository root with a private compiled-code cache under target/.
-fn weft(args: &[&str]) -> Output {
-    weft_with_cache(args, &root().join("target/weft-test-cache"))
-}
-
-/// Run `weft` with compiled-code cache `cache` and a store of its own in a temporary folder, so that no
-/// test touches the user's data directory.
-fn weft_with_cache(args: &[&str], cache: &Path) -> Output {
-    let store = tempfile::tempdir().expect("a temporary folder");
-    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .current_dir(root())
-        .env("WEFT_CACHE_DIR", cache)
-        .env("WEFT_STORE", store.path().join("weft.db"))
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("weft runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "weft panicked: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::{root, text, weft, weft_with_cache};
 
 #[test]
 fn run_prints_public_events_as_cloudevents_then_a_summary() {

@@ -1,0 +1,143 @@
+//! The crash test (SEMANTICS.md, "Durability"): the real `weft` binary runs `tests/processes/crash-loop.yaml`
+//! (61 supersteps: a loop with fan-out, a fan-in and three stateful steps) and is killed with SIGKILL at
+//! random moments — while loading, mid-superstep, mid-commit — then resumed with `weft resume`, again and
+//! again, until a resume finishes. The run must end exactly as an uncrashed run does: the same final step
+//! states, the same published events (once each by id, in order, byte for byte, after de-duplicating the
+//! re-publications), and the same history apart from timings: no message lost or delivered twice.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{command, text, weft_in};
+
+const PROCESS: &str = "tests/processes/crash-loop.yaml";
+const INSTANCE: &str = "crash";
+/// Every run sees this time, so that the crashed and uncrashed runs' events can be compared byte for byte.
+const NOW: (&str, &str) = ("WEFT_NOW", "2026-11-22T09:00:00Z");
+/// Kills required over the whole test.
+const KILLS: usize = 25;
+
+/// Everything observable about a finished instance: its summary's states and status, its history without
+/// timings, and the JSON lines of its published events as the store's outbox holds them.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: Value,
+    states: Value,
+    history: Vec<Value>,
+}
+
+fn outcome(store: &Path) -> Outcome {
+    let status = weft_in(store, &["status", INSTANCE, "--json"], &[NOW]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let summary: Value = serde_json::from_str(text(&status.stdout).trim()).expect("status prints JSON");
+    let history = weft_in(store, &["history", INSTANCE, "--json"], &[NOW]);
+    let history = text(&history.stdout)
+        .lines()
+        .map(|l| {
+            let mut entry: Value = serde_json::from_str(l).expect("history prints JSON lines");
+            if let Some(invoked) = entry["record"].get_mut("invoked") {
+                invoked["duration_us"] = Value::from(0);
+            }
+            entry
+        })
+        .collect();
+    Outcome { status: summary["status"].clone(), states: summary["states"].clone(), history }
+}
+
+/// The events in `stdout`, as complete JSON lines; a line cut by a kill can only be the last one.
+fn events(stdout: &str) -> Vec<String> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) if v.get("specversion").is_some() => out.push(line.to_string()),
+            Ok(_) => {} // a summary
+            Err(e) => assert_eq!(i, lines.len() - 1, "only the last line may be cut by a kill: {line}: {e}"),
+        }
+    }
+    out
+}
+
+/// A random delay up to `max`.
+fn random_delay(max: Duration) -> Duration {
+    let r = RandomState::new().hash_one(Instant::now());
+    Duration::from_micros(r % u64::try_from(max.as_micros()).unwrap_or(1).max(1))
+}
+
+#[test]
+fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference_store = dir.path().join("reference.db");
+    let started = Instant::now();
+    let reference = weft_in(&reference_store, &["run", PROCESS, "--event", "Start", "--instance-id", INSTANCE], &[NOW]);
+    let full_run = started.elapsed();
+    assert_eq!(reference.status.code(), Some(0), "{}", text(&reference.stderr));
+    let expected_events = events(&text(&reference.stdout));
+    let expected = outcome(&reference_store);
+    assert_eq!(expected.status, "completed");
+    assert_eq!(expected_events.len(), 120, "60 Recorded and 59 Tallied and the final Recorded");
+
+    let (mut kills, mut instances) = (0, 0);
+    while kills < KILLS {
+        instances += 1;
+        let store = dir.path().join(format!("crashed-{instances}.db"));
+        let mut published: Vec<String> = Vec::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let args: &[&str] = if attempt == 1 {
+                &["run", PROCESS, "--event", "Start", "--instance-id", INSTANCE]
+            } else {
+                &["resume", INSTANCE]
+            };
+            let stdout = dir.path().join(format!("out-{instances}-{attempt}.txt"));
+            let mut child = command(&store, args, &[NOW])
+                .stdout(std::fs::File::create(&stdout).unwrap())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("weft starts");
+            std::thread::sleep(random_delay(full_run));
+            let _ = child.kill(); // SIGKILL; fails only when the child was already reaped
+            let status = child.wait_with_output().unwrap();
+            let killed = status.status.signal() == Some(9);
+            published.extend(events(&std::fs::read_to_string(&stdout).unwrap()));
+            if killed {
+                kills += 1;
+                continue;
+            }
+            let stderr = text(&status.stderr);
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            // Finished: this attempt ran the instance to its end, or a kill came after the end was committed
+            // and everything published.
+            if status.status.success() || stderr.contains("has already ended") {
+                break;
+            }
+            // A kill before the instance was created leaves nothing to resume: start it again.
+            assert!(stderr.contains("no process instance has the id"), "attempt {attempt}: {stderr}");
+            attempt = 0;
+        }
+        // Every re-publication of an event is byte for byte the first one; de-duplicated, they are the
+        // uncrashed run's events, in order.
+        let mut first_by_id: HashMap<String, String> = HashMap::new();
+        let mut distinct = Vec::new();
+        for line in published {
+            let id = serde_json::from_str::<Value>(&line).unwrap()["id"].as_str().unwrap().to_owned();
+            match first_by_id.get(&id) {
+                Some(first) => assert_eq!(first, &line, "event {id} was published again differently"),
+                None => {
+                    first_by_id.insert(id, line.clone());
+                    distinct.push(line);
+                }
+            }
+        }
+        assert_eq!(distinct, expected_events, "instance {instances}: the published events");
+        assert_eq!(outcome(&store), expected, "instance {instances}: states, status and history");
+    }
+    eprintln!("{kills} kills over {instances} instances, each resumed to the uncrashed run's end");
+}

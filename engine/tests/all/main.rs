@@ -1,0 +1,59 @@
+//! The `weft` command as a user runs it, in one test binary (one link of wasmtime): output and exit codes
+//! ([`cli`]), durable instances ([`durable`]), and runs killed with SIGKILL and resumed ([`crash`]). Uses
+//! the components built by scripts/build-steps under tests/steps. Every command gets a store in a
+//! temporary folder: no test touches the user's data directory.
+
+mod crash;
+mod cli;
+mod durable;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `weft ARGS` in the repository root with the shared test cache and `store`, with extra environment
+/// `env`; not yet started.
+pub fn command(store: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command
+        .args(args)
+        .current_dir(root())
+        .env("WEFT_CACHE_DIR", root().join("target/weft-test-cache"))
+        .env("WEFT_STORE", store)
+        .env_remove("WEFT_NOW")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+}
+
+/// Run `weft ARGS` on `store` to the end; asserts it did not panic.
+pub fn weft_in(store: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = command(store, args, env).output().expect("weft runs");
+    assert!(!text(&out.stderr).contains("panicked"), "weft panicked: {}", text(&out.stderr));
+    out
+}
+
+/// Run `weft ARGS` with a store of its own.
+pub fn weft(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    weft_in(&dir.path().join("weft.db"), args, &[])
+}
+
+/// Run `weft ARGS` with compiled-code cache `cache` and a store of its own.
+pub fn weft_with_cache(args: &[&str], cache: &Path) -> Output {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let cache = cache.to_string_lossy();
+    weft_in(&dir.path().join("weft.db"), args, &[("WEFT_CACHE_DIR", &cache)])
+}
+
+/// Bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
