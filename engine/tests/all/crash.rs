@@ -1,5 +1,5 @@
 //! The crash test (SEMANTICS.md, "Durability"): the real `weft` binary runs `tests/processes/crash-loop.yaml`
-//! (61 supersteps: a loop with fan-out, a fan-in and three stateful steps) and is killed with SIGKILL at
+//! (151 supersteps: a loop with fan-out, a fan-in and three stateful steps) and is killed with SIGKILL at
 //! random moments — while loading, mid-superstep, mid-commit — then resumed with `weft resume`, again and
 //! again, until a resume finishes. The run must end exactly as an uncrashed run does: the same final step
 //! states, the same published events (once each by id, in order, byte for byte, after de-duplicating the
@@ -22,6 +22,9 @@ const INSTANCE: &str = "crash";
 const NOW: (&str, &str) = ("WEFT_NOW", "2026-11-22T09:00:00Z");
 /// Kills required over the whole test.
 const KILLS: usize = 25;
+/// Of those, kills after the attempt had committed and published at least one superstep (the rest land
+/// while `weft` loads, or between its last commit and its exit).
+const KILLS_MID_RUN: usize = 10;
 
 /// Everything observable about a finished instance: its summary's states and status, its history without
 /// timings, and the JSON lines of its published events as the store's outbox holds them.
@@ -81,10 +84,11 @@ fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
     let expected_events = events(&text(&reference.stdout));
     let expected = outcome(&reference_store);
     assert_eq!(expected.status, "completed");
-    assert_eq!(expected_events.len(), 120, "60 Recorded and 59 Tallied and the final Recorded");
+    assert_eq!(expected_events.len(), 300, "150 Recorded (one per round) and 149 Tallied and the final Recorded");
 
-    let (mut kills, mut instances) = (0, 0);
-    while kills < KILLS {
+    let (mut kills, mut mid_run, mut instances) = (0, 0, 0);
+    while kills < KILLS || mid_run < KILLS_MID_RUN {
+        assert!(instances < 200, "{kills} kills, {mid_run} mid-run, over {instances} instances");
         instances += 1;
         let store = dir.path().join(format!("crashed-{instances}.db"));
         let mut published: Vec<String> = Vec::new();
@@ -102,15 +106,19 @@ fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("weft starts");
-            std::thread::sleep(random_delay(full_run));
+            let delay = random_delay(full_run);
+            std::thread::sleep(delay);
             let _ = child.kill(); // SIGKILL; fails only when the child was already reaped
             let status = child.wait_with_output().unwrap();
             let killed = status.status.signal() == Some(9);
-            published.extend(events(&std::fs::read_to_string(&stdout).unwrap()));
+            let attempt_events = events(&std::fs::read_to_string(&stdout).unwrap());
             if killed {
                 kills += 1;
+                mid_run += usize::from(!attempt_events.is_empty());
+                published.extend(attempt_events);
                 continue;
             }
+            published.extend(attempt_events);
             let stderr = text(&status.stderr);
             assert!(!stderr.contains("panicked"), "{stderr}");
             // Finished: this attempt ran the instance to its end, or a kill came after the end was committed
@@ -139,5 +147,5 @@ fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
         assert_eq!(distinct, expected_events, "instance {instances}: the published events");
         assert_eq!(outcome(&store), expected, "instance {instances}: states, status and history");
     }
-    eprintln!("{kills} kills over {instances} instances, each resumed to the uncrashed run's end");
+    eprintln!("{kills} kills ({mid_run} mid-run) over {instances} instances, each resumed to the uncrashed run's end");
 }
