@@ -104,8 +104,7 @@ fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode>
         }
         let record = value["record"].as_object().and_then(|r| r.iter().next());
         let Some((kind, fields)) = record else { continue };
-        let rest: Vec<String> =
-            fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+        let rest: Vec<String> = fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
         if writeln!(out, "superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")).is_err() {
             break;
         }

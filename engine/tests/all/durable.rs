@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::{text, weft_in};
 
-const LINEAR: &[&str] = &["run", "tests/processes/linear.yaml", "--event", "Start", "--data", "\"Hi\"", "--instance-id", "i-1"];
+const LINEAR: &[&str] =
+    &["run", "tests/processes/linear.yaml", "--event", "Start", "--data", "\"Hi\"", "--instance-id", "i-1"];
 
 #[test]
 fn a_finished_run_can_be_inspected_but_not_resumed_or_cancelled() {
@@ -25,7 +26,9 @@ fn a_finished_run_can_be_inspected_but_not_resumed_or_cancelled() {
     let history = text(&weft_in(&store, &["history", "i-1", "--json"], &[]).stdout);
     let kinds: Vec<String> = history
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"].as_object().unwrap().keys().next().unwrap().clone())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["record"].as_object().unwrap().keys().next().unwrap().clone()
+        })
         .collect();
     assert_eq!(
         kinds,

@@ -3,8 +3,8 @@
 //! the components built by scripts/build-steps under tests/steps. Every command gets a store in a
 //! temporary folder: no test touches the user's data directory.
 
-mod crash;
 mod cli;
+mod crash;
 mod durable;
 
 use std::path::{Path, PathBuf};
