@@ -1,12 +1,13 @@
 //! Checks that need the whole definition, after it fits the schema: unique step ids, edges that name
-//! existing steps, edge sources with exactly one trigger. Checks that need the components' descriptions
+//! existing steps, edge sources with exactly one trigger, durations that parse, awaits of declared input
+//! events. Checks that need the components' descriptions
 //! (functions, parameters, binding shortcuts) are the engine's, at load.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::LoadedDefinition;
 use crate::error::{Diagnostic, suggest};
-use crate::model::Target;
+use crate::model::{Duration, Target};
 
 /// Every problem found, in document order.
 pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
@@ -23,29 +24,21 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
             ));
         }
     }
-    let known = || def.steps.iter().map(|s| s.id.as_str());
-    let step_exists = |pointer: String, id: &str, out: &mut Vec<Diagnostic>| {
-        if !ids.contains_key(id) {
-            out.push(loaded.diagnostic(&pointer, format!("no step has the id \"{id}\""), Some(suggest(id, known()))));
-        }
-    };
-    let mut inputs = HashSet::new();
+    let inputs: Vec<&str> = def.inputs.iter().map(|i| i.event.as_str()).collect();
+    let targets = Targets { loaded, ids: &ids, inputs: &inputs };
+    let mut seen = HashSet::new();
     for (i, input) in def.inputs.iter().enumerate() {
-        if !inputs.insert(input.event.as_str()) {
+        if !seen.insert(input.event.as_str()) {
             out.push(loaded.diagnostic(
                 &format!("/inputs/{i}/event"),
                 format!("input event \"{}\" is declared twice", input.event),
                 Some("list all its targets under one entry".into()),
             ));
         }
-        for (j, target) in input.to.iter().enumerate() {
-            if let Target::Function(t) = target {
-                step_exists(format!("/inputs/{i}/to/{j}/step"), &t.step, &mut out);
-            }
-        }
+        targets.check(&input.to, &format!("/inputs/{i}/to"), &mut out);
     }
     for (i, edge) in def.edges.iter().enumerate() {
-        step_exists(format!("/edges/{i}/from/step"), &edge.from.step, &mut out);
+        targets.step_exists(&format!("/edges/{i}/from/step"), &edge.from.step, &mut out);
         if edge.from.event_type().is_none() {
             out.push(loaded.diagnostic(
                 &format!("/edges/{i}/from"),
@@ -55,17 +48,75 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
                 ),
             ));
         }
-        for (j, target) in edge.to.iter().enumerate() {
-            if let Target::Function(t) = target {
-                step_exists(format!("/edges/{i}/to/{j}/step"), &t.step, &mut out);
-            }
-        }
+        targets.check(&edge.to, &format!("/edges/{i}/to"), &mut out);
     }
-    for (j, target) in def.on_error.iter().enumerate() {
-        if let Target::Function(t) = target {
-            step_exists(format!("/onError/{j}/step"), &t.step, &mut out);
+    targets.check(&def.on_error, "/onError", &mut out);
+    for (i, step) in def.steps.iter().enumerate() {
+        for (function, retry) in &step.retries {
+            for (key, delay) in [("initialDelay", &retry.initial_delay), ("maxDelay", &retry.max_delay)] {
+                if let Some(d) = delay {
+                    targets.duration(&format!("/steps/{i}/retries/{function}/{key}"), d, &mut out);
+                }
+            }
         }
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));
     out
+}
+
+/// Checks of a list of targets, wherever it stands.
+struct Targets<'a> {
+    loaded: &'a LoadedDefinition,
+    ids: &'a HashMap<&'a str, usize>,
+    inputs: &'a [&'a str],
+}
+
+impl Targets<'_> {
+    fn step_exists(&self, pointer: &str, id: &str, out: &mut Vec<Diagnostic>) {
+        if !self.ids.contains_key(id) {
+            let hint = suggest(id, self.loaded.definition.steps.iter().map(|s| s.id.as_str()));
+            out.push(self.loaded.diagnostic(pointer, format!("no step has the id \"{id}\""), Some(hint)));
+        }
+    }
+
+    fn duration(&self, pointer: &str, d: &Duration, out: &mut Vec<Diagnostic>) {
+        if d.millis().is_none() {
+            out.push(self.loaded.diagnostic(
+                pointer,
+                format!("\"{}\" is not a duration", d.0),
+                Some("write a whole number and a unit: ms, s, m, h or d, e.g. `72h`".into()),
+            ));
+        }
+    }
+
+    /// Every target at `pointer`: steps that exist, durations that parse, awaits of declared input events.
+    fn check(&self, targets: &[Target], pointer: &str, out: &mut Vec<Diagnostic>) {
+        for (j, target) in targets.iter().enumerate() {
+            match target {
+                Target::Stop(_) => {}
+                Target::Function(t) => {
+                    self.step_exists(&format!("{pointer}/{j}/step"), &t.step, out);
+                    if let Some(d) = &t.delay {
+                        self.duration(&format!("{pointer}/{j}/delay"), d, out);
+                    }
+                }
+                Target::Await(a) => {
+                    if !self.inputs.contains(&a.event.as_str()) {
+                        out.push(self.loaded.diagnostic(
+                            &format!("{pointer}/{j}/await"),
+                            format!("the awaited event \"{}\" is not an input event of the process", a.event),
+                            Some(format!(
+                                "declare it under `inputs` with its targets (declared: {})",
+                                self.inputs.join(", ")
+                            )),
+                        ));
+                    }
+                    if let Some(d) = &a.timeout {
+                        self.duration(&format!("{pointer}/{j}/timeout"), d, out);
+                    }
+                    self.check(&a.on_timeout, &format!("{pointer}/{j}/onTimeout"), out);
+                }
+            }
+        }
+    }
 }

@@ -75,6 +75,49 @@ pub struct StepDefinition {
     /// Initial state snapshot handed to the step's first invocation (any JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// Retries of kernel functions' errors, by function name: `{ pull: { attempts: 3, initialDelay: 1s } }`.
+    /// Between attempts the run waits on a durable timer; only the last failure goes on to error routing.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub retries: std::collections::BTreeMap<String, Retry>,
+}
+
+/// How a kernel function's errors are retried: up to `attempts` attempts in all, waiting `initialDelay`
+/// before the second, doubling each time up to `maxDelay`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retry {
+    /// Attempts in all, the first included (at least 2 to retry at all).
+    #[schemars(range(min = 1, max = 100))]
+    pub attempts: u32,
+    /// Wait before the second attempt, e.g. `500ms`, `2s`, `1m` (default `1s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<Duration>,
+    /// Longest wait between attempts (default `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<Duration>,
+}
+
+/// A span of time: a whole number and a unit, `ms`, `s`, `m`, `h` or `d` (e.g. `250ms`, `72h`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Duration(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d)$"))] pub String);
+
+impl Duration {
+    /// The span in milliseconds; `None` when the text does not fit the pattern or overflows.
+    pub fn millis(&self) -> Option<u64> {
+        let text = self.0.as_str();
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = text.split_at(split);
+        let factor = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        number.parse::<u64>().ok()?.checked_mul(factor)
+    }
 }
 
 /// An event accepted from outside the process, and its targets.
@@ -117,7 +160,8 @@ pub struct EdgeSource {
     pub error: Option<String>,
 }
 
-/// Where an event's data goes: a parameter of a kernel function, or `stop`.
+/// Where an event's data goes: a parameter of a kernel function (now or after a delay), `stop`, or an
+/// await of an external event.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Target {
@@ -125,6 +169,26 @@ pub enum Target {
     Stop(StopTarget),
     /// A parameter of a kernel function of a step.
     Function(FunctionTarget),
+    /// Wait for an external event.
+    Await(AwaitTarget),
+}
+
+/// `{ await: AgentReplied, timeout: 72h, onTimeout: [...] }`: the run waits for the input event `await`,
+/// which `weft send` delivers (routed like any input event). If `timeout` passes first, the data that
+/// opened the await goes to `onTimeout` instead (SEMANTICS.md, "Waiting, timers and retries").
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AwaitTarget {
+    /// The awaited event: one of the process's input events.
+    #[serde(rename = "await")]
+    #[schemars(length(min = 1))]
+    pub event: String,
+    /// How long to wait; none waits for ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Where the data that opened the await goes when the timeout passes first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_timeout: Vec<Target>,
 }
 
 /// The word `stop`.
@@ -148,6 +212,9 @@ pub struct FunctionTarget {
     /// Parameter of that function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    /// Deliver after this long (a durable timer), e.g. `10m`; default at once (the next superstep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
 }
 
 /// Limits on one run.

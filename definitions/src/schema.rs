@@ -93,7 +93,11 @@ fn describe(
                     })
                 })
                 .collect();
-            if let [branch] = fitting.as_slice() {
+            // Of several fitting branches, the one with the fewest errors is what the author meant
+            // (`{step, paramter}` is a function target with a misspelt key, not an await missing `await`).
+            let fewest = fitting.iter().map(|b| b.len()).min().unwrap_or(0);
+            let closest: Vec<&&Vec<ValidationError<'_>>> = fitting.iter().filter(|b| b.len() == fewest).collect();
+            if let [branch] = closest.as_slice() {
                 for e in branch.iter() {
                     describe(e, schema, document, map, file, out);
                 }

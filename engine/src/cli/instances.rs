@@ -28,6 +28,29 @@ pub struct InstanceArgs {
     cache: CacheArgs,
 }
 
+/// Arguments of `weft send`.
+#[derive(Args)]
+pub struct SendArgs {
+    /// The process instance id.
+    id: String,
+    /// The awaited event's type.
+    #[arg(long, value_name = "TYPE")]
+    event: String,
+    /// The event's data, as JSON text (default: null).
+    #[arg(long, value_name = "JSON", conflicts_with = "data_file")]
+    data: Option<String>,
+    /// A file holding the event's data as JSON.
+    #[arg(long, value_name = "FILE")]
+    data_file: Option<std::path::PathBuf>,
+    /// Print the summary as one JSON line on stdout instead of text on stderr.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
 /// Arguments of `weft list`.
 #[derive(Args)]
 pub struct ListArgs {
@@ -110,6 +133,18 @@ fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
+    let data = super::run::event_data(args.data.as_deref(), args.data_file.as_deref())?;
+    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let store = args.store.open()?;
+    let runtime = args.cache.runtime()?;
+    let driver = Driver::new(&store, &runtime, clock.as_ref());
+    let mut held = driver.send(&args.id, &args.event, data).map_err(durable_error)?;
+    let mut sink = JsonLines::new(std::io::stdout().lock());
+    driver.drive(&mut held, &mut sink).map_err(durable_error)?;
+    Ok(report(held.run().process(), held.run().state(), args.json))
 }
 
 pub(super) fn list(args: ListArgs) -> Result<ExitCode, ExitCode> {

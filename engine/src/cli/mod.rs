@@ -1,5 +1,5 @@
-//! The `weft` command line: `validate`, `run`, `status`, `list`, `resume`, `cancel`, `history`, `schema`,
-//! `describe`.
+//! The `weft` command line: `validate`, `run`, `status`, `list`, `send`, `resume`, `cancel`, `history`,
+//! `schema`, `describe`.
 //!
 //! Exit codes: 0 for a valid definition or a run that completed, stopped, waits or was cancelled; 1 for a
 //! run that failed (or a store that failed along the way); 2 for bad input (definition, component, event
@@ -50,6 +50,9 @@ enum Command {
     Status(instances::InstanceArgs),
     /// List the process instances in the store.
     List(instances::ListArgs),
+    /// Deliver an event a waiting process instance awaits, and run it on to its next waiting or final
+    /// status.
+    Send(instances::SendArgs),
     /// Go on with a process instance from its last checkpoint (after a crash, or to fire due timers).
     Resume(instances::InstanceArgs),
     /// Cancel a process instance: nothing of it runs afterwards.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Status(args) => instances::instance(instances::Action::Status, args),
         Command::List(args) => instances::list(args),
+        Command::Send(args) => instances::send(args),
         Command::Resume(args) => instances::instance(instances::Action::Resume, args),
         Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
         Command::History(args) => instances::instance(instances::Action::History, args),

@@ -48,7 +48,7 @@ pub struct RunArgs {
 }
 
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
-    let data = input_data(&args)?;
+    let data = event_data(args.data.as_deref(), args.data_file.as_deref())?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
     let process = runtime.load_process(&args.file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
@@ -73,10 +73,11 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     Ok(report(&process, held.run().state(), args.json))
 }
 
-fn input_data(args: &RunArgs) -> Result<Json, ExitCode> {
-    match (&args.data, &args.data_file) {
+/// An event's data from `--data` or `--data-file` (default `null`).
+pub(super) fn event_data(data: Option<&str>, data_file: Option<&std::path::Path>) -> Result<Json, ExitCode> {
+    match (data, data_file) {
         (Some(text), _) => {
-            Json::parse(text.clone()).map_err(|e| fail(EXIT_BAD_INPUT, format!("--data is not JSON: {e}")))
+            Json::parse(text.to_owned()).map_err(|e| fail(EXIT_BAD_INPUT, format!("--data is not JSON: {e}")))
         }
         (None, Some(file)) => {
             let text = std::fs::read_to_string(file)

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::data::Json;
 use crate::load::Process;
 use crate::runner::RunState;
+use crate::runner::clock::format_time;
 
 /// The run's summary: status (and error), supersteps, invocations, final step states, unrouted events,
 /// parameter values left over, and where each component's compiled code came from.
@@ -40,6 +41,8 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         "states": states,
         "unrouted": state.unrouted,
         "leftovers": leftovers,
+        "awaits": state.awaits.iter().map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
+        "timers": state.timers.iter().map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
         "components": components,
     });
     let status = serde_json::to_value(&state.status).expect("a status serialises");
@@ -68,6 +71,16 @@ pub fn human(summary: &Value) -> String {
     }
     for event in summary["unrouted"].as_array().into_iter().flatten() {
         text += &format!("unrouted event {} from step {}: {}\n", event["event_type"], event["step"], event["data"]);
+    }
+    for a in summary["awaits"].as_array().into_iter().flatten() {
+        match a["deadline"].as_str() {
+            Some(deadline) => text += &format!("awaits {} until {deadline}\n", a["event"]),
+            None => text += &format!("awaits {}\n", a["event"]),
+        }
+    }
+    for t in summary["timers"].as_array().into_iter().flatten() {
+        let what = if t["retry"] == true { "a retry" } else { "a delayed delivery" };
+        text += &format!("timer: {what} due {}\n", t["due"].as_str().unwrap_or_default());
     }
     for w in summary["leftovers"].as_array().into_iter().flatten() {
         text += &format!(

@@ -21,7 +21,7 @@ use weft_definitions::DefinitionError;
 
 use crate::data::Json;
 use crate::load::{Process, Runtime};
-use crate::runner::{Clock, Run, Status, UnknownInput};
+use crate::runner::{Clock, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::CloudEventSink;
 use crate::sinks::cloudevents::to_json;
 use crate::store::{Commit, InstanceInfo, NewInstance, Store, StoreError};
@@ -57,6 +57,9 @@ pub enum DurableError {
     /// The input event is not one the process accepts.
     #[error(transparent)]
     Input(#[from] UnknownInput),
+    /// The run does not await the event sent.
+    #[error(transparent)]
+    NotAwaited(#[from] NotAwaited),
     /// The run has ended; nothing of it runs again.
     #[error("process instance \"{instance}\" has already ended ({status}); nothing of it runs again")]
     Ended {
@@ -196,7 +199,11 @@ impl<'a> Driver<'a> {
         }
         // Everything in the outbox has now been published at least once.
         instance.published_through = instance.outbox_len;
-        while instance.run.state().status == Status::Running {
+        loop {
+            instance.run.fire_due(self.clock.now_ms());
+            if instance.run.state().status != Status::Running {
+                break;
+            }
             let effects = instance.run.superstep();
             let now = self.clock.now_ms();
             instance.run.advance_time(now);
@@ -221,6 +228,36 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
+    /// Deliver the awaited event `event_type` with `data` to instance `id` and commit that at once; then
+    /// the caller drives it on with [`Driver::drive`].
+    ///
+    /// Errors: as [`Driver::open`]; [`DurableError::NotAwaited`] (nothing changes).
+    pub fn send(&self, id: &str, event_type: &str, data: Json) -> Result<Instance, DurableError> {
+        let mut instance = self.open(id)?;
+        let sent = instance.run.send_awaited(event_type, data);
+        let committed = sent.map_err(DurableError::from).and_then(|()| self.commit_now(&mut instance));
+        if let Err(e) = committed {
+            self.store.release(id, &self.owner, 0)?;
+            return Err(e);
+        }
+        Ok(instance)
+    }
+
+    /// Commit what changed outside a superstep (a sent event, a cancel).
+    fn commit_now(&self, instance: &mut Instance) -> Result<(), DurableError> {
+        let effects = instance.run.take_effects();
+        let commit = Commit {
+            state: instance.run.state(),
+            history: &effects.history,
+            outbox: &[],
+            published_through: 0,
+            now_ms: self.clock.now_ms(),
+            owner: &self.owner,
+        };
+        instance.revision = self.store.commit(&instance.info.id, instance.revision, &commit)?;
+        Ok(())
+    }
+
     /// Cancel instance `id`: it ends as cancelled, committed, and nothing of it runs afterwards.
     ///
     /// Errors: as [`Driver::open`] ([`DurableError::Ended`] for a run that has already ended).
@@ -232,20 +269,9 @@ impl<'a> Driver<'a> {
             return Err(DurableError::Ended { instance: id.into(), status });
         }
         instance.run.cancel();
-        let effects = instance.run.take_effects();
-        let now = self.clock.now_ms();
-        let commit = Commit {
-            state: instance.run.state(),
-            history: &effects.history,
-            outbox: &[],
-            published_through: 0,
-            now_ms: now,
-            owner: &self.owner,
-        };
-        let committed = self.store.commit(id, instance.revision, &commit);
+        let committed = self.commit_now(&mut instance);
         self.store.release(id, &self.owner, 0)?;
-        instance.revision = committed?;
-        Ok(instance)
+        committed.map(|()| instance)
     }
 }
 

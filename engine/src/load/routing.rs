@@ -27,6 +27,48 @@ pub enum Route {
     Stop,
     /// Queue the data for a parameter of a kernel function.
     Deliver(Delivery),
+    /// Queue the data for a parameter after `delay_ms` milliseconds of the run's time (a durable timer).
+    Later {
+        /// Where it goes.
+        to: Delivery,
+        /// How long after the superstep that routed it.
+        delay_ms: u64,
+    },
+    /// Open the await at this index of [`RoutingTable::awaits`].
+    Await(usize),
+}
+
+/// An await an edge opens: the input event it waits for, how long, and where the data that opened it
+/// goes if the time runs out first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitRoute {
+    /// The awaited input event.
+    pub event: String,
+    /// Milliseconds until it times out; `None` for never.
+    pub timeout_ms: Option<u64>,
+    /// Routes of the data that opened it, on timeout.
+    pub on_timeout: Vec<Route>,
+}
+
+/// How a kernel function's errors are retried (from the definition's `retries`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the second attempt, ms.
+    pub initial_delay_ms: u64,
+    /// Longest wait, ms.
+    pub max_delay_ms: u64,
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (from 1): the initial delay doubled `attempt - 1` times,
+    /// at most the maximum.
+    pub fn delay_ms(&self, attempt: u32) -> u64 {
+        let doubled =
+            self.initial_delay_ms.saturating_mul(1u64.checked_shl(attempt.saturating_sub(1)).unwrap_or(u64::MAX));
+        doubled.min(self.max_delay_ms)
+    }
 }
 
 /// A parameter of a kernel function, by indices.
@@ -50,6 +92,10 @@ pub struct RoutingTable {
     /// `automatic[step][function]`: the routes of its `F.OnResult` and `F.OnError` events, resolved at
     /// load so that an invocation's automatic events cost no lookup.
     automatic: Vec<Vec<(Vec<Route>, Vec<Route>)>>,
+    /// The awaits that edges open, indexed by [`Route::Await`].
+    awaits: Vec<AwaitRoute>,
+    /// `retries[step][function]`: its retry policy, if the definition gives one.
+    retries: Vec<Vec<Option<RetryPolicy>>>,
 }
 
 impl RoutingTable {
@@ -77,6 +123,16 @@ impl RoutingTable {
         &self.error_handler
     }
 
+    /// The awaits edges open, by index.
+    pub fn awaits(&self) -> &[AwaitRoute] {
+        &self.awaits
+    }
+
+    /// The retry policy of function `function` of step `step`, if any.
+    pub fn retry(&self, step: usize, function: usize) -> Option<RetryPolicy> {
+        self.retries.get(step).and_then(|f| f.get(function)).copied().flatten()
+    }
+
     /// The declared input event types, for hints.
     pub fn input_events(&self) -> impl Iterator<Item = &str> {
         self.by_source.first().into_iter().flat_map(|m| m.keys().map(String::as_str))
@@ -91,12 +147,18 @@ impl RoutingTable {
         let index: HashMap<&str, usize> = def.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         let mut problems = Vec::new();
         let binder = Binder { loaded, descriptions, index: &index };
-        let error_handler = binder.bind_all(&def.on_error, "/onError", &mut problems);
-        let mut table =
-            RoutingTable { by_source: vec![HashMap::new(); def.steps.len() + 1], error_handler, automatic: Vec::new() };
+        let mut awaits = Vec::new();
+        let error_handler = binder.bind_all(&def.on_error, "/onError", &mut awaits, &mut problems);
+        let mut table = RoutingTable {
+            by_source: vec![HashMap::new(); def.steps.len() + 1],
+            error_handler,
+            automatic: Vec::new(),
+            awaits: Vec::new(),
+            retries: binder.retries(&mut problems),
+        };
 
         for (i, input) in def.inputs.iter().enumerate() {
-            let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut problems);
+            let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut awaits, &mut problems);
             table.by_source[0].entry(input.event.clone()).or_default().extend(routes);
         }
         for (i, edge) in def.edges.iter().enumerate() {
@@ -114,7 +176,7 @@ impl RoutingTable {
                 ));
             }
             let Some(event) = edge.from.event_type() else { continue };
-            let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut problems);
+            let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut awaits, &mut problems);
             table.by_source[source + 1].entry(event).or_default().extend(routes);
         }
         // Automatic events are routed by index; guests cannot emit their names, so they leave the map.
@@ -127,6 +189,7 @@ impl RoutingTable {
                 d.functions.iter().map(|f| (take(on_result(&f.name)), take(on_error(&f.name)))).collect()
             })
             .collect();
+        table.awaits = awaits;
         if problems.is_empty() { Ok(table) } else { Err(problems) }
     }
 }
@@ -138,19 +201,65 @@ struct Binder<'a> {
 }
 
 impl Binder<'_> {
-    fn bind_all(&self, targets: &[Target], pointer: &str, problems: &mut Vec<Diagnostic>) -> Vec<Route> {
+    /// The routes of `targets` (at `pointer`); awaits they open are added to `awaits`.
+    fn bind_all(
+        &self,
+        targets: &[Target],
+        pointer: &str,
+        awaits: &mut Vec<AwaitRoute>,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Vec<Route> {
         let mut routes = Vec::with_capacity(targets.len());
         for (j, target) in targets.iter().enumerate() {
             match target {
                 Target::Stop(_) => routes.push(Route::Stop),
                 Target::Function(t) => match self.bind(t, &format!("{pointer}/{j}")) {
-                    Ok(Some(d)) => routes.push(Route::Deliver(d)),
+                    Ok(Some(to)) => match t.delay.as_ref().and_then(|d| d.millis()) {
+                        Some(delay_ms) => routes.push(Route::Later { to, delay_ms }),
+                        None => routes.push(Route::Deliver(to)),
+                    },
                     Ok(None) => {}
                     Err(d) => problems.push(d),
                 },
+                Target::Await(a) => {
+                    let on_timeout =
+                        self.bind_all(&a.on_timeout, &format!("{pointer}/{j}/onTimeout"), awaits, problems);
+                    let timeout_ms = a.timeout.as_ref().and_then(|d| d.millis());
+                    awaits.push(AwaitRoute { event: a.event.clone(), timeout_ms, on_timeout });
+                    routes.push(Route::Await(awaits.len() - 1));
+                }
             }
         }
         routes
+    }
+
+    /// Each step's retry policies by function index; a `retries` key naming no function is a problem.
+    fn retries(&self, problems: &mut Vec<Diagnostic>) -> Vec<Vec<Option<RetryPolicy>>> {
+        let steps = &self.loaded.definition.steps;
+        let mut out: Vec<Vec<Option<RetryPolicy>>> =
+            self.descriptions.iter().map(|d| vec![None; d.functions.len()]).collect();
+        for (i, step) in steps.iter().enumerate() {
+            let Some(desc) = self.descriptions.get(i) else { continue };
+            for (name, retry) in &step.retries {
+                let Some(f) = desc.function(name) else {
+                    problems.push(self.loaded.diagnostic(
+                        &format!("/steps/{i}/retries/{name}"),
+                        format!("step \"{}\" has no kernel function \"{name}\" to retry", step.id),
+                        Some(suggest(name, desc.function_names())),
+                    ));
+                    continue;
+                };
+                let ms = |d: &Option<weft_definitions::Duration>, default| {
+                    d.as_ref().and_then(|d| d.millis()).unwrap_or(default)
+                };
+                out[i][f] = Some(RetryPolicy {
+                    attempts: retry.attempts.max(1),
+                    initial_delay_ms: ms(&retry.initial_delay, 1_000),
+                    max_delay_ms: ms(&retry.max_delay, 3_600_000),
+                });
+            }
+        }
+        out
     }
 
     /// `Ok(None)` for an unknown step, already reported by the definition checks.

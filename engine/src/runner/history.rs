@@ -74,6 +74,34 @@ pub enum HistoryRecord {
         /// The new snapshot.
         state: Json,
     },
+    /// An edge opened an await of an external event.
+    AwaitOpened {
+        /// The awaited input event.
+        event: String,
+        /// When it times out, ms since the Unix epoch; none for never.
+        deadline_ms: Option<u64>,
+    },
+    /// An await closed: the event came (`timed_out` false) or its time ran out.
+    AwaitClosed {
+        /// The awaited input event.
+        event: String,
+        /// Whether the timeout fired.
+        timed_out: bool,
+    },
+    /// A durable timer was set: a delayed delivery, or a retry.
+    TimerSet {
+        /// When it fires, ms since the Unix epoch.
+        due_ms: u64,
+        /// Whether it retries a failed invocation.
+        retry: bool,
+    },
+    /// A durable timer fired.
+    TimerFired {
+        /// When it was due, ms since the Unix epoch.
+        due_ms: u64,
+        /// Whether it retries a failed invocation.
+        retry: bool,
+    },
     /// The run's status changed.
     Status {
         /// The new status.

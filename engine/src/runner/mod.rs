@@ -38,13 +38,13 @@ use sha2::{Digest, Sha256};
 
 use crate::data::Json;
 use crate::host::Emitted;
-use crate::load::{Process, Route, Source};
+use crate::load::{Process, Route, RoutingTable, Source};
 use crate::sinks::EventSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use failure::{ErrorKind, Failure, RunError};
 pub use history::{HistoryEntry, HistoryRecord};
 pub use instances::StepInstances;
-pub use state::{EventRecord, Message, RunState, Status};
+pub use state::{EventRecord, Fire, Message, OpenAwait, RetryCall, RunState, Status, Timer};
 
 /// Most messages that may wait for the next superstep; more fails the run (a cycle that multiplies events
 /// would otherwise exhaust memory).
@@ -55,8 +55,22 @@ pub struct Run {
     process: Arc<Process>,
     state: RunState,
     instances: StepInstances,
+    log: Log,
+}
+
+/// The effects a run collects until the driver takes them, and whether it records history.
+#[derive(Default)]
+struct Log {
     effects: Effects,
-    record_history: bool,
+    history: bool,
+}
+
+impl Log {
+    fn record(&mut self, superstep: u64, record: HistoryRecord) {
+        if self.history {
+            self.effects.history.push(HistoryEntry { superstep, record });
+        }
+    }
 }
 
 /// What a superstep (or a [`Run::send`]) produced besides the run's new state, for the driver to act on
@@ -67,6 +81,18 @@ pub struct Effects {
     pub published: Vec<EventRecord>,
     /// History records, in order (empty unless the run records history, see [`Run::record_history`]).
     pub history: Vec<HistoryEntry>,
+}
+
+/// An event sent to a run that does not await it.
+#[derive(Debug, thiserror::Error)]
+#[error("process instance \"{instance}\" does not await \"{event}\"; it awaits: {awaited}")]
+pub struct NotAwaited {
+    /// Instance id.
+    pub instance: String,
+    /// The event type given.
+    pub event: String,
+    /// What it awaits, comma-separated, with deadlines (`nothing` when it awaits nothing).
+    pub awaited: String,
 }
 
 /// An input event the process does not declare.
@@ -100,12 +126,12 @@ impl Run {
     pub fn resume(process: Arc<Process>, state: RunState) -> Result<Self, String> {
         state.fits(&process)?;
         let instances = StepInstances::new(process.steps.len());
-        Ok(Run { process, state, instances, effects: Effects::default(), record_history: false })
+        Ok(Run { process, state, instances, log: Log::default() })
     }
 
     /// Record history entries in the effects (off by default: an in-memory run does not pay for them).
     pub fn record_history(&mut self, on: bool) {
-        self.record_history = on;
+        self.log.history = on;
     }
 
     /// The run's state.
@@ -131,7 +157,7 @@ impl Run {
 
     /// Take the effects produced since the last call.
     pub fn take_effects(&mut self) -> Effects {
-        std::mem::take(&mut self.effects)
+        std::mem::take(&mut self.log.effects)
     }
 
     /// Queue input event `event_type` with `data` for the next superstep (SEMANTICS.md rule 10).
@@ -148,13 +174,93 @@ impl Run {
                 accepted: accepted.join(", "),
             });
         }
-        let stop = deliver(&mut self.state.pending, routes, &data);
+        let stop = deliver(&mut self.state, &self.process.routing, routes, &data, &mut self.log);
         let record = HistoryRecord::Received { event: event_type.into(), data, routes: routes.len() };
         self.record(record);
         if stop {
             self.set_status(Status::Stopped);
         }
         Ok(())
+    }
+
+    /// Deliver `event_type` with `data` to a run that awaits it: the oldest await of that event closes and
+    /// the event is routed like an input event; a waiting run runs again.
+    ///
+    /// Errors: [`NotAwaited`], listing what the run does await, when no open await is for `event_type`.
+    pub fn send_awaited(&mut self, event_type: &str, data: Json) -> Result<(), NotAwaited> {
+        let Some(i) = self.state.awaits.iter().position(|a| a.event == event_type) else {
+            let awaited: Vec<String> = self
+                .state
+                .awaits
+                .iter()
+                .map(|a| match a.deadline_ms {
+                    Some(d) => format!("{} (until {})", a.event, clock::format_time(d)),
+                    None => a.event.clone(),
+                })
+                .collect();
+            return Err(NotAwaited {
+                instance: self.state.instance_id.clone(),
+                event: event_type.into(),
+                awaited: if awaited.is_empty() { "nothing".into() } else { awaited.join(", ") },
+            });
+        };
+        self.state.awaits.remove(i);
+        self.record(HistoryRecord::AwaitClosed { event: event_type.into(), timed_out: false });
+        self.send(event_type, data).map_err(|e| NotAwaited {
+            instance: self.state.instance_id.clone(),
+            event: e.event,
+            awaited: e.accepted,
+        })?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Fire every timer due and time out every await whose deadline has passed at `now_ms` (which also
+    /// becomes the run's time, see [`Run::advance_time`]), in order of due time; a waiting run with
+    /// something to do runs again. Returns whether anything fired.
+    pub fn fire_due(&mut self, now_ms: u64) -> bool {
+        if self.state.status.is_final() {
+            return false;
+        }
+        self.advance_time(now_ms);
+        let now = self.state.time_ms;
+        let mut fired = false;
+        let (mut due, later): (Vec<Timer>, Vec<Timer>) =
+            std::mem::take(&mut self.state.timers).into_iter().partition(|t| t.due_ms <= now);
+        self.state.timers = later;
+        due.sort_by_key(|t| t.due_ms);
+        for timer in due {
+            fired = true;
+            let retry = matches!(timer.fire, Fire::Retry(_));
+            self.record(HistoryRecord::TimerFired { due_ms: timer.due_ms, retry });
+            match timer.fire {
+                Fire::Deliver(m) => self.state.pending.push(m),
+                Fire::Retry(call) => self.state.retries_due.push(call),
+            }
+        }
+        let (expired, open): (Vec<OpenAwait>, Vec<OpenAwait>) =
+            std::mem::take(&mut self.state.awaits).into_iter().partition(|a| a.deadline_ms.is_some_and(|d| d <= now));
+        self.state.awaits = open;
+        let process = self.process.clone();
+        for a in expired {
+            fired = true;
+            self.record(HistoryRecord::AwaitClosed { event: a.event.clone(), timed_out: true });
+            let routes = &process.routing.awaits()[a.route].on_timeout;
+            if deliver(&mut self.state, &process.routing, routes, &a.data, &mut self.log) {
+                self.set_status(Status::Stopped);
+                return true;
+            }
+        }
+        self.wake();
+        fired
+    }
+
+    /// A waiting run with messages or retries to deliver runs again.
+    fn wake(&mut self) {
+        let work = !self.state.pending.is_empty() || !self.state.retries_due.is_empty();
+        if self.state.status == Status::Waiting && work {
+            self.set_status(Status::Running);
+        }
     }
 
     /// Cancel the run: it ends as [`Status::Cancelled`] and nothing of it runs afterwards. A run that has
@@ -166,8 +272,13 @@ impl Run {
     }
 
     /// Run supersteps until the run ends or waits, handing public events to `sink` after each superstep.
+    /// Timers fire only when due at the run's own time (so a delay leaves the run waiting).
     pub fn run_to_end(&mut self, sink: &mut dyn EventSink) -> &Status {
-        while self.state.status == Status::Running {
+        loop {
+            self.fire_due(self.state.time_ms);
+            if self.state.status != Status::Running {
+                break;
+            }
             let effects = self.superstep();
             for event in &effects.published {
                 sink.publish(self.process.name(), &self.state.instance_id, event);
@@ -186,8 +297,9 @@ impl Run {
     }
 
     fn superstep_inner(&mut self) {
-        if self.state.pending.is_empty() {
-            self.set_status(Status::Completed);
+        if self.state.pending.is_empty() && self.state.retries_due.is_empty() {
+            let waits = !self.state.awaits.is_empty() || !self.state.timers.is_empty();
+            self.set_status(if waits { Status::Waiting } else { Status::Completed });
             return;
         }
         let limit = self.process.loaded.definition.max_supersteps();
@@ -207,10 +319,19 @@ impl Run {
         }
         let process = self.process.clone();
         let mut stop = false;
+        for call in std::mem::take(&mut self.state.retries_due) {
+            match self.invoke(call.step, call.function, call.args, call.attempt) {
+                Ok(stopped) => stop |= stopped,
+                Err(error) => {
+                    self.set_status(Status::Failed { error });
+                    return;
+                }
+            }
+        }
         for (step, ps) in process.steps.iter().enumerate() {
             for (function, f) in ps.component.description.functions.iter().enumerate() {
                 while let Some(args) = self.state.queues[step][function].take_ready(f) {
-                    match self.invoke(step, function, args) {
+                    match self.invoke(step, function, args, 1) {
                         Ok(stopped) => stop |= stopped,
                         Err(error) => {
                             self.set_status(Status::Failed { error });
@@ -231,14 +352,18 @@ impl Run {
     }
 
     fn record(&mut self, record: HistoryRecord) {
-        if self.record_history {
-            self.effects.history.push(HistoryEntry { superstep: self.state.superstep, record });
-        }
+        self.log.record(self.state.superstep, record);
     }
 
-    /// Invoke one function and route what it emitted. `Ok(true)` when a `stop` edge fired; `Err` when it
-    /// failed and no `OnError` edge handles the failure.
-    fn invoke(&mut self, step: usize, function: usize, args: Vec<Option<Json>>) -> Result<bool, RunError> {
+    /// Invoke one function (attempt `attempt`, from 1) and route what it emitted. `Ok(true)` when a `stop`
+    /// edge fired; `Err` when it failed for the last time and no `OnError` edge handles the failure.
+    fn invoke(
+        &mut self,
+        step: usize,
+        function: usize,
+        args: Vec<Option<Json>>,
+        attempt: u32,
+    ) -> Result<bool, RunError> {
         let process = self.process.clone();
         let ps = &process.steps[step];
         let name = &ps.component.description.functions[function].name;
@@ -251,7 +376,9 @@ impl Run {
             superstep: self.state.superstep,
             invocation: self.state.invocations,
         };
-        let started = self.record_history.then(|| (std::time::Instant::now(), args_digest(ps, function, &args)));
+        let started = self.log.history.then(|| (std::time::Instant::now(), args_digest(ps, function, &args)));
+        let retry = process.routing.retry(step, function).filter(|p| attempt < p.attempts);
+        let kept_args = retry.map(|_| args.clone());
         let state = self.state.step_states[step].as_ref();
         let outcome = self.instances.invoke(&process, call, args, state);
         let failure = outcome.as_ref().err().map(|f| RunError {
@@ -270,16 +397,23 @@ impl Run {
                 step,
                 function,
                 args_digest,
-                attempt: 1,
+                attempt,
                 duration_us,
                 error,
             });
         }
-        let invoked = match outcome {
-            Ok(invoked) => invoked,
-            Err(_) => return self.route_error(step, function, failure.expect("set for every failure")),
+        let invoked = match (outcome, retry, kept_args) {
+            (Ok(invoked), _, _) => invoked,
+            (Err(_), Some(policy), Some(args)) => {
+                let due_ms = self.state.time_ms.saturating_add(policy.delay_ms(attempt));
+                let call = RetryCall { step, function, args, attempt: attempt + 1 };
+                self.state.timers.push(Timer { due_ms, fire: Fire::Retry(call) });
+                self.record(HistoryRecord::TimerSet { due_ms, retry: true });
+                return Ok(false);
+            }
+            (Err(_), _, _) => return self.route_error(step, function, failure.expect("set for every failure")),
         };
-        if self.record_history && invoked.state != self.state.step_states[step] {
+        if self.log.history && invoked.state != self.state.step_states[step] {
             if let Some(state) = &invoked.state {
                 self.record(HistoryRecord::StateChanged { step: ps.id.clone(), state: state.clone() });
             }
@@ -290,7 +424,7 @@ impl Run {
             stop |= self.route(step, event);
         }
         let routes = process.routing.result_routes(step, function);
-        stop |= deliver(&mut self.state.pending, routes, &invoked.result);
+        stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, &mut self.log);
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
             return Err(RunError {
                 kind: ErrorKind::MessageLimit,
@@ -314,14 +448,14 @@ impl Run {
         let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
         let routes = self.process.routing.error_routes(step, function);
         if !routes.is_empty() {
-            return Ok(deliver(&mut self.state.pending, routes, &data));
+            return Ok(deliver(&mut self.state, &self.process.routing, routes, &data, &mut self.log));
         }
         let handler = self.process.routing.error_handler();
         let handler_targets_this_step = handler.iter().any(|r| matches!(r, Route::Deliver(d) if d.step == step));
         if handler.is_empty() || handler_targets_this_step {
             return Err(error);
         }
-        Ok(deliver(&mut self.state.pending, handler, &data))
+        Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &mut self.log))
     }
 
     /// Queue an event a step emitted for every edge listening to it; publish it if public; keep it in the
@@ -329,11 +463,11 @@ impl Run {
     /// Returns whether a `stop` edge fired.
     fn route(&mut self, step: usize, event: Emitted) -> bool {
         let routes = self.process.routing.routes(Source::Step(step), &event.event_type);
-        let stop = deliver(&mut self.state.pending, routes, &event.data);
+        let stop = deliver(&mut self.state, &self.process.routing, routes, &event.data, &mut self.log);
         let unrouted = routes.is_empty() && !event.public;
         // Every emitted event takes a number, so ids do not depend on whether history is recorded.
         self.state.next_event += 1;
-        if !(event.public || unrouted || self.record_history) {
+        if !(event.public || unrouted || self.log.history) {
             return stop;
         }
         let record = EventRecord {
@@ -356,7 +490,7 @@ impl Run {
             self.state.unrouted.push(record.clone());
         }
         if event.public {
-            self.effects.published.push(record);
+            self.log.effects.published.push(record);
         }
         stop
     }
@@ -376,14 +510,26 @@ fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Js
     format!("{:x}", hasher.finalize())
 }
 
-/// Queue `data` for every delivery in `routes` (each target gets its own copy, SEMANTICS.md rule 4); true
-/// when one of them is `stop`.
-fn deliver(pending: &mut Vec<Message>, routes: &[Route], data: &Json) -> bool {
+/// Queue `data` for every delivery in `routes` (each target gets its own copy, SEMANTICS.md rule 4), set a
+/// timer for each delayed one and open each await; true when one of them is `stop`.
+fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data: &Json, log: &mut Log) -> bool {
     let mut stop = false;
     for route in routes {
-        match route {
+        match *route {
             Route::Stop => stop = true,
-            Route::Deliver(to) => pending.push(Message { to: *to, data: data.clone() }),
+            Route::Deliver(to) => state.pending.push(Message { to, data: data.clone() }),
+            Route::Later { to, delay_ms } => {
+                let due_ms = state.time_ms.saturating_add(delay_ms);
+                state.timers.push(Timer { due_ms, fire: Fire::Deliver(Message { to, data: data.clone() }) });
+                log.record(state.superstep, HistoryRecord::TimerSet { due_ms, retry: false });
+            }
+            Route::Await(i) => {
+                let spec = &routing.awaits()[i];
+                let deadline_ms = spec.timeout_ms.map(|t| state.time_ms.saturating_add(t));
+                let event = spec.event.clone();
+                log.record(state.superstep, HistoryRecord::AwaitOpened { event: event.clone(), deadline_ms });
+                state.awaits.push(OpenAwait { route: i, event, deadline_ms, data: data.clone() });
+            }
         }
     }
     stop

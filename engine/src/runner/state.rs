@@ -35,10 +35,64 @@ pub struct RunState {
     pub unrouted: Vec<EventRecord>,
     /// Where the run stands.
     pub status: Status,
+    /// Awaits of external events, oldest first.
+    #[serde(default)]
+    pub awaits: Vec<OpenAwait>,
+    /// Durable timers: deliveries after a delay and retries of failed invocations, in the order set.
+    #[serde(default)]
+    pub timers: Vec<Timer>,
+    /// Retries whose timer fired: invoked first in the next superstep, in order.
+    #[serde(default)]
+    pub retries_due: Vec<RetryCall>,
+}
+
+/// An await an edge opened (SEMANTICS.md, "Waiting, timers and retries").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAwait {
+    /// Index of its [`AwaitRoute`](crate::load::AwaitRoute) in the routing table.
+    pub route: usize,
+    /// The awaited input event.
+    pub event: String,
+    /// When it times out, ms since the Unix epoch (run time); `None` for never.
+    pub deadline_ms: Option<u64>,
+    /// The data of the event that opened it (goes to the timeout's targets).
+    pub data: Json,
+}
+
+/// A durable timer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timer {
+    /// When it fires, ms since the Unix epoch (run time).
+    pub due_ms: u64,
+    /// What it does then.
+    pub fire: Fire,
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fire {
+    /// Queue a message (an edge with a `delay`).
+    Deliver(Message),
+    /// Invoke a kernel function again (a retry).
+    Retry(RetryCall),
+}
+
+/// One more attempt of a failed invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryCall {
+    /// Step index.
+    pub step: usize,
+    /// Function index.
+    pub function: usize,
+    /// The same arguments, by parameter index.
+    pub args: Vec<Option<Json>>,
+    /// The attempt this will be (2 for the first retry).
+    pub attempt: u32,
 }
 
 /// Data on its way to a parameter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Where it goes.
     pub to: Delivery,
@@ -132,6 +186,9 @@ impl RunState {
             step_states: process.steps.iter().map(|s| s.initial_state.clone()).collect(),
             unrouted: Vec::new(),
             status: Status::Running,
+            awaits: Vec::new(),
+            timers: Vec::new(),
+            retries_due: Vec::new(),
         }
     }
 
