@@ -97,10 +97,13 @@ pub struct Retry {
     pub max_delay: Option<Duration>,
 }
 
+/// The pattern of a [`Duration`] in the schema.
+pub const DURATION_PATTERN: &str = r"^[0-9]+(ms|s|m|h|d)$";
+
 /// A span of time: a whole number and a unit, `ms`, `s`, `m`, `h` or `d` (e.g. `250ms`, `72h`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct Duration(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d)$"))] pub String);
+pub struct Duration(#[schemars(regex(pattern = DURATION_PATTERN))] pub String);
 
 impl Duration {
     /// The span in milliseconds; `None` when the text does not fit the pattern or overflows.

@@ -112,6 +112,13 @@ fn describe(
                 });
             }
         }
+        ValidationErrorKind::Pattern { pattern } if pattern == crate::model::DURATION_PATTERN => out.push(Diagnostic {
+            file: file.to_path_buf(),
+            position: map.value(&pointer),
+            message: format!("{} is not a duration", short(error.instance())),
+            hint: Some("write a whole number and a unit: ms, s, m, h or d, e.g. `72h`".into()),
+            pointer,
+        }),
         _ => out.push(Diagnostic {
             file: file.to_path_buf(),
             position: map.value(&pointer),

@@ -11,6 +11,10 @@
 //!   JavaScript (tests/steps/{echo,py-echo,js-echo}.wasm): one call with the instance reused, and one
 //!   instantiation from the pre-linked component.
 //!
+//! - `durable/cycle/<mode>`: the `hop/cycle` run made durable: per element, one superstep committed to an
+//!   SQLite store in a temporary file (checkpoint, history and outbox in one transaction), with
+//!   `synchronous=FULL` (`full`, the default) or `NORMAL` (`normal`).
+//!
 //! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
 
 use std::path::{Path, PathBuf};
@@ -18,11 +22,13 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weft_engine::data::Json;
+use weft_engine::durable::Driver;
 use weft_engine::host::sandbox::Limits;
 use weft_engine::host::{self, Invocation};
 use weft_engine::load::{Process, Runtime, RuntimeConfig, StepComponent};
-use weft_engine::runner::Run;
+use weft_engine::runner::{FixedClock, Run};
 use weft_engine::sinks::Discard;
+use weft_engine::store::sqlite::{Durability, SqliteStore};
 
 fn steps_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/steps").canonicalize().expect("run scripts/build-steps first")
@@ -114,6 +120,29 @@ fn benches(c: &mut Criterion) {
         })
     });
     hop.finish();
+
+    let durable_rounds = 200u64;
+    let durable_cycle = load(&runtime, dir.path(), "durable", cycle(&steps, durable_rounds));
+    let mut durable = c.benchmark_group("durable");
+    durable.throughput(Throughput::Elements(durable_rounds));
+    durable.sample_size(10);
+    for (mode, durability) in [("full", Durability::Full), ("normal", Durability::Normal)] {
+        let store = SqliteStore::open(&dir.path().join(format!("{mode}.db")), durability).unwrap();
+        let clock = FixedClock(1_795_305_600_000);
+        let driver = Driver::new(&store, &runtime, &clock);
+        let file = dir.path().join("durable.yaml");
+        let mut n = 0u64;
+        durable.bench_function(format!("cycle/{mode}"), |b| {
+            b.iter(|| {
+                n += 1;
+                let mut held =
+                    driver.start(durable_cycle.clone(), &file, &format!("bench-{n}"), "Start", Json::null()).unwrap();
+                driver.drive(&mut held, &mut Discard).unwrap();
+                held
+            })
+        });
+    }
+    durable.finish();
 
     let echo =
         Invocation { function: "echo".into(), args: vec![("message".into(), "\"payload\"".into())], state: None };

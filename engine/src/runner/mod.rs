@@ -462,37 +462,38 @@ impl Run {
     /// run's unrouted list if it would otherwise vanish: internal, and no edge listens (SEMANTICS.md rule 8).
     /// Returns whether a `stop` edge fired.
     fn route(&mut self, step: usize, event: Emitted) -> bool {
-        let routes = self.process.routing.routes(Source::Step(step), &event.event_type);
-        let stop = deliver(&mut self.state, &self.process.routing, routes, &event.data, &mut self.log);
+        // Fields are borrowed one by one (no `&mut self` call) so that `routes` can borrow the process.
+        let process = &self.process;
+        let routes = process.routing.routes(Source::Step(step), &event.event_type);
         let unrouted = routes.is_empty() && !event.public;
         // Every emitted event takes a number, so ids do not depend on whether history is recorded.
         self.state.next_event += 1;
-        if !(event.public || unrouted || self.log.history) {
-            return stop;
+        if event.public || unrouted || self.log.history {
+            let record = EventRecord {
+                id: format!("{}-{}", self.state.instance_id, self.state.next_event),
+                event_type: event.event_type,
+                step: process.steps[step].id.clone(),
+                superstep: self.state.superstep,
+                data: event.data.clone(),
+                time_ms: self.state.time_ms,
+            };
+            let emitted = HistoryRecord::Emitted {
+                id: record.id.clone(),
+                step: record.step.clone(),
+                event: record.event_type.clone(),
+                data: record.data.clone(),
+                public: event.public,
+                routes: routes.len(),
+            };
+            self.log.record(self.state.superstep, emitted);
+            if unrouted {
+                self.state.unrouted.push(record.clone());
+            }
+            if event.public {
+                self.log.effects.published.push(record);
+            }
         }
-        let record = EventRecord {
-            id: format!("{}-{}", self.state.instance_id, self.state.next_event),
-            event_type: event.event_type,
-            step: self.process.steps[step].id.clone(),
-            superstep: self.state.superstep,
-            data: event.data,
-            time_ms: self.state.time_ms,
-        };
-        self.record(HistoryRecord::Emitted {
-            id: record.id.clone(),
-            step: record.step.clone(),
-            event: record.event_type.clone(),
-            data: record.data.clone(),
-            public: event.public,
-            routes: routes.len(),
-        });
-        if unrouted {
-            self.state.unrouted.push(record.clone());
-        }
-        if event.public {
-            self.log.effects.published.push(record);
-        }
-        stop
+        deliver(&mut self.state, &process.routing, routes, &event.data, &mut self.log)
     }
 }
 

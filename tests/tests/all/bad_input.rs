@@ -139,3 +139,31 @@ fn state_nested_deeper_than_json_allows_is_refused_at_its_place() {
     ));
     assert!(e.contains("process.yaml:6:12: at /steps/0/state: step \"echo\": state: arrays and objects are nested more than 127 deep"), "{e}");
 }
+
+#[test]
+fn a_bad_duration_is_placed_with_the_fix() {
+    let e =
+        load_error(&LINEAR.replace("        parameter: left\n", "        parameter: left\n        delay: 3 days\n"));
+    assert!(e.contains("process.yaml:16:16: at /edges/0/to/0/delay"), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+}
+
+#[test]
+fn an_await_of_an_event_that_is_not_an_input_is_refused() {
+    let e = load_error(&LINEAR.replace(
+        "      - step: combine\n        parameter: left\n",
+        "      - await: Approved\n        timeout: 72h\n",
+    ));
+    assert!(e.contains("at /edges/0/to/0/await: the awaited event \"Approved\" is not an input event"), "{e}");
+    assert!(e.contains("declare it under `inputs`") && e.contains("declared: Start"), "{e}");
+}
+
+#[test]
+fn a_retry_of_a_function_the_step_lacks_names_what_exists() {
+    let e = load_error(&LINEAR.replace(
+        "    component: '{steps}/echo.wasm'\n",
+        "    component: '{steps}/echo.wasm'\n    retries:\n      ecko: { attempts: 3 }\n",
+    ));
+    assert!(e.contains("at /steps/0/retries/ecko: step \"echo\" has no kernel function \"ecko\" to retry"), "{e}");
+    assert!(e.contains("did you mean \"echo\""), "{e}");
+}
