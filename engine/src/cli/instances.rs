@@ -22,6 +22,10 @@ pub struct InstanceArgs {
     /// Print JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// With `resume`: first rebind the run to its definition file and components as they are now, if
+    /// compatible (same steps, and everything its state refers to still exists).
+    #[arg(long)]
+    upgrade: bool,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -88,6 +92,9 @@ fn durable_error(e: DurableError) -> ExitCode {
 }
 
 pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, ExitCode> {
+    if args.upgrade && !matches!(action, Action::Resume) {
+        return Err(fail(EXIT_BAD_INPUT, "--upgrade goes with `weft resume`".into()));
+    }
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
     if let Action::History = action {
@@ -102,7 +109,8 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
             Ok(report(&process, &loaded.state, args.json))
         }
         Action::Resume => {
-            let mut held = driver.open(&args.id).map_err(durable_error)?;
+            let held = if args.upgrade { driver.upgrade(&args.id) } else { driver.open(&args.id) };
+            let mut held = held.map_err(durable_error)?;
             let mut sink = JsonLines::new(std::io::stdout().lock());
             driver.drive(&mut held, &mut sink).map_err(durable_error)?;
             Ok(report(held.run().process(), held.run().state(), args.json))

@@ -24,7 +24,7 @@ use crate::load::{Process, Runtime};
 use crate::runner::{Clock, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::CloudEventSink;
 use crate::sinks::cloudevents::to_json;
-use crate::store::{Commit, InstanceInfo, NewInstance, Store, StoreError};
+use crate::store::{Commit, InstanceInfo, NewInstance, Pinned, Store, StoreError};
 pub use owner::{Owner, is_gone};
 
 /// Drives durable runs of one store.
@@ -75,6 +75,16 @@ pub enum DurableError {
         instance: String,
         /// What does not fit.
         why: String,
+    },
+    /// The run cannot be rebound to the new files.
+    #[error(
+        "process instance \"{instance}\" cannot be upgraded to the files as they are now: {changes}; it stays on the version it started with"
+    )]
+    Incompatible {
+        /// Instance id.
+        instance: String,
+        /// What changed that the run cannot survive.
+        changes: String,
     },
     /// A sink refused a public event (it stays unpublished and is published again next time).
     #[error("cannot publish an event: {0}")]
@@ -255,6 +265,66 @@ impl<'a> Driver<'a> {
             owner: &self.owner,
         };
         instance.revision = self.store.commit(&instance.info.id, instance.revision, &commit)?;
+        Ok(())
+    }
+
+    /// Take hold of instance `id` and rebind it to the definition file it was started from as that file
+    /// (and its components) are now, committing the carried-over state (see [`crate::runner::rebind`]).
+    ///
+    /// Errors: as [`Driver::open`]; [`DurableError::Incompatible`] listing every change the run cannot
+    /// survive, or saying that the files do not load (nothing changes).
+    pub fn upgrade(&self, id: &str) -> Result<Instance, DurableError> {
+        let mut instance = self.open(id)?;
+        let result = self.rebind(&mut instance);
+        if let Err(e) = result {
+            self.store.release(id, &self.owner, 0)?;
+            return Err(e);
+        }
+        Ok(instance)
+    }
+
+    fn rebind(&self, instance: &mut Instance) -> Result<(), DurableError> {
+        let id = instance.info.id.clone();
+        let file = Path::new(&instance.info.definition_file);
+        let new = self.runtime.load_process(file).map_err(|e| DurableError::Incompatible {
+            instance: id.clone(),
+            changes: format!("the files do not load: {e}"),
+        })?;
+        let new = Arc::new(new);
+        let old = instance.run.process().clone();
+        let state = crate::runner::rebind::rebind(instance.run.state(), &old, &new)
+            .map_err(|changes| DurableError::Incompatible { instance: id.clone(), changes: changes.join("; ") })?;
+        let components: Vec<(String, String)> =
+            new.steps.iter().map(|s| (s.id.clone(), s.component.digest.clone())).collect();
+        let history = [crate::runner::HistoryEntry {
+            superstep: state.superstep,
+            record: crate::runner::HistoryRecord::Rebound {
+                definition_digest: new.digest.clone(),
+                components: components.clone(),
+            },
+        }];
+        let pinned = Pinned {
+            definition_file: &instance.info.definition_file,
+            version: &new.loaded.definition.version,
+            definition_digest: &new.digest,
+            definition: new.text.as_bytes(),
+            components: &components,
+            blobs: new.steps.iter().map(|s| (s.component.digest.as_str(), &*s.component.bytes)).collect(),
+        };
+        let commit = Commit {
+            state: &state,
+            history: &history,
+            outbox: &[],
+            published_through: 0,
+            now_ms: self.clock.now_ms(),
+            owner: &self.owner,
+        };
+        instance.revision = self.store.repin(&id, instance.revision, &pinned, &commit)?;
+        let mut run = Run::resume(new.clone(), state).map_err(|why| DurableError::Mismatch { instance: id, why })?;
+        run.record_history(true);
+        instance.run = run;
+        instance.info.definition_digest.clone_from(&new.digest);
+        instance.info.components = components;
         Ok(())
     }
 

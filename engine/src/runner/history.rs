@@ -102,6 +102,13 @@ pub enum HistoryRecord {
         /// Whether it retries a failed invocation.
         retry: bool,
     },
+    /// The run was rebound to a new version of its process (`weft resume --upgrade`).
+    Rebound {
+        /// SHA-256 of the new definition text.
+        definition_digest: String,
+        /// The new components: `(step id, SHA-256)`.
+        components: Vec<(String, String)>,
+    },
     /// The run's status changed.
     Status {
         /// The new status.

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod failure;
 pub mod history;
 pub mod instances;
+pub mod rebind;
 pub mod state;
 
 use std::sync::Arc;

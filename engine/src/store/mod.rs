@@ -59,6 +59,23 @@ pub struct NewInstance<'a> {
     pub commit: Commit<'a>,
 }
 
+/// What a run is pinned to after `weft resume --upgrade`: a new definition and its components.
+#[derive(Debug)]
+pub struct Pinned<'a> {
+    /// The definition file it came from.
+    pub definition_file: &'a str,
+    /// The process version the new definition declares.
+    pub version: &'a str,
+    /// SHA-256 of the definition text.
+    pub definition_digest: &'a str,
+    /// The definition text.
+    pub definition: &'a [u8],
+    /// Each step's component: `(step id, SHA-256)`, in definition order.
+    pub components: &'a [(String, String)],
+    /// The components' bytes, by digest (stored once per digest).
+    pub blobs: Vec<(&'a str, &'a [u8])>,
+}
+
 /// One public event waiting in the outbox: its CloudEvent `id` and its CloudEvents JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {
@@ -154,6 +171,18 @@ pub trait Store: Send + Sync {
     /// Errors: [`StoreError::Conflict`] when the revision is not `expected_revision`; [`StoreError::Held`]
     /// when another owner holds the instance; [`StoreError::NotFound`].
     fn commit(&self, id: &str, expected_revision: u64, commit: &Commit<'_>) -> Result<u64, StoreError>;
+
+    /// Pin instance `id` to `pinned` instead of what it was pinned to, and save `commit` (the run state
+    /// carried over to it) as its checkpoint, as [`Store::commit`] does, in one transaction.
+    ///
+    /// Errors: as [`Store::commit`].
+    fn repin(
+        &self,
+        id: &str,
+        expected_revision: u64,
+        pinned: &Pinned<'_>,
+        commit: &Commit<'_>,
+    ) -> Result<u64, StoreError>;
 
     /// Take hold of instance `id` for `owner`. A holder for which `gone(holder)` is true (its process
     /// ended without letting go) is taken over.

@@ -94,3 +94,42 @@ fn a_live_holder_keeps_an_instance_and_a_dead_one_is_taken_over() {
     store.acquire("h", &someone, &is_gone).unwrap();
     assert_eq!(store.load("h").unwrap().info.owner.as_deref(), Some(someone.as_str()));
 }
+
+#[test]
+fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = linear_in(dir.path());
+    let store = SqliteStore::in_memory().unwrap();
+    let clock = FixedClock(TEST_TIME_MS);
+    let driver = Driver::new(&store, runtime(), &clock);
+    start(&driver, &file, "up"); // a message for echo.echo is queued
+    store.release("up", &Owner::current().to_string(), 0).unwrap();
+
+    // Incompatible: step echo is now a counter, without the `echo` function the queued message needs.
+    let v1 = std::fs::read_to_string(&file).unwrap();
+    let v2 = v1.replace("steps/echo.wasm", "steps/counter.wasm").replace("result: echo", "result: tick");
+    std::fs::copy(tests_dir("steps/counter.wasm"), dir.path().join("steps/counter.wasm")).unwrap();
+    std::fs::write(&file, v2).unwrap();
+    let refused = driver.upgrade("up").err().expect("refused").to_string();
+    assert!(
+        refused.contains("step \"echo\": kernel function \"echo\" is gone, and a message is on its way to it"),
+        "{refused}"
+    );
+    assert!(refused.contains("it stays on the version it started with"), "{refused}");
+
+    // Compatible: repeat.wasm is now the Python build of the same step.
+    std::fs::write(&file, v1).unwrap();
+    std::fs::copy(tests_dir("steps/py-repeat.wasm"), dir.path().join("steps/repeat.wasm")).unwrap();
+    let before = store.load("up").unwrap().info.components;
+    let mut held = driver.upgrade("up").unwrap();
+    let after = store.load("up").unwrap().info.components;
+    assert_eq!(before[0], after[0], "echo is the same component");
+    assert_ne!(before[1], after[1], "repeat is rebound to the new file");
+    let mut events = Vec::new();
+    driver.drive(&mut held, &mut events).unwrap();
+    assert_eq!(data(&events), [json!("Hi Hi")]);
+    let history = store.history("up").unwrap();
+    assert!(
+        history.iter().any(|e| matches!(&e.record, HistoryRecord::Rebound { components, .. } if *components == after))
+    );
+}

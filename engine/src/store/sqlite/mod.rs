@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::runner::HistoryEntry;
-use crate::store::{Commit, InstanceInfo, Loaded, NewInstance, OutboxEvent, Store, StoreError};
+use crate::store::{Commit, InstanceInfo, Loaded, NewInstance, OutboxEvent, Pinned, Store, StoreError};
 
 /// `PRAGMA application_id` of a Weft store: "WEFT" in ASCII.
 pub const APPLICATION_ID: i32 = 0x5745_4654;
@@ -188,6 +188,37 @@ fn mark_published(tx: &Connection, id: &str, through: u64) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Save `commit` after `expected_revision` inside transaction `tx`; the new revision.
+fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    let head = head(tx, id)?;
+    if head.owner.as_deref() != Some(commit.owner) {
+        let owner = head.owner.unwrap_or_else(|| "nobody".into());
+        return Err(StoreError::Held { instance: id.into(), owner });
+    }
+    if head.revision != expected_revision {
+        return Err(StoreError::Conflict { instance: id.into(), expected: expected_revision });
+    }
+    append(tx, id, &head, commit)?;
+    let checkpoint = rows::checkpoint_json(commit.state)?;
+    tx.prepare_cached(
+        "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, outbox_len = ?6, \
+         updated_ms = ?7 WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            commit.state.status.name(),
+            rows::i64_of(head.revision + 1),
+            checkpoint,
+            rows::i64_of(head.history_len + commit.history.len() as u64),
+            rows::i64_of(head.outbox_len + commit.outbox.len() as u64),
+            rows::i64_of(commit.now_ms),
+        ])
+    })
+    .map_err(backend)?;
+    Ok(head.revision + 1)
+}
+
 fn put_blob(tx: &Connection, digest: &str, content: &[u8]) -> Result<(), StoreError> {
     let known: Option<i64> =
         tx.query_row("SELECT 1 FROM blobs WHERE digest = ?1", [digest], |r| r.get(0)).optional().map_err(backend)?;
@@ -263,34 +294,34 @@ impl Store for SqliteStore {
     fn commit(&self, id: &str, expected_revision: u64, commit: &Commit<'_>) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let head = head(&tx, id)?;
-        if head.owner.as_deref() != Some(commit.owner) {
-            let owner = head.owner.unwrap_or_else(|| "nobody".into());
-            return Err(StoreError::Held { instance: id.into(), owner });
+        let revision = commit_in(&tx, id, expected_revision, commit)?;
+        tx.commit().map_err(backend)?;
+        Ok(revision)
+    }
+
+    fn repin(
+        &self,
+        id: &str,
+        expected_revision: u64,
+        pinned: &Pinned<'_>,
+        commit: &Commit<'_>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        let revision = commit_in(&tx, id, expected_revision, commit)?;
+        put_blob(&tx, pinned.definition_digest, pinned.definition)?;
+        for (digest, content) in &pinned.blobs {
+            put_blob(&tx, digest, content)?;
         }
-        if head.revision != expected_revision {
-            return Err(StoreError::Conflict { instance: id.into(), expected: expected_revision });
-        }
-        append(&tx, id, &head, commit)?;
-        let checkpoint = rows::checkpoint_json(commit.state)?;
-        tx.prepare_cached(
-            "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, outbox_len = ?6, \
-             updated_ms = ?7 WHERE id = ?1",
+        let components = serde_json::to_string(pinned.components).map_err(|e| StoreError::Backend(e.to_string()))?;
+        tx.execute(
+            "UPDATE instances SET definition_file = ?2, version = ?3, definition_digest = ?4, components = ?5 \
+             WHERE id = ?1",
+            params![id, pinned.definition_file, pinned.version, pinned.definition_digest, components],
         )
-        .and_then(|mut s| {
-            s.execute(params![
-                id,
-                commit.state.status.name(),
-                rows::i64_of(head.revision + 1),
-                checkpoint,
-                rows::i64_of(head.history_len + commit.history.len() as u64),
-                rows::i64_of(head.outbox_len + commit.outbox.len() as u64),
-                rows::i64_of(commit.now_ms),
-            ])
-        })
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(head.revision + 1)
+        Ok(revision)
     }
 
     fn acquire(&self, id: &str, owner: &str, gone: &dyn Fn(&str) -> bool) -> Result<(), StoreError> {

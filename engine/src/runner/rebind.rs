@@ -1,0 +1,114 @@
+//! Rebinding a run to a new version of its process (`weft resume --upgrade`): the run state refers to
+//! steps, kernel functions and parameters by index, so it is carried over by name. It is compatible when
+//! the steps are the same (same ids, same order) and everything the state refers to — queued values,
+//! queued and delayed messages, retries, awaits — still exists in the new version.
+
+use crate::load::{Delivery, Process};
+use crate::runner::state::{Fire, FunctionQueue, Message, RetryCall, RunState};
+
+/// `state` (a run of `old`) carried over to `new`.
+///
+/// Errors: every incompatibility found, one line each (e.g. `step "desk": kernel function "escalate" is
+/// gone, and 1 queued value waits for it`).
+pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState, Vec<String>> {
+    let ids = |p: &Process| p.steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+    if ids(old) != ids(new) {
+        return Err(vec![format!(
+            "the steps changed: the run has [{}], the new definition [{}]; a run can only be rebound to the same steps",
+            ids(old).join(", "),
+            ids(new).join(", ")
+        )]);
+    }
+    let mut problems = Vec::new();
+    let mut out = state.clone();
+    out.queues = new
+        .steps
+        .iter()
+        .map(|s| s.component.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
+        .collect();
+    for (step, functions) in state.queues.iter().enumerate() {
+        for (function, queue) in functions.iter().enumerate() {
+            let waiting = queue.triggers + queue.params.iter().map(|p| p.len() as u64).sum::<u64>();
+            if waiting == 0 {
+                continue;
+            }
+            let what = format!("{waiting} queued value(s) wait for it");
+            let Some((f, _)) = map(old, new, step, function, None, &what, &mut problems) else { continue };
+            out.queues[step][f].triggers = queue.triggers;
+            for (param, values) in queue.params.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+                let what = format!("{} queued value(s) wait for it", values.len());
+                if let Some((_, Some(p))) = map(old, new, step, function, Some(param), &what, &mut problems) {
+                    out.queues[step][f].params[p].clone_from(values);
+                }
+            }
+        }
+    }
+    let mut message = |m: &Message, problems: &mut Vec<String>| {
+        let d = m.to;
+        let (function, param) = map(old, new, d.step, d.function, d.param, "a message is on its way to it", problems)?;
+        Some(Message { to: Delivery { step: d.step, function, param }, data: m.data.clone() })
+    };
+    out.pending = state.pending.iter().filter_map(|m| message(m, &mut problems)).collect();
+    let mut retry = |r: &RetryCall, problems: &mut Vec<String>| {
+        let (function, _) = map(old, new, r.step, r.function, None, "a retry of it is due", problems)?;
+        let same_params = old.steps[r.step].component.description.functions[r.function].param_names().eq(new.steps
+            [r.step]
+            .component
+            .description
+            .functions[function]
+            .param_names());
+        if !same_params {
+            problems.push(format!(
+                "step \"{}\": kernel function \"{}\" changed its parameters, and a retry of it is due",
+                old.steps[r.step].id, old.steps[r.step].component.description.functions[r.function].name
+            ));
+            return None;
+        }
+        Some(RetryCall { function, ..r.clone() })
+    };
+    out.retries_due = state.retries_due.iter().filter_map(|r| retry(r, &mut problems)).collect();
+    for timer in &mut out.timers {
+        let fire = match &timer.fire {
+            Fire::Deliver(m) => message(m, &mut problems).map(Fire::Deliver),
+            Fire::Retry(r) => retry(r, &mut problems).map(Fire::Retry),
+        };
+        if let Some(fire) = fire {
+            timer.fire = fire;
+        }
+    }
+    for a in &mut out.awaits {
+        match new.routing.awaits().iter().position(|r| r.event == a.event) {
+            Some(route) => a.route = route,
+            None => problems.push(format!("the run awaits \"{}\", which the new definition never awaits", a.event)),
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+/// The indices in `new` of function `function` (and parameter `param`) of step `step` of `old`, by name;
+/// `None`, with a problem saying `what` depends on it, when it is gone.
+fn map(
+    old: &Process,
+    new: &Process,
+    step: usize,
+    function: usize,
+    param: Option<usize>,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<(usize, Option<usize>)> {
+    let id = &old.steps[step].id;
+    let f = &old.steps[step].component.description.functions[function];
+    let Some(nf) = new.steps[step].component.description.function(&f.name) else {
+        problems.push(format!("step \"{id}\": kernel function \"{}\" is gone, and {what}", f.name));
+        return None;
+    };
+    let Some(p) = param else { return Some((nf, None)) };
+    let name = &f.params[p].name;
+    match new.steps[step].component.description.functions[nf].param(name) {
+        Some(np) => Some((nf, Some(np))),
+        None => {
+            problems.push(format!("step \"{id}\": parameter \"{name}\" of \"{}\" is gone, and {what}", f.name));
+            None
+        }
+    }
+}
