@@ -75,6 +75,10 @@ pub struct StepDefinition {
     /// Initial state snapshot handed to the step's first invocation (any JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// The state-version the initial `state` is written in (default: the component's own); an older one
+    /// is migrated by the step on its first invocation.
+    #[serde(rename = "stateVersion", default, skip_serializing_if = "Option::is_none")]
+    pub state_version: Option<u32>,
     /// Retries of kernel functions' errors, by function name: `{ pull: { attempts: 3, initialDelay: 1s } }`.
     /// Between attempts the run waits on a durable timer; only the last failure goes on to error routing.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

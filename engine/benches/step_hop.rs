@@ -98,8 +98,12 @@ fn benches(c: &mut Criterion) {
     let length = 100usize;
     let chain = load(&runtime, dir.path(), "chain", chain(&steps, length));
 
-    let tick =
-        Invocation { function: "tick".into(), args: vec![], state: Some(r#"{"count":0,"limit":1000000000}"#.into()) };
+    let tick = Invocation {
+        function: "tick".into(),
+        args: vec![],
+        state: Some(r#"{"count":0,"limit":1000000000}"#.into()),
+        state_version: 1,
+    };
     bench_invoke(c, "floor", "invoke", &runtime, &cycle.steps[0].component, &tick);
 
     let mut hop = c.benchmark_group("hop");
@@ -144,8 +148,12 @@ fn benches(c: &mut Criterion) {
     }
     durable.finish();
 
-    let echo =
-        Invocation { function: "echo".into(), args: vec![("message".into(), "\"payload\"".into())], state: None };
+    let echo = Invocation {
+        function: "echo".into(),
+        args: vec![("message".into(), "\"payload\"".into())],
+        state: None,
+        state_version: 1,
+    };
     for (lang, file) in [("rust", "echo.wasm"), ("python", "py-echo.wasm"), ("javascript", "js-echo.wasm")] {
         let component = runtime.component_at(&steps.join(file)).unwrap();
         bench_invoke(c, "language/invoke", lang, &runtime, &component, &echo);

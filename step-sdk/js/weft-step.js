@@ -92,8 +92,12 @@ function encode(value, what) {
   }
 }
 
-/** The component's exports for a step: `{ describe, invoke }`. */
-export function defineStep({ stateVersion = 1, state, functions }) {
+/**
+ * The component's exports for a step: `{ describe, invoke }`. `migrate(fromVersion, old)`, if given, turns
+ * a snapshot written under an older `stateVersion` into this version's layout; without it an older
+ * snapshot is refused.
+ */
+export function defineStep({ stateVersion = 1, state, migrate, functions }) {
   const describe = () => ({
     functions: Object.entries(functions).map(([name, f]) => ({
       name,
@@ -115,7 +119,7 @@ export function defineStep({ stateVersion = 1, state, functions }) {
       try {
         current = state();
         if (call.state !== undefined && call.state !== null) {
-          const snapshot = JSON.parse(call.state);
+          const snapshot = migrated(JSON.parse(call.state), call.stateVersion);
           // Fields the snapshot lacks keep their initial values (as dataclass defaults do in Python).
           const plain = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
           current = plain(current) && plain(snapshot) ? { ...current, ...snapshot } : snapshot;
@@ -123,6 +127,19 @@ export function defineStep({ stateVersion = 1, state, functions }) {
       } catch (e) {
         throw fail("bad-state", `cannot read the state snapshot: ${e.message}`);
       }
+    }
+    function migrated(snapshot, version) {
+      if (version === stateVersion) return snapshot;
+      if (version > stateVersion) {
+        throw new Error(`it is of state version ${version}, newer than the version ${stateVersion} this step reads`);
+      }
+      if (!migrate) {
+        throw new Error(
+          `it is of state version ${version} and this step reads version ${stateVersion} and has no migration; ` +
+            "give defineStep a migrate function or the definition's stateVersion the right version",
+        );
+      }
+      return migrate(version, snapshot);
     }
     const given = new Map(call.args);
     const args = {};

@@ -78,6 +78,8 @@ pub struct ProcessStep {
     pub component: Arc<StepComponent>,
     /// State handed to its first invocation.
     pub initial_state: Option<Json>,
+    /// The state-version of `initial_state`: the definition's `stateVersion`, else the component's.
+    pub initial_state_version: u32,
 }
 
 impl Runtime {
@@ -152,7 +154,10 @@ impl Runtime {
             };
             let path = loaded.base_dir().join(&step.component);
             match fetch(&step.id, &path).and_then(|bytes| self.component(&path, bytes)) {
-                Ok(component) => steps.push(ProcessStep { id: step.id.clone(), component, initial_state }),
+                Ok(component) => {
+                    let initial_state_version = step.state_version.unwrap_or(component.description.state_version);
+                    steps.push(ProcessStep { id: step.id.clone(), component, initial_state, initial_state_version })
+                }
                 Err((message, hint)) => {
                     let message = format!("step \"{}\": {message}", step.id);
                     problems.push(loaded.diagnostic(&format!("/steps/{i}/component"), message, hint));

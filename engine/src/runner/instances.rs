@@ -61,7 +61,7 @@ impl StepInstances {
         self.created
     }
 
-    /// Make `call` with `args` (by parameter index) and `state`.
+    /// Make `call` with `args` (by parameter index) and `state`, written under `state_version`.
     ///
     /// Errors: the guest's typed error, a trap (the instance is dropped), or output that is not JSON.
     pub fn invoke(
@@ -70,6 +70,7 @@ impl StepInstances {
         call: Call<'_>,
         args: Vec<Option<Json>>,
         state: Option<&Json>,
+        state_version: u32,
     ) -> Result<Invoked, Failure> {
         let ps = &process.steps[call.step];
         let f = &ps.component.description.functions[call.function];
@@ -82,6 +83,7 @@ impl StepInstances {
                 .filter_map(|(p, a)| a.map(|a| (p.name.clone(), a.as_str().to_owned())))
                 .collect(),
             state: state.map(|s| s.as_str().to_owned()),
+            state_version,
         };
         let slot = &mut self.slots[call.step];
         let live = match slot {

@@ -381,7 +381,7 @@ impl Run {
         let retry = process.routing.retry(step, function).filter(|p| attempt < p.attempts);
         let kept_args = retry.map(|_| args.clone());
         let state = self.state.step_states[step].as_ref();
-        let outcome = self.instances.invoke(&process, call, args, state);
+        let outcome = self.instances.invoke(&process, call, args, state, self.state.state_versions[step]);
         let failure = outcome.as_ref().err().map(|f| RunError {
             kind: f.kind,
             message: f.message.clone(),
@@ -420,6 +420,7 @@ impl Run {
             }
         }
         self.state.step_states[step] = invoked.state;
+        self.state.state_versions[step] = ps.component.description.state_version;
         let mut stop = false;
         for event in invoked.events {
             stop |= self.route(step, event);

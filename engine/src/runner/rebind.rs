@@ -43,13 +43,13 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
             }
         }
     }
-    let mut message = |m: &Message, problems: &mut Vec<String>| {
+    let message = |m: &Message, problems: &mut Vec<String>| {
         let d = m.to;
         let (function, param) = map(old, new, d.step, d.function, d.param, "a message is on its way to it", problems)?;
         Some(Message { to: Delivery { step: d.step, function, param }, data: m.data.clone() })
     };
     out.pending = state.pending.iter().filter_map(|m| message(m, &mut problems)).collect();
-    let mut retry = |r: &RetryCall, problems: &mut Vec<String>| {
+    let retry = |r: &RetryCall, problems: &mut Vec<String>| {
         let (function, _) = map(old, new, r.step, r.function, None, "a retry of it is due", problems)?;
         let same_params = old.steps[r.step].component.description.functions[r.function].param_names().eq(new.steps
             [r.step]

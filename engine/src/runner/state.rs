@@ -30,6 +30,9 @@ pub struct RunState {
     pub queues: Vec<Vec<FunctionQueue>>,
     /// Each step's state snapshot, by step index.
     pub step_states: Vec<Option<Json>>,
+    /// The state-version each snapshot was written under, by step index.
+    #[serde(default)]
+    pub state_versions: Vec<u32>,
     /// Internal events that no edge listened to (SEMANTICS.md rule 8), in emission order. (A public event
     /// nobody inside listens to is not lost: it went to the sink.)
     pub unrouted: Vec<EventRecord>,
@@ -184,6 +187,7 @@ impl RunState {
             pending: Vec::new(),
             queues,
             step_states: process.steps.iter().map(|s| s.initial_state.clone()).collect(),
+            state_versions: process.steps.iter().map(|s| s.initial_state_version).collect(),
             unrouted: Vec::new(),
             status: Status::Running,
             awaits: Vec::new(),
@@ -252,7 +256,8 @@ impl RunState {
     ///
     /// Errors: what does not fit, as text. A state that fails this must not be run against `process`.
     pub fn fits(&self, process: &Process) -> Result<(), String> {
-        if self.queues.len() != process.steps.len() || self.step_states.len() != process.steps.len() {
+        let steps = process.steps.len();
+        if self.queues.len() != steps || self.step_states.len() != steps || self.state_versions.len() != steps {
             return Err(format!("the checkpoint has {} steps, the process {}", self.queues.len(), process.steps.len()));
         }
         for (step, (functions, ps)) in self.queues.iter().zip(&process.steps).enumerate() {

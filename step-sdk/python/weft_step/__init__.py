@@ -71,6 +71,15 @@ class Step:
     #: Version of the state layout.
     state_version = 1
 
+    @classmethod
+    def migrate(cls, from_version: int, state):
+        """Turn a snapshot (parsed JSON) written under the older state version ``from_version`` into this
+        version's layout. Override it when you raise ``state_version``; by default older snapshots are refused."""
+        raise Failure(
+            f"the state snapshot is of state version {from_version} and this step reads version "
+            f"{cls.state_version} and has no migration; override Step.migrate or set the definition's stateVersion"
+        )
+
 
 def kernel_function(fn=None, *, name=None):
     """Mark a method as a kernel function (optionally under another ``name``)."""
@@ -182,7 +191,7 @@ def export(step_class):
                 step = step_class()
             except Exception as e:
                 raise Err(_wit.StepError_Failed(f"cannot create the step: {type(e).__name__}: {e}"))
-            step.state = _load_state(step_class.State, call.state)
+            step.state = _load_state(step_class.State, _migrated(step_class, call.state, call.state_version))
             given = dict(call.args)
             kwargs = {}
             for p in function.params:
@@ -208,6 +217,23 @@ def export(step_class):
             return _wit.Outcome(result=None if result is None else _to_json(result, "result"), state=state)
 
     return WitWorld
+
+
+def _migrated(step_class, snapshot, version):
+    """The snapshot in this step's state layout: as given, or migrated from an older version."""
+    if snapshot is None or version == step_class.state_version:
+        return snapshot
+    if version > step_class.state_version:
+        raise Err(
+            _wit.StepError_BadState(
+                f"the state snapshot is of state version {version}, newer than the version "
+                f"{step_class.state_version} this step reads"
+            )
+        )
+    try:
+        return json.dumps(step_class.migrate(version, json.loads(snapshot)), allow_nan=False)
+    except Exception as e:
+        raise Err(_wit.StepError_BadState(f"cannot migrate the state snapshot from version {version}: {e}"))
 
 
 def _load_state(state_class, snapshot):

@@ -21,6 +21,17 @@ pub trait Step: Serialize + DeserializeOwned + Default {
     fn functions() -> Vec<FunctionSpec>;
     /// Run kernel function `function` with `args`.
     fn call(&mut self, ctx: &Context, function: &str, args: &Args) -> Result<Option<String>, StepError>;
+    /// Turn a snapshot written under the older state-version `from` into this version's layout
+    /// (`#[step(state_version = 2, migrate = Self::upgrade)]`). Without a migration, an older snapshot is
+    /// refused.
+    fn migrate(from: u32, state: serde_json::Value) -> Result<serde_json::Value, StepError> {
+        let _ = state;
+        Err(StepError::BadState(format!(
+            "the state snapshot is of state version {from} and this step reads version {} and has no migration; \
+             give the step a migration (`#[step(migrate = ...)]`) or the definition's `stateVersion` the right version",
+            Self::STATE_VERSION
+        )))
+    }
 }
 
 /// The arguments of one invocation, by parameter name (JSON text).
@@ -73,11 +84,23 @@ pub fn describe<S: Step>() -> StepInfo {
     }
 }
 
-/// The `invoke` export: decode the state (or start from `Default`), call, encode the new state.
+/// The `invoke` export: decode the state (migrating an older one, or starting from `Default`), call,
+/// encode the new state.
 pub fn invoke<S: Step>(call: Invocation) -> Result<Outcome, StepError> {
+    let unreadable = |e: serde_json::Error| StepError::BadState(format!("cannot read the state snapshot: {e}"));
     let mut state: S = match &call.state {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| StepError::BadState(format!("cannot read the state snapshot: {e}")))?,
+        Some(_) if call.state_version > S::STATE_VERSION => {
+            return Err(StepError::BadState(format!(
+                "the state snapshot is of state version {}, newer than the version {} this step reads",
+                call.state_version,
+                S::STATE_VERSION
+            )));
+        }
+        Some(text) if call.state_version < S::STATE_VERSION => {
+            let old = serde_json::from_str(text).map_err(unreadable)?;
+            serde_json::from_value(S::migrate(call.state_version, old)?).map_err(unreadable)?
+        }
+        Some(text) => serde_json::from_str(text).map_err(unreadable)?,
         None => S::default(),
     };
     let result = state.call(&Context::new(), &call.function, &Args(call.args))?;

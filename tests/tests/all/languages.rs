@@ -95,3 +95,34 @@ fn heavy_guests_are_instantiated_once_per_step_and_reused() {
         assert_eq!(observed.instances_created, 2, "{prefix}: echo and combine, each invoked twice on one instance");
     }
 }
+
+/// The versioned step in `prefix`'s language, its initial state `{count: 40}` declared as `stateVersion`.
+fn versioned(prefix: &str, state_version: u32) -> Observed {
+    let yaml = format!(
+        "name: versioned\nversion: '1'\nsteps:\n  - id: versioned\n    component: '{{steps}}/{prefix}versioned.wasm'\n    \
+         state: {{ count: 40 }}\n    stateVersion: {state_version}\ninputs:\n  - event: Add\n    to: [{{ step: versioned }}]\n"
+    );
+    let (process, _dir) = load_yaml(&yaml);
+    run(&process.unwrap_or_else(|e| panic!("{prefix}: {e}")), &[("Add", json!(2))])
+}
+
+#[test]
+fn a_state_of_version_1_is_migrated_to_version_2_in_every_language() {
+    for prefix in ["", "py-", "js-"] {
+        let observed = versioned(prefix, 1);
+        assert_eq!(observed.status, Status::Completed, "{prefix}");
+        assert_eq!(observed.step_state(0), json!({"total": 42, "visits": 1}), "{prefix}versioned");
+        assert_eq!(observed.state.state_versions, [2], "the new snapshot is of the step's own version");
+    }
+}
+
+#[test]
+fn a_state_newer_than_the_step_reads_is_refused_in_every_language() {
+    for prefix in ["", "py-", "js-"] {
+        let observed = versioned(prefix, 3);
+        let Status::Failed { error } = &observed.status else { panic!("{prefix}: {:?}", observed.status) };
+        assert_eq!(error.kind, "bad-state", "{prefix}");
+        assert!(error.message.contains("state version 3, newer than the version 2"), "{prefix}: {error}");
+        assert_eq!(observed.step_state(0), json!({"count": 40}), "{prefix}: the snapshot is kept, not dropped");
+    }
+}

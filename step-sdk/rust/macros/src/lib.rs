@@ -8,21 +8,27 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Pat, ReturnType, Type, parse_macro_input};
 
 /// Mark an `impl` block of a state type as a step; mark each kernel function in it `#[kernel_function]`
-/// (optionally `#[kernel_function(name = "other")]`). Options: `#[step(state_version = 2)]` (default 1).
+/// (optionally `#[kernel_function(name = "other")]`). Options: `#[step(state_version = 2)]` (default 1),
+/// and `migrate = Self::upgrade`, a function `fn(from_version: u32, old: serde_json::Value) ->
+/// Result<serde_json::Value, weft_step_sdk::Error>` that turns an older snapshot into this version's.
 #[proc_macro_attribute]
 pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut block = parse_macro_input!(item as ItemImpl);
     let mut state_version = 1u32;
+    let mut migrate: Option<syn::ExprPath> = None;
     let options = syn::meta::parser(|meta| {
         if meta.path.is_ident("state_version") {
             state_version = meta.value()?.parse::<LitInt>()?.base10_parse()?;
             Ok(())
+        } else if meta.path.is_ident("migrate") {
+            migrate = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
-            Err(meta.error("unknown option; #[step] accepts `state_version = N`"))
+            Err(meta.error("unknown option; #[step] accepts `state_version = N` and `migrate = path`"))
         }
     });
     parse_macro_input!(attr with options);
-    match expand(&mut block, state_version) {
+    match expand(&mut block, state_version, migrate.as_ref()) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -41,7 +47,7 @@ struct Param {
     schema: Option<String>,
 }
 
-fn expand(block: &mut ItemImpl, state_version: u32) -> syn::Result<Tokens> {
+fn expand(block: &mut ItemImpl, state_version: u32, migrate: Option<&syn::ExprPath>) -> syn::Result<Tokens> {
     let mut functions = Vec::new();
     for item in &mut block.items {
         if let ImplItem::Fn(method) = item
@@ -68,11 +74,23 @@ fn expand(block: &mut ItemImpl, state_version: u32) -> syn::Result<Tokens> {
         let (name, call) = (&f.name, &f.call);
         quote!(#name => { #call })
     });
+    let migrate = migrate.map(|path| {
+        quote! {
+            fn migrate(
+                from: u32,
+                state: #sdk::serde_json::Value,
+            ) -> ::core::result::Result<#sdk::serde_json::Value, #sdk::glue::StepError> {
+                #path(from, state).map_err(|e| #sdk::glue::StepError::BadState(e.to_string()))
+            }
+        }
+    });
     Ok(quote! {
         #block
 
         impl #sdk::Step for #ty {
             const STATE_VERSION: u32 = #state_version;
+
+            #migrate
 
             fn functions() -> ::std::vec::Vec<#sdk::glue::FunctionSpec> {
                 ::std::vec![#(#infos),*]
