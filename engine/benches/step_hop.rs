@@ -40,7 +40,7 @@ fn load(runtime: &Runtime, dir: &Path, name: &str, yaml: String) -> Arc<Process>
     Arc::new(runtime.load_process(&file).unwrap_or_else(|e| panic!("{e}")))
 }
 
-fn cycle(steps: &Path, rounds: u64) -> String {
+fn cycle_yaml(steps: &Path, rounds: u64) -> String {
     format!(
         "name: cycle\nversion: '1'\nsteps:\n  - id: counter\n    component: '{}/counter.wasm'\n    state: {{ count: 0, limit: {rounds} }}\n\
          inputs:\n  - event: Start\n    to: [{{ step: counter }}]\nedges:\n  - from: {{ step: counter, event: Again }}\n    to: [{{ step: counter }}]\n\
@@ -94,7 +94,7 @@ fn benches(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
 
     let rounds = 1000u64;
-    let cycle = load(&runtime, dir.path(), "cycle", cycle(&steps, rounds));
+    let cycle = load(&runtime, dir.path(), "cycle", cycle_yaml(&steps, rounds));
     let length = 100usize;
     let chain = load(&runtime, dir.path(), "chain", chain(&steps, length));
 
@@ -126,7 +126,7 @@ fn benches(c: &mut Criterion) {
     hop.finish();
 
     let durable_rounds = 200u64;
-    let durable_cycle = load(&runtime, dir.path(), "durable", cycle(&steps, durable_rounds));
+    let durable_cycle = load(&runtime, dir.path(), "durable", cycle_yaml(&steps, durable_rounds));
     let mut durable = c.benchmark_group("durable");
     durable.throughput(Throughput::Elements(durable_rounds));
     durable.sample_size(10);

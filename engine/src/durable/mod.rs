@@ -156,12 +156,17 @@ impl<'a> Driver<'a> {
     /// [`DurableError::Ended`] for a run that has ended and has nothing left to publish; [`DurableError::Pinned`] and
     /// [`DurableError::Mismatch`] for a store this Weft cannot run.
     pub fn open(&self, id: &str) -> Result<Instance, DurableError> {
-        let loaded = self.store.load(id)?;
-        // An ended run is opened only to publish what a crash left unpublished after its last commit.
-        if loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty() {
-            return Err(DurableError::Ended { instance: id.into(), status: loaded.info.status });
-        }
+        // Hold first, then read: nobody can commit between the read and this driver's first commit.
         self.store.acquire(id, &self.owner, &is_gone)?;
+        let loaded = match self.store.load(id) {
+            Ok(loaded) => loaded,
+            Err(e) => return Err(self.let_go(id, e.into())),
+        };
+        // An ended run is opened only to publish what a crash left unpublished after its last commit.
+        let ended = loaded.state.status.is_final();
+        if ended && self.store.unpublished(id)?.is_empty() {
+            return Err(self.let_go(id, DurableError::Ended { instance: id.into(), status: loaded.info.status }));
+        }
         let info = loaded.info;
         let process = Arc::new(self.pinned_process(&info)?);
         let mut run =
@@ -169,6 +174,15 @@ impl<'a> Driver<'a> {
         run.record_history(true);
         let revision = info.revision;
         Ok(Instance { run, info, revision, outbox_len: loaded.outbox_len, published_through: 0 })
+    }
+
+    /// Let go of `id` after `error` (the error that made this driver give up on it wins over one in
+    /// letting go).
+    fn let_go(&self, id: &str, error: DurableError) -> DurableError {
+        if let Err(e) = self.store.release(id, &self.owner, 0) {
+            tracing::warn!(instance = id, "could not let go of the instance: {e}");
+        }
+        error
     }
 
     /// The process instance `info` is pinned to, loaded from the store's blobs.
@@ -246,11 +260,7 @@ impl<'a> Driver<'a> {
         let mut instance = self.open(id)?;
         let sent = instance.run.send_awaited(event_type, data);
         let committed = sent.map_err(DurableError::from).and_then(|()| self.commit_now(&mut instance));
-        if let Err(e) = committed {
-            self.store.release(id, &self.owner, 0)?;
-            return Err(e);
-        }
-        Ok(instance)
+        committed.map_err(|e| self.let_go(id, e)).map(|()| instance)
     }
 
     /// Commit what changed outside a superstep (a sent event, a cancel).
@@ -275,12 +285,7 @@ impl<'a> Driver<'a> {
     /// survive, or saying that the files do not load (nothing changes).
     pub fn upgrade(&self, id: &str) -> Result<Instance, DurableError> {
         let mut instance = self.open(id)?;
-        let result = self.rebind(&mut instance);
-        if let Err(e) = result {
-            self.store.release(id, &self.owner, 0)?;
-            return Err(e);
-        }
-        Ok(instance)
+        self.rebind(&mut instance).map_err(|e| self.let_go(id, e)).map(|()| instance)
     }
 
     fn rebind(&self, instance: &mut Instance) -> Result<(), DurableError> {
@@ -335,8 +340,7 @@ impl<'a> Driver<'a> {
         let mut instance = self.open(id)?;
         if instance.run.state().status.is_final() {
             let status = instance.run.state().status.name().to_string();
-            self.store.release(id, &self.owner, 0)?;
-            return Err(DurableError::Ended { instance: id.into(), status });
+            return Err(self.let_go(id, DurableError::Ended { instance: id.into(), status }));
         }
         instance.run.cancel();
         let committed = self.commit_now(&mut instance);

@@ -159,13 +159,11 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
 
 /// Append `commit`'s history and outbox after `head`, and mark published what it says.
 fn append(tx: &Connection, id: &str, head: &Head, commit: &Commit<'_>) -> Result<(), StoreError> {
-    let mut insert = tx
-        .prepare_cached("INSERT INTO history (instance, seq, superstep, entry) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(backend)?;
-    for (i, entry) in commit.history.iter().enumerate() {
-        let json = serde_json::to_string(entry).map_err(|e| StoreError::Backend(e.to_string()))?;
-        insert
-            .execute(params![id, rows::i64_of(head.history_len + 1 + i as u64), rows::i64_of(entry.superstep), json])
+    // One row per commit: a superstep's records are written and read together.
+    if !commit.history.is_empty() {
+        let json = serde_json::to_string(commit.history).map_err(|e| StoreError::Backend(e.to_string()))?;
+        tx.prepare_cached("INSERT INTO history (instance, seq, entries) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![id, rows::i64_of(head.history_len + 1), json]))
             .map_err(backend)?;
     }
     let mut insert = tx
@@ -210,7 +208,7 @@ fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<
             commit.state.status.name(),
             rows::i64_of(head.revision + 1),
             checkpoint,
-            rows::i64_of(head.history_len + commit.history.len() as u64),
+            rows::i64_of(head.history_len + u64::from(!commit.history.is_empty())),
             rows::i64_of(head.outbox_len + commit.outbox.len() as u64),
             rows::i64_of(commit.now_ms),
         ])
@@ -268,7 +266,7 @@ impl Store for SqliteStore {
         append(&tx, &info.id, &head, &new.commit)?;
         tx.execute(
             "UPDATE instances SET history_len = ?2, outbox_len = ?3 WHERE id = ?1",
-            params![info.id, new.commit.history.len() as i64, new.commit.outbox.len() as i64],
+            params![info.id, i64::from(!new.commit.history.is_empty()), new.commit.outbox.len() as i64],
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)
@@ -355,14 +353,16 @@ impl Store for SqliteStore {
     fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let conn = self.conn();
         head(&conn, id)?;
-        let mut stmt = conn.prepare("SELECT entry FROM history WHERE instance = ?1 ORDER BY seq").map_err(backend)?;
+        let mut stmt = conn.prepare("SELECT entries FROM history WHERE instance = ?1 ORDER BY seq").map_err(backend)?;
         let texts = stmt.query_map([id], |r| r.get::<_, String>(0)).map_err(backend)?;
-        texts
-            .map(|t| {
-                let t = t.map_err(backend)?;
-                serde_json::from_str(&t).map_err(|e| StoreError::Damaged(format!("a history entry of \"{id}\": {e}")))
-            })
-            .collect()
+        let mut entries = Vec::new();
+        for text in texts {
+            let text = text.map_err(backend)?;
+            let commit: Vec<HistoryEntry> = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Damaged(format!("the history of \"{id}\": {e}")))?;
+            entries.extend(commit);
+        }
+        Ok(entries)
     }
 
     fn list(&self, status: Option<&str>) -> Result<Vec<InstanceInfo>, StoreError> {

@@ -1,5 +1,6 @@
 -- Weft store, schema version 1: instances with their checkpoints, pinned blobs, history and outbox.
--- Portable SQL (no AUTOINCREMENT, no SQLite-only types): the PostgreSQL backend uses the same tables.
+-- The tables a PostgreSQL backend will mirror in its own migrations; `WITHOUT ROWID` (SQLite's) keeps
+-- history and outbox rows in their primary-key B-tree, one page write fewer per commit.
 
 CREATE TABLE blobs (
     digest  TEXT PRIMARY KEY,          -- SHA-256 of content, hex
@@ -27,11 +28,10 @@ CREATE INDEX instances_by_status ON instances (status, created_ms);
 
 CREATE TABLE history (
     instance TEXT NOT NULL REFERENCES instances (id),
-    seq      BIGINT NOT NULL,
-    superstep BIGINT NOT NULL,
-    entry    TEXT NOT NULL,            -- a HistoryEntry as JSON
+    seq      BIGINT NOT NULL,          -- the commit's position, from 1
+    entries  TEXT NOT NULL,            -- the commit's HistoryEntry records, a JSON array
     PRIMARY KEY (instance, seq)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE outbox (
     instance  TEXT NOT NULL REFERENCES instances (id),
@@ -40,4 +40,4 @@ CREATE TABLE outbox (
     cloudevent TEXT NOT NULL,          -- structured-mode CloudEvents JSON
     published INTEGER NOT NULL,        -- 0 or 1
     PRIMARY KEY (instance, seq)
-);
+) WITHOUT ROWID;
