@@ -11,7 +11,8 @@
 //! first random number an invocation asks for, so an invocation that asks for none pays nothing for it.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -19,19 +20,22 @@ use rand::{SeedableRng, TryRng};
 use sha2::{Digest, Sha256};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
-/// The per-invocation facts of one instance, shared by its WASI clocks and generators.
+/// The per-invocation facts of one instance, shared by its WASI clocks and generators. (Atomics, so that
+/// fixing them before each invocation costs a few stores; the store is used by one thread at a time.)
 #[derive(Clone)]
-pub struct Replay(Arc<Mutex<Facts>>);
+pub struct Replay(Arc<Facts>);
 
 struct Facts {
     /// SHA-256 of the instance id and step id: the constant part of every seed.
     identity: [u8; 32],
     instance: String,
     step: String,
-    time_ns: u64,
-    superstep: u64,
-    invocation: u64,
-    rng: Option<StdRng>,
+    time_ns: AtomicU64,
+    superstep: AtomicU64,
+    invocation: AtomicU64,
+    /// Set by [`Replay::begin`]: the generator must be seeded again before its next number.
+    reseed: AtomicBool,
+    rng: Mutex<Option<StdRng>>,
 }
 
 impl Replay {
@@ -46,36 +50,40 @@ impl Replay {
             identity,
             instance: instance.into(),
             step: step.into(),
-            time_ns: 0,
-            superstep: 0,
-            invocation: 0,
-            rng: None,
+            time_ns: AtomicU64::new(0),
+            superstep: AtomicU64::new(0),
+            invocation: AtomicU64::new(0),
+            reseed: AtomicBool::new(true),
+            rng: Mutex::new(None),
         };
-        Replay(Arc::new(Mutex::new(facts)))
+        Replay(Arc::new(facts))
     }
 
     /// Fix what the next invocation sees: logical time `time_ms` (ms since the Unix epoch), superstep
     /// `superstep`, and the run's invocation number `invocation`.
     pub fn begin(&self, time_ms: u64, superstep: u64, invocation: u64) {
-        let mut facts = self.lock();
-        facts.time_ns = time_ms.saturating_mul(1_000_000);
-        facts.superstep = superstep;
-        facts.invocation = invocation;
-        facts.rng = None;
+        let facts = &self.0;
+        facts.time_ns.store(time_ms.saturating_mul(1_000_000), Ordering::Relaxed);
+        facts.superstep.store(superstep, Ordering::Relaxed);
+        facts.invocation.store(invocation, Ordering::Relaxed);
+        facts.reseed.store(true, Ordering::Relaxed);
     }
 
     /// The current invocation's id, `<instance>:<step>:<n>`.
     pub fn invocation_id(&self) -> String {
-        let facts = self.lock();
-        format!("{}:{}:{}", facts.instance, facts.step, facts.invocation)
+        let facts = &self.0;
+        format!("{}:{}:{}", facts.instance, facts.step, facts.invocation.load(Ordering::Relaxed))
     }
 
     /// The `wasi:random/insecure-seed` value: constant for the instance and step.
     pub fn insecure_seed(&self) -> u128 {
-        let facts = self.lock();
         let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&facts.identity[..16]);
+        bytes.copy_from_slice(&self.0.identity[..16]);
         u128::from_le_bytes(bytes)
+    }
+
+    fn time_ns(&self) -> u64 {
+        self.0.time_ns.load(Ordering::Relaxed)
     }
 
     /// The wall clock a guest sees.
@@ -93,24 +101,20 @@ impl Replay {
         SeededRandom(self.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Facts> {
-        // Facts are plain values; a panic elsewhere cannot leave them inconsistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
-        let mut facts = self.lock();
-        let facts = &mut *facts;
-        let rng = facts.rng.get_or_insert_with(|| {
+        let facts = &self.0;
+        // A generator is plain data; a panic elsewhere cannot leave it inconsistent.
+        let mut rng = facts.rng.lock().unwrap_or_else(|e| e.into_inner());
+        if facts.reseed.swap(false, Ordering::Relaxed) || rng.is_none() {
             let mut seed = facts.identity;
-            for (byte, extra) in
-                seed[16..].iter_mut().zip(facts.superstep.to_le_bytes().iter().chain(&facts.invocation.to_le_bytes()))
-            {
+            let superstep = facts.superstep.load(Ordering::Relaxed).to_le_bytes();
+            let invocation = facts.invocation.load(Ordering::Relaxed).to_le_bytes();
+            for (byte, extra) in seed[16..].iter_mut().zip(superstep.iter().chain(&invocation)) {
                 *byte ^= extra;
             }
-            StdRng::from_seed(seed)
-        });
-        f(rng)
+            *rng = Some(StdRng::from_seed(seed));
+        }
+        f(rng.get_or_insert_with(|| StdRng::from_seed(facts.identity)))
     }
 }
 
@@ -122,7 +126,7 @@ impl HostWallClock for LogicalClock {
     }
 
     fn now(&self) -> Duration {
-        Duration::from_nanos(self.0.lock().time_ns)
+        Duration::from_nanos(self.0.time_ns())
     }
 }
 
@@ -132,7 +136,7 @@ impl HostMonotonicClock for LogicalClock {
     }
 
     fn now(&self) -> u64 {
-        self.0.lock().time_ns
+        self.0.time_ns()
     }
 }
 

@@ -224,6 +224,9 @@ impl Run {
             return false;
         }
         self.advance_time(now_ms);
+        if self.state.timers.is_empty() && self.state.awaits.is_empty() {
+            return false;
+        }
         let now = self.state.time_ms;
         let mut fired = false;
         let (mut due, later): (Vec<Timer>, Vec<Timer>) =
@@ -276,13 +279,14 @@ impl Run {
     /// Timers fire only when due at the run's own time (so a delay leaves the run waiting).
     pub fn run_to_end(&mut self, sink: &mut dyn EventSink) -> &Status {
         loop {
-            self.fire_due(self.state.time_ms);
-            if self.state.status != Status::Running {
-                break;
+            while self.state.status == Status::Running {
+                let effects = self.superstep();
+                for event in &effects.published {
+                    sink.publish(self.process.name(), &self.state.instance_id, event);
+                }
             }
-            let effects = self.superstep();
-            for event in &effects.published {
-                sink.publish(self.process.name(), &self.state.instance_id, event);
+            if !self.fire_due(self.state.time_ms) {
+                break;
             }
         }
         &self.state.status
@@ -318,7 +322,6 @@ impl Run {
         for m in std::mem::take(&mut self.state.pending) {
             self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
         }
-        let process = self.process.clone();
         let mut stop = false;
         for call in std::mem::take(&mut self.state.retries_due) {
             match self.invoke(call.step, call.function, call.args, call.attempt) {
@@ -329,9 +332,12 @@ impl Run {
                 }
             }
         }
-        for (step, ps) in process.steps.iter().enumerate() {
-            for (function, f) in ps.component.description.functions.iter().enumerate() {
-                while let Some(args) = self.state.queues[step][function].take_ready(f) {
+        for step in 0..self.process.steps.len() {
+            for function in 0..self.process.steps[step].component.description.functions.len() {
+                loop {
+                    // Borrowed field by field, so that no `Arc` is cloned on the hot path.
+                    let f = &self.process.steps[step].component.description.functions[function];
+                    let Some(args) = self.state.queues[step][function].take_ready(f) else { break };
                     match self.invoke(step, function, args, 1) {
                         Ok(stopped) => stop |= stopped,
                         Err(error) => {
@@ -365,9 +371,6 @@ impl Run {
         args: Vec<Option<Json>>,
         attempt: u32,
     ) -> Result<bool, RunError> {
-        let process = self.process.clone();
-        let ps = &process.steps[step];
-        let name = &ps.component.description.functions[function].name;
         self.state.invocations += 1;
         let call = instances::Call {
             instance: &self.state.instance_id,
@@ -377,31 +380,26 @@ impl Run {
             superstep: self.state.superstep,
             invocation: self.state.invocations,
         };
+        let ps = &self.process.steps[step];
         let started = self.log.history.then(|| (std::time::Instant::now(), args_digest(ps, function, &args)));
-        let retry = process.routing.retry(step, function).filter(|p| attempt < p.attempts);
+        let retry = self.process.routing.retry(step, function).filter(|p| attempt < p.attempts);
         let kept_args = retry.map(|_| args.clone());
         let state = self.state.step_states[step].as_ref();
-        let outcome = self.instances.invoke(&process, call, args, state, self.state.state_versions[step]);
-        let failure = outcome.as_ref().err().map(|f| RunError {
-            kind: f.kind,
-            message: f.message.clone(),
-            step: Some(ps.id.clone()),
-            function: Some(name.clone()),
-        });
+        let version = self.state.state_versions[step];
+        let outcome = self.instances.invoke(&self.process, call, args, state, version);
+        let failure = outcome.as_ref().err().map(|f| self.error_at(step, function, f.kind, f.message.clone()));
         if let Some((started, args_digest)) = started {
-            let invocation = format!("{}:{}:{}", self.state.instance_id, ps.id, self.state.invocations);
-            let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let (step, function) = (ps.id.clone(), name.clone());
-            let error = failure.clone();
-            self.record(HistoryRecord::Invoked {
-                invocation,
-                step,
-                function,
+            let (step_id, function_name) = self.names(step, function);
+            let record = HistoryRecord::Invoked {
+                invocation: format!("{}:{}:{}", self.state.instance_id, step_id, self.state.invocations),
+                step: step_id,
+                function: function_name,
                 args_digest,
                 attempt,
-                duration_us,
-                error,
-            });
+                duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                error: failure.clone(),
+            };
+            self.record(record);
         }
         let invoked = match (outcome, retry, kept_args) {
             (Ok(invoked), _, _) => invoked,
@@ -416,29 +414,38 @@ impl Run {
         };
         if self.log.history && invoked.state != self.state.step_states[step] {
             if let Some(state) = &invoked.state {
-                self.record(HistoryRecord::StateChanged { step: ps.id.clone(), state: state.clone() });
+                let step_id = self.process.steps[step].id.clone();
+                self.record(HistoryRecord::StateChanged { step: step_id, state: state.clone() });
             }
         }
         self.state.step_states[step] = invoked.state;
-        self.state.state_versions[step] = ps.component.description.state_version;
+        self.state.state_versions[step] = self.process.steps[step].component.description.state_version;
         let mut stop = false;
         for event in invoked.events {
             stop |= self.route(step, event);
         }
-        let routes = process.routing.result_routes(step, function);
-        stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, &mut self.log);
+        let routes = self.process.routing.result_routes(step, function);
+        stop |= deliver(&mut self.state, &self.process.routing, routes, &invoked.result, &mut self.log);
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
-            return Err(RunError {
-                kind: ErrorKind::MessageLimit,
-                message: format!(
-                    "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an edge \
-                     that multiplies events in a cycle"
-                ),
-                step: Some(ps.id.clone()),
-                function: Some(name.clone()),
-            });
+            let message = format!(
+                "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an edge that \
+                 multiplies events in a cycle"
+            );
+            return Err(self.error_at(step, function, ErrorKind::MessageLimit, message));
         }
         Ok(stop)
+    }
+
+    /// Step id and kernel function name of `(step, function)`.
+    fn names(&self, step: usize, function: usize) -> (String, String) {
+        let ps = &self.process.steps[step];
+        (ps.id.clone(), ps.component.description.functions[function].name.clone())
+    }
+
+    /// A failure of `kind` saying `message`, placed at `(step, function)`.
+    fn error_at(&self, step: usize, function: usize, kind: ErrorKind, message: String) -> RunError {
+        let (step, function) = self.names(step, function);
+        RunError { kind, message, step: Some(step), function: Some(function) }
     }
 
     /// Route a failure of function `function` of step `step` (SEMANTICS.md, "Errors"): to the step's `error`
