@@ -147,11 +147,11 @@ impl TryRng for SeededRandom {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.0.with_rng(|r| rand::Rng::next_u32(r)))
+        Ok(self.0.with_rng(rand::Rng::next_u32))
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.0.with_rng(|r| rand::Rng::next_u64(r)))
+        Ok(self.0.with_rng(rand::Rng::next_u64))
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {

@@ -134,12 +134,7 @@ impl Runtime {
     }
 
     /// Load a process from `text`, taking each step's component bytes from `fetch(step id, path)`.
-    fn load_from(
-        &self,
-        file: &Path,
-        text: String,
-        fetch: &mut dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem>,
-    ) -> Result<Process, DefinitionError> {
+    fn load_from(&self, file: &Path, text: String, fetch: &mut Fetch<'_>) -> Result<Process, DefinitionError> {
         let loaded = weft_definitions::load_str(&text, file)?;
         let mut steps = Vec::with_capacity(loaded.definition.steps.len());
         let mut problems = Vec::new();
@@ -214,6 +209,9 @@ impl Process {
 
 /// A problem with a component: the message, and a hint that would fix it.
 type Problem = (String, Option<String>);
+
+/// Where a step's component bytes come from: `(step id, resolved path)` → bytes.
+type Fetch<'a> = dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem> + 'a;
 
 /// The bytes of the component file at `path`.
 fn read_component(path: &Path) -> Result<Arc<[u8]>, Problem> {

@@ -412,11 +412,12 @@ impl Run {
             }
             (Err(_), _, _) => return self.route_error(step, function, failure.expect("set for every failure")),
         };
-        if self.log.history && invoked.state != self.state.step_states[step] {
-            if let Some(state) = &invoked.state {
-                let step_id = self.process.steps[step].id.clone();
-                self.record(HistoryRecord::StateChanged { step: step_id, state: state.clone() });
-            }
+        if self.log.history
+            && invoked.state != self.state.step_states[step]
+            && let Some(state) = &invoked.state
+        {
+            let step_id = self.process.steps[step].id.clone();
+            self.record(HistoryRecord::StateChanged { step: step_id, state: state.clone() });
         }
         self.state.step_states[step] = invoked.state;
         self.state.state_versions[step] = self.process.steps[step].component.description.state_version;

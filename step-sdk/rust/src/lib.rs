@@ -32,8 +32,10 @@
 
 pub use weft_step_sdk_macros::step;
 
-/// Bindings generated from `wit/step.wit`; used by the generated code, not by step authors.
+/// Bindings generated from `wit/step.wit`; used by the generated code, not by step authors. (The
+/// generated lifting of `invocation` takes one argument per flattened field.)
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",

@@ -31,7 +31,7 @@ fn same_as_rust(name: &str, inputs: &[(&str, Value)]) {
         let observed = run(&process, inputs);
         // Error messages are each SDK's own words; what failed, where and how must match.
         let failure = |o: &Observed| match &o.status {
-            Status::Failed { error } => Some((error.kind.clone(), error.step.clone(), error.function.clone())),
+            Status::Failed { error } => Some((error.kind, error.step.clone(), error.function.clone())),
             _ => None,
         };
         assert_eq!(failure(&observed), failure(&expected), "{name} {prefix}");
