@@ -28,40 +28,54 @@ fn start(driver: &Driver<'_>, file: &Path, id: &str) {
     driver.start(process, file, id, "Start", Json::from_value(&json!("Hi")).unwrap()).unwrap();
 }
 
+/// linear.yaml and its components in a temporary folder, an in-memory store and a fixed clock.
+struct Fixture {
+    dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+    store: SqliteStore,
+    clock: FixedClock,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let file = linear_in(dir.path());
+        Fixture { dir, file, store: SqliteStore::in_memory().unwrap(), clock: FixedClock(TEST_TIME_MS) }
+    }
+
+    fn driver(&self) -> Driver<'_> {
+        Driver::new(&self.store, runtime(), &self.clock)
+    }
+}
+
 fn data(events: &[String]) -> Vec<serde_json::Value> {
     events.iter().map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap()["data"].clone()).collect()
 }
 
 #[test]
 fn a_run_finishes_on_the_definition_and_components_it_started_with() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = linear_in(dir.path());
-    let store = SqliteStore::in_memory().unwrap();
-    let clock = FixedClock(TEST_TIME_MS);
-    let driver = Driver::new(&store, runtime(), &clock);
-    start(&driver, &file, "pinned");
+    let fx = Fixture::new();
+    let (dir, file, driver) = (fx.dir.path(), &fx.file, fx.driver());
+    start(&driver, file, "pinned");
 
     // Version 2 on disk: repeat five times, and repeat.wasm replaced by another component.
-    let v2 = std::fs::read_to_string(&file).unwrap().replace("times: 2", "times: 5");
-    std::fs::write(&file, v2).unwrap();
-    std::fs::copy(tests_dir("steps/counter.wasm"), dir.path().join("steps/repeat.wasm")).unwrap();
+    let v2 = std::fs::read_to_string(file).unwrap().replace("times: 2", "times: 5");
+    std::fs::write(file, v2).unwrap();
+    std::fs::copy(tests_dir("steps/counter.wasm"), dir.join("steps/repeat.wasm")).unwrap();
 
     let mut held = driver.open("pinned").unwrap();
     let mut events = Vec::new();
     driver.drive(&mut held, &mut events).unwrap();
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(data(&events), [json!("Hi Hi")], "version 1: twice, by the pinned repeat component");
-    assert!(runtime().load_process(&file).is_err(), "version 2 on disk no longer even loads");
+    assert!(runtime().load_process(file).is_err(), "version 2 on disk no longer even loads");
 }
 
 #[test]
 fn a_cancelled_run_never_runs_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = linear_in(dir.path());
-    let store = SqliteStore::in_memory().unwrap();
-    let clock = FixedClock(TEST_TIME_MS);
-    let driver = Driver::new(&store, runtime(), &clock);
-    start(&driver, &file, "c");
+    let fx = Fixture::new();
+    let (file, store, driver) = (&fx.file, &fx.store, fx.driver());
+    start(&driver, file, "c");
     let cancelled = driver.cancel("c").unwrap();
     assert_eq!(cancelled.run().state().status, Status::Cancelled);
     assert_eq!(cancelled.run().state().invocations, 0);
@@ -73,12 +87,9 @@ fn a_cancelled_run_never_runs_again() {
 
 #[test]
 fn a_live_holder_keeps_an_instance_and_a_dead_one_is_taken_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = linear_in(dir.path());
-    let store = SqliteStore::in_memory().unwrap();
-    let clock = FixedClock(TEST_TIME_MS);
-    let driver = Driver::new(&store, runtime(), &clock);
-    start(&driver, &file, "h"); // held by this process until driven
+    let fx = Fixture::new();
+    let (file, store, driver) = (&fx.file, &fx.store, fx.driver());
+    start(&driver, file, "h"); // held by this process until driven
 
     let me = Owner::current().to_string();
     let someone = Owner { pid: 1, ..Owner::current() }.to_string();
@@ -97,19 +108,16 @@ fn a_live_holder_keeps_an_instance_and_a_dead_one_is_taken_over() {
 
 #[test]
 fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = linear_in(dir.path());
-    let store = SqliteStore::in_memory().unwrap();
-    let clock = FixedClock(TEST_TIME_MS);
-    let driver = Driver::new(&store, runtime(), &clock);
-    start(&driver, &file, "up"); // a message for echo.echo is queued
+    let fx = Fixture::new();
+    let (dir, file, store, driver) = (fx.dir.path(), &fx.file, &fx.store, fx.driver());
+    start(&driver, file, "up"); // a message for echo.echo is queued
     store.release("up", &Owner::current().to_string(), 0).unwrap();
 
     // Incompatible: step echo is now a counter, without the `echo` function the queued message needs.
-    let v1 = std::fs::read_to_string(&file).unwrap();
+    let v1 = std::fs::read_to_string(file).unwrap();
     let v2 = v1.replace("steps/echo.wasm", "steps/counter.wasm").replace("result: echo", "result: tick");
-    std::fs::copy(tests_dir("steps/counter.wasm"), dir.path().join("steps/counter.wasm")).unwrap();
-    std::fs::write(&file, v2).unwrap();
+    std::fs::copy(tests_dir("steps/counter.wasm"), dir.join("steps/counter.wasm")).unwrap();
+    std::fs::write(file, v2).unwrap();
     let refused = driver.upgrade("up").err().expect("refused").to_string();
     assert!(
         refused.contains("step \"echo\": kernel function \"echo\" is gone, and a message is on its way to it"),
@@ -118,8 +126,8 @@ fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why()
     assert!(refused.contains("it stays on the version it started with"), "{refused}");
 
     // Compatible: repeat.wasm is now the Python build of the same step.
-    std::fs::write(&file, v1).unwrap();
-    std::fs::copy(tests_dir("steps/py-repeat.wasm"), dir.path().join("steps/repeat.wasm")).unwrap();
+    std::fs::write(file, v1).unwrap();
+    std::fs::copy(tests_dir("steps/py-repeat.wasm"), dir.join("steps/repeat.wasm")).unwrap();
     let before = store.load("up").unwrap().info.components;
     let mut held = driver.upgrade("up").unwrap();
     let after = store.load("up").unwrap().info.components;
