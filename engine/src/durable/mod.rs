@@ -158,14 +158,14 @@ impl<'a> Driver<'a> {
     pub fn open(&self, id: &str) -> Result<Instance, DurableError> {
         // Hold first, then read: nobody can commit between the read and this driver's first commit.
         self.store.acquire(id, &self.owner, &is_gone)?;
-        let loaded = match self.store.load(id) {
-            Ok(loaded) => loaded,
-            Err(e) => return Err(self.let_go(id, e.into())),
-        };
+        self.open_held(id).map_err(|e| self.let_go(id, e))
+    }
+
+    fn open_held(&self, id: &str) -> Result<Instance, DurableError> {
+        let loaded = self.store.load(id)?;
         // An ended run is opened only to publish what a crash left unpublished after its last commit.
-        let ended = loaded.state.status.is_final();
-        if ended && self.store.unpublished(id)?.is_empty() {
-            return Err(self.let_go(id, DurableError::Ended { instance: id.into(), status: loaded.info.status }));
+        if loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty() {
+            return Err(DurableError::Ended { instance: id.into(), status: loaded.info.status });
         }
         let info = loaded.info;
         let process = Arc::new(self.pinned_process(&info)?);
@@ -174,6 +174,17 @@ impl<'a> Driver<'a> {
         run.record_history(true);
         let revision = info.revision;
         Ok(Instance { run, info, revision, outbox_len: loaded.outbox_len, published_through: 0 })
+    }
+
+    /// Open instance `id` to change it: as [`Driver::open`], but an ended run is refused.
+    fn open_running(&self, id: &str) -> Result<Instance, DurableError> {
+        let instance = self.open(id)?;
+        let status = &instance.run.state().status;
+        if status.is_final() {
+            let ended = DurableError::Ended { instance: id.into(), status: status.name().into() };
+            return Err(self.let_go(id, ended));
+        }
+        Ok(instance)
     }
 
     /// Let go of `id` after `error` (the error that made this driver give up on it wins over one in
@@ -224,8 +235,13 @@ impl<'a> Driver<'a> {
         // Everything in the outbox has now been published at least once.
         instance.published_through = instance.outbox_len;
         loop {
-            instance.run.fire_due(self.clock.now_ms());
+            let fired = instance.run.fire_due(self.clock.now_ms());
             if instance.run.state().status != Status::Running {
+                // Timers and timeouts that fired without waking the run (a timeout into `stop`, or into
+                // nothing) change it all the same: keep that.
+                if fired {
+                    self.commit_now(instance)?;
+                }
                 break;
             }
             let effects = instance.run.superstep();
@@ -243,10 +259,11 @@ impl<'a> Driver<'a> {
                 owner: &self.owner,
             };
             instance.revision = self.store.commit(&id, instance.revision, &commit)?;
-            for (event_id, json) in &outbox {
+            let first = instance.outbox_len;
+            instance.outbox_len += outbox.len() as u64;
+            for (k, (event_id, json)) in (1..).zip(&outbox) {
                 sink.publish_json(event_id, json).map_err(DurableError::Publish)?;
-                instance.outbox_len += 1;
-                instance.published_through = instance.outbox_len;
+                instance.published_through = first + k;
             }
         }
         Ok(())
@@ -257,7 +274,11 @@ impl<'a> Driver<'a> {
     ///
     /// Errors: as [`Driver::open`]; [`DurableError::NotAwaited`] (nothing changes).
     pub fn send(&self, id: &str, event_type: &str, data: Json) -> Result<Instance, DurableError> {
-        let mut instance = self.open(id)?;
+        let mut instance = self.open_running(id)?;
+        // An await whose deadline has passed has timed out, whether or not anyone resumed the run since.
+        if instance.run.fire_due(self.clock.now_ms()) {
+            self.commit_now(&mut instance).map_err(|e| self.let_go(id, e))?;
+        }
         let sent = instance.run.send_awaited(event_type, data);
         let committed = sent.map_err(DurableError::from).and_then(|()| self.commit_now(&mut instance));
         committed.map_err(|e| self.let_go(id, e)).map(|()| instance)
@@ -284,7 +305,7 @@ impl<'a> Driver<'a> {
     /// Errors: as [`Driver::open`]; [`DurableError::Incompatible`] listing every change the run cannot
     /// survive, or saying that the files do not load (nothing changes).
     pub fn upgrade(&self, id: &str) -> Result<Instance, DurableError> {
-        let mut instance = self.open(id)?;
+        let mut instance = self.open_running(id)?;
         self.rebind(&mut instance).map_err(|e| self.let_go(id, e)).map(|()| instance)
     }
 
@@ -337,15 +358,13 @@ impl<'a> Driver<'a> {
     ///
     /// Errors: as [`Driver::open`] ([`DurableError::Ended`] for a run that has already ended).
     pub fn cancel(&self, id: &str) -> Result<Instance, DurableError> {
-        let mut instance = self.open(id)?;
-        if instance.run.state().status.is_final() {
-            let status = instance.run.state().status.name().to_string();
-            return Err(self.let_go(id, DurableError::Ended { instance: id.into(), status }));
-        }
+        let mut instance = self.open_running(id)?;
         instance.run.cancel();
         let committed = self.commit_now(&mut instance);
-        self.store.release(id, &self.owner, 0)?;
-        committed.map(|()| instance)
+        let released = self.store.release(id, &self.owner, 0);
+        committed?;
+        released?;
+        Ok(instance)
     }
 }
 

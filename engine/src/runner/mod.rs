@@ -189,7 +189,8 @@ impl Run {
     ///
     /// Errors: [`NotAwaited`], listing what the run does await, when no open await is for `event_type`.
     pub fn send_awaited(&mut self, event_type: &str, data: Json) -> Result<(), NotAwaited> {
-        let Some(i) = self.state.awaits.iter().position(|a| a.event == event_type) else {
+        let open = !self.state.status.is_final();
+        let Some(i) = self.state.awaits.iter().position(|a| open && a.event == event_type) else {
             let awaited: Vec<String> = self
                 .state
                 .awaits
@@ -259,10 +260,12 @@ impl Run {
         fired
     }
 
-    /// A waiting run with messages or retries to deliver runs again.
+    /// A waiting run with messages or retries to deliver runs again; so does one left with nothing to
+    /// wait for (its next superstep completes it).
     fn wake(&mut self) {
         let work = !self.state.pending.is_empty() || !self.state.retries_due.is_empty();
-        if self.state.status == Status::Waiting && work {
+        let nothing_awaited = self.state.awaits.is_empty() && self.state.timers.is_empty();
+        if self.state.status == Status::Waiting && (work || nothing_awaited) {
             self.set_status(Status::Running);
         }
     }

@@ -204,3 +204,31 @@ fn a_retry_succeeds_on_the_third_attempt_with_every_attempt_in_the_history() {
         .collect();
     assert_eq!(attempts, [(1, true), (2, true), (3, false)]);
 }
+
+#[test]
+fn a_reply_sent_after_the_deadline_finds_the_await_timed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("weft.db");
+    let start = ["run", TICKET, "--event", "NewTicket", "--data-file", "examples/support-ticket/tickets/refund.json"];
+    assert_eq!(weft_in(&store, &[&start[..], &["--instance-id", "T-9"]].concat(), &[MONDAY]).status.code(), Some(0));
+
+    let late = ("WEFT_NOW", "2026-11-27T10:00:00Z");
+    let reply = [
+        "send",
+        "T-9",
+        "--event",
+        "AgentReplied",
+        "--data",
+        "{\"ticketId\":\"T-9\",\"agent\":\"Al\",\"message\":\"hi\"}",
+    ];
+    let refused = weft_in(&store, &reply, &[late]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("does not await \"AgentReplied\"; it awaits: nothing"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let resumed = weft_in(&store, &["resume", "T-9", "--json"], &[late]);
+    assert_eq!(events(&resumed.stdout)[0].0, "TicketEscalated");
+    assert_eq!(summary(&resumed.stdout)["status"], "completed");
+}
