@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sha2::Digest;
 
 /// Deepest nesting of arrays and objects a [`Json`] may have: serde_json's own parser limit, so that every
 /// `Json` can also be read as a [`serde_json::Value`].
@@ -93,6 +94,11 @@ fn depth(text: &str) -> usize {
         }
     }
     deepest
+}
+
+/// SHA-256 of `bytes`, as lower-case hex: how Weft names content (components, definitions, arguments).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 impl fmt::Debug for Json {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::store::StoreArgs;
 use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
-use crate::durable::{Driver, DurableError};
+use crate::durable::{Driver, DurableError, Instance};
 use crate::runner::clock::{self, format_time};
 use crate::sinks::cloudevents::JsonLines;
 use crate::store::{Store, StoreError};
@@ -77,8 +77,6 @@ pub enum Action {
     Resume,
     /// End it as cancelled.
     Cancel,
-    /// Print its history.
-    History,
 }
 
 /// The exit code for a durable operation's error: 2 for what the user asked wrongly (unknown id, an
@@ -97,23 +95,17 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     }
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
-    if let Action::History = action {
-        return history(&store, &args);
-    }
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(&store, &runtime, clock.as_ref());
     match action {
-        Action::Status | Action::History => {
+        Action::Status => {
             let loaded = store.load(&args.id).map_err(|e| durable_error(e.into()))?;
             let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
             Ok(report(&process, &loaded.state, args.json))
         }
         Action::Resume => {
             let held = if args.upgrade { driver.upgrade(&args.id) } else { driver.open(&args.id) };
-            let mut held = held.map_err(durable_error)?;
-            let mut sink = JsonLines::new(std::io::stdout().lock());
-            driver.drive(&mut held, &mut sink).map_err(durable_error)?;
-            Ok(report(held.run().process(), held.run().state(), args.json))
+            drive_and_report(&driver, held.map_err(durable_error)?, args.json)
         }
         Action::Cancel => {
             let held = driver.cancel(&args.id).map_err(durable_error)?;
@@ -122,25 +114,38 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     }
 }
 
-fn history(store: &dyn Store, args: &InstanceArgs) -> Result<ExitCode, ExitCode> {
-    let entries = store.history(&args.id).map_err(|e| durable_error(e.into()))?;
+/// Drive `held` on, its public events on stdout, then report its summary.
+fn drive_and_report(driver: &Driver<'_>, mut held: Instance, json: bool) -> Result<ExitCode, ExitCode> {
+    let mut sink = JsonLines::new(std::io::stdout().lock());
+    driver.drive(&mut held, &mut sink).map_err(durable_error)?;
+    Ok(report(held.run().process(), held.run().state(), json))
+}
+
+/// Print `lines` on stdout, one each, stopping quietly when the reader went away (e.g. `| head`).
+fn print_lines(lines: impl Iterator<Item = String>) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    for entry in entries {
-        let value = serde_json::to_value(&entry).expect("a history entry serialises");
-        if args.json {
-            if writeln!(out, "{value}").is_err() {
-                break; // the reader went away (e.g. `| head`)
-            }
-            continue;
-        }
-        let record = value["record"].as_object().and_then(|r| r.iter().next());
-        let Some((kind, fields)) = record else { continue };
-        let rest: Vec<String> = fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
-        if writeln!(out, "superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")).is_err() {
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
             break;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
+}
+
+/// `weft history ID`: the history, as JSON lines (`--json`) or a line per record for people.
+pub(super) fn history(args: InstanceArgs) -> Result<ExitCode, ExitCode> {
+    let store = args.store.open()?;
+    let entries = store.history(&args.id).map_err(|e| durable_error(e.into()))?;
+    let lines = entries.into_iter().filter_map(|entry| {
+        let value = serde_json::to_value(&entry).expect("a history entry serialises");
+        if args.json {
+            return Some(value.to_string());
+        }
+        let (kind, fields) = value["record"].as_object()?.iter().next()?;
+        let rest: Vec<String> = fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+        Some(format!("superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")))
+    });
+    Ok(print_lines(lines))
 }
 
 pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
@@ -149,25 +154,19 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(&store, &runtime, clock.as_ref());
-    let mut held = driver.send(&args.id, &args.event, data).map_err(durable_error)?;
-    let mut sink = JsonLines::new(std::io::stdout().lock());
-    driver.drive(&mut held, &mut sink).map_err(durable_error)?;
-    Ok(report(held.run().process(), held.run().state(), args.json))
+    let held = driver.send(&args.id, &args.event, data).map_err(durable_error)?;
+    drive_and_report(&driver, held, args.json)
 }
 
 pub(super) fn list(args: ListArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     let instances = store.list(args.status.as_deref()).map_err(|e| durable_error(e.into()))?;
-    let mut out = std::io::stdout().lock();
-    for i in instances {
-        let line = if args.json {
+    let lines = instances.into_iter().map(|i| {
+        if args.json {
             json!(i).to_string()
         } else {
             format!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms))
-        };
-        if writeln!(out, "{line}").is_err() {
-            break; // the reader went away (e.g. `| head`)
         }
-    }
-    Ok(ExitCode::SUCCESS)
+    });
+    Ok(print_lines(lines))
 }

@@ -103,7 +103,7 @@ pub fn main() -> ExitCode {
         Command::Send(args) => instances::send(args),
         Command::Resume(args) => instances::instance(instances::Action::Resume, args),
         Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
-        Command::History(args) => instances::instance(instances::Action::History, args),
+        Command::History(args) => instances::history(args),
         Command::Schema => {
             print!("{}", weft_definitions::schema::json_schema_text());
             Ok(ExitCode::SUCCESS)

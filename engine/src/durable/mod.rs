@@ -21,7 +21,7 @@ use weft_definitions::DefinitionError;
 
 use crate::data::Json;
 use crate::load::{Process, Runtime};
-use crate::runner::{Clock, NotAwaited, Run, Status, UnknownInput};
+use crate::runner::{Clock, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::CloudEventSink;
 use crate::sinks::cloudevents::to_json;
 use crate::store::{Commit, InstanceInfo, NewInstance, Pinned, Store, StoreError};
@@ -204,10 +204,19 @@ impl<'a> Driver<'a> {
         let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing(&info.definition_digest))?;
         let text = String::from_utf8(text)
             .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
+        // Steps that share a component share its blob: read each digest once.
+        let mut by_digest: std::collections::HashMap<&str, Arc<[u8]>> = std::collections::HashMap::new();
         let mut components = std::collections::HashMap::new();
         for (step, digest) in &info.components {
-            let bytes = self.store.blob(digest)?.ok_or_else(|| missing(digest))?;
-            components.insert(step.clone(), Arc::<[u8]>::from(bytes));
+            let bytes = match by_digest.get(digest.as_str()) {
+                Some(bytes) => bytes.clone(),
+                None => {
+                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing(digest))?.into();
+                    by_digest.insert(digest, bytes.clone());
+                    bytes
+                }
+            };
+            components.insert(step.clone(), bytes);
         }
         self.runtime
             .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned())
@@ -230,7 +239,6 @@ impl<'a> Driver<'a> {
         let id = instance.info.id.clone();
         for event in self.store.unpublished(&id)? {
             sink.publish_json(&event.id, &event.json).map_err(DurableError::Publish)?;
-            instance.published_through = event.seq;
         }
         // Everything in the outbox has now been published at least once.
         instance.published_through = instance.outbox_len;
@@ -250,15 +258,7 @@ impl<'a> Driver<'a> {
             let process = instance.run.process().clone();
             let outbox: Vec<(String, String)> =
                 effects.published.iter().map(|e| (e.id.clone(), to_json(process.name(), &id, e))).collect();
-            let commit = Commit {
-                state: instance.run.state(),
-                history: &effects.history,
-                outbox: &outbox,
-                published_through: instance.published_through,
-                now_ms: now,
-                owner: &self.owner,
-            };
-            instance.revision = self.store.commit(&id, instance.revision, &commit)?;
+            self.save(instance, &effects.history, &outbox, now)?;
             let first = instance.outbox_len;
             instance.outbox_len += outbox.len() as u64;
             for (k, (event_id, json)) in (1..).zip(&outbox) {
@@ -284,15 +284,27 @@ impl<'a> Driver<'a> {
         committed.map_err(|e| self.let_go(id, e)).map(|()| instance)
     }
 
-    /// Commit what changed outside a superstep (a sent event, a cancel).
+    /// Commit what changed outside a superstep (a sent event, a cancel, timers that fired).
     fn commit_now(&self, instance: &mut Instance) -> Result<(), DurableError> {
         let effects = instance.run.take_effects();
+        self.save(instance, &effects.history, &[], self.clock.now_ms())
+    }
+
+    /// Commit the run's state with `history` and `outbox` after its last revision, marking what it has
+    /// published.
+    fn save(
+        &self,
+        instance: &mut Instance,
+        history: &[HistoryEntry],
+        outbox: &[(String, String)],
+        now_ms: u64,
+    ) -> Result<(), DurableError> {
         let commit = Commit {
             state: instance.run.state(),
-            history: &effects.history,
-            outbox: &[],
-            published_through: 0,
-            now_ms: self.clock.now_ms(),
+            history,
+            outbox,
+            published_through: instance.published_through,
+            now_ms,
             owner: &self.owner,
         };
         instance.revision = self.store.commit(&instance.info.id, instance.revision, &commit)?;
@@ -322,12 +334,9 @@ impl<'a> Driver<'a> {
             .map_err(|changes| DurableError::Incompatible { instance: id.clone(), changes: changes.join("; ") })?;
         let components: Vec<(String, String)> =
             new.steps.iter().map(|s| (s.id.clone(), s.component.digest.clone())).collect();
-        let history = [crate::runner::HistoryEntry {
+        let history = [HistoryEntry {
             superstep: state.superstep,
-            record: crate::runner::HistoryRecord::Rebound {
-                definition_digest: new.digest.clone(),
-                components: components.clone(),
-            },
+            record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },
         }];
         let pinned = Pinned {
             definition_file: &instance.info.definition_file,

@@ -20,6 +20,12 @@ use rand::{SeedableRng, TryRng};
 use sha2::{Digest, Sha256};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
+/// The id of the `n`-th invocation of a run of instance `instance`, made at step `step`:
+/// `<instance>:<step>:<n>`.
+pub fn invocation_id(instance: &str, step: &str, n: u64) -> String {
+    format!("{instance}:{step}:{n}")
+}
+
 /// The per-invocation facts of one instance, shared by its WASI clocks and generators. (Atomics, so that
 /// fixing them before each invocation costs a few stores; the store is used by one thread at a time.)
 #[derive(Clone)]
@@ -69,10 +75,10 @@ impl Replay {
         facts.reseed.store(true, Ordering::Relaxed);
     }
 
-    /// The current invocation's id, `<instance>:<step>:<n>`.
+    /// The current invocation's id (see [`invocation_id`]).
     pub fn invocation_id(&self) -> String {
         let facts = &self.0;
-        format!("{}:{}:{}", facts.instance, facts.step, facts.invocation.load(Ordering::Relaxed))
+        invocation_id(&facts.instance, &facts.step, facts.invocation.load(Ordering::Relaxed))
     }
 
     /// The `wasi:random/insecure-seed` value: constant for the instance and step.

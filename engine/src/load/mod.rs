@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 use weft_definitions::{DefinitionError, LoadedDefinition};
@@ -164,7 +163,7 @@ impl Runtime {
         }
         let descriptions: Vec<&StepDescription> = steps.iter().map(|s| &s.component.description).collect();
         let routing = RoutingTable::build(&loaded, &descriptions).map_err(DefinitionError::Invalid)?;
-        let digest = format!("{:x}", Sha256::digest(text.as_bytes()));
+        let digest = crate::data::sha256_hex(text.as_bytes());
         Ok(Process { loaded, text, digest, steps, routing, limits: self.limits })
     }
 
@@ -180,7 +179,7 @@ impl Runtime {
 
     /// The component in `bytes` (read from `path`), loaded once per runtime and content digest.
     fn component(&self, path: &Path, bytes: Arc<[u8]>) -> Result<Arc<StepComponent>, Problem> {
-        let digest = format!("{:x}", Sha256::digest(&bytes));
+        let digest = crate::data::sha256_hex(&bytes);
         let slot = self.lock().entry(digest.clone()).or_default().clone();
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = slot.as_ref() {

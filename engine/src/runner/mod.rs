@@ -327,13 +327,8 @@ impl Run {
         }
         let mut stop = false;
         for call in std::mem::take(&mut self.state.retries_due) {
-            match self.invoke(call.step, call.function, call.args, call.attempt) {
-                Ok(stopped) => stop |= stopped,
-                Err(error) => {
-                    self.set_status(Status::Failed { error });
-                    return;
-                }
-            }
+            let Some(stopped) = self.invoke_or_fail(call.step, call.function, call.args, call.attempt) else { return };
+            stop |= stopped;
         }
         for step in 0..self.process.steps.len() {
             for function in 0..self.process.steps[step].component.description.functions.len() {
@@ -341,18 +336,25 @@ impl Run {
                     // Borrowed field by field, so that no `Arc` is cloned on the hot path.
                     let f = &self.process.steps[step].component.description.functions[function];
                     let Some(args) = self.state.queues[step][function].take_ready(f) else { break };
-                    match self.invoke(step, function, args, 1) {
-                        Ok(stopped) => stop |= stopped,
-                        Err(error) => {
-                            self.set_status(Status::Failed { error });
-                            return;
-                        }
-                    }
+                    let Some(stopped) = self.invoke_or_fail(step, function, args, 1) else { return };
+                    stop |= stopped;
                 }
             }
         }
         if stop {
             self.set_status(Status::Stopped);
+        }
+    }
+
+    /// [`Run::invoke`], failing the run on an unhandled failure: `Some(stopped)`, or `None` when the run
+    /// failed.
+    fn invoke_or_fail(&mut self, step: usize, function: usize, args: Vec<Option<Json>>, attempt: u32) -> Option<bool> {
+        match self.invoke(step, function, args, attempt) {
+            Ok(stopped) => Some(stopped),
+            Err(error) => {
+                self.set_status(Status::Failed { error });
+                None
+            }
         }
     }
 
@@ -394,7 +396,11 @@ impl Run {
         if let Some((started, args_digest)) = started {
             let (step_id, function_name) = self.names(step, function);
             let record = HistoryRecord::Invoked {
-                invocation: format!("{}:{}:{}", self.state.instance_id, step_id, self.state.invocations),
+                invocation: crate::host::replay::invocation_id(
+                    &self.state.instance_id,
+                    &step_id,
+                    self.state.invocations,
+                ),
                 step: step_id,
                 function: function_name,
                 args_digest,

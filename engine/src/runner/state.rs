@@ -252,7 +252,8 @@ impl FunctionQueue {
 
 impl RunState {
     /// Check that this state (e.g. read back from a checkpoint) fits `process`: as many steps, functions
-    /// and parameters as its components describe, and every queued message addressed within them.
+    /// and parameters as its components describe, and every queued or delayed message, every retry and
+    /// every await addressed within them.
     ///
     /// Errors: what does not fit, as text. A state that fails this must not be run against `process`.
     pub fn fits(&self, process: &Process) -> Result<(), String> {
@@ -268,7 +269,11 @@ impl RunState {
                 return Err(format!("step {step} (\"{}\"): the checkpoint's kernel functions differ", ps.id));
             }
         }
-        for m in &self.pending {
+        let timed = self.timers.iter().filter_map(|t| match &t.fire {
+            Fire::Deliver(m) => Some(m),
+            Fire::Retry(_) => None,
+        });
+        for m in self.pending.iter().chain(timed) {
             let fits =
                 self.queues.get(m.to.step).and_then(|f| f.get(m.to.function)).is_some_and(|q| match m.to.param {
                     Some(p) => p < q.params.len(),
@@ -277,6 +282,23 @@ impl RunState {
             if !fits {
                 return Err(format!("a queued message is addressed to {:?}, which the process lacks", m.to));
             }
+        }
+        let retried = self.timers.iter().filter_map(|t| match &t.fire {
+            Fire::Retry(r) => Some(r),
+            Fire::Deliver(_) => None,
+        });
+        for r in retried.chain(&self.retries_due) {
+            let params = self.queues.get(r.step).and_then(|f| f.get(r.function)).map(|q| q.params.len());
+            if params != Some(r.args.len()) {
+                return Err(format!(
+                    "a retry is addressed to step {} function {}, which the process lacks",
+                    r.step, r.function
+                ));
+            }
+        }
+        let awaits = process.routing.awaits();
+        if let Some(a) = self.awaits.iter().find(|a| awaits.get(a.route).is_none_or(|r| r.event != a.event)) {
+            return Err(format!("the run awaits \"{}\", which the process's awaits do not match", a.event));
         }
         Ok(())
     }

@@ -140,6 +140,14 @@ struct Head {
     outbox_len: u64,
 }
 
+impl Head {
+    /// The history and outbox lengths once `commit` is appended: one history row per commit that has
+    /// records, one outbox row per event.
+    fn lengths_after(&self, commit: &Commit<'_>) -> (u64, u64) {
+        (self.history_len + u64::from(!commit.history.is_empty()), self.outbox_len + commit.outbox.len() as u64)
+    }
+}
+
 fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
     tx.prepare_cached("SELECT revision, owner, history_len, outbox_len FROM instances WHERE id = ?1")
         .and_then(|mut s| {
@@ -197,6 +205,7 @@ fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<
         return Err(StoreError::Conflict { instance: id.into(), expected: expected_revision });
     }
     append(tx, id, &head, commit)?;
+    let (history_len, outbox_len) = head.lengths_after(commit);
     let checkpoint = rows::checkpoint_json(commit.state)?;
     tx.prepare_cached(
         "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, outbox_len = ?6, \
@@ -208,8 +217,8 @@ fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<
             commit.state.status.name(),
             rows::i64_of(head.revision + 1),
             checkpoint,
-            rows::i64_of(head.history_len + u64::from(!commit.history.is_empty())),
-            rows::i64_of(head.outbox_len + commit.outbox.len() as u64),
+            rows::i64_of(history_len),
+            rows::i64_of(outbox_len),
             rows::i64_of(commit.now_ms),
         ])
     })
@@ -244,10 +253,12 @@ impl Store for SqliteStore {
         }
         let checkpoint = rows::checkpoint_json(new.commit.state)?;
         let components = serde_json::to_string(&info.components).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let head = Head { revision: 1, owner: Some(new.commit.owner.into()), history_len: 0, outbox_len: 0 };
+        let (history_len, outbox_len) = head.lengths_after(&new.commit);
         tx.execute(
             "INSERT INTO instances (id, process, version, status, definition_file, definition_digest, components, \
              revision, checkpoint, history_len, outbox_len, created_ms, updated_ms, owner) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 0, ?9, ?9, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?11, ?12, ?9, ?9, ?10)",
             params![
                 info.id,
                 info.process,
@@ -259,16 +270,12 @@ impl Store for SqliteStore {
                 checkpoint,
                 rows::i64_of(new.commit.now_ms),
                 new.commit.owner,
+                rows::i64_of(history_len),
+                rows::i64_of(outbox_len),
             ],
         )
         .map_err(backend)?;
-        let head = Head { revision: 1, owner: Some(new.commit.owner.into()), history_len: 0, outbox_len: 0 };
         append(&tx, &info.id, &head, &new.commit)?;
-        tx.execute(
-            "UPDATE instances SET history_len = ?2, outbox_len = ?3 WHERE id = ?1",
-            params![info.id, i64::from(!new.commit.history.is_empty()), new.commit.outbox.len() as i64],
-        )
-        .map_err(backend)?;
         tx.commit().map_err(backend)
     }
 
