@@ -8,12 +8,35 @@
 
 use std::time::Duration;
 
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
 use crate::runner::failure::ErrorKind;
 
 /// How often the epoch advances: the granularity of invocation deadlines.
 pub const TICK: Duration = Duration::from_millis(10);
+
+/// Step component instances one runtime holds room for at once in its pool (a run keeps one per step it
+/// has used). Instantiating into a pooled slot reuses memory mapped once, instead of mapping and unmapping
+/// fresh memory for every instance (wasmtime's pooling allocator, `PoolingAllocationConfig`).
+pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;
+
+/// The pooling allocator's settings: [`POOLED_COMPONENT_INSTANCES`] components, each with room for the
+/// several core instances, memories and tables that a Python or JavaScript component holds (a
+/// componentize-py component has about ten core instances); tables of up to 100,000 elements. Memory
+/// slots are reserved as address space only; what a guest touches is returned to the system when the
+/// instance is dropped. Memory size is capped by [`MemoryLimiter`], not by the pool.
+pub fn pooling() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOLED_COMPONENT_INSTANCES)
+        .total_core_instances(POOLED_COMPONENT_INSTANCES * 10)
+        .total_memories(POOLED_COMPONENT_INSTANCES * 2)
+        .total_tables(POOLED_COMPONENT_INSTANCES * 2)
+        .total_stacks(POOLED_COMPONENT_INSTANCES)
+        .max_tables_per_module(4)
+        .max_memories_per_module(2)
+        .table_elements(100_000);
+    pool
+}
 
 /// Limits applied to every step instance.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 use weft_definitions::{DefinitionError, LoadedDefinition};
 
 use crate::data::Json;
@@ -92,7 +92,17 @@ impl Runtime {
         wasm.concurrency_support(false);
         // Invocation deadlines (see host::sandbox).
         wasm.epoch_interruption(true);
-        let engine = Engine::new(&wasm)?;
+        // Instances come from a pool of slots mapped once (see sandbox::pooling); where the machine will not
+        // reserve the address space for it (a `ulimit -v`), each instance maps its own memory instead.
+        let mut pooled = wasm.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pooling()));
+        let engine = match Engine::new(&pooled) {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::warn!("cannot reserve the instance pool ({e:#}); instances will be allocated one by one");
+                Engine::new(&wasm)?
+            }
+        };
         sandbox::start_ticker(&engine);
         let linker = host::linker(&engine)?;
         let cache = CompiledCache::new(config.cache_dir, &engine);

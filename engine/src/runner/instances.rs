@@ -2,12 +2,13 @@
 //! invocations (instantiating a Python guest costs ~0.6 ms). Correctness never depends on reuse: a step's
 //! state comes only from its snapshot, and an instance that traps is dropped and made anew next time.
 
+use smallvec::SmallVec;
 use wasmtime::Store;
+use wasmtime::component::{ComponentType, Func, Lower, TypedFunc};
 
 use crate::data::Json;
-use crate::host::bindings::Step;
 use crate::host::sandbox::trap_kind;
-use crate::host::{self, Emitted, HostState, Invocation, StepError, StoreOwner};
+use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
 use crate::load::Process;
 use crate::runner::failure::{ErrorKind, Failure};
 
@@ -39,9 +40,26 @@ pub struct Call<'a> {
     pub invocation: u64,
 }
 
+/// The WIT `invocation` record, lowered straight from borrowed text: the host copies each argument and the
+/// state into guest memory once, with no owned copy on the way (`bindgen!`'s own `Invocation` would need
+/// one allocation per string).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct InvocationRef<'a> {
+    function: &'a str,
+    args: &'a [(&'a str, &'a str)],
+    state: Option<&'a str>,
+    #[component(name = "state-version")]
+    state_version: u32,
+}
+
+/// The type of the world's `invoke` export, with the arguments borrowed for `'a`.
+type InvokeFn<'a> = TypedFunc<(InvocationRef<'a>,), (Result<Outcome, StepError>,)>;
+
 struct Live {
     store: Store<HostState>,
-    step: Step,
+    /// The instance's `invoke` export, its type checked against [`InvokeFn`] when instantiated.
+    invoke: Func,
 }
 
 /// Live instances of a run's steps.
@@ -74,35 +92,29 @@ impl StepInstances {
     ) -> Result<Invoked, Failure> {
         let ps = &process.steps[call.step];
         let f = &ps.component.description.functions[call.function];
-        let invocation = Invocation {
-            function: f.name.clone(),
-            args: f
-                .params
-                .iter()
-                .zip(args)
-                .filter_map(|(p, a)| a.map(|a| (p.name.clone(), a.as_str().to_owned())))
-                .collect(),
-            state: state.map(|s| s.as_str().to_owned()),
-            state_version,
-        };
         let slot = &mut self.slots[call.step];
         let live = match slot {
             Some(live) => live,
             None => {
                 let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
                 let mut store = host::new_store(ps.component.pre.engine(), owner, &process.limits);
-                let step = ps.component.pre.instantiate(&mut store).map_err(|e| {
-                    Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
-                })?;
+                let invoke = instantiate(&ps.component.pre, &mut store)?;
                 self.created += 1;
-                slot.insert(Live { store, step })
+                slot.insert(Live { store, invoke })
             }
         };
+        let named: SmallVec<[(&str, &str); 4]> =
+            f.params.iter().zip(&args).filter_map(|(p, a)| a.as_ref().map(|a| (p.name.as_str(), a.as_str()))).collect();
+        let invocation =
+            InvocationRef { function: &f.name, args: &named, state: state.map(Json::as_str), state_version };
         let host = live.store.data_mut();
         host.log.function.clone_from(&f.name);
         host.replay.begin(call.time_ms, call.superstep, call.invocation);
         process.limits.arm(&mut live.store);
-        let returned = live.step.call_invoke(&mut live.store, &invocation);
+        // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
+        // `InvokeFn<'_>` only in the lifetime of the borrowed arguments (what `bindgen!` itself does).
+        let invoke: InvokeFn<'_> = unsafe { TypedFunc::new_unchecked(live.invoke) };
+        let returned = invoke.call(&mut live.store, (invocation,)).map(|(r,)| r);
         let events = live.store.data_mut().events.take();
         let outcome = match returned {
             Ok(outcome) => outcome,
@@ -122,6 +134,22 @@ impl StepInstances {
         let state = outcome.state.map(|text| output(text, "state")).transpose()?;
         Ok(Invoked { result, state, events })
     }
+}
+
+/// Instantiate `pre` in `store` and find its `invoke` export, its type checked.
+///
+/// Errors: the guest trapped while starting, or (a bug in Weft, as the component was checked at load)
+/// its `invoke` export is missing or of another type.
+fn instantiate(pre: &host::bindings::StepPre<HostState>, store: &mut Store<HostState>) -> Result<Func, Failure> {
+    let cannot = |e: wasmtime::Error, store: &mut Store<HostState>| {
+        Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
+    };
+    let instance = pre.instance_pre().instantiate(&mut *store).map_err(|e| cannot(e, store))?;
+    let invoke = instance
+        .get_func(&mut *store, "invoke")
+        .ok_or_else(|| Failure::new(ErrorKind::Trap, "the component exports no `invoke` function"))?;
+    invoke.typed::<(InvocationRef<'static>,), (Result<Outcome, StepError>,)>(&*store).map_err(|e| cannot(e, store))?;
+    Ok(invoke)
 }
 
 /// A result or state the guest returned, checked.

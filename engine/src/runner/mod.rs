@@ -322,9 +322,12 @@ impl Run {
             return;
         }
         self.state.superstep += 1;
-        for m in std::mem::take(&mut self.state.pending) {
+        // Drained in place, so that the next superstep's messages reuse the allocation.
+        let mut pending = std::mem::take(&mut self.state.pending);
+        for m in pending.drain(..) {
             self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
         }
+        self.state.pending = pending;
         let mut stop = false;
         for call in std::mem::take(&mut self.state.retries_due) {
             let Some(stopped) = self.invoke_or_fail(call.step, call.function, call.args, call.attempt) else { return };

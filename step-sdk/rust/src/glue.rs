@@ -87,26 +87,34 @@ pub fn describe<S: Step>() -> StepInfo {
 /// The `invoke` export: decode the state (migrating an older one, or starting from `Default`), call,
 /// encode the new state.
 pub fn invoke<S: Step>(call: Invocation) -> Result<Outcome, StepError> {
-    let unreadable = |e: serde_json::Error| StepError::BadState(format!("cannot read the state snapshot: {e}"));
     let mut state: S = match &call.state {
-        Some(_) if call.state_version > S::STATE_VERSION => {
-            return Err(StepError::BadState(format!(
-                "the state snapshot is of state version {}, newer than the version {} this step reads",
-                call.state_version,
-                S::STATE_VERSION
-            )));
-        }
-        Some(text) if call.state_version < S::STATE_VERSION => {
-            let old = serde_json::from_str(text).map_err(unreadable)?;
-            serde_json::from_value(S::migrate(call.state_version, old)?).map_err(unreadable)?
-        }
-        Some(text) => serde_json::from_str(text).map_err(unreadable)?,
+        Some(text) if call.state_version == S::STATE_VERSION => serde_json::from_str(text).map_err(unreadable)?,
+        Some(text) => other_version(text, call.state_version)?,
         None => S::default(),
     };
     let result = state.call(&Context::new(), &call.function, &Args(call.args))?;
     let snapshot =
         serde_json::to_string(&state).map_err(|e| StepError::Failed(format!("cannot serialise the state: {e}")))?;
     Ok(Outcome { result, state: (snapshot != "null").then_some(snapshot) })
+}
+
+fn unreadable(e: serde_json::Error) -> StepError {
+    StepError::BadState(format!("cannot read the state snapshot: {e}"))
+}
+
+/// A snapshot written under state-version `version`, not this step's: migrated when older, refused when
+/// newer. Kept out of line, so that the usual path stays as small as it was before migrations.
+#[cold]
+#[inline(never)]
+fn other_version<S: Step>(text: &str, version: u32) -> Result<S, StepError> {
+    if version > S::STATE_VERSION {
+        return Err(StepError::BadState(format!(
+            "the state snapshot is of state version {version}, newer than the version {} this step reads",
+            S::STATE_VERSION
+        )));
+    }
+    let old = serde_json::from_str(text).map_err(unreadable)?;
+    serde_json::from_value(S::migrate(version, old)?).map_err(unreadable)
 }
 
 /// `Error` is the usual error type; this keeps `?` on `Context::emit` working in any function.
