@@ -175,3 +175,36 @@ fn files_that_are_not_usable_stores_are_refused_untouched() {
 fn foreign_sql(path: &std::path::Path, sql: &str) {
     rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
 }
+
+/// A store written by a Weft of store schema version 1 (flags on outbox rows, WITHOUT ROWID logs) opens
+/// as version 2 with everything kept: the history, the outbox, and which events were published.
+#[test]
+fn a_version_1_store_is_migrated_with_its_history_and_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let v1 = include_str!("../../../engine/src/store/sqlite/migrations/0001_instances.sql");
+    let history = serde_json::to_string(&[status_entry(0, Status::Running)]).unwrap();
+    let checkpoint = serde_json::to_string(&state("a")).unwrap();
+    foreign_sql(
+        &path,
+        &format!(
+            "{v1}
+             PRAGMA application_id = 1464157780; PRAGMA user_version = 1;
+             INSERT INTO blobs VALUES ('d-def', x'00');
+             INSERT INTO instances VALUES ('a', 'linear', '1.0.0', 'running', 'linear.yaml', 'd-def', '[]', 2,
+                 '{checkpoint}', 1, 2, 1, 1, NULL);
+             INSERT INTO history VALUES ('a', 1, '{history}');
+             INSERT INTO outbox VALUES ('a', 1, 'a-1', '{{\"id\":\"a-1\"}}', 1);
+             INSERT INTO outbox VALUES ('a', 2, 'a-2', '{{\"id\":\"a-2\"}}', 0);"
+        ),
+    );
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    assert_eq!(store.load("a").unwrap().info.revision, 2);
+    assert_eq!(store.history("a").unwrap(), [status_entry(0, Status::Running)]);
+    assert_eq!(store.outbox("a").unwrap().len(), 2);
+    let unpublished = store.unpublished("a").unwrap();
+    assert_eq!(unpublished.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a-2"]);
+    let version: i64 =
+        rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
+}

@@ -25,7 +25,8 @@ use crate::store::{Commit, InstanceInfo, Loaded, NewInstance, OutboxEvent, Pinne
 pub const APPLICATION_ID: i32 = 0x5745_4654;
 
 /// The schema migrations, by version: version `n` is the `n`-th file.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_instances.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_instances.sql"), include_str!("migrations/0002_append_only_logs.sql")];
 
 /// The schema version this Weft writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -138,6 +139,8 @@ struct Head {
     owner: Option<String>,
     history_len: u64,
     outbox_len: u64,
+    /// Outbox rows up to this position are published.
+    published_len: u64,
 }
 
 impl Head {
@@ -149,7 +152,7 @@ impl Head {
 }
 
 fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
-    tx.prepare_cached("SELECT revision, owner, history_len, outbox_len FROM instances WHERE id = ?1")
+    tx.prepare_cached("SELECT revision, owner, history_len, outbox_len, published_len FROM instances WHERE id = ?1")
         .and_then(|mut s| {
             s.query_row([id], |r| {
                 Ok(Head {
@@ -157,6 +160,7 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
                     owner: r.get(1)?,
                     history_len: rows::u64_at(r, 2)?,
                     outbox_len: rows::u64_at(r, 3)?,
+                    published_len: rows::u64_at(r, 4)?,
                 })
             })
             .optional()
@@ -165,7 +169,7 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
         .ok_or_else(|| StoreError::NotFound(id.into()))
 }
 
-/// Append `commit`'s history and outbox after `head`, and mark published what it says.
+/// Append `commit`'s history and outbox after `head`.
 fn append(tx: &Connection, id: &str, head: &Head, commit: &Commit<'_>) -> Result<(), StoreError> {
     // One row per commit: a superstep's records are written and read together.
     if !commit.history.is_empty() {
@@ -175,21 +179,10 @@ fn append(tx: &Connection, id: &str, head: &Head, commit: &Commit<'_>) -> Result
             .map_err(backend)?;
     }
     let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO outbox (instance, seq, event_id, cloudevent, published) VALUES (?1, ?2, ?3, ?4, 0)",
-        )
+        .prepare_cached("INSERT INTO outbox (instance, seq, event_id, cloudevent) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
     for (i, (event_id, json)) in commit.outbox.iter().enumerate() {
         insert.execute(params![id, rows::i64_of(head.outbox_len + 1 + i as u64), event_id, json]).map_err(backend)?;
-    }
-    mark_published(tx, id, commit.published_through)
-}
-
-fn mark_published(tx: &Connection, id: &str, through: u64) -> Result<(), StoreError> {
-    if through > 0 {
-        tx.prepare_cached("UPDATE outbox SET published = 1 WHERE instance = ?1 AND seq <= ?2 AND published = 0")
-            .and_then(|mut s| s.execute(params![id, rows::i64_of(through)]))
-            .map_err(backend)?;
     }
     Ok(())
 }
@@ -209,7 +202,7 @@ fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<
     let checkpoint = rows::checkpoint_json(commit.state)?;
     tx.prepare_cached(
         "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, outbox_len = ?6, \
-         updated_ms = ?7 WHERE id = ?1",
+         updated_ms = ?7, published_len = ?8 WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -220,6 +213,7 @@ fn commit_in(tx: &Connection, id: &str, expected_revision: u64, commit: &Commit<
             rows::i64_of(history_len),
             rows::i64_of(outbox_len),
             rows::i64_of(commit.now_ms),
+            rows::i64_of(head.published_len.max(commit.published_through)),
         ])
     })
     .map_err(backend)?;
@@ -253,12 +247,13 @@ impl Store for SqliteStore {
         }
         let checkpoint = rows::checkpoint_json(new.commit.state)?;
         let components = serde_json::to_string(&info.components).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let head = Head { revision: 1, owner: Some(new.commit.owner.into()), history_len: 0, outbox_len: 0 };
+        let head =
+            Head { revision: 1, owner: Some(new.commit.owner.into()), history_len: 0, outbox_len: 0, published_len: 0 };
         let (history_len, outbox_len) = head.lengths_after(&new.commit);
         tx.execute(
             "INSERT INTO instances (id, process, version, status, definition_file, definition_digest, components, \
-             revision, checkpoint, history_len, outbox_len, created_ms, updated_ms, owner) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?11, ?12, ?9, ?9, ?10)",
+             revision, checkpoint, history_len, outbox_len, created_ms, updated_ms, owner, published_len) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?11, ?12, ?9, ?9, ?10, ?13)",
             params![
                 info.id,
                 info.process,
@@ -272,6 +267,7 @@ impl Store for SqliteStore {
                 new.commit.owner,
                 rows::i64_of(history_len),
                 rows::i64_of(outbox_len),
+                rows::i64_of(new.commit.published_through),
             ],
         )
         .map_err(backend)?;
@@ -343,9 +339,11 @@ impl Store for SqliteStore {
     fn release(&self, id: &str, owner: &str, published_through: u64) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        mark_published(&tx, id, published_through)?;
-        tx.execute("UPDATE instances SET owner = NULL WHERE id = ?1 AND owner = ?2", params![id, owner])
-            .map_err(backend)?;
+        tx.execute(
+            "UPDATE instances SET owner = NULL, published_len = max(published_len, ?3) WHERE id = ?1 AND owner = ?2",
+            params![id, owner, rows::i64_of(published_through)],
+        )
+        .map_err(backend)?;
         tx.commit().map_err(backend)
     }
 

@@ -53,8 +53,8 @@ pub fn checkpoint_json(state: &RunState) -> Result<String, StoreError> {
 
 /// The outbox of `id` in order; only the unpublished events when `unpublished_only`.
 pub fn outbox(conn: &Connection, id: &str, unpublished_only: bool) -> Result<Vec<OutboxEvent>, StoreError> {
-    let sql = "SELECT seq, event_id, cloudevent FROM outbox WHERE instance = ?1 AND (?2 = 0 OR published = 0) \
-               ORDER BY seq";
+    let sql = "SELECT seq, event_id, cloudevent FROM outbox WHERE instance = ?1 \
+               AND seq > CASE WHEN ?2 THEN (SELECT published_len FROM instances WHERE id = ?1) ELSE 0 END ORDER BY seq";
     let mut stmt = conn.prepare_cached(sql).map_err(super::backend)?;
     let events = stmt
         .query_map(rusqlite::params![id, i64::from(unpublished_only)], |r| {
