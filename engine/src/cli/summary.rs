@@ -40,6 +40,7 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         "invocations": state.invocations,
         "states": states,
         "unrouted": state.unrouted,
+        "unrouted_total": state.unrouted_total,
         "leftovers": leftovers,
         "awaits": state.awaits.iter().map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
         "timers": state.timers.iter().map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
@@ -69,7 +70,12 @@ pub fn human(summary: &Value) -> String {
     for (step, state) in summary["states"].as_object().into_iter().flatten() {
         text += &format!("state {step}: {state}\n");
     }
-    for event in summary["unrouted"].as_array().into_iter().flatten() {
+    let unrouted = summary["unrouted"].as_array().map_or(&[][..], Vec::as_slice);
+    let total = summary["unrouted_total"].as_u64().unwrap_or(0);
+    if total > unrouted.len() as u64 {
+        text += &format!("{total} unrouted events; the latest {} (`weft history` lists all):\n", unrouted.len());
+    }
+    for event in unrouted {
         text += &format!("unrouted event {} from step {}: {}\n", event["event_type"], event["step"], event["data"]);
     }
     for a in summary["awaits"].as_array().into_iter().flatten() {

@@ -45,7 +45,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use failure::{ErrorKind, Failure, RunError};
 pub use history::{HistoryEntry, HistoryRecord};
 pub use instances::StepInstances;
-pub use state::{EventRecord, Fire, Message, OpenAwait, RetryCall, RunState, Status, Timer};
+pub use state::{EventRecord, Fire, MAX_UNROUTED_KEPT, Message, OpenAwait, RetryCall, RunState, Status, Timer};
 
 /// Most messages that may wait for the next superstep; more fails the run (a cycle that multiplies events
 /// would otherwise exhaust memory).
@@ -509,6 +509,10 @@ impl Run {
             };
             self.log.record(self.state.superstep, emitted);
             if unrouted {
+                self.state.unrouted_total += 1;
+                if self.state.unrouted.len() == state::MAX_UNROUTED_KEPT {
+                    self.state.unrouted.remove(0);
+                }
                 self.state.unrouted.push(record.clone());
             }
             if event.public {

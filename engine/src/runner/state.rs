@@ -9,6 +9,10 @@ use crate::data::Json;
 use crate::load::{Delivery, Process};
 use crate::runner::failure::RunError;
 
+/// Most unrouted events a run keeps in its state (the latest ones): a checkpoint stays bounded however
+/// long a run emits events nobody listens to.
+pub const MAX_UNROUTED_KEPT: usize = 100;
+
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunState {
@@ -33,9 +37,13 @@ pub struct RunState {
     /// The state-version each snapshot was written under, by step index.
     #[serde(default)]
     pub state_versions: Vec<u32>,
-    /// Internal events that no edge listened to (SEMANTICS.md rule 8), in emission order. (A public event
-    /// nobody inside listens to is not lost: it went to the sink.)
+    /// The latest internal events that no edge listened to (SEMANTICS.md rule 8), in emission order, at
+    /// most [`MAX_UNROUTED_KEPT`] (every one is in the history of a run that records it). A public event
+    /// nobody inside listens to is not lost: it went to the sink.
     pub unrouted: Vec<EventRecord>,
+    /// How many internal events went unrouted in all, kept or not.
+    #[serde(default)]
+    pub unrouted_total: u64,
     /// Where the run stands.
     pub status: Status,
     /// Awaits of external events, oldest first.
@@ -189,6 +197,7 @@ impl RunState {
             step_states: process.steps.iter().map(|s| s.initial_state.clone()).collect(),
             state_versions: process.steps.iter().map(|s| s.initial_state_version).collect(),
             unrouted: Vec::new(),
+            unrouted_total: 0,
             status: Status::Running,
             awaits: Vec::new(),
             timers: Vec::new(),

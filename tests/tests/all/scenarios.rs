@@ -49,6 +49,35 @@ fn an_internal_event_nobody_listens_to_is_recorded_not_lost() {
 }
 
 #[test]
+fn a_run_keeps_only_the_latest_unrouted_events_and_counts_them_all() {
+    // The counter loops on its return value until `Done` stops the run; every round's `Again` goes nowhere.
+    let yaml = [
+        "name: chatty",
+        "version: '1'",
+        "steps:",
+        "  - id: counter",
+        "    component: '{steps}/counter.wasm'",
+        "    state: { count: 0, limit: 150 }",
+        "inputs:",
+        "  - event: Start",
+        "    to: [{ step: counter }]",
+        "edges:",
+        "  - from: { step: counter, result: tick }",
+        "    to: [{ step: counter }]",
+        "  - from: { step: counter, event: Done }",
+        "    to: [stop]",
+    ]
+    .join("\n");
+    let (process, _dir) = load_yaml(&yaml);
+    let observed = run(&process.unwrap(), &[("Start", json!(null))]);
+    assert_eq!(observed.status, Status::Stopped);
+    assert_eq!(observed.state.unrouted_total, 149);
+    assert_eq!(observed.state.unrouted.len(), weft_engine::runner::MAX_UNROUTED_KEPT);
+    let data: Vec<serde_json::Value> = observed.state.unrouted.iter().map(|r| r.data.to_value()).collect();
+    assert_eq!((data[0].clone(), data[99].clone()), (json!(50), json!(149)), "the latest, in order");
+}
+
+#[test]
 fn fan_out_gives_each_target_its_own_copy() {
     let observed = run(&process("fan-out"), &[("Start", json!("Hi"))]);
     assert_eq!(observed.status, Status::Completed);
