@@ -1,11 +1,12 @@
 //! Checks that need the whole definition, after it fits the schema: unique step ids, edges that name
 //! existing steps, edge sources with exactly one trigger, durations that parse, awaits of declared input
-//! events. Checks that need the components' descriptions
+//! events, `when` conditions that compile and `default` edges that have conditions beside them. Checks that need the components' descriptions
 //! (functions, parameters, binding shortcuts) are the engine's, at load.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::LoadedDefinition;
+use crate::condition::Condition;
 use crate::error::{Diagnostic, suggest};
 use crate::model::{Duration, Target};
 
@@ -50,6 +51,7 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
         }
         targets.check(&edge.to, &format!("/edges/{i}/to"), &mut out);
     }
+    conditions(loaded, &mut out);
     targets.check(&def.on_error, "/onError", &mut out);
     for (i, step) in def.steps.iter().enumerate() {
         for (function, retry) in &step.retries {
@@ -62,6 +64,42 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));
     out
+}
+
+/// Every `when:` compiles; an edge is not both conditional and `default`; a `default` edge shares its
+/// source with at least one `when` edge.
+fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
+    let edges = &loaded.definition.edges;
+    let source = |e: &crate::model::Edge| (e.from.step.clone(), e.from.event_type());
+    let conditional: HashSet<_> = edges.iter().filter(|e| e.when.is_some()).map(source).collect();
+    for (i, edge) in edges.iter().enumerate() {
+        if let Some(text) = &edge.when
+            && let Err(e) = Condition::compile(text)
+        {
+            out.push(loaded.diagnostic(
+                &format!("/edges/{i}/when"),
+                format!("the condition `{text}` is not a valid jq expression: {e}"),
+                Some("write a jq expression over `.data` and `.event`, e.g. `.data.score >= 700`".into()),
+            ));
+        }
+        if edge.default && edge.when.is_some() {
+            out.push(loaded.diagnostic(
+                &format!("/edges/{i}/default"),
+                "an edge is either conditional (`when`) or the `default`, not both".into(),
+                Some("remove `default: true`, or move the condition to an edge of its own".into()),
+            ));
+        } else if edge.default && !conditional.contains(&source(edge)) {
+            out.push(loaded.diagnostic(
+                &format!("/edges/{i}/default"),
+                format!(
+                    "a `default` edge fires when no `when` edge on the same source matched, and no edge from step \
+                     \"{}\" on that event has `when`",
+                    edge.from.step
+                ),
+                Some("add a `when` edge from the same step and event, or remove `default: true`".into()),
+            ));
+        }
+    }
 }
 
 /// Checks of a list of targets, wherever it stands.

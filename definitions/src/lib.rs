@@ -5,6 +5,7 @@
 //! ([`schema`]) → deserialise into the model → whole-definition checks ([`check`]).
 
 pub mod check;
+pub mod condition;
 pub mod error;
 pub mod model;
 pub mod schema;

@@ -145,6 +145,14 @@ pub struct InputEvent {
 pub struct Edge {
     /// What fires the edge.
     pub from: EdgeSource,
+    /// A condition in jq over `{data, event}` (the event's data and its CloudEvent attributes `type`,
+    /// `source`, `id`, `time`): the edge fires only when the expression's first output is `true`, e.g.
+    /// `.data.score >= 700`. Compiled when the definition loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// `true`: the edge fires only when no `when` edge on the same source matched the event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
     /// Where the data goes.
     #[schemars(length(min = 1))]
     pub to: Vec<Target>,

@@ -4,10 +4,12 @@
 //! unknown is a load error placed at the edge's `file:line:column`, listing what exists.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use weft_definitions::condition::Condition;
 use weft_definitions::error::suggest;
-use weft_definitions::{Diagnostic, FunctionTarget, LoadedDefinition, Target, on_error, on_result};
+use weft_definitions::{Diagnostic, Edge, FunctionTarget, LoadedDefinition, Target, on_error, on_result};
 
 use crate::load::description::StepDescription;
 
@@ -82,16 +84,77 @@ pub struct Delivery {
     pub param: Option<usize>,
 }
 
+/// When an edge of an [`EdgeGroup`] fires.
+#[derive(Debug, Clone)]
+pub enum Guard {
+    /// Always (no `when`, not `default`).
+    Always,
+    /// When the condition's first output is `true` (`when:`).
+    When(Arc<Condition>),
+    /// When no `When` edge of the group matched (`default: true`).
+    Default,
+}
+
+/// One edge of an [`EdgeGroup`].
+#[derive(Debug, Clone)]
+pub struct GuardedEdge {
+    /// When it fires.
+    pub guard: Guard,
+    /// Its index in the definition's `edges`, for messages (`/edges/<i>`).
+    pub edge: usize,
+    /// Its routes.
+    pub routes: Vec<Route>,
+}
+
+/// Every edge on one source event: the unit of routing, since a `default` edge depends on its siblings
+/// (SEMANTICS.md, "Conditions and edge groups").
+#[derive(Debug, Clone, Default)]
+pub struct EdgeGroup {
+    /// Every edge's routes in definition order: what fires when no edge of the group is guarded.
+    all: Vec<Route>,
+    /// The edges with their guards, in definition order; empty when none is guarded.
+    guarded: Vec<GuardedEdge>,
+    /// Whether some edge has a `when` or is `default`.
+    conditional: bool,
+}
+
+impl EdgeGroup {
+    /// The group's routes when no edge has a condition (the usual case, decided without running
+    /// anything); `None` when the edges must be chosen with [`EdgeGroup::guarded`].
+    pub fn unconditional(&self) -> Option<&[Route]> {
+        (!self.conditional).then_some(&self.all)
+    }
+
+    /// The edges with their guards, in definition order.
+    pub fn guarded(&self) -> &[GuardedEdge] {
+        &self.guarded
+    }
+
+    /// Whether no edge listens.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    fn push(&mut self, guard: Guard, edge: usize, routes: Vec<Route>) {
+        self.conditional |= !matches!(guard, Guard::Always);
+        self.all.extend(routes.iter().copied());
+        self.guarded.push(GuardedEdge { guard, edge, routes });
+    }
+}
+
+/// An empty group, for sources no edge listens to.
+static NO_EDGES: EdgeGroup = EdgeGroup { all: Vec::new(), guarded: Vec::new(), conditional: false };
+
 /// Routes by source and event type.
 #[derive(Debug, Clone, Default)]
 pub struct RoutingTable {
     /// Index 0: input events; index `i + 1`: events of step `i`.
-    by_source: Vec<HashMap<String, Vec<Route>>>,
+    by_source: Vec<HashMap<String, EdgeGroup>>,
     /// The process's error handler (`onError`): routes of a function error no `error` edge handles.
     error_handler: Vec<Route>,
-    /// `automatic[step][function]`: the routes of its `F.OnResult` and `F.OnError` events, resolved at
+    /// `automatic[step][function]`: the edges of its `F.OnResult` and `F.OnError` events, resolved at
     /// load so that an invocation's automatic events cost no lookup.
-    automatic: Vec<Vec<(Vec<Route>, Vec<Route>)>>,
+    automatic: Vec<Vec<(EdgeGroup, EdgeGroup)>>,
     /// The awaits that edges open, indexed by [`Route::Await`].
     awaits: Vec<AwaitRoute>,
     /// `retries[step][function]`: its retry policy, if the definition gives one.
@@ -99,22 +162,27 @@ pub struct RoutingTable {
 }
 
 impl RoutingTable {
-    /// The routes of `event_type` from `source`; empty when no edge listens.
-    pub fn routes(&self, source: Source, event_type: &str) -> &[Route] {
+    /// The edges of `event_type` from `source`; an empty group when no edge listens.
+    pub fn routes(&self, source: Source, event_type: &str) -> &EdgeGroup {
         let index = match source {
             Source::Input => 0,
             Source::Step(i) => i + 1,
         };
-        self.by_source.get(index).and_then(|m| m.get(event_type)).map(Vec::as_slice).unwrap_or(&[])
+        self.by_source.get(index).and_then(|m| m.get(event_type)).unwrap_or(&NO_EDGES)
     }
 
-    /// The routes of `F.OnResult` for function `function` of step `step` (SEMANTICS.md rule 2).
-    pub fn result_routes(&self, step: usize, function: usize) -> &[Route] {
+    /// The routes of input event `event_type` (inputs have no conditions); empty when it is not declared.
+    pub fn input_routes(&self, event_type: &str) -> &[Route] {
+        &self.routes(Source::Input, event_type).all
+    }
+
+    /// The edges of `F.OnResult` for function `function` of step `step` (SEMANTICS.md rule 2).
+    pub fn result_routes(&self, step: usize, function: usize) -> &EdgeGroup {
         &self.automatic[step][function].0
     }
 
-    /// The routes of `F.OnError` for function `function` of step `step`.
-    pub fn error_routes(&self, step: usize, function: usize) -> &[Route] {
+    /// The edges of `F.OnError` for function `function` of step `step`.
+    pub fn error_routes(&self, step: usize, function: usize) -> &EdgeGroup {
         &self.automatic[step][function].1
     }
 
@@ -159,7 +227,7 @@ impl RoutingTable {
 
         for (i, input) in def.inputs.iter().enumerate() {
             let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut awaits, &mut problems);
-            table.by_source[0].entry(input.event.clone()).or_default().extend(routes);
+            table.by_source[0].entry(input.event.clone()).or_default().push(Guard::Always, i, routes);
         }
         for (i, edge) in def.edges.iter().enumerate() {
             let Some(&source) = index.get(edge.from.step.as_str()) else { continue };
@@ -177,7 +245,8 @@ impl RoutingTable {
             }
             let Some(event) = edge.from.event_type() else { continue };
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut awaits, &mut problems);
-            table.by_source[source + 1].entry(event).or_default().extend(routes);
+            let Some(guard) = guard(edge) else { continue };
+            table.by_source[source + 1].entry(event).or_default().push(guard, i, routes);
         }
         // Automatic events are routed by index; guests cannot emit their names, so they leave the map.
         table.automatic = descriptions
@@ -191,6 +260,16 @@ impl RoutingTable {
             .collect();
         table.awaits = awaits;
         if problems.is_empty() { Ok(table) } else { Err(problems) }
+    }
+}
+
+/// The guard of `edge`; `None` when its condition does not compile (already reported by the definition
+/// checks).
+fn guard(edge: &Edge) -> Option<Guard> {
+    match &edge.when {
+        Some(text) => Condition::compile(text).ok().map(|c| Guard::When(Arc::new(c))),
+        None if edge.default => Some(Guard::Default),
+        None => Some(Guard::Always),
     }
 }
 

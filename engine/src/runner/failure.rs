@@ -27,6 +27,8 @@ pub enum ErrorKind {
     MessageLimit,
     /// The run reached its superstep limit.
     SuperstepLimit,
+    /// An edge's `when` condition failed on an event (e.g. arithmetic on a string).
+    ConditionFailed,
 }
 
 impl ErrorKind {
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::InvalidOutput => "invalid-output",
             ErrorKind::MessageLimit => "message-limit",
             ErrorKind::SuperstepLimit => "superstep-limit",
+            ErrorKind::ConditionFailed => "condition-failed",
         }
     }
 }

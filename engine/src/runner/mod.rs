@@ -26,6 +26,7 @@
 //! ```
 
 pub mod clock;
+pub mod conditions;
 pub mod failure;
 pub mod history;
 pub mod instances;
@@ -39,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::Json;
 use crate::host::Emitted;
-use crate::load::{Process, Route, RoutingTable, Source};
+use crate::load::{EdgeGroup, Process, Route, RoutingTable, Source};
 use crate::sinks::EventSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use failure::{ErrorKind, Failure, RunError};
@@ -165,7 +166,7 @@ impl Run {
     ///
     /// Errors: [`UnknownInput`] when the process declares no such input event.
     pub fn send(&mut self, event_type: &str, data: Json) -> Result<(), UnknownInput> {
-        let routes = self.process.routing.routes(Source::Input, event_type);
+        let routes = self.process.routing.input_routes(event_type);
         if routes.is_empty() {
             let mut accepted: Vec<&str> = self.process.routing.input_events().collect();
             accepted.sort_unstable();
@@ -435,10 +436,15 @@ impl Run {
         self.state.state_versions[step] = self.process.steps[step].component.description.state_version;
         let mut stop = false;
         for event in invoked.events {
-            stop |= self.route(step, event);
+            stop |= self.route(step, event)?;
         }
-        let routes = self.process.routing.result_routes(step, function);
-        stop |= deliver(&mut self.state, &self.process.routing, routes, &invoked.result, &mut self.log);
+        let process = &self.process;
+        let group = process.routing.result_routes(step, function);
+        let event_type =
+            || weft_definitions::on_result(&process.steps[step].component.description.functions[function].name);
+        for routes in choose(&self.state, process, group, step, event_type, &invoked.result)? {
+            stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, &mut self.log);
+        }
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
             let message = format!(
                 "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an edge that \
@@ -468,9 +474,16 @@ impl Run {
         let data =
             json!({"type": error.kind, "message": error.message, "step": error.step, "function": error.function});
         let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
-        let routes = self.process.routing.error_routes(step, function);
-        if !routes.is_empty() {
-            return Ok(deliver(&mut self.state, &self.process.routing, routes, &data, &mut self.log));
+        let process = &self.process;
+        let group = process.routing.error_routes(step, function);
+        if !group.is_empty() {
+            let event_type =
+                || weft_definitions::on_error(&process.steps[step].component.description.functions[function].name);
+            let mut stop = false;
+            for routes in choose(&self.state, process, group, step, event_type, &data)? {
+                stop |= deliver(&mut self.state, &process.routing, routes, &data, &mut self.log);
+            }
+            return Ok(stop);
         }
         let handler = self.process.routing.error_handler();
         let handler_targets_this_step = handler.iter().any(|r| matches!(r, Route::Deliver(d) if d.step == step));
@@ -480,16 +493,20 @@ impl Run {
         Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &mut self.log))
     }
 
-    /// Queue an event a step emitted for every edge listening to it; publish it if public; keep it in the
-    /// run's unrouted list if it would otherwise vanish: internal, and no edge listens (SEMANTICS.md rule 8).
-    /// Returns whether a `stop` edge fired.
-    fn route(&mut self, step: usize, event: Emitted) -> bool {
-        // Fields are borrowed one by one (no `&mut self` call) so that `routes` can borrow the process.
+    /// Queue an event a step emitted for every edge that fires on it (SEMANTICS.md, "Conditions and edge
+    /// groups"); publish it if public; keep it in the run's unrouted list if it would otherwise vanish:
+    /// internal, and no edge fired (rule 8). Returns whether a `stop` edge fired.
+    ///
+    /// Errors: an edge's condition failed on the event.
+    fn route(&mut self, step: usize, event: Emitted) -> Result<bool, RunError> {
+        // Fields are borrowed one by one (no `&mut self` call) so that `chosen` can borrow the process.
         let process = &self.process;
-        let routes = process.routing.routes(Source::Step(step), &event.event_type);
-        let unrouted = routes.is_empty() && !event.public;
+        let group = process.routing.routes(Source::Step(step), &event.event_type);
         // Every emitted event takes a number, so ids do not depend on whether history is recorded.
         self.state.next_event += 1;
+        let chosen = choose(&self.state, process, group, step, || event.event_type.clone(), &event.data)?;
+        let routes: usize = chosen.iter().map(|r| r.len()).sum();
+        let unrouted = routes == 0 && !event.public;
         if event.public || unrouted || self.log.history {
             let record = EventRecord {
                 id: format!("{}-{}", self.state.instance_id, self.state.next_event),
@@ -505,7 +522,7 @@ impl Run {
                 event: record.event_type.clone(),
                 data: record.data.clone(),
                 public: event.public,
-                routes: routes.len(),
+                routes,
             };
             self.log.record(self.state.superstep, emitted);
             if unrouted {
@@ -519,8 +536,50 @@ impl Run {
                 self.log.effects.published.push(record);
             }
         }
-        deliver(&mut self.state, &process.routing, routes, &event.data, &mut self.log)
+        let mut stop = false;
+        for routes in chosen {
+            stop |= deliver(&mut self.state, &process.routing, routes, &event.data, &mut self.log);
+        }
+        Ok(stop)
     }
+}
+
+/// The routes of `group` that fire for an event of type `event_type` (asked for only when some edge has
+/// a condition) from step `step` with `data`; see [`conditions::select`]. The event's id is the one
+/// [`Run::route`] gives it (for `F.OnResult` and `F.OnError`, the invocation's id).
+///
+/// Errors: a condition that failed, as a run error naming the edge, the expression and the event.
+fn choose<'p>(
+    state: &RunState,
+    process: &'p Process,
+    group: &'p EdgeGroup,
+    step: usize,
+    event_type: impl FnOnce() -> String,
+    data: &Json,
+) -> Result<conditions::Chosen<'p>, RunError> {
+    if let Some(all) = group.unconditional() {
+        return Ok(smallvec::smallvec![all]);
+    }
+    let step_id = &process.steps[step].id;
+    let event_type = event_type();
+    let attributes = || conditions::Attributes {
+        source: format!("/processes/{}/instances/{}/steps/{step_id}", process.name(), state.instance_id),
+        id: if event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR) {
+            crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations)
+        } else {
+            format!("{}-{}", state.instance_id, state.next_event)
+        },
+        time_ms: state.time_ms,
+    };
+    conditions::select(group, attributes, &event_type, data).map_err(|f| RunError {
+        kind: ErrorKind::ConditionFailed,
+        message: format!(
+            "the condition `{}` of edge /edges/{} failed on event \"{event_type}\" from step \"{step_id}\": {}",
+            f.expression, f.edge, f.message
+        ),
+        step: Some(step_id.clone()),
+        function: None,
+    })
 }
 
 /// SHA-256 (hex) of an invocation's arguments: each given parameter's name and JSON text.

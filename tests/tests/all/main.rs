@@ -4,6 +4,7 @@
 
 mod account_opening;
 mod bad_input;
+mod conditions;
 mod durable;
 mod food_delivery;
 mod languages;

@@ -1,0 +1,129 @@
+//! Edge conditions: `when:` expressions in jq (the jaq crates), compiled once when a definition loads
+//! and run on each event that reaches the edge (SEMANTICS.md, "Conditions and edge groups").
+//!
+//! An expression sees one value, `{"data": ..., "event": {...}}`: the event's data and its CloudEvent
+//! attributes (`type`, `source`, `id`, `time`; CloudEvents 1.0, "Context Attributes"). The edge fires
+//! when the expression's **first output is `true`**; `false`, any other value, or no output at all
+//! leaves it unfired. jq is the expression language of CNCF Serverless Workflow (the Open Workflow
+//! Specification) for the same purpose; jaq implements it (jq's manual is the reference for the
+//! language; jaq's README lists where it differs).
+
+use std::fmt;
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Native, Vars, compile::Filter, data::JustLut, unwrap_valr};
+use jaq_json::Val;
+
+type Data = JustLut<Val>;
+
+/// A compiled `when:` expression.
+pub struct Condition {
+    text: String,
+    filter: Filter<Native<Data>>,
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Condition").field(&self.text).finish()
+    }
+}
+
+/// Why an expression does not compile: each problem with its character offset in the expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// `(offset in characters from the start of the expression, what is wrong)`, in order.
+    pub problems: Vec<(usize, String)>,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> =
+            self.problems.iter().map(|(at, what)| format!("{what} at character {}", at + 1)).collect();
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+impl Condition {
+    /// Compile jq expression `text`, with jq's standard library of named filters (`map`, `any`,
+    /// `test`, `length`, ...).
+    ///
+    /// Errors: [`CompileError`] for a lexing or parsing error, or a name (filter, variable) that is not
+    /// defined, each with its place in `text`.
+    pub fn compile(text: &str) -> Result<Condition, CompileError> {
+        let offset = |s: &str| (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
+        let chars = |s: &str| text[..offset(s)].chars().count();
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let arena = Arena::default();
+        let modules = Loader::new(defs).load(&arena, File { code: text, path: () }).map_err(|errors| {
+            let mut problems = Vec::new();
+            for (_, e) in errors {
+                match e {
+                    jaq_core::load::Error::Io(io) => {
+                        problems.extend(io.into_iter().map(|(s, m)| (chars(s), format!("cannot load a module: {m}"))))
+                    }
+                    jaq_core::load::Error::Lex(lex) => problems
+                        .extend(lex.into_iter().map(|(expect, s)| (chars(s), format!("expected {}", expect.as_str())))),
+                    jaq_core::load::Error::Parse(parse) => problems.extend(parse.into_iter().map(|(expect, s)| {
+                        let found = if s.is_empty() { "the end".to_string() } else { format!("\"{s}\"") };
+                        (chars(s), format!("expected {}, found {found}", expect.as_str()))
+                    })),
+                }
+            }
+            CompileError { problems }
+        })?;
+        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errors| CompileError {
+            problems: errors
+                .into_iter()
+                .flat_map(|(_, es)| es)
+                .map(|(s, undefined)| (chars(s), format!("undefined {} \"{s}\"", undefined.as_str())))
+                .collect(),
+        })?;
+        Ok(Condition { text: text.to_string(), filter })
+    }
+
+    /// The expression as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Run the expression on `input` (JSON text, normally `{"data": ..., "event": {...}}`): whether its
+    /// first output is `true`.
+    ///
+    /// Errors: `input` is not JSON, or the expression fails on it (e.g. `.data.n + "a"`), as jq's message.
+    pub fn matches(&self, input: &str) -> Result<bool, String> {
+        let input = jaq_json::read::parse_single(input.as_bytes()).map_err(|e| format!("unreadable input: {e}"))?;
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
+        match self.filter.id.run((ctx, input)).map(unwrap_valr).next() {
+            None => Ok(false),
+            Some(Ok(value)) => Ok(value == Val::from(true)),
+            Some(Err(e)) => Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edge_fires_only_on_a_first_output_of_true() {
+        let c = Condition::compile(".data.score >= 700 and .event.type == \"Scored\"").unwrap();
+        assert!(c.matches(r#"{"data":{"score":720},"event":{"type":"Scored"}}"#).unwrap());
+        assert!(!c.matches(r#"{"data":{"score":600},"event":{"type":"Scored"}}"#).unwrap());
+        assert!(!Condition::compile(".data").unwrap().matches(r#"{"data":1}"#).unwrap(), "1 is not true");
+        assert!(!Condition::compile("empty").unwrap().matches("{}").unwrap(), "no output");
+        assert!(Condition::compile(".data | any(. > 2)").unwrap().matches(r#"{"data":[1,3]}"#).unwrap());
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let e = Condition::compile(".data.score >= ").unwrap_err();
+        assert!(e.to_string().contains("expected"), "{e}");
+        let e = Condition::compile(".data | nosuch(1)").unwrap_err();
+        assert_eq!(e.problems.len(), 1);
+        assert!(e.to_string().contains("undefined filter \"nosuch\" at character 9"), "{e}");
+        let run = Condition::compile(".data + \"a\"").unwrap().matches(r#"{"data":1}"#).unwrap_err();
+        assert!(run.contains("cannot"), "{run}");
+    }
+}
