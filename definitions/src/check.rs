@@ -39,16 +39,22 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
         targets.check(&input.to, &format!("/inputs/{i}/to"), &mut out);
     }
     for (i, edge) in def.edges.iter().enumerate() {
-        targets.step_exists(&format!("/edges/{i}/from/step"), &edge.from.step, &mut out);
-        if edge.from.event_type().is_none() {
-            out.push(loaded.diagnostic(
-                &format!("/edges/{i}/from"),
-                "an edge source needs exactly one of `event`, `result` or `error`".into(),
-                Some(
-                    "e.g. `from: { step: credit, event: Approved }` or `from: { step: credit, result: check }`".into(),
-                ),
-            ));
+        for (at, source) in edge.sources() {
+            targets.step_exists(&format!("/edges/{i}/{at}/step"), &source.step, &mut out);
+            if source.event_type().is_none() {
+                out.push(
+                    loaded.diagnostic(
+                        &format!("/edges/{i}/{at}"),
+                        "an edge source needs exactly one of `event`, `result` or `error`".into(),
+                        Some(
+                            "e.g. `from: { step: credit, event: Approved }` or `from: { step: credit, result: check }`"
+                                .into(),
+                        ),
+                    ),
+                );
+            }
         }
+        all_of(loaded, i, edge, &mut out);
         targets.check(&edge.to, &format!("/edges/{i}/to"), &mut out);
     }
     conditions(loaded, &mut out);
@@ -66,11 +72,40 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     out
 }
 
+/// An edge has `from` or an `allOf` of distinct sources, not both, and an all-of edge has no condition.
+fn all_of(loaded: &LoadedDefinition, i: usize, edge: &crate::model::Edge, out: &mut Vec<Diagnostic>) {
+    let pointer = format!("/edges/{i}");
+    let problem = match (&edge.from, edge.all_of.is_empty()) {
+        (Some(_), false) => Some("an edge has either `from` or `allOf`, not both"),
+        (None, true) => Some("an edge needs `from` (one event) or `allOf` (a group of events)"),
+        (None, false) if edge.when.is_some() || edge.default => Some(
+            "an `allOf` edge cannot have `when` or `default`; put the condition on an edge from the group's target",
+        ),
+        _ => None,
+    };
+    if let Some(message) = problem {
+        let hint = "e.g. `allOf: [{ step: credit, event: Approved }, { step: fraud, event: Cleared }]`";
+        out.push(loaded.diagnostic(&pointer, message.into(), Some(hint.into())));
+    }
+    let mut keys = HashSet::new();
+    for (j, source) in edge.all_of.iter().enumerate() {
+        if let Some(key) = source.key()
+            && !keys.insert(key.clone())
+        {
+            out.push(loaded.diagnostic(
+                &format!("{pointer}/allOf/{j}"),
+                format!("\"{key}\" is listed twice in this all-of group"),
+                Some("list each (step, event) once".into()),
+            ));
+        }
+    }
+}
+
 /// Every `when:` compiles; an edge is not both conditional and `default`; a `default` edge shares its
 /// source with at least one `when` edge.
 fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
     let edges = &loaded.definition.edges;
-    let source = |e: &crate::model::Edge| (e.from.step.clone(), e.from.event_type());
+    let source = |e: &crate::model::Edge| e.from.as_ref().map(|f| (f.step.clone(), f.event_type()));
     let conditional: HashSet<_> = edges.iter().filter(|e| e.when.is_some()).map(source).collect();
     for (i, edge) in edges.iter().enumerate() {
         if let Some(text) = &edge.when
@@ -94,7 +129,7 @@ fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
                 format!(
                     "a `default` edge fires when no `when` edge on the same source matched, and no edge from step \
                      \"{}\" on that event has `when`",
-                    edge.from.step
+                    edge.from.as_ref().map_or("", |f| f.step.as_str())
                 ),
                 Some("add a `when` edge from the same step and event, or remove `default: true`".into()),
             ));

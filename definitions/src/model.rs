@@ -143,8 +143,15 @@ pub struct InputEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edge {
-    /// What fires the edge.
-    pub from: EdgeSource,
+    /// What fires the edge: one event of one step. An edge has either `from` or `allOf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<EdgeSource>,
+    /// An all-of group: the edge fires once every listed event has arrived, with an object of their data
+    /// keyed `"<step>.<event>"` (e.g. `{"credit.Approved": ..., "fraud.Cleared": ...}`), then waits for
+    /// a full set again; arrivals queue per source, first in first out, like parameter values.
+    #[serde(default, rename = "allOf", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 2))]
+    pub all_of: Vec<EdgeSource>,
     /// A condition in jq over `{data, event}` (the event's data and its CloudEvent attributes `type`,
     /// `source`, `id`, `time`): the edge fires only when the expression's first output is `true`, e.g.
     /// `.data.score >= 700`. Compiled when the definition loads.
@@ -156,6 +163,14 @@ pub struct Edge {
     /// Where the data goes.
     #[schemars(length(min = 1))]
     pub to: Vec<Target>,
+}
+
+impl Edge {
+    /// Its sources with their JSON pointers below the edge (`from`, `allOf/0`, ...).
+    pub fn sources(&self) -> impl Iterator<Item = (String, &EdgeSource)> {
+        let from = self.from.iter().map(|s| ("from".to_string(), s));
+        from.chain(self.all_of.iter().enumerate().map(|(i, s)| (format!("allOf/{i}"), s)))
+    }
 }
 
 /// The source of an edge: a step and exactly one of `event`, `result` or `error`.
@@ -250,8 +265,13 @@ impl ProcessDefinition {
 }
 
 impl EdgeSource {
-    /// The event type this source listens to: `event`, `F.OnResult` or `F.OnError`
-    /// (SEMANTICS.md, rule 2). `None` when not exactly one of the three is given.
+    /// The key of this source's data in an all-of group's object: `"<step>.<event type>"`.
+    pub fn key(&self) -> Option<String> {
+        self.event_type().map(|e| format!("{}.{e}", self.step))
+    }
+
+    /// The event type this source listens to: `event`, `F.OnResult` or `F.OnError` (SEMANTICS.md,
+    /// rule 2). `None` unless exactly one of the three is given.
     pub fn event_type(&self) -> Option<String> {
         match (&self.event, &self.result, &self.error) {
             (Some(e), None, None) => Some(e.clone()),

@@ -47,7 +47,7 @@ fn good_definition_loads() {
     let loaded = load_str(GOOD, Path::new("p.yaml")).unwrap();
     assert_eq!(loaded.definition.steps.len(), 2);
     assert_eq!(loaded.definition.max_supersteps(), 1000);
-    assert_eq!(loaded.definition.edges[0].from.event_type().as_deref(), Some("echo.OnResult"));
+    assert_eq!(loaded.definition.edges[0].from.as_ref().and_then(|f| f.event_type()).as_deref(), Some("echo.OnResult"));
 }
 
 #[test]

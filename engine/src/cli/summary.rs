@@ -11,7 +11,7 @@ use crate::runner::RunState;
 use crate::runner::clock::format_time;
 
 /// The run's summary: status (and error), supersteps, invocations, final step states, unrouted events,
-/// parameter values left over, and where each component's compiled code came from.
+/// parameter values left over, all-of arrivals waiting, and where each component's compiled code came from.
 pub fn summary(process: &Process, state: &RunState) -> Value {
     let states: BTreeMap<&str, Value> = process
         .steps
@@ -25,6 +25,16 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         .map(|(s, f, p, count)| {
             let function = &process.steps[s].component.description.functions[f];
             json!({"step": process.steps[s].id, "function": function.name, "parameter": function.params[p].name, "values": count})
+        })
+        .collect();
+    let arrivals: Vec<Value> = process
+        .routing
+        .all_of()
+        .iter()
+        .zip(&state.arrivals)
+        .flat_map(|(group, queues)| {
+            let waiting = group.keys.iter().zip(queues).filter(|(_, q)| !q.is_empty());
+            waiting.map(|(key, q)| json!({"edge": group.edge, "source": key, "values": q.len()}))
         })
         .collect();
     let components: Vec<Value> = process
@@ -42,6 +52,7 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         "unrouted": state.unrouted,
         "unrouted_total": state.unrouted_total,
         "leftovers": leftovers,
+        "arrivals": arrivals,
         "awaits": state.awaits.iter().map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
         "timers": state.timers.iter().map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
         "components": components,
@@ -77,6 +88,12 @@ pub fn human(summary: &Value) -> String {
     }
     for event in unrouted {
         text += &format!("unrouted event {} from step {}: {}\n", event["event_type"], event["step"], event["data"]);
+    }
+    for a in summary["arrivals"].as_array().into_iter().flatten() {
+        text += &format!(
+            "all-of edge /edges/{} holds {} value(s) from {} waiting for the rest of its group\n",
+            a["edge"], a["values"], a["source"]
+        );
     }
     for a in summary["awaits"].as_array().into_iter().flatten() {
         match a["deadline"].as_str() {

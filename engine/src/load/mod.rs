@@ -20,7 +20,9 @@ use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
 pub use description::StepDescription;
-pub use routing::{AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, RetryPolicy, Route, RoutingTable, Source};
+pub use routing::{
+    AllOfGroup, AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, RetryPolicy, Route, RoutingTable, Source,
+};
 
 /// Settings of a [`Runtime`].
 #[derive(Debug, Clone)]

@@ -38,6 +38,25 @@ pub enum Route {
     },
     /// Open the await at this index of [`RoutingTable::awaits`].
     Await(usize),
+    /// An arrival for member `member` of the all-of group at index `group` of [`RoutingTable::all_of`].
+    Arrive {
+        /// Group index.
+        group: usize,
+        /// Member index, in the order of the edge's `allOf`.
+        member: usize,
+    },
+}
+
+/// An all-of edge group (`allOf`): fires once every member has an arrival (SEMANTICS.md, "Conditions and
+/// edge groups").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllOfGroup {
+    /// Index of its edge in the definition's `edges`.
+    pub edge: usize,
+    /// Each member's key in the object the group delivers, `"<step>.<event>"`, in `allOf` order.
+    pub keys: Vec<String>,
+    /// Where the object goes.
+    pub routes: Vec<Route>,
 }
 
 /// An await an edge opens: the input event it waits for, how long, and where the data that opened it
@@ -157,6 +176,8 @@ pub struct RoutingTable {
     automatic: Vec<Vec<(EdgeGroup, EdgeGroup)>>,
     /// The awaits that edges open, indexed by [`Route::Await`].
     awaits: Vec<AwaitRoute>,
+    /// The all-of groups, indexed by [`Route::Arrive`].
+    all_of: Vec<AllOfGroup>,
     /// `retries[step][function]`: its retry policy, if the definition gives one.
     retries: Vec<Vec<Option<RetryPolicy>>>,
 }
@@ -196,6 +217,11 @@ impl RoutingTable {
         &self.awaits
     }
 
+    /// The all-of groups, by index.
+    pub fn all_of(&self) -> &[AllOfGroup] {
+        &self.all_of
+    }
+
     /// The retry policy of function `function` of step `step`, if any.
     pub fn retry(&self, step: usize, function: usize) -> Option<RetryPolicy> {
         self.retries.get(step).and_then(|f| f.get(function)).copied().flatten()
@@ -222,6 +248,7 @@ impl RoutingTable {
             error_handler,
             automatic: Vec::new(),
             awaits: Vec::new(),
+            all_of: Vec::new(),
             retries: binder.retries(&mut problems),
         };
 
@@ -230,23 +257,36 @@ impl RoutingTable {
             table.by_source[0].entry(input.event.clone()).or_default().push(Guard::Always, i, routes);
         }
         for (i, edge) in def.edges.iter().enumerate() {
-            let Some(&source) = index.get(edge.from.step.as_str()) else { continue };
-            let pointer = format!("/edges/{i}/from");
-            let function =
-                edge.from.result.as_deref().map(|f| ("result", f)).or(edge.from.error.as_deref().map(|f| ("error", f)));
-            if let Some((key, f)) = function
-                && descriptions[source].function(f).is_none()
-            {
-                problems.push(loaded.diagnostic(
-                    &format!("{pointer}/{key}"),
-                    format!("step \"{}\" has no kernel function \"{f}\"", edge.from.step),
-                    Some(suggest(f, descriptions[source].function_names())),
-                ));
+            // Each source as (step index, event type), once it names a step and exactly one trigger.
+            let mut sources = Vec::new();
+            for (at, from) in edge.sources() {
+                let Some(&source) = index.get(from.step.as_str()) else { continue };
+                let function =
+                    from.result.as_deref().map(|f| ("result", f)).or(from.error.as_deref().map(|f| ("error", f)));
+                if let Some((key, f)) = function
+                    && descriptions[source].function(f).is_none()
+                {
+                    problems.push(loaded.diagnostic(
+                        &format!("/edges/{i}/{at}/{key}"),
+                        format!("step \"{}\" has no kernel function \"{f}\"", from.step),
+                        Some(suggest(f, descriptions[source].function_names())),
+                    ));
+                }
+                sources.extend(from.event_type().map(|event| (source, event)));
             }
-            let Some(event) = edge.from.event_type() else { continue };
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut awaits, &mut problems);
-            let Some(guard) = guard(edge) else { continue };
-            table.by_source[source + 1].entry(event).or_default().push(guard, i, routes);
+            if edge.from.is_some() {
+                let (Some((source, event)), Some(guard)) = (sources.pop(), guard(edge)) else { continue };
+                table.by_source[source + 1].entry(event).or_default().push(guard, i, routes);
+            } else if sources.len() == edge.all_of.len() && !sources.is_empty() {
+                let group = table.all_of.len();
+                for (member, (source, event)) in sources.into_iter().enumerate() {
+                    let arrive = vec![Route::Arrive { group, member }];
+                    table.by_source[source + 1].entry(event).or_default().push(Guard::Always, i, arrive);
+                }
+                let keys = edge.all_of.iter().filter_map(weft_definitions::EdgeSource::key).collect();
+                table.all_of.push(AllOfGroup { edge: i, keys, routes });
+            }
         }
         // Automatic events are routed by index; guests cannot emit their names, so they leave the map.
         table.automatic = descriptions

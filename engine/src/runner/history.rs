@@ -102,6 +102,11 @@ pub enum HistoryRecord {
         /// Whether it retries a failed invocation.
         retry: bool,
     },
+    /// An all-of group had an arrival from every member and delivered their data as one object.
+    AllOfFired {
+        /// Index of its edge in the definition's `edges`.
+        edge: usize,
+    },
     /// The run was rebound to a new version of its process (`weft resume --upgrade`).
     Rebound {
         /// SHA-256 of the new definition text.

@@ -33,6 +33,7 @@ pub mod instances;
 pub mod rebind;
 pub mod state;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -609,6 +610,13 @@ fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data:
                 state.timers.push(Timer { due_ms, fire: Fire::Deliver(Message { to, data: data.clone() }) });
                 log.record(state.superstep, HistoryRecord::TimerSet { due_ms, retry: false });
             }
+            Route::Arrive { group, member } => {
+                state.arrivals[group][member].push_back(data.clone());
+                if let Some(object) = complete(&mut state.arrivals[group], &routing.all_of()[group].keys) {
+                    log.record(state.superstep, HistoryRecord::AllOfFired { edge: routing.all_of()[group].edge });
+                    stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, log);
+                }
+            }
             Route::Await(i) => {
                 let spec = &routing.awaits()[i];
                 let deadline_ms = spec.timeout_ms.map(|t| state.time_ms.saturating_add(t));
@@ -619,4 +627,25 @@ fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data:
         }
     }
     stop
+}
+
+/// When every member of an all-of group has an arrival: the oldest of each, taken, as one object keyed by
+/// `keys` (`{"credit.Approved": ..., "fraud.Cleared": ...}`).
+fn complete(arrivals: &mut [VecDeque<Json>], keys: &[String]) -> Option<Json> {
+    if arrivals.iter().any(VecDeque::is_empty) {
+        return None;
+    }
+    let mut text = String::from("{");
+    for (i, (queue, key)) in arrivals.iter_mut().zip(keys).enumerate() {
+        let data = queue.pop_front()?;
+        if i > 0 {
+            text.push(',');
+        }
+        text += &serde_json::to_string(key).ok()?;
+        text.push(':');
+        text += data.as_str();
+    }
+    text.push('}');
+    // One level deeper than its members: an object of members at the depth limit is refused.
+    Json::parse(text).ok()
 }

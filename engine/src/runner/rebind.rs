@@ -82,6 +82,13 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
             None => problems.push(format!("the run awaits \"{}\", which the new definition never awaits", a.event)),
         }
     }
+    let groups = |p: &Process| p.routing.all_of().iter().map(|g| g.keys.clone()).collect::<Vec<_>>();
+    if groups(old) != groups(new) {
+        if state.arrivals.iter().flatten().any(|q| !q.is_empty()) {
+            problems.push("the all-of groups changed while some of their arrivals wait for the rest".into());
+        }
+        out.arrivals = new.routing.all_of().iter().map(|g| vec![Default::default(); g.keys.len()]).collect();
+    }
     if problems.is_empty() { Ok(out) } else { Err(problems) }
 }
 

@@ -44,6 +44,10 @@ pub struct RunState {
     /// How many internal events went unrouted in all, kept or not.
     #[serde(default)]
     pub unrouted_total: u64,
+    /// `arrivals[group][member]`: data that reached member `member` of all-of group `group` and waits for
+    /// the rest of the group, oldest first.
+    #[serde(default)]
+    pub arrivals: Vec<Vec<VecDeque<Json>>>,
     /// Where the run stands.
     pub status: Status,
     /// Awaits of external events, oldest first.
@@ -198,6 +202,7 @@ impl RunState {
             state_versions: process.steps.iter().map(|s| s.initial_state_version).collect(),
             unrouted: Vec::new(),
             unrouted_total: 0,
+            arrivals: process.routing.all_of().iter().map(|g| vec![VecDeque::new(); g.keys.len()]).collect(),
             status: Status::Running,
             awaits: Vec::new(),
             timers: Vec::new(),
@@ -308,6 +313,11 @@ impl RunState {
         let awaits = process.routing.awaits();
         if let Some(a) = self.awaits.iter().find(|a| awaits.get(a.route).is_none_or(|r| r.event != a.event)) {
             return Err(format!("the run awaits \"{}\", which the process's awaits do not match", a.event));
+        }
+        let groups: Vec<usize> = process.routing.all_of().iter().map(|g| g.keys.len()).collect();
+        let arrivals: Vec<usize> = self.arrivals.iter().map(Vec::len).collect();
+        if groups != arrivals {
+            return Err(format!("the checkpoint has all-of groups of {arrivals:?} members, the process {groups:?}"));
         }
         Ok(())
     }

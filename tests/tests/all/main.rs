@@ -3,6 +3,7 @@
 //! store and durable runs.
 
 mod account_opening;
+mod all_of;
 mod bad_input;
 mod conditions;
 mod durable;
