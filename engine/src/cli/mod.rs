@@ -62,6 +62,15 @@ enum Command {
     History(instances::InstanceArgs),
     /// Print the JSON Schema of process definitions.
     Schema,
+    /// Draw a process definition as declared: every step, input, edge (event, condition, delay), all-of
+    /// group, stop, await and the error handler.
+    Graph {
+        /// The process definition (YAML).
+        file: PathBuf,
+        /// `mermaid` (a flowchart for Markdown) or `dot` (Graphviz).
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+    },
     /// Print what a step component offers: its kernel functions, parameters and state version.
     Describe {
         /// The component (.wasm).
@@ -69,6 +78,15 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
+}
+
+/// `weft graph --format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph.
+    Dot,
 }
 
 /// Compiled-code cache settings.
@@ -109,6 +127,7 @@ pub fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Describe { component, cache } => describe::describe(&component, &cache),
+        Command::Graph { file, format } => graph(&file, format),
     };
     result.unwrap_or_else(|code| code)
 }
@@ -126,6 +145,17 @@ fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitC
         def.inputs.len(),
         def.edges.len()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print the graph of the definition at `file`; a definition with problems is refused, listing them.
+fn graph(file: &std::path::Path, format: GraphFormat) -> Result<ExitCode, ExitCode> {
+    let loaded = weft_definitions::load_file(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    let format = match format {
+        GraphFormat::Mermaid => weft_definitions::graph::Format::Mermaid,
+        GraphFormat::Dot => weft_definitions::graph::Format::Dot,
+    };
+    print!("{}", weft_definitions::graph::render(&loaded.definition, format));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -168,3 +168,36 @@ fn superstep_limit_exits_1_and_says_so() {
     assert_eq!(summary["error"]["type"], "superstep-limit");
     assert_eq!(summary["supersteps"], 4);
 }
+
+#[test]
+fn graph_draws_the_declared_topology_and_nothing_more() {
+    let out = weft(&["graph", "tests/processes/crash-loop.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mermaid = text(&out.stdout);
+    for line in [
+        "flowchart LR",
+        "  in0([\"Start\"])",
+        "  s0 -- \"Again, → left\" --> s2",
+        "  s0 -- \"result tick, when .data % 50 == 0\" --> s1",
+        "  s1 -- \"Recorded\" --> all4",
+        "  s2 -- \"Tallied\" --> all4",
+        "  all4 --> s3",
+    ] {
+        assert!(mermaid.lines().any(|l| l == line), "no line {line:?} in\n{mermaid}");
+    }
+    assert!(!mermaid.contains("End") && !mermaid.contains("Start -->"), "no invented start or end:\n{mermaid}");
+
+    let out = weft(&["graph", "examples/support-ticket/process.yaml", "--format", "dot"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dot = text(&out.stdout);
+    assert!(dot.starts_with("digraph \"support-ticket\" {"), "{dot}");
+    assert!(dot.contains("[label=\"await AgentReplied (timeout 72h)\", shape=hexagon];"), "{dot}");
+    assert!(dot.contains("-> s1 [label=\"on timeout, → escalate\"];"), "{dot}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "name: x\nversion: 1.0.0\nsteps:\n  - id: a\n    componnt: a.wasm\n").unwrap();
+    let out = weft(&["graph", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown key \"componnt\""), "{}", text(&out.stderr));
+}
