@@ -137,6 +137,59 @@ fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Problems that do not stop a definition from loading, in document order: steps that no input event,
+/// edge or error handler can ever reach (SEMANTICS.md, "Load-time checks").
+pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
+    let def = &loaded.definition;
+    let mut reached: HashSet<&str> = HashSet::new();
+    fn mark<'a>(targets: &'a [Target], reached: &mut HashSet<&'a str>) -> bool {
+        let mut grew = false;
+        for target in targets {
+            match target {
+                Target::Function(t) => grew |= reached.insert(t.step.as_str()),
+                Target::Await(a) => grew |= mark(&a.on_timeout, reached),
+                Target::Stop(_) => {}
+            }
+        }
+        grew
+    }
+    for input in &def.inputs {
+        mark(&input.to, &mut reached);
+    }
+    loop {
+        let mut grew = false;
+        for edge in &def.edges {
+            let mut sources = edge.sources().map(|(_, s)| s.step.as_str());
+            let fires = if edge.all_of.is_empty() {
+                sources.any(|s| reached.contains(s))
+            } else {
+                sources.all(|s| reached.contains(s))
+            };
+            if fires {
+                grew |= mark(&edge.to, &mut reached);
+            }
+        }
+        if !reached.is_empty() {
+            grew |= mark(&def.on_error, &mut reached);
+        }
+        if !grew {
+            break;
+        }
+    }
+    def.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| !reached.contains(step.id.as_str()))
+        .map(|(i, step)| {
+            loaded.diagnostic(
+                &format!("/steps/{i}/id"),
+                format!("step \"{}\" is never reached: no input event, edge or error handler leads to it", step.id),
+                Some("add an edge to it, or remove the step".into()),
+            )
+        })
+        .collect()
+}
+
 /// Checks of a list of targets, wherever it stands.
 struct Targets<'a> {
     loaded: &'a LoadedDefinition,

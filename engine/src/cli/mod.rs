@@ -135,6 +135,7 @@ pub fn main() -> ExitCode {
 fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitCode> {
     let runtime = cache.runtime()?;
     let process = runtime.load_process(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    warn_about(&process);
     let def = &process.loaded.definition;
     println!(
         "{}: process \"{}\" {} is valid: {} steps, {} input events, {} edges",
@@ -146,6 +147,13 @@ fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitC
         def.edges.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print the definition's warnings (e.g. steps nothing reaches) on stderr.
+fn warn_about(process: &crate::load::Process) {
+    for warning in weft_definitions::check::warnings(&process.loaded) {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// Print the graph of the definition at `file`; a definition with problems is refused, listing them.

@@ -52,6 +52,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
     let process = runtime.load_process(&args.file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    super::warn_about(&process);
     let process = Arc::new(process);
     let instance = args.instance_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut sink = JsonLines::new(std::io::stdout().lock());

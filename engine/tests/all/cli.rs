@@ -201,3 +201,33 @@ fn graph_draws_the_declared_topology_and_nothing_more() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown key \"componnt\""), "{}", text(&out.stderr));
 }
+
+#[test]
+fn validate_warns_of_steps_nothing_reaches_and_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = root().join("tests/steps/echo.wasm");
+    let file = dir.path().join("lonely.yaml");
+    let yaml = format!(
+        "name: lonely\nversion: 1.0.0\nsteps:\n  - id: a\n    component: '{0}'\n  - id: island\n    component: '{0}'\n\
+         inputs:\n  - event: Start\n    to: [{{ step: a }}]\n",
+        echo.display()
+    );
+    std::fs::write(&file, &yaml).unwrap();
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning does not fail validation: {}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: ") && err.contains("lonely.yaml:6:9: at /steps/1/id: step \"island\" is never reached"),
+        "{err}"
+    );
+
+    let bad = yaml
+        + "edges:\n  - from: { step: nosuch, event: X }\n    to: [{ step: a, function: nope }]\n  - from: { step: a, result: echo }\n    when: '.data +'\n    to: [stop]\n";
+    std::fs::write(&file, bad).unwrap();
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for problem in ["no step has the id \"nosuch\"", "not a valid jq expression"] {
+        assert!(err.contains(problem), "every problem is reported; missing {problem:?} in {err}");
+    }
+}
