@@ -138,7 +138,7 @@ fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
 }
 
 /// Problems that do not stop a definition from loading, in document order: steps that no input event,
-/// edge or error handler can ever reach (SEMANTICS.md, "Load-time checks").
+/// edge or error handler can ever reach (docs/semantics.md, "Load-time checks").
 pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     let def = &loaded.definition;
     let mut reached: HashSet<&str> = HashSet::new();

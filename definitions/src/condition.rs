@@ -1,5 +1,5 @@
 //! Edge conditions: `when:` expressions in jq (the jaq crates), compiled once when a definition loads
-//! and run on each event that reaches the edge (SEMANTICS.md, "Conditions and edge groups").
+//! and run on each event that reaches the edge (docs/semantics.md, "Conditional edges" and "All-of edge groups").
 //!
 //! An expression sees one value, `{"data": ..., "event": {...}}`: the event's data and its CloudEvent
 //! attributes (`type`, `source`, `id`, `time`; CloudEvents 1.0, "Context Attributes"). The edge fires

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Default for [`Limits::max_supersteps`]: SEMANTICS.md, "Ending".
+/// Default for [`Limits::max_supersteps`]: docs/semantics.md, "Ending and statuses".
 pub const DEFAULT_MAX_SUPERSTEPS: u64 = 1_000;
 
 /// A process: a named, versioned graph of steps connected by edges.
@@ -205,7 +205,7 @@ pub enum Target {
 
 /// `{ await: AgentReplied, timeout: 72h, onTimeout: [...] }`: the run waits for the input event `await`,
 /// which `weft send` delivers (routed like any input event). If `timeout` passes first, the data that
-/// opened the await goes to `onTimeout` instead (SEMANTICS.md, "Waiting, timers and retries").
+/// opened the await goes to `onTimeout` instead (docs/semantics.md, "Waiting, timers and retries").
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AwaitTarget {
@@ -230,7 +230,7 @@ pub enum StopTarget {
 }
 
 /// `{step, function, parameter}`; `function` may be left out when the step has one kernel function, and
-/// `parameter` when the function has at most one parameter (SEMANTICS.md, "Events and routing", rule 6).
+/// `parameter` when the function has at most one parameter (docs/semantics.md, "Binding shortcuts").
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionTarget {
@@ -270,7 +270,7 @@ impl EdgeSource {
         self.event_type().map(|e| format!("{}.{e}", self.step))
     }
 
-    /// The event type this source listens to: `event`, `F.OnResult` or `F.OnError` (SEMANTICS.md,
+    /// The event type this source listens to: `event`, `F.OnResult` or `F.OnError` (docs/semantics.md,
     /// rule 2). `None` unless exactly one of the three is given.
     pub fn event_type(&self) -> Option<String> {
         match (&self.event, &self.result, &self.error) {
@@ -282,7 +282,7 @@ impl EdgeSource {
     }
 }
 
-/// Suffix of the automatic event carrying a function's return value (SEMANTICS.md rule 2).
+/// Suffix of the automatic event carrying a function's return value (docs/semantics.md, "Automatic events").
 pub const ON_RESULT: &str = ".OnResult";
 /// Suffix of the automatic event carrying a function's failure.
 pub const ON_ERROR: &str = ".OnError";

@@ -1,4 +1,4 @@
-//! Durable runs (SEMANTICS.md, "Durability"): a [`Run`] driven against a [`Store`].
+//! Durable runs (docs/semantics.md, "Durability"): a [`Run`] driven against a [`Store`].
 //!
 //! After every superstep the driver advances the run's logical time, then commits, in one transaction,
 //! the checkpoint (the whole [`RunState`](crate::runner::RunState)), the superstep's history and its public

@@ -1,5 +1,5 @@
 //! `context.emit`: a step emits an event. The host checks the JSON and buffers the event; the runner
-//! routes it in the next superstep (SEMANTICS.md, "Events and routing", rule 3).
+//! routes it in the next superstep (docs/semantics.md, "Order").
 
 use crate::data::Json;
 use crate::host::Visibility;

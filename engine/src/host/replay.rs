@@ -1,5 +1,5 @@
 //! What a guest sees of time, chance and identity, fixed per invocation so that a superstep re-run after a
-//! crash sees exactly what the first run saw (SEMANTICS.md, "Durability"):
+//! crash sees exactly what the first run saw (docs/semantics.md, "Durability"):
 //!
 //! - `wasi:clocks` (wall and monotonic) say the run's logical time (the time of its last checkpoint);
 //! - `wasi:random` (secure and insecure) give numbers from a generator seeded by the instance id, the step,

@@ -1,5 +1,5 @@
 //! Edges resolved against the components' descriptions into a routing table of indices, applying SK's
-//! binding shortcuts (SEMANTICS.md, "Events and routing", rule 6): the function may be left out when the
+//! binding shortcuts (docs/semantics.md, "Binding shortcuts"): the function may be left out when the
 //! step has one kernel function, the parameter when the function has at most one. Anything ambiguous or
 //! unknown is a load error placed at the edge's `file:line:column`, listing what exists.
 
@@ -47,8 +47,8 @@ pub enum Route {
     },
 }
 
-/// An all-of edge group (`allOf`): fires once every member has an arrival (SEMANTICS.md, "Conditions and
-/// edge groups").
+/// An all-of edge group (`allOf`): fires once every member has an arrival (docs/semantics.md, "Conditional edges" and
+/// "All-of edge groups").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllOfGroup {
     /// Index of its edge in the definition's `edges`.
@@ -126,7 +126,7 @@ pub struct GuardedEdge {
 }
 
 /// Every edge on one source event: the unit of routing, since a `default` edge depends on its siblings
-/// (SEMANTICS.md, "Conditions and edge groups").
+/// (docs/semantics.md, "Conditional edges" and "All-of edge groups").
 #[derive(Debug, Clone, Default)]
 pub struct EdgeGroup {
     /// Every edge's routes in definition order: what fires when no edge of the group is guarded.
@@ -197,7 +197,7 @@ impl RoutingTable {
         &self.routes(Source::Input, event_type).all
     }
 
-    /// The edges of `F.OnResult` for function `function` of step `step` (SEMANTICS.md rule 2).
+    /// The edges of `F.OnResult` for function `function` of step `step` (docs/semantics.md, "Automatic events").
     pub fn result_routes(&self, step: usize, function: usize) -> &EdgeGroup {
         &self.automatic[step][function].0
     }

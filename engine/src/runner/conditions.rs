@@ -1,4 +1,4 @@
-//! Which edges of an [`EdgeGroup`] fire for one event (SEMANTICS.md, "Conditions and edge groups"):
+//! Which edges of an [`EdgeGroup`] fire for one event (docs/semantics.md, "Conditional edges" and "All-of edge groups"):
 //! every unconditional edge; each `when` edge whose condition's first output is `true`; the `default`
 //! edges when no `when` edge matched. Chosen in definition order, so delivery stays deterministic.
 

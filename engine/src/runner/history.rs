@@ -1,4 +1,4 @@
-//! An instance's append-only history (SEMANTICS.md rule 8, "Durability"): every event received, routed,
+//! An instance's append-only history (docs/semantics.md, "Unrouted events", "Durability"): every event received, routed,
 //! published or left unrouted, every invocation, every state change, every status change. The runner
 //! produces these records as part of a superstep's [`Effects`](super::Effects); a store keeps them.
 

@@ -1,4 +1,4 @@
-//! The superstep runner (SEMANTICS.md, "Events and routing", "Errors", "Ending", "State").
+//! The superstep runner (docs/semantics.md, "Events and routing", "Errors", "Ending and statuses", "State").
 //!
 //! One superstep: deliver every message queued in the previous one into its parameter queue; then, for each
 //! step in definition order and each of its kernel functions in declaration order, invoke the function as
@@ -163,7 +163,7 @@ impl Run {
         std::mem::take(&mut self.log.effects)
     }
 
-    /// Queue input event `event_type` with `data` for the next superstep (SEMANTICS.md rule 10).
+    /// Queue input event `event_type` with `data` for the next superstep (docs/semantics.md, "Input events").
     ///
     /// Errors: [`UnknownInput`] when the process declares no such input event.
     pub fn send(&mut self, event_type: &str, data: Json) -> Result<(), UnknownInput> {
@@ -468,33 +468,35 @@ impl Run {
         RunError { kind, message, step: Some(step), function: Some(function) }
     }
 
-    /// Route a failure of function `function` of step `step` (SEMANTICS.md, "Errors"): to the step's `error`
-    /// edge for the function, else to the process's error handler (unless the failing step is one of the
-    /// handler's own targets, which could loop), else fail the run. `Ok(true)` when a `stop` edge fired.
+    /// Route a failure of function `function` of step `step` (docs/semantics.md, "Errors"): to the step's `error`
+    /// edge for the function (one whose condition, if any, matched), else to the process's error handler
+    /// (unless the failing step is one of the handler's own targets, at once, later or on a timeout,
+    /// which could loop), else fail the run. `Ok(true)` when a `stop` edge fired.
     fn route_error(&mut self, step: usize, function: usize, error: RunError) -> Result<bool, RunError> {
         let data =
             json!({"type": error.kind, "message": error.message, "step": error.step, "function": error.function});
         let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
         let process = &self.process;
         let group = process.routing.error_routes(step, function);
-        if !group.is_empty() {
-            let event_type =
-                || weft_definitions::on_error(&process.steps[step].component.description.functions[function].name);
+        let event_type =
+            || weft_definitions::on_error(&process.steps[step].component.description.functions[function].name);
+        let chosen = choose(&self.state, process, group, step, event_type, &data)?;
+        // An error that no `error` edge took (none declared, or none whose condition matched) goes on.
+        if chosen.iter().any(|routes| !routes.is_empty()) {
             let mut stop = false;
-            for routes in choose(&self.state, process, group, step, event_type, &data)? {
+            for routes in chosen {
                 stop |= deliver(&mut self.state, &process.routing, routes, &data, &mut self.log);
             }
             return Ok(stop);
         }
         let handler = self.process.routing.error_handler();
-        let handler_targets_this_step = handler.iter().any(|r| matches!(r, Route::Deliver(d) if d.step == step));
-        if handler.is_empty() || handler_targets_this_step {
+        if handler.is_empty() || reaches_step(&self.process.routing, handler, step) {
             return Err(error);
         }
         Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &mut self.log))
     }
 
-    /// Queue an event a step emitted for every edge that fires on it (SEMANTICS.md, "Conditions and edge
+    /// Queue an event a step emitted for every edge that fires on it (docs/semantics.md, "Conditions and edge
     /// groups"); publish it if public; keep it in the run's unrouted list if it would otherwise vanish:
     /// internal, and no edge fired (rule 8). Returns whether a `stop` edge fired.
     ///
@@ -597,7 +599,7 @@ fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Js
     format!("{:x}", hasher.finalize())
 }
 
-/// Queue `data` for every delivery in `routes` (each target gets its own copy, SEMANTICS.md rule 4), set a
+/// Queue `data` for every delivery in `routes` (each target gets its own copy, docs/semantics.md, "Fan-out"), set a
 /// timer for each delayed one and open each await; true when one of them is `stop`.
 fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data: &Json, log: &mut Log) -> bool {
     let mut stop = false;
@@ -629,23 +631,37 @@ fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data:
     stop
 }
 
+/// Whether one of `routes` delivers to step `step`: at once, after a delay, or when an await it opens
+/// times out.
+fn reaches_step(routing: &RoutingTable, routes: &[Route], step: usize) -> bool {
+    routes.iter().any(|r| match *r {
+        Route::Deliver(d) | Route::Later { to: d, .. } => d.step == step,
+        Route::Await(i) => reaches_step(routing, &routing.awaits()[i].on_timeout, step),
+        Route::Stop | Route::Arrive { .. } => false,
+    })
+}
+
 /// When every member of an all-of group has an arrival: the oldest of each, taken, as one object keyed by
 /// `keys` (`{"credit.Approved": ..., "fraud.Cleared": ...}`).
+///
+/// A member's data nested [`crate::data::MAX_DEPTH`] deep would make the object one level too deep: the
+/// object then holds each member's data as the string of its JSON text instead, so nothing is lost.
 fn complete(arrivals: &mut [VecDeque<Json>], keys: &[String]) -> Option<Json> {
     if arrivals.iter().any(VecDeque::is_empty) {
         return None;
     }
+    let mut object = serde_json::Map::new();
     let mut text = String::from("{");
     for (i, (queue, key)) in arrivals.iter_mut().zip(keys).enumerate() {
         let data = queue.pop_front()?;
         if i > 0 {
             text.push(',');
         }
-        text += &serde_json::to_string(key).ok()?;
+        text += &serde_json::Value::String(key.clone()).to_string();
         text.push(':');
         text += data.as_str();
+        object.insert(key.clone(), serde_json::Value::String(data.as_str().to_owned()));
     }
     text.push('}');
-    // One level deeper than its members: an object of members at the depth limit is refused.
-    Json::parse(text).ok()
+    Json::parse(text).ok().or_else(|| Json::from_value(&serde_json::Value::Object(object)).ok())
 }

@@ -1,5 +1,5 @@
 //! The whole state of a run as plain, serialisable data, apart from the wasmtime objects: a checkpoint
-//! of this after a superstep is enough to resume the run (SEMANTICS.md, "Durability").
+//! of this after a superstep is enough to resume the run (docs/semantics.md, "Durability").
 
 use std::collections::VecDeque;
 
@@ -26,7 +26,7 @@ pub struct RunState {
     pub next_event: u64,
     /// The run's logical time, in milliseconds since the Unix epoch: when its last checkpoint was taken.
     /// Every guest of the next superstep sees this as the wall-clock time, so that a superstep re-run
-    /// after a crash sees the same time (SEMANTICS.md, "Durability").
+    /// after a crash sees the same time (docs/semantics.md, "Durability").
     pub time_ms: u64,
     /// Messages to deliver in the next superstep, in delivery order.
     pub pending: Vec<Message>,
@@ -37,7 +37,7 @@ pub struct RunState {
     /// The state-version each snapshot was written under, by step index.
     #[serde(default)]
     pub state_versions: Vec<u32>,
-    /// The latest internal events that no edge listened to (SEMANTICS.md rule 8), in emission order, at
+    /// The latest internal events that no edge listened to (docs/semantics.md, "Unrouted events"), in emission order, at
     /// most [`MAX_UNROUTED_KEPT`] (every one is in the history of a run that records it). A public event
     /// nobody inside listens to is not lost: it went to the sink.
     pub unrouted: Vec<EventRecord>,
@@ -61,7 +61,7 @@ pub struct RunState {
     pub retries_due: Vec<RetryCall>,
 }
 
-/// An await an edge opened (SEMANTICS.md, "Waiting, timers and retries").
+/// An await an edge opened (docs/semantics.md, "Waiting, timers and retries").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenAwait {
     /// Index of its [`AwaitRoute`](crate::load::AwaitRoute) in the routing table.
@@ -115,7 +115,7 @@ pub struct Message {
     pub data: Json,
 }
 
-/// One FIFO queue per parameter (SEMANTICS.md rule 5), and a count of triggers for a function without
+/// One FIFO queue per parameter (docs/semantics.md, "Parameter queues"), and a count of triggers for a function without
 /// parameters (rule 7).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FunctionQueue {
@@ -142,7 +142,7 @@ pub struct EventRecord {
     pub time_ms: u64,
 }
 
-/// Where a run stands (SEMANTICS.md, "Ending"). Serialised as `{"status": "failed", "error": {...}}`.
+/// Where a run stands (docs/semantics.md, "Ending and statuses"). Serialised as `{"status": "failed", "error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Status {
@@ -244,7 +244,7 @@ impl FunctionQueue {
     /// If the function can fire, take its arguments: the head of every non-empty queue, by parameter index.
     ///
     /// It can fire when every required parameter holds a value and at least one value or trigger is
-    /// waiting (SEMANTICS.md rules 5 and 7).
+    /// waiting (docs/semantics.md, "Parameter queues" and "Functions without parameters").
     pub fn take_ready(
         &mut self,
         description: &crate::load::description::FunctionDescription,

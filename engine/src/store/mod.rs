@@ -1,4 +1,4 @@
-//! Where durable runs are kept (SEMANTICS.md, "Durability"): the [`Store`] trait, its typed errors, and
+//! Where durable runs are kept (docs/semantics.md, "Durability"): the [`Store`] trait, its typed errors, and
 //! the embedded SQLite backend ([`sqlite`]). A PostgreSQL backend will sit behind the same trait; the
 //! conformance suite in `tests/` runs against any backend, so keep what a backend must do in the trait's
 //! documentation, not in one backend's code.

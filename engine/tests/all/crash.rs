@@ -1,4 +1,4 @@
-//! The crash test (SEMANTICS.md, "Durability"): the real `weft` binary runs `tests/processes/crash-loop.yaml`
+//! The crash test (docs/semantics.md, "Durability"): the real `weft` binary runs `tests/processes/crash-loop.yaml`
 //! (over 150 supersteps: a loop with fan-out, a fan-in, a conditional edge, an all-of group and four stateful
 //! steps) and is killed with SIGKILL at
 //! random moments — while loading, mid-superstep, mid-commit — then resumed with `weft resume`, again and

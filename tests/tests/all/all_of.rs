@@ -1,4 +1,4 @@
-//! All-of edge groups (`allOf`) with real components: SEMANTICS.md, "Conditions and edge groups".
+//! All-of edge groups (`allOf`) with real components: docs/semantics.md, "Conditional edges" and "All-of edge groups".
 
 use serde_json::json;
 use weft_engine::runner::Status;

@@ -1,4 +1,4 @@
-//! Conditional edges (`when`, `default`) with real components: SEMANTICS.md, "Conditions and edge groups".
+//! Conditional edges (`when`, `default`) with real components: docs/semantics.md, "Conditional edges" and "All-of edge groups".
 
 use serde_json::{Value, json};
 use weft_engine::runner::{ErrorKind, Status};
@@ -74,4 +74,46 @@ fn bad_conditions_are_load_errors_placed_in_the_file() {
         assert!(error.contains(message), "{extra}: {error}");
         assert!(error.contains(line) && error.contains(&format!(" at {pointer}: ")), "placed: {error}");
     }
+}
+
+/// A definition with a failer step whose `explode` fails, plus `extra` lines.
+fn failing_with(extra: &[&str]) -> weft_tests::Observed {
+    let mut lines = vec![
+        "name: errors",
+        "version: '1'",
+        "steps:",
+        "  - id: failer",
+        "    component: '{steps}/failer.wasm'",
+        "  - id: recorder",
+        "    component: '{steps}/recorder.wasm'",
+        "inputs:",
+        "  - event: Explode",
+        "    to: [{ step: failer, function: explode }]",
+    ];
+    lines.extend_from_slice(extra);
+    let (process, _dir) = load_yaml(&lines.join("\n"));
+    run(&process.unwrap(), &[("Explode", json!("boom"))])
+}
+
+#[test]
+fn an_error_no_conditional_error_edge_takes_goes_on_to_the_handler_or_fails_the_run() {
+    let edge = [
+        "edges:",
+        "  - from: { step: failer, error: explode }",
+        "    when: .data.type == \"trap\"",
+        "    to: [{ step: recorder }]",
+    ];
+    let observed = failing_with(&edge);
+    let Status::Failed { error } = &observed.status else { panic!("expected failed, got {:?}", observed.status) };
+    assert_eq!((error.kind, error.message.as_str()), (ErrorKind::Failed, "boom"), "not swallowed");
+
+    let handled = failing_with(&[&edge[..], &["onError:", "  - step: recorder"]].concat());
+    assert_eq!(handled.status, Status::Completed);
+    assert_eq!(handled.events.len(), 1, "the handler got it: {:?}", handled.events);
+}
+
+#[test]
+fn a_handler_that_would_send_the_error_back_to_the_failing_step_later_fails_the_run() {
+    let observed = failing_with(&["onError:", "  - { step: failer, function: explode, delay: 1s }"]);
+    assert!(matches!(observed.status, Status::Failed { .. }), "{:?}", observed.status);
 }

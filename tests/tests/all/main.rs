@@ -1,5 +1,5 @@
 //! Weft's end-to-end tests against real step components, in one test binary (one link of wasmtime):
-//! SEMANTICS.md scenarios, the examples, the same scenarios in Python and JavaScript, bad input, and the
+//! docs/semantics.md scenarios, the examples, the same scenarios in Python and JavaScript, bad input, and the
 //! store and durable runs.
 
 mod account_opening;

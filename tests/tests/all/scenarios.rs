@@ -1,4 +1,4 @@
-//! SEMANTICS.md scenarios against real components: linear, fan-out, fan-in, queued fan-in, a cycle that
+//! docs/semantics.md scenarios against real components: linear, fan-out, fan-in, queued fan-in, a cycle that
 //! stops, unhandled and routed errors, traps, determinism.
 
 use std::time::Duration;
