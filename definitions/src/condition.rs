@@ -11,10 +11,22 @@
 use std::fmt;
 
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Native, Vars, compile::Filter, data::JustLut, unwrap_valr};
+use jaq_core::{Compiler, Ctx, Cv, Native, ValXs, Vars, compile::Filter, data::JustLut};
 use jaq_json::Val;
 
 type Data = JustLut<Val>;
+
+/// jq built-ins a condition may not use: they would end the engine's process (`halt`), read the
+/// engine's environment (`env`, `$ENV`) or input (`input`), write to its stderr, or depend on the
+/// machine's clock or time zone (`now`, `localtime`, ...), which a re-run after a crash would not
+/// see the same (the event's `time` is the run's logical time: use that).
+const DENIED: &[&str] =
+    &["halt", "env", "now", "localtime", "strflocaltime", "input", "inputs", "debug_empty", "stderr_empty"];
+
+/// Longest expression accepted, in bytes, and deepest nesting of brackets: jaq's parser and compiler
+/// recurse, so a pathological expression could otherwise exhaust the stack.
+const MAX_LEN: usize = 4096;
+const MAX_NESTING: usize = 64;
 
 /// A compiled `when:` expression.
 pub struct Condition {
@@ -43,6 +55,11 @@ impl fmt::Display for CompileError {
     }
 }
 
+/// What a denied built-in does: fail, saying so.
+fn denied(_: Cv<'_, Data>) -> ValXs<'_, Val> {
+    jaq_core::native::bome(Err(jaq_core::Error::str("this jq built-in is not available in an edge condition")))
+}
+
 impl Condition {
     /// Compile jq expression `text`, with jq's standard library of named filters (`map`, `any`,
     /// `test`, `length`, ...).
@@ -50,10 +67,28 @@ impl Condition {
     /// Errors: [`CompileError`] for a lexing or parsing error, or a name (filter, variable) that is not
     /// defined, each with its place in `text`.
     pub fn compile(text: &str) -> Result<Condition, CompileError> {
+        if text.len() > MAX_LEN {
+            return Err(CompileError { problems: vec![(0, format!("the expression is longer than {MAX_LEN} bytes"))] });
+        }
+        let mut depth = 0usize;
+        for (i, c) in text.chars().enumerate() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_NESTING {
+                return Err(CompileError { problems: vec![(i, format!("brackets nest deeper than {MAX_NESTING}"))] });
+            }
+        }
         let offset = |s: &str| (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
         let chars = |s: &str| text[..offset(s)].chars().count();
         let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        // Denied built-ins stay defined (the standard library's own definitions refer to them) but fail.
+        let funs =
+            jaq_core::funs::<Data>().chain(jaq_std::funs()).chain(jaq_json::funs()).map(|(name, args, native)| {
+                if DENIED.contains(&name) { (name, args, Native::<Data>::new(denied)) } else { (name, args, native) }
+            });
         let arena = Arena::default();
         let modules = Loader::new(defs).load(&arena, File { code: text, path: () }).map_err(|errors| {
             let mut problems = Vec::new();
@@ -94,10 +129,14 @@ impl Condition {
     pub fn matches(&self, input: &str) -> Result<bool, String> {
         let input = jaq_json::read::parse_single(input.as_bytes()).map_err(|e| format!("unreadable input: {e}"))?;
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
-        match self.filter.id.run((ctx, input)).map(unwrap_valr).next() {
+        match self.filter.id.run((ctx, input)).next() {
             None => Ok(false),
             Some(Ok(value)) => Ok(value == Val::from(true)),
-            Some(Err(e)) => Err(e.to_string()),
+            // An error, or a halt (which the denied built-ins should make impossible): never an exit.
+            Some(Err(exn)) => Err(match exn.get_err() {
+                Ok(error) => error.to_string(),
+                Err(_) => "the expression tried to halt".into(),
+            }),
         }
     }
 }
@@ -114,6 +153,21 @@ mod tests {
         assert!(!Condition::compile(".data").unwrap().matches(r#"{"data":1}"#).unwrap(), "1 is not true");
         assert!(!Condition::compile("empty").unwrap().matches("{}").unwrap(), "no output");
         assert!(Condition::compile(".data | any(. > 2)").unwrap().matches(r#"{"data":[1,3]}"#).unwrap());
+    }
+
+    #[test]
+    fn built_ins_that_reach_outside_are_not_there() {
+        for text in ["halt", "halt_error", "env", "$ENV", "now", "input", "debug", "stderr", "now | localtime"] {
+            let refused = match Condition::compile(text) {
+                Err(_) => true,
+                Ok(c) => c.matches(r#"{"data":1}"#).is_err(),
+            };
+            assert!(refused, "{text} ran");
+        }
+        assert!(Condition::compile("\"2026-11-22T00:00:00Z\" | fromdate | todate | test(\"^2026\")").is_ok());
+        let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
+        assert!(Condition::compile(&deep).unwrap_err().to_string().contains("nest deeper"));
+        assert!(Condition::compile(&"1+".repeat(3000)).unwrap_err().to_string().contains("longer than"));
     }
 
     #[test]

@@ -23,11 +23,11 @@ pub enum Format {
 enum Shape {
     /// A step: a box.
     Step,
-    /// An input event or an awaited event: a stadium / ellipse.
+    /// An input event, or the error handler's source: a stadium / ellipse.
     Input,
     /// `stop`: a circle.
     Stop,
-    /// An await or an all-of group: a hexagon / diamond.
+    /// An await or an all-of group: a hexagon.
     Gate,
 }
 

@@ -271,7 +271,7 @@ impl EdgeSource {
     }
 
     /// The event type this source listens to: `event`, `F.OnResult` or `F.OnError` (docs/semantics.md,
-    /// rule 2). `None` unless exactly one of the three is given.
+    /// "Automatic events"). `None` unless exactly one of the three is given.
     pub fn event_type(&self) -> Option<String> {
         match (&self.event, &self.result, &self.error) {
             (Some(e), None, None) => Some(e.clone()),

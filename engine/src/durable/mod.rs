@@ -242,8 +242,16 @@ impl<'a> Driver<'a> {
         }
         // Everything in the outbox has now been published at least once.
         instance.published_through = instance.outbox_len;
+        // Waking up: the run's time becomes now and what is due by then fires. That is committed before
+        // any superstep runs, so that a superstep re-run after a crash sees the time (and the fired
+        // timers) it saw the first time; after that the time moves only with each checkpoint.
+        let before = instance.run.state().time_ms;
+        if instance.run.fire_due(self.clock.now_ms()) || instance.run.state().time_ms != before {
+            self.commit_now(instance)?;
+        }
         loop {
-            let fired = instance.run.fire_due(self.clock.now_ms());
+            let checkpoint_time = instance.run.state().time_ms;
+            let fired = instance.run.fire_due(checkpoint_time);
             if instance.run.state().status != Status::Running {
                 // Timers and timeouts that fired without waking the run (a timeout into `stop`, or into
                 // nothing) change it all the same: keep that.

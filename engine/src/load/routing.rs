@@ -119,7 +119,8 @@ pub enum Guard {
 pub struct GuardedEdge {
     /// When it fires.
     pub guard: Guard,
-    /// Its index in the definition's `edges`, for messages (`/edges/<i>`).
+    /// Its index in the definition's `edges`, for messages (`/edges/<i>`); for an input event, its
+    /// index in `inputs`.
     pub edge: usize,
     /// Its routes.
     pub routes: Vec<Route>,
@@ -131,7 +132,7 @@ pub struct GuardedEdge {
 pub struct EdgeGroup {
     /// Every edge's routes in definition order: what fires when no edge of the group is guarded.
     all: Vec<Route>,
-    /// The edges with their guards, in definition order; empty when none is guarded.
+    /// The edges with their guards, in definition order.
     guarded: Vec<GuardedEdge>,
     /// Whether some edge has a `when` or is `default`.
     conditional: bool,

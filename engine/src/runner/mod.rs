@@ -126,8 +126,10 @@ impl Run {
     /// A run that goes on from `state`, e.g. read back from a checkpoint.
     ///
     /// Errors: the state does not fit `process` (see [`RunState::fits`]).
-    pub fn resume(process: Arc<Process>, state: RunState) -> Result<Self, String> {
+    pub fn resume(process: Arc<Process>, mut state: RunState) -> Result<Self, String> {
         state.fits(&process)?;
+        // A checkpoint written before the count existed.
+        state.unrouted_total = state.unrouted_total.max(state.unrouted.len() as u64);
         let instances = StepInstances::new(process.steps.len());
         Ok(Run { process, state, instances, log: Log::default() })
     }
@@ -496,9 +498,9 @@ impl Run {
         Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &mut self.log))
     }
 
-    /// Queue an event a step emitted for every edge that fires on it (docs/semantics.md, "Conditions and edge
-    /// groups"); publish it if public; keep it in the run's unrouted list if it would otherwise vanish:
-    /// internal, and no edge fired (rule 8). Returns whether a `stop` edge fired.
+    /// Queue an event a step emitted for every edge that fires on it (docs/semantics.md, "Conditional
+    /// edges"); publish it if public; keep it in the run's unrouted list if it would otherwise vanish:
+    /// internal, and no edge fired ("Unrouted events"). Returns whether a `stop` edge fired.
     ///
     /// Errors: an edge's condition failed on the event.
     fn route(&mut self, step: usize, event: Emitted) -> Result<bool, RunError> {
@@ -530,9 +532,8 @@ impl Run {
             self.log.record(self.state.superstep, emitted);
             if unrouted {
                 self.state.unrouted_total += 1;
-                if self.state.unrouted.len() == state::MAX_UNROUTED_KEPT {
-                    self.state.unrouted.remove(0);
-                }
+                let over = (self.state.unrouted.len() + 1).saturating_sub(state::MAX_UNROUTED_KEPT);
+                self.state.unrouted.drain(..over);
                 self.state.unrouted.push(record.clone());
             }
             if event.public {

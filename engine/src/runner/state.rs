@@ -115,8 +115,8 @@ pub struct Message {
     pub data: Json,
 }
 
-/// One FIFO queue per parameter (docs/semantics.md, "Parameter queues"), and a count of triggers for a function without
-/// parameters (rule 7).
+/// One FIFO queue per parameter (docs/semantics.md, "Parameter queues"), and a count of triggers for a
+/// function without parameters ("Functions without parameters").
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FunctionQueue {
     /// `params[i]` holds values for parameter `i`, oldest first.
