@@ -59,6 +59,16 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     }
     conditions(loaded, &mut out);
     targets.check(&def.on_error, "/onError", &mut out);
+    let mut sinks = HashSet::new();
+    for (i, sink) in def.sinks.iter().enumerate() {
+        if !sinks.insert(sink.topic.as_str()) {
+            out.push(loaded.diagnostic(
+                &format!("/sinks/{i}/topic"),
+                format!("topic \"{}\" has two sinks", sink.topic),
+                Some("give each topic one sink".into()),
+            ));
+        }
+    }
     for (i, step) in def.steps.iter().enumerate() {
         for (function, retry) in &step.retries {
             for (key, delay) in [("initialDelay", &retry.initial_delay), ("maxDelay", &retry.max_delay)] {
@@ -138,7 +148,8 @@ fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
 }
 
 /// Problems that do not stop a definition from loading, in document order: steps that no input event,
-/// edge or error handler can ever reach (docs/semantics.md, "Load-time checks").
+/// edge or error handler can ever reach, topics without a sink, sinks of topics nothing sends to
+/// (docs/semantics.md, "Load-time checks").
 pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     let def = &loaded.definition;
     let mut reached: HashSet<&str> = HashSet::new();
@@ -148,7 +159,7 @@ pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
             match target {
                 Target::Function(t) => grew |= reached.insert(t.step.as_str()),
                 Target::Await(a) => grew |= mark(&a.on_timeout, reached),
-                Target::Stop(_) => {}
+                Target::Stop(_) | Target::Topic(_) => {}
             }
         }
         grew
@@ -176,18 +187,39 @@ pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
             break;
         }
     }
-    def.steps
+    let topics = def.topics();
+    let sunk: HashSet<&str> = def.sinks.iter().map(|s| s.topic.as_str()).collect();
+    let mut out: Vec<Diagnostic> = def
+        .sinks
         .iter()
         .enumerate()
-        .filter(|(_, step)| !reached.contains(step.id.as_str()))
-        .map(|(i, step)| {
+        .filter(|(_, sink)| !topics.contains(&sink.topic))
+        .map(|(i, sink)| {
+            loaded.diagnostic(
+                &format!("/sinks/{i}/topic"),
+                format!("no edge sends anything to topic \"{}\"", sink.topic),
+                Some(suggest(&sink.topic, topics.iter().map(String::as_str))),
+            )
+        })
+        .collect();
+    for topic in topics.iter().filter(|t| !sunk.contains(t.as_str())) {
+        out.push(loaded.diagnostic(
+            "",
+            format!("topic \"{topic}\" has no sink: its events go to standard output with the public events"),
+            Some(format!("add `sinks: [{{ topic: {topic}, to: {{ file: {topic}.jsonl }} }}]`, or `to: stdout`")),
+        ));
+    }
+    out.extend(def.steps.iter().enumerate().filter(|(_, step)| !reached.contains(step.id.as_str())).map(
+        |(i, step)| {
             loaded.diagnostic(
                 &format!("/steps/{i}/id"),
                 format!("step \"{}\" is never reached: no input event, edge or error handler leads to it", step.id),
                 Some("add an edge to it, or remove the step".into()),
             )
-        })
-        .collect()
+        },
+    ));
+    out.sort_by_key(|d| (d.position.line, d.position.column));
+    out
 }
 
 /// Checks of a list of targets, wherever it stands.
@@ -219,7 +251,7 @@ impl Targets<'_> {
     fn check(&self, targets: &[Target], pointer: &str, out: &mut Vec<Diagnostic>) {
         for (j, target) in targets.iter().enumerate() {
             match target {
-                Target::Stop(_) => {}
+                Target::Stop(_) | Target::Topic(_) => {}
                 Target::Function(t) => {
                     self.step_exists(&format!("{pointer}/{j}/step"), &t.step, out);
                     if let Some(d) = &t.delay {

@@ -23,7 +23,7 @@ pub enum Format {
 enum Shape {
     /// A step: a box.
     Step,
-    /// An input event, or the error handler's source: a stadium / ellipse.
+    /// An input event, an external topic, or the error handler's source: a stadium / ellipse.
     Input,
     /// `stop`: a circle.
     Stop,
@@ -137,6 +137,15 @@ impl Graph {
                         to_label = join(&to_label, &format!("after {}", delay.0));
                     }
                     self.arrows.push(Arrow { from: from.into(), to: step_node(&t.step), label: to_label });
+                }
+                Target::Topic(t) => {
+                    let topic = format!("{scope}_topic{j}");
+                    self.nodes.push(Node {
+                        id: topic.clone(),
+                        label: format!("topic {}", t.topic),
+                        shape: Shape::Input,
+                    });
+                    self.arrows.push(Arrow { from: from.into(), to: topic, label: label.clone() });
                 }
                 Target::Await(a) => {
                     let gate = format!("{scope}_await{j}");

@@ -54,6 +54,10 @@ pub struct ProcessDefinition {
     /// function. The data is `{type, message, step, function}`. Without it, such an error fails the run.
     #[serde(rename = "onError", default, skip_serializing_if = "Vec::is_empty")]
     pub on_error: Vec<Target>,
+    /// Where the events sent to each external topic go. A topic without a sink goes to standard output,
+    /// with the run's public events (and `weft validate` warns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<Sink>,
     /// Run limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
@@ -201,6 +205,56 @@ pub enum Target {
     Function(FunctionTarget),
     /// Wait for an external event.
     Await(AwaitTarget),
+    /// Send the data out of the process to an external topic.
+    Topic(TopicTarget),
+}
+
+/// `{ topic: OrderPlaced }`: the data leaves the process as a CloudEvent of type `OrderPlaced` (with the
+/// extension attribute `wefttopic`), delivered to the topic's sink (SK's proxy step and external topics).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicTarget {
+    /// The topic's name.
+    #[schemars(length(min = 1))]
+    pub topic: String,
+}
+
+/// `{ topic: OrderPlaced, to: { file: orders.jsonl } }`: where the events of one topic go.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// The topic's name, as edges' `topic` targets name it.
+    #[schemars(length(min = 1))]
+    pub topic: String,
+    /// Where its events go.
+    pub to: SinkTo,
+}
+
+/// A sink: standard output, or a file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SinkTo {
+    /// `stdout`: as CloudEvents JSON lines on standard output, with the run's public events.
+    Stdout(StdoutSink),
+    /// `{ file: PATH }`: appended as CloudEvents JSON lines to a file (relative to the definition).
+    File(FileSink),
+}
+
+/// The word `stdout`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StdoutSink {
+    /// Standard output.
+    Stdout,
+}
+
+/// `{ file: PATH }`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSink {
+    /// The file, relative to the definition file; created if missing, appended to.
+    #[schemars(length(min = 1))]
+    pub file: String,
 }
 
 /// `{ await: AgentReplied, timeout: 72h, onTimeout: [...] }`: the run waits for the input event `await`,
@@ -258,6 +312,28 @@ pub struct Limits {
 }
 
 impl ProcessDefinition {
+    /// Every external topic its targets name, in order of first appearance.
+    pub fn topics(&self) -> Vec<String> {
+        fn walk(targets: &[Target], out: &mut Vec<String>) {
+            for target in targets {
+                match target {
+                    Target::Topic(t) if !out.contains(&t.topic) => out.push(t.topic.clone()),
+                    Target::Await(a) => walk(&a.on_timeout, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for input in &self.inputs {
+            walk(&input.to, &mut out);
+        }
+        for edge in &self.edges {
+            walk(&edge.to, &mut out);
+        }
+        walk(&self.on_error, &mut out);
+        out
+    }
+
     /// The superstep limit in force: [`Limits::max_supersteps`] or [`DEFAULT_MAX_SUPERSTEPS`].
     pub fn max_supersteps(&self) -> u64 {
         self.limits.as_ref().and_then(|l| l.max_supersteps).unwrap_or(DEFAULT_MAX_SUPERSTEPS)

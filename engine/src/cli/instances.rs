@@ -11,7 +11,7 @@ use super::store::StoreArgs;
 use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
 use crate::durable::{Driver, DurableError, Instance};
 use crate::runner::clock::{self, format_time};
-use crate::sinks::cloudevents::JsonLines;
+use crate::sinks::topics::TopicSinks;
 use crate::store::{Store, StoreError};
 
 /// Arguments naming one instance.
@@ -116,7 +116,8 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
 
 /// Drive `held` on, its public events on stdout, then report its summary.
 fn drive_and_report(driver: &Driver<'_>, mut held: Instance, json: bool) -> Result<ExitCode, ExitCode> {
-    let mut sink = JsonLines::new(std::io::stdout().lock());
+    let process = held.run().process().clone();
+    let mut sink = TopicSinks::new(&process, std::io::stdout().lock());
     driver.drive(&mut held, &mut sink).map_err(durable_error)?;
     Ok(report(held.run().process(), held.run().state(), json))
 }

@@ -16,7 +16,7 @@ use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
 use crate::data::Json;
 use crate::durable::Driver;
 use crate::runner::{Run, clock};
-use crate::sinks::cloudevents::JsonLines;
+use crate::sinks::topics::TopicSinks;
 
 /// Arguments of `weft run`.
 #[derive(Args)]
@@ -55,13 +55,13 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     super::warn_about(&process);
     let process = Arc::new(process);
     let instance = args.instance_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut sink = JsonLines::new(std::io::stdout().lock());
+    let mut sink = TopicSinks::new(&process, std::io::stdout().lock());
     if args.in_memory {
         let mut run = Run::starting_at(process.clone(), instance, clock.now_ms());
         run.send(&args.event, data).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
         run.run_to_end(&mut sink);
         if let Some(e) = sink.error {
-            return Err(fail(EXIT_RUN_FAILED, format!("cannot write events to stdout: {e}")));
+            return Err(fail(EXIT_RUN_FAILED, format!("cannot publish events: {e}")));
         }
         return Ok(report(&process, run.state(), args.json));
     }

@@ -38,6 +38,8 @@ pub enum Route {
     },
     /// Open the await at this index of [`RoutingTable::awaits`].
     Await(usize),
+    /// Send the data to the external topic at this index of [`RoutingTable::topics`].
+    Topic(usize),
     /// An arrival for member `member` of the all-of group at index `group` of [`RoutingTable::all_of`].
     Arrive {
         /// Group index.
@@ -179,6 +181,8 @@ pub struct RoutingTable {
     awaits: Vec<AwaitRoute>,
     /// The all-of groups, indexed by [`Route::Arrive`].
     all_of: Vec<AllOfGroup>,
+    /// The external topics, indexed by [`Route::Topic`].
+    topics: Vec<String>,
     /// `retries[step][function]`: its retry policy, if the definition gives one.
     retries: Vec<Vec<Option<RetryPolicy>>>,
 }
@@ -223,6 +227,11 @@ impl RoutingTable {
         &self.all_of
     }
 
+    /// The external topics, by index.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
     /// The retry policy of function `function` of step `step`, if any.
     pub fn retry(&self, step: usize, function: usize) -> Option<RetryPolicy> {
         self.retries.get(step).and_then(|f| f.get(function)).copied().flatten()
@@ -241,7 +250,8 @@ impl RoutingTable {
         let def = &loaded.definition;
         let index: HashMap<&str, usize> = def.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         let mut problems = Vec::new();
-        let binder = Binder { loaded, descriptions, index: &index };
+        let topics = def.topics();
+        let binder = Binder { loaded, descriptions, index: &index, topics: &topics };
         let mut awaits = Vec::new();
         let error_handler = binder.bind_all(&def.on_error, "/onError", &mut awaits, &mut problems);
         let mut table = RoutingTable {
@@ -250,6 +260,7 @@ impl RoutingTable {
             automatic: Vec::new(),
             awaits: Vec::new(),
             all_of: Vec::new(),
+            topics: topics.clone(),
             retries: binder.retries(&mut problems),
         };
 
@@ -318,6 +329,7 @@ struct Binder<'a> {
     loaded: &'a LoadedDefinition,
     descriptions: &'a [&'a StepDescription],
     index: &'a HashMap<&'a str, usize>,
+    topics: &'a [String],
 }
 
 impl Binder<'_> {
@@ -333,6 +345,7 @@ impl Binder<'_> {
         for (j, target) in targets.iter().enumerate() {
             match target {
                 Target::Stop(_) => routes.push(Route::Stop),
+                Target::Topic(t) => routes.extend(self.topics.iter().position(|n| *n == t.topic).map(Route::Topic)),
                 Target::Function(t) => match self.bind(t, &format!("{pointer}/{j}")) {
                     Ok(Some(to)) => match t.delay.as_ref().and_then(|d| d.millis()) {
                         Some(delay_ms) => routes.push(Route::Later { to, delay_ms }),

@@ -102,6 +102,13 @@ pub enum HistoryRecord {
         /// Whether it retries a failed invocation.
         retry: bool,
     },
+    /// Data was sent to an external topic (it is published after the commit, like a public event).
+    ToTopic {
+        /// The CloudEvent id it is published with.
+        id: String,
+        /// The topic.
+        topic: String,
+    },
     /// An all-of group had an arrival from every member and delivered their data as one object.
     AllOfFired {
         /// Index of its edge in the definition's `edges`.

@@ -179,7 +179,7 @@ impl Run {
                 accepted: accepted.join(", "),
             });
         }
-        let stop = deliver(&mut self.state, &self.process.routing, routes, &data, &mut self.log);
+        let stop = deliver(&mut self.state, &self.process.routing, routes, &data, "", &mut self.log);
         let record = HistoryRecord::Received { event: event_type.into(), data, routes: routes.len() };
         self.record(record);
         if stop {
@@ -255,7 +255,7 @@ impl Run {
             fired = true;
             self.record(HistoryRecord::AwaitClosed { event: a.event.clone(), timed_out: true });
             let routes = &process.routing.awaits()[a.route].on_timeout;
-            if deliver(&mut self.state, &process.routing, routes, &a.data, &mut self.log) {
+            if deliver(&mut self.state, &process.routing, routes, &a.data, "", &mut self.log) {
                 self.set_status(Status::Stopped);
                 return true;
             }
@@ -446,7 +446,8 @@ impl Run {
         let event_type =
             || weft_definitions::on_result(&process.steps[step].component.description.functions[function].name);
         for routes in choose(&self.state, process, group, step, event_type, &invoked.result)? {
-            stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, &mut self.log);
+            let from = &process.steps[step].id;
+            stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, from, &mut self.log);
         }
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
             let message = format!(
@@ -487,7 +488,8 @@ impl Run {
         if chosen.iter().any(|routes| !routes.is_empty()) {
             let mut stop = false;
             for routes in chosen {
-                stop |= deliver(&mut self.state, &process.routing, routes, &data, &mut self.log);
+                stop |=
+                    deliver(&mut self.state, &process.routing, routes, &data, &process.steps[step].id, &mut self.log);
             }
             return Ok(stop);
         }
@@ -495,7 +497,7 @@ impl Run {
         if handler.is_empty() || reaches_step(&self.process.routing, handler, step) {
             return Err(error);
         }
-        Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &mut self.log))
+        Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &self.process.steps[step].id, &mut self.log))
     }
 
     /// Queue an event a step emitted for every edge that fires on it (docs/semantics.md, "Conditional
@@ -520,6 +522,7 @@ impl Run {
                 superstep: self.state.superstep,
                 data: event.data.clone(),
                 time_ms: self.state.time_ms,
+                topic: None,
             };
             let emitted = HistoryRecord::Emitted {
                 id: record.id.clone(),
@@ -542,7 +545,8 @@ impl Run {
         }
         let mut stop = false;
         for routes in chosen {
-            stop |= deliver(&mut self.state, &process.routing, routes, &event.data, &mut self.log);
+            stop |=
+                deliver(&mut self.state, &process.routing, routes, &event.data, &process.steps[step].id, &mut self.log);
         }
         Ok(stop)
     }
@@ -602,7 +606,17 @@ fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Js
 
 /// Queue `data` for every delivery in `routes` (each target gets its own copy, docs/semantics.md, "Fan-out"), set a
 /// timer for each delayed one and open each await; true when one of them is `stop`.
-fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data: &Json, log: &mut Log) -> bool {
+///
+/// `from` is the step whose event it is (empty for an input event, a timeout or an all-of group): the
+/// source of what goes to an external topic.
+fn deliver(
+    state: &mut RunState,
+    routing: &RoutingTable,
+    routes: &[Route],
+    data: &Json,
+    from: &str,
+    log: &mut Log,
+) -> bool {
     let mut stop = false;
     for route in routes {
         match *route {
@@ -613,11 +627,27 @@ fn deliver(state: &mut RunState, routing: &RoutingTable, routes: &[Route], data:
                 state.timers.push(Timer { due_ms, fire: Fire::Deliver(Message { to, data: data.clone() }) });
                 log.record(state.superstep, HistoryRecord::TimerSet { due_ms, retry: false });
             }
+            Route::Topic(i) => {
+                // Every event takes a number, like an emitted one, so ids stay unique in the instance.
+                state.next_event += 1;
+                let topic = routing.topics()[i].clone();
+                let record = EventRecord {
+                    id: format!("{}-{}", state.instance_id, state.next_event),
+                    event_type: topic.clone(),
+                    step: from.to_string(),
+                    superstep: state.superstep,
+                    data: data.clone(),
+                    time_ms: state.time_ms,
+                    topic: Some(topic.clone()),
+                };
+                log.record(state.superstep, HistoryRecord::ToTopic { id: record.id.clone(), topic });
+                log.effects.published.push(record);
+            }
             Route::Arrive { group, member } => {
                 state.arrivals[group][member].push_back(data.clone());
                 if let Some(object) = complete(&mut state.arrivals[group], &routing.all_of()[group].keys) {
                     log.record(state.superstep, HistoryRecord::AllOfFired { edge: routing.all_of()[group].edge });
-                    stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, log);
+                    stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, "", log);
                 }
             }
             Route::Await(i) => {
@@ -638,7 +668,7 @@ fn reaches_step(routing: &RoutingTable, routes: &[Route], step: usize) -> bool {
     routes.iter().any(|r| match *r {
         Route::Deliver(d) | Route::Later { to: d, .. } => d.step == step,
         Route::Await(i) => reaches_step(routing, &routing.awaits()[i].on_timeout, step),
-        Route::Stop | Route::Arrive { .. } => false,
+        Route::Stop | Route::Arrive { .. } | Route::Topic(_) => false,
     })
 }
 

@@ -140,6 +140,10 @@ pub struct EventRecord {
     pub data: Json,
     /// The run's logical time when it was emitted (ms since the Unix epoch): the CloudEvent's `time`.
     pub time_ms: u64,
+    /// The external topic it was sent to (its `event_type` is then the topic's name); none for a public
+    /// event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// Where a run stands (docs/semantics.md, "Ending and statuses"). Serialised as `{"status": "failed", "error": {...}}`.

@@ -6,6 +6,8 @@
 //! `type` is the event name edges route on; `subject` is the step id; `time` is the run's logical time in
 //! the superstep that emitted it (so a re-published event is the same, byte for byte);
 //! `datacontenttype` is `application/json`; the extension `weftsuperstep` is the superstep that emitted it.
+//! An event sent to an external topic has the topic as its `type`, the extension `wefttopic` naming it,
+//! and, when an input event or an all-of group sent it, no step in its `source` and no `subject`.
 
 use std::io::Write;
 
@@ -16,17 +18,28 @@ use crate::sinks::{CloudEventSink, EventSink};
 
 /// `event` of instance `instance` of process `process` as a CloudEvent.
 pub fn to_cloudevent(process: &str, instance: &str, event: &EventRecord) -> Event {
-    EventBuilderV10::new()
+    let mut source = format!("/processes/{process}/instances/{instance}");
+    if !event.step.is_empty() {
+        source += &format!("/steps/{}", event.step);
+    }
+    let mut builder = EventBuilderV10::new()
         .id(event.id.clone())
-        .source(format!("/processes/{process}/instances/{instance}/steps/{}", event.step))
+        .source(source)
         .ty(event.event_type.clone())
-        .subject(event.step.clone())
         .time(i64::try_from(event.time_ms).ok().and_then(chrono::DateTime::from_timestamp_millis).unwrap_or_default())
         .data("application/json", event.data.to_value())
-        .extension("weftsuperstep", i64::try_from(event.superstep).unwrap_or(i64::MAX))
-        .build()
-        .expect("id, source and type are always set")
+        .extension("weftsuperstep", i64::try_from(event.superstep).unwrap_or(i64::MAX));
+    if !event.step.is_empty() {
+        builder = builder.subject(event.step.clone());
+    }
+    if let Some(topic) = &event.topic {
+        builder = builder.extension(TOPIC_ATTRIBUTE, topic.clone());
+    }
+    builder.build().expect("id, source and type are always set")
 }
+
+/// The CloudEvents extension attribute naming the external topic an event was sent to.
+pub const TOPIC_ATTRIBUTE: &str = "wefttopic";
 
 /// `event` as structured-mode CloudEvents JSON text.
 pub fn to_json(process: &str, instance: &str, event: &EventRecord) -> String {

@@ -1,7 +1,9 @@
 //! Sinks: where a run's public events go. [`cloudevents`] turns them into CloudEvents 1.0 and writes
-//! them as JSON lines; a `Vec<EventRecord>` collects them (for tests and embedding).
+//! them as JSON lines; [`topics`] sends events of external topics to their sinks; a `Vec<EventRecord>`
+//! collects them (for tests and embedding).
 
 pub mod cloudevents;
+pub mod topics;
 
 use crate::runner::EventRecord;
 

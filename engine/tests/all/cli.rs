@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{root, text, weft, weft_with_cache};
+use crate::{root, text, weft, weft_in, weft_with_cache};
 
 #[test]
 fn run_prints_public_events_as_cloudevents_then_a_summary() {
@@ -230,4 +230,56 @@ fn validate_warns_of_steps_nothing_reaches_and_reports_every_problem() {
     for problem in ["no step has the id \"nosuch\"", "not a valid jq expression"] {
         assert!(err.contains(problem), "every problem is reported; missing {problem:?} in {err}");
     }
+}
+
+/// SK's ProcessCloudEventsTests: echo's result goes to the external topic `EchoExternalTopic` (a file
+/// sink) and to repeat, whose result goes to `RepeatExternalTopic` (standard output); both carry the
+/// instance id. In memory and durable alike.
+#[test]
+fn external_topics_reach_their_sinks_as_cloudevents() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = root().join("tests/steps");
+    let yaml = format!(
+        "name: topics\nversion: 1.0.0\nsteps:\n  - id: echo\n    component: '{0}/echo.wasm'\n  - id: repeat\n    \
+         component: '{0}/repeat.wasm'\n    state: {{ times: 2 }}\ninputs:\n  - event: Start\n    to: [{{ step: echo }}]\n\
+         edges:\n  - from: {{ step: echo, result: echo }}\n    to: [{{ topic: EchoExternalTopic }}, {{ step: repeat, parameter: message }}]\n  \
+         - from: {{ step: repeat, result: repeat }}\n    to: [{{ topic: RepeatExternalTopic }}]\n\
+         sinks:\n  - topic: EchoExternalTopic\n    to: {{ file: echo.jsonl }}\n  - topic: RepeatExternalTopic\n    to: stdout\n",
+        steps.display()
+    );
+    let file = dir.path().join("topics.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    for (mode, instance) in [("--in-memory", "mem-1"), ("--json", "durable-1")] {
+        let store = dir.path().join("store.db");
+        let args =
+            ["run", file.to_str().unwrap(), "--event", "Start", "--data", "\"Test\"", "--instance-id", instance, mode];
+        let out = weft_in(&store, &args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout: Vec<Value> = text(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|v: &Value| v.get("wefttopic").is_some())
+            .collect();
+        let echoed: Vec<Value> = std::fs::read_to_string(dir.path().join("echo.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &Value| v["source"].as_str().unwrap().contains(instance))
+            .collect();
+        let summary = |v: &Value| (v["type"].as_str().unwrap().to_string(), v["data"].clone());
+        assert_eq!(echoed.iter().map(summary).collect::<Vec<_>>(), [("EchoExternalTopic".into(), json!("Test"))]);
+        assert_eq!(
+            stdout.iter().map(summary).collect::<Vec<_>>(),
+            [("RepeatExternalTopic".into(), json!("Test Test"))]
+        );
+        assert_eq!(echoed[0]["source"], format!("/processes/topics/instances/{instance}/steps/echo"));
+        assert_eq!(echoed[0]["wefttopic"], "EchoExternalTopic");
+    }
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert!(!text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+    let unsunk =
+        std::fs::read_to_string(&file).unwrap().replace("  - topic: RepeatExternalTopic\n    to: stdout\n", "");
+    std::fs::write(&file, unsunk).unwrap();
+    let out = weft(&["validate", file.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("topic \"RepeatExternalTopic\" has no sink"), "{}", text(&out.stderr));
 }
