@@ -27,15 +27,10 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     }
     let inputs: Vec<&str> = def.inputs.iter().map(|i| i.event.as_str()).collect();
     let targets = Targets { loaded, ids: &ids, inputs: &inputs };
-    let mut seen = HashSet::new();
+    let events = def.inputs.iter().map(|input| input.event.as_str());
+    let twice = |e: &str| format!("input event \"{e}\" is declared twice");
+    repeated(loaded, events, |i| format!("/inputs/{i}/event"), twice, "list all its targets under one entry", &mut out);
     for (i, input) in def.inputs.iter().enumerate() {
-        if !seen.insert(input.event.as_str()) {
-            out.push(loaded.diagnostic(
-                &format!("/inputs/{i}/event"),
-                format!("input event \"{}\" is declared twice", input.event),
-                Some("list all its targets under one entry".into()),
-            ));
-        }
         targets.check(&input.to, &format!("/inputs/{i}/to"), &mut out);
     }
     for (i, edge) in def.edges.iter().enumerate() {
@@ -59,16 +54,9 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     }
     conditions(loaded, &mut out);
     targets.check(&def.on_error, "/onError", &mut out);
-    let mut sinks = HashSet::new();
-    for (i, sink) in def.sinks.iter().enumerate() {
-        if !sinks.insert(sink.topic.as_str()) {
-            out.push(loaded.diagnostic(
-                &format!("/sinks/{i}/topic"),
-                format!("topic \"{}\" has two sinks", sink.topic),
-                Some("give each topic one sink".into()),
-            ));
-        }
-    }
+    let topics = def.sinks.iter().map(|sink| sink.topic.as_str());
+    let twice = |t: &str| format!("topic \"{t}\" has two sinks");
+    repeated(loaded, topics, |i| format!("/sinks/{i}/topic"), twice, "give each topic one sink", &mut out);
     for (i, step) in def.steps.iter().enumerate() {
         for (function, retry) in &step.retries {
             for (key, delay) in [("initialDelay", &retry.initial_delay), ("maxDelay", &retry.max_delay)] {
@@ -80,6 +68,23 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));
     out
+}
+
+/// A problem at `pointer(i)` saying `message(name)` for each name of `names` (the `i`-th) that came before.
+fn repeated<'a>(
+    loaded: &LoadedDefinition,
+    names: impl Iterator<Item = &'a str>,
+    pointer: impl Fn(usize) -> String,
+    message: impl Fn(&str) -> String,
+    hint: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut seen = HashSet::new();
+    for (i, name) in names.enumerate() {
+        if !seen.insert(name) {
+            out.push(loaded.diagnostic(&pointer(i), message(name), Some(hint.into())));
+        }
+    }
 }
 
 /// An edge has `from` or an `allOf` of distinct sources, not both, and an all-of edge has no condition.
