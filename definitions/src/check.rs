@@ -4,14 +4,16 @@
 //! (functions, parameters, binding shortcuts) are the engine's, at load.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::LoadedDefinition;
 use crate::condition::Condition;
 use crate::error::{Diagnostic, suggest};
 use crate::model::{Duration, Target};
 
-/// Every problem found, in document order.
-pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
+/// The definition's `when` conditions, compiled, by edge index (`None` for an edge without one); or every
+/// problem found, in document order.
+pub fn check(loaded: &LoadedDefinition) -> Result<Vec<Option<Arc<Condition>>>, Vec<Diagnostic>> {
     let def = &loaded.definition;
     let mut out = Vec::new();
     let mut ids = HashMap::new();
@@ -52,7 +54,7 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
         all_of(loaded, i, edge, &mut out);
         targets.check(&edge.to, &format!("/edges/{i}/to"), &mut out);
     }
-    conditions(loaded, &mut out);
+    let conditions = conditions(loaded, &mut out);
     targets.check(&def.on_error, "/onError", &mut out);
     let topics = def.sinks.iter().map(|sink| sink.topic.as_str());
     let twice = |t: &str| format!("topic \"{t}\" has two sinks");
@@ -66,8 +68,11 @@ pub fn check(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
             }
         }
     }
+    if out.is_empty() {
+        return Ok(conditions);
+    }
     out.sort_by_key(|d| (d.position.line, d.position.column));
-    out
+    Err(out)
 }
 
 /// A problem at `pointer(i)` saying `message(name)` for each name of `names` (the `i`-th) that came before.
@@ -116,22 +121,25 @@ fn all_of(loaded: &LoadedDefinition, i: usize, edge: &crate::model::Edge, out: &
     }
 }
 
-/// Every `when:` compiles; an edge is not both conditional and `default`; a `default` edge shares its
-/// source with at least one `when` edge.
-fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
+/// Every `when:` compiles (the compiled conditions by edge index); an edge is not both conditional and
+/// `default`; a `default` edge shares its source with at least one `when` edge.
+fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) -> Vec<Option<Arc<Condition>>> {
     let edges = &loaded.definition.edges;
     let source = |e: &crate::model::Edge| e.from.as_ref().map(|f| (f.step.clone(), f.event_type()));
     let conditional: HashSet<_> = edges.iter().filter(|e| e.when.is_some()).map(source).collect();
+    let mut compiled = Vec::with_capacity(edges.len());
     for (i, edge) in edges.iter().enumerate() {
-        if let Some(text) = &edge.when
-            && let Err(e) = Condition::compile(text)
-        {
-            out.push(loaded.diagnostic(
-                &format!("/edges/{i}/when"),
-                format!("the condition `{text}` is not a valid jq expression: {e}"),
-                Some("write a jq expression over `.data` and `.event`, e.g. `.data.score >= 700`".into()),
-            ));
-        }
+        compiled.push(edge.when.as_ref().and_then(|text| match Condition::compile(text) {
+            Ok(condition) => Some(Arc::new(condition)),
+            Err(e) => {
+                out.push(loaded.diagnostic(
+                    &format!("/edges/{i}/when"),
+                    format!("the condition `{text}` is not a valid jq expression: {e}"),
+                    Some("write a jq expression over `.data` and `.event`, e.g. `.data.score >= 700`".into()),
+                ));
+                None
+            }
+        }));
         if edge.default && edge.when.is_some() {
             out.push(loaded.diagnostic(
                 &format!("/edges/{i}/default"),
@@ -150,6 +158,7 @@ fn conditions(loaded: &LoadedDefinition, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    compiled
 }
 
 /// Problems that do not stop a definition from loading, in document order: steps that no input event,

@@ -13,6 +13,9 @@ pub mod schema;
 pub mod source;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use condition::Condition;
 
 pub use error::{DefinitionError, Diagnostic};
 pub use model::*;
@@ -27,6 +30,8 @@ pub struct LoadedDefinition {
     pub definition: ProcessDefinition,
     /// Positions of its values, by JSON Pointer.
     pub source_map: SourceMap,
+    /// Each edge's `when` condition, compiled once at load, by edge index (`None` without one).
+    pub conditions: Vec<Option<Arc<Condition>>>,
 }
 
 impl LoadedDefinition {
@@ -78,10 +83,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<LoadedDefinition, DefinitionE
     // The schema accepted it, so this can fail only where the schema is looser than the model.
     let definition: ProcessDefinition =
         serde_json::from_value(document).map_err(|e| invalid(Default::default(), "", e.to_string()))?;
-    let loaded = LoadedDefinition { file: file.to_path_buf(), definition, source_map };
-    let problems = check::check(&loaded);
-    if !problems.is_empty() {
-        return Err(DefinitionError::Invalid(problems));
-    }
+    let mut loaded = LoadedDefinition { file: file.to_path_buf(), definition, source_map, conditions: Vec::new() };
+    loaded.conditions = check::check(&loaded).map_err(DefinitionError::Invalid)?;
     Ok(loaded)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use weft_definitions::condition::Condition;
 use weft_definitions::error::suggest;
-use weft_definitions::{Diagnostic, Edge, FunctionTarget, LoadedDefinition, Target, on_error, on_result};
+use weft_definitions::{Diagnostic, FunctionTarget, LoadedDefinition, Target, on_error, on_result};
 
 use crate::load::description::StepDescription;
 
@@ -288,8 +288,8 @@ impl RoutingTable {
             }
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut awaits, &mut problems);
             if edge.from.is_some() {
-                let (Some((source, event)), Some(guard)) = (sources.pop(), guard(edge)) else { continue };
-                table.by_source[source + 1].entry(event).or_default().push(guard, i, routes);
+                let Some((source, event)) = sources.pop() else { continue };
+                table.by_source[source + 1].entry(event).or_default().push(guard(loaded, i), i, routes);
             } else if sources.len() == edge.all_of.len() && !sources.is_empty() {
                 let group = table.all_of.len();
                 for (member, (source, event)) in sources.into_iter().enumerate() {
@@ -315,13 +315,12 @@ impl RoutingTable {
     }
 }
 
-/// The guard of `edge`; `None` when its condition does not compile (already reported by the definition
-/// checks).
-fn guard(edge: &Edge) -> Option<Guard> {
-    match &edge.when {
-        Some(text) => Condition::compile(text).ok().map(|c| Guard::When(Arc::new(c))),
-        None if edge.default => Some(Guard::Default),
-        None => Some(Guard::Always),
+/// The guard of edge `i`, its condition as compiled when the definition loaded.
+fn guard(loaded: &LoadedDefinition, i: usize) -> Guard {
+    match loaded.conditions.get(i).cloned().flatten() {
+        Some(condition) => Guard::When(condition),
+        None if loaded.definition.edges[i].default => Guard::Default,
+        None => Guard::Always,
     }
 }
 
