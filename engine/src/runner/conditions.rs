@@ -12,6 +12,8 @@ use crate::runner::clock::format_time;
 /// The CloudEvent attributes a condition sees as `.event` (CloudEvents 1.0, "Context Attributes").
 #[derive(Debug)]
 pub struct Attributes {
+    /// `type`: the event type, e.g. `Scored` or `check.OnResult`.
+    pub event_type: String,
     /// `source`: `/processes/<process>/instances/<instance>/steps/<step>`.
     pub source: String,
     /// `id`: the event's id (for `F.OnResult` and `F.OnError`, the invocation's id).
@@ -27,6 +29,8 @@ pub struct ConditionFailed {
     pub edge: usize,
     /// The expression.
     pub expression: String,
+    /// The event's type.
+    pub event_type: String,
     /// jq's message.
     pub message: String,
 }
@@ -35,13 +39,12 @@ pub struct ConditionFailed {
 pub type Chosen<'g> = SmallVec<[&'g [Route]; 2]>;
 
 /// The routes of the edges of `group` that fire for an event with `data` and the attributes `attributes`
-/// gives (asked only when some edge has a condition) and type `event_type`, in definition order.
+/// gives (asked only when some edge has a condition), in definition order.
 ///
 /// Errors: the first condition that fails on the event.
 pub fn select<'g>(
     group: &'g EdgeGroup,
     attributes: impl FnOnce() -> Attributes,
-    event_type: &str,
     data: &Json,
 ) -> Result<Chosen<'g>, ConditionFailed> {
     if let Some(all) = group.unconditional() {
@@ -49,7 +52,7 @@ pub fn select<'g>(
     }
     let attributes = attributes();
     let event = json!({
-        "type": event_type,
+        "type": attributes.event_type,
         "source": attributes.source,
         "id": attributes.id,
         "time": format_time(attributes.time_ms),
@@ -61,6 +64,7 @@ pub fn select<'g>(
             Guard::When(condition) => condition.matches(&input).map_err(|message| ConditionFailed {
                 edge: edge.edge,
                 expression: condition.text().to_string(),
+                event_type: attributes.event_type.clone(),
                 message,
             })?,
             Guard::Always | Guard::Default => false,

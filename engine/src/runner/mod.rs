@@ -552,9 +552,9 @@ impl Run {
     }
 }
 
-/// The routes of `group` that fire for an event of type `event_type` (asked for only when some edge has
-/// a condition) from step `step` with `data`; see [`conditions::select`]. The event's id is the one
-/// [`Run::route`] gives it (for `F.OnResult` and `F.OnError`, the invocation's id).
+/// The routes of `group` that fire for an event from step `step` with `data`; see [`conditions::select`].
+/// Its type (`event_type`) and attributes are worked out only when some edge has a condition; its id is
+/// the one [`Run::route`] gives it (for `F.OnResult` and `F.OnError`, the invocation's id).
 ///
 /// Errors: a condition that failed, as a run error naming the edge, the expression and the event.
 fn choose<'p>(
@@ -565,25 +565,27 @@ fn choose<'p>(
     event_type: impl FnOnce() -> String,
     data: &Json,
 ) -> Result<conditions::Chosen<'p>, RunError> {
-    if let Some(all) = group.unconditional() {
-        return Ok(smallvec::smallvec![all]);
-    }
     let step_id = &process.steps[step].id;
-    let event_type = event_type();
-    let attributes = || conditions::Attributes {
-        source: format!("/processes/{}/instances/{}/steps/{step_id}", process.name(), state.instance_id),
-        id: if event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR) {
-            crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations)
-        } else {
-            format!("{}-{}", state.instance_id, state.next_event)
-        },
-        time_ms: state.time_ms,
+    let attributes = || {
+        let event_type = event_type();
+        let automatic =
+            event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR);
+        conditions::Attributes {
+            source: format!("/processes/{}/instances/{}/steps/{step_id}", process.name(), state.instance_id),
+            id: if automatic {
+                crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations)
+            } else {
+                format!("{}-{}", state.instance_id, state.next_event)
+            },
+            event_type,
+            time_ms: state.time_ms,
+        }
     };
-    conditions::select(group, attributes, &event_type, data).map_err(|f| RunError {
+    conditions::select(group, attributes, data).map_err(|f| RunError {
         kind: ErrorKind::ConditionFailed,
         message: format!(
-            "the condition `{}` of edge /edges/{} failed on event \"{event_type}\" from step \"{step_id}\": {}",
-            f.expression, f.edge, f.message
+            "the condition `{}` of edge /edges/{} failed on event \"{}\" from step \"{step_id}\": {}",
+            f.expression, f.edge, f.event_type, f.message
         ),
         step: Some(step_id.clone()),
         function: None,
@@ -681,18 +683,19 @@ fn complete(arrivals: &mut [VecDeque<Json>], keys: &[String]) -> Option<Json> {
     if arrivals.iter().any(VecDeque::is_empty) {
         return None;
     }
-    let mut object = serde_json::Map::new();
+    let members: Vec<(&String, Json)> = keys.iter().zip(arrivals.iter_mut().filter_map(VecDeque::pop_front)).collect();
     let mut text = String::from("{");
-    for (i, (queue, key)) in arrivals.iter_mut().zip(keys).enumerate() {
-        let data = queue.pop_front()?;
+    for (i, (key, data)) in members.iter().enumerate() {
         if i > 0 {
             text.push(',');
         }
-        text += &serde_json::Value::String(key.clone()).to_string();
+        text += &serde_json::Value::String((*key).clone()).to_string();
         text.push(':');
         text += data.as_str();
-        object.insert(key.clone(), serde_json::Value::String(data.as_str().to_owned()));
     }
     text.push('}');
-    Json::parse(text).ok().or_else(|| Json::from_value(&serde_json::Value::Object(object)).ok())
+    Json::parse(text).ok().or_else(|| {
+        let texts = members.iter().map(|(key, data)| ((*key).clone(), serde_json::Value::from(data.as_str())));
+        Json::from_value(&serde_json::Value::Object(texts.collect())).ok()
+    })
 }
