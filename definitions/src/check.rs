@@ -27,6 +27,9 @@ pub fn check(loaded: &LoadedDefinition) -> Result<Vec<Option<Arc<Condition>>>, V
             ));
         }
     }
+    for (i, step) in def.steps.iter().enumerate() {
+        kind(loaded, i, step, &mut out);
+    }
     let inputs: Vec<&str> = def.inputs.iter().map(|i| i.event.as_str()).collect();
     let targets = Targets { loaded, ids: &ids, inputs: &inputs };
     let events = def.inputs.iter().map(|input| input.event.as_str());
@@ -73,6 +76,34 @@ pub fn check(loaded: &LoadedDefinition) -> Result<Vec<Option<Arc<Condition>>>, V
     }
     out.sort_by_key(|d| (d.position.line, d.position.column));
     Err(out)
+}
+
+/// A step is exactly one of a component, a process and a map; a map runs exactly one of a component and a
+/// process, and never another map.
+fn kind(loaded: &LoadedDefinition, i: usize, step: &crate::model::StepDefinition, out: &mut Vec<Diagnostic>) {
+    if step.kind().is_none() {
+        out.push(loaded.diagnostic(
+            &format!("/steps/{i}"),
+            format!("step \"{}\" needs exactly one of `component`, `process` and `map`", step.id),
+            Some("e.g. `component: steps/credit.wasm`, `process: kyc.yaml` or `map: { component: steps/square.wasm }`".into()),
+        ));
+    }
+    if let Some(map) = &step.map
+        && map.component.is_some() == map.process.is_some()
+    {
+        out.push(loaded.diagnostic(
+            &format!("/steps/{i}/map"),
+            format!("map step \"{}\" needs exactly one of `component` and `process`", step.id),
+            Some("a map runs one component or one process per item; a map may not run another map".into()),
+        ));
+    }
+    if step.map.as_ref().is_some_and(|m| m.process.is_some() && m.state.is_some()) {
+        out.push(loaded.diagnostic(
+            &format!("/steps/{i}/map/state"),
+            "`state` is for a map over a component; a process's steps have their own".into(),
+            Some("remove `state`, or give the steps of the mapped process their `state`".into()),
+        ));
+    }
 }
 
 /// A problem at `pointer(i)` saying `message(name)` for each name of `names` (the `i`-th) that came before.

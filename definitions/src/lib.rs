@@ -11,6 +11,7 @@ pub mod graph;
 pub mod model;
 pub mod schema;
 pub mod source;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

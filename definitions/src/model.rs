@@ -63,7 +63,9 @@ pub struct ProcessDefinition {
     pub limits: Option<Limits>,
 }
 
-/// One step: a WASM component implementing the `weft:step/step` world.
+/// One step: a WASM component implementing the `weft:step/step` world (`component`), another process
+/// definition run as a sub-process (`process`), or a map of either over the items of an array (`map`).
+/// A step has exactly one of the three.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepDefinition {
@@ -71,8 +73,20 @@ pub struct StepDefinition {
     #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_-]*$"))]
     pub id: String,
     /// Path of the component (`.wasm`), relative to the definition file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub component: String,
+    pub component: Option<String>,
+    /// Path of another process definition (`.yaml`), relative to this one, run as a sub-process: edges send
+    /// to its input events (`{ step: kyc, event: Start }`) and its public events rise as events of this
+    /// step (docs/semantics.md, "Sub-processes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+    /// A map step: the component or sub-process runs once per item of the array it is sent, and the step
+    /// emits each event type its items emitted once, with the array of the items' data in input order
+    /// (docs/semantics.md, "Map steps").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapDefinition>,
     /// What the step does, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -87,6 +101,56 @@ pub struct StepDefinition {
     /// Between attempts the run waits on a durable timer; only the last failure goes on to error routing.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub retries: std::collections::BTreeMap<String, Retry>,
+}
+
+/// What a map step runs once per item: a component or a process, exactly one of the two.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MapDefinition {
+    /// Path of the component (`.wasm`) run for each item, relative to the definition file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub component: Option<String>,
+    /// Path of a process definition run as its own sub-process for each item, relative to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+    /// State handed to the component for every item (each item starts from it; a map keeps no state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+}
+
+/// What a step is, borrowed from its [`StepDefinition`].
+#[derive(Debug, Clone, Copy)]
+pub enum StepKind<'a> {
+    /// A component, by path.
+    Component(&'a str),
+    /// A sub-process, by definition path.
+    Process(&'a str),
+    /// A map of a component or a process.
+    Map(&'a MapDefinition),
+}
+
+impl StepDefinition {
+    /// What the step is; `None` unless it has exactly one of `component`, `process` and `map` (a load
+    /// error, reported by the checks).
+    pub fn kind(&self) -> Option<StepKind<'_>> {
+        match (&self.component, &self.process, &self.map) {
+            (Some(c), None, None) => Some(StepKind::Component(c)),
+            (None, Some(p), None) => Some(StepKind::Process(p)),
+            (None, None, Some(m)) => Some(StepKind::Map(m)),
+            _ => None,
+        }
+    }
+
+    /// The definition file of the process it runs, for a sub-process or a map over one.
+    pub fn process_file(&self) -> Option<&str> {
+        match self.kind()? {
+            StepKind::Process(p) => Some(p),
+            StepKind::Map(m) => m.process.as_deref(),
+            StepKind::Component(_) => None,
+        }
+    }
 }
 
 /// How a kernel function's errors are retried: up to `attempts` attempts in all, waiting `initialDelay`
@@ -290,6 +354,10 @@ pub enum StopTarget {
 pub struct FunctionTarget {
     /// Id of the target step.
     pub step: String,
+    /// For a sub-process step (or a map over a process): which of the process's input events to send,
+    /// which may be left out when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     /// Kernel function of that step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,

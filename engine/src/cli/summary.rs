@@ -23,7 +23,7 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         .leftovers()
         .into_iter()
         .map(|(s, f, p, count)| {
-            let function = &process.steps[s].component.description.functions[f];
+            let function = &process.steps[s].description.functions[f];
             json!({"step": process.steps[s].id, "function": function.name, "parameter": function.params[p].name, "values": count})
         })
         .collect();
@@ -40,7 +40,8 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
     let components: Vec<Value> = process
         .steps
         .iter()
-        .map(|s| json!({"step": s.id, "component": s.component.path, "digest": s.component.digest, "cache": s.component.cache}))
+        .filter_map(|s| s.component().map(|c| (s, c)))
+        .map(|(s, c)| json!({"step": s.id, "component": c.path, "digest": c.digest, "cache": c.cache}))
         .collect();
     let mut out = json!({
         "process": process.name(),

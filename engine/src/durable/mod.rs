@@ -129,13 +129,13 @@ impl<'a> Driver<'a> {
             status: run.state().status.name().into(),
             definition_file: file.display().to_string(),
             definition_digest: process.digest.clone(),
-            components: process.steps.iter().map(|s| (s.id.clone(), s.component.digest.clone())).collect(),
+            components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
             revision: 1,
             created_ms: now,
             updated_ms: now,
             owner: Some(self.owner.clone()),
         };
-        let blobs = process.steps.iter().map(|s| (s.component.digest.as_str(), &*s.component.bytes)).collect();
+        let blobs = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
         let commit = Commit {
             state: run.state(),
             history: &effects.history,
@@ -341,7 +341,7 @@ impl<'a> Driver<'a> {
         let state = crate::runner::rebind::rebind(instance.run.state(), &old, &new)
             .map_err(|changes| DurableError::Incompatible { instance: id.clone(), changes: changes.join("; ") })?;
         let components: Vec<(String, String)> =
-            new.steps.iter().map(|s| (s.id.clone(), s.component.digest.clone())).collect();
+            new.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
         let history = [HistoryEntry {
             superstep: state.superstep,
             record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },
@@ -352,7 +352,7 @@ impl<'a> Driver<'a> {
             definition_digest: &new.digest,
             definition: new.text.as_bytes(),
             components: &components,
-            blobs: new.steps.iter().map(|s| (s.component.digest.as_str(), &*s.component.bytes)).collect(),
+            blobs: new.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect(),
         };
         let commit = Commit {
             state: &state,

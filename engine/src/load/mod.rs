@@ -12,16 +12,18 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy};
-use weft_definitions::{DefinitionError, LoadedDefinition};
+use weft_definitions::tree::DefinitionTree;
+use weft_definitions::{self as definition, DefinitionError, Diagnostic, LoadedDefinition};
 
 use crate::data::Json;
 use crate::host::sandbox::{self, Limits};
 use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
-pub use description::StepDescription;
+pub use description::{FunctionDescription, ParamDescription, StepDescription};
 pub use routing::{
-    AllOfGroup, AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, RetryPolicy, Route, RoutingTable, Source,
+    AllOfGroup, AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, Nested, RetryPolicy, Route, RoutingTable, Scope,
+    Shape, Source,
 };
 
 /// Settings of a [`Runtime`].
@@ -55,7 +57,8 @@ pub struct Runtime {
 /// Where one component, once loaded, is kept.
 type Slot = Arc<Mutex<Option<Arc<StepComponent>>>>;
 
-/// A loaded process: its definition, one loaded component per step, and its routing table.
+/// A loaded process: its definition, its steps (its sub-processes' steps flattened in after its own),
+/// and its routing table.
 pub struct Process {
     /// The validated definition with its source map.
     pub loaded: LoadedDefinition,
@@ -63,24 +66,87 @@ pub struct Process {
     pub text: String,
     /// SHA-256 of the text, hex.
     pub digest: String,
-    /// Steps in definition order.
+    /// The definition's steps in definition order (indices as in the definition), then, for each
+    /// sub-process step in order, the sub-process's steps, flattened likewise, with ids `<step>/<id>`.
     pub steps: Vec<ProcessStep>,
-    /// Resolved edges.
+    /// Resolved edges, over the flattened steps.
     pub routing: RoutingTable,
     /// Limits of its step instances.
     pub limits: Limits,
+    /// Everything a durable run pins by key: each component (keyed by the step id that runs it) and each
+    /// sub-process's definition text (keyed `process:<step id>`), in load order.
+    pub pins: Vec<Pin>,
+}
+
+/// Bytes a run is pinned to, by key (see [`Process::pins`]).
+#[derive(Clone)]
+pub struct Pin {
+    /// The step id (a component) or `process:<step id>` (a sub-process's definition text).
+    pub key: String,
+    /// SHA-256 of the bytes, hex.
+    pub digest: String,
+    /// The bytes.
+    pub bytes: Arc<[u8]>,
+}
+
+/// The key under which the definition text of the process run by step `step` is pinned.
+pub fn process_pin(step: &str) -> String {
+    format!("process:{step}")
 }
 
 /// One step of a loaded process.
 pub struct ProcessStep {
-    /// Step id.
+    /// Step id (`<sub-process step>/<id>` inside a sub-process).
     pub id: String,
-    /// Its component (possibly shared with other steps and processes).
-    pub component: Arc<StepComponent>,
+    /// What runs when one of its kernel functions fires.
+    pub kind: StepKind,
+    /// Its kernel functions as routing sees them (none for a sub-process step).
+    pub description: Arc<StepDescription>,
     /// State handed to its first invocation.
     pub initial_state: Option<Json>,
     /// The state-version of `initial_state`: the definition's `stateVersion`, else the component's.
     pub initial_state_version: u32,
+}
+
+/// What a step is.
+pub enum StepKind {
+    /// A component (possibly shared with other steps and processes).
+    Component(Arc<StepComponent>),
+    /// A sub-process: its steps follow in [`Process::steps`]; this step is never invoked, and its public
+    /// events rise as this step's events.
+    SubProcess,
+    /// A map step.
+    Map(Arc<MapStep>),
+}
+
+/// A map step: what runs once per item (docs/semantics.md, "Map steps").
+pub struct MapStep {
+    /// The component or process.
+    pub over: Mapped,
+    /// The state each item starts from (a component's).
+    pub item_state: Option<Json>,
+}
+
+/// What a map step runs per item.
+pub enum Mapped {
+    /// A component: the kernel function the map was sent to, with the item as its one argument.
+    Component(Arc<StepComponent>),
+    /// A process, run to its end per item: the input event the map was sent to, with the item as data.
+    Process(Arc<Process>),
+}
+
+impl ProcessStep {
+    /// The component it runs: its own, or the one its map runs per item.
+    pub fn component(&self) -> Option<&Arc<StepComponent>> {
+        match &self.kind {
+            StepKind::Component(c) => Some(c),
+            StepKind::Map(m) => match &m.over {
+                Mapped::Component(c) => Some(c),
+                Mapped::Process(_) => None,
+            },
+            StepKind::SubProcess => None,
+        }
+    }
 }
 
 impl Runtime {
@@ -124,7 +190,12 @@ impl Runtime {
     pub fn load_process(&self, path: &Path) -> Result<Process, DefinitionError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
-        self.load_from(path, text, &mut |_, component| read_component(component))
+        self.load_from(path, text, &mut |key, file| {
+            if key.starts_with("process:") {
+                return weft_definitions::tree::read_file(key, file).map(|t| Arc::from(t.into_bytes())).map_err(|m| (m, None));
+            }
+            read_component(file)
+        })
     }
 
     /// Load a process from definition `text` (reporting positions against `file`) and the component
@@ -144,39 +215,169 @@ impl Runtime {
         })
     }
 
-    /// Load a process from `text`, taking each step's component bytes from `fetch(step id, path)`.
+    /// Load a process from `text`, taking each step's component bytes from `fetch(key, path)` (see
+    /// [`Process::pins`] for the keys), sub-processes' definitions included.
     fn load_from(&self, file: &Path, text: String, fetch: &mut Fetch<'_>) -> Result<Process, DefinitionError> {
-        let loaded = weft_definitions::load_str(&text, file)?;
+        let mut read = |key: &str, path: &Path| {
+            let bytes = fetch(&process_pin(key), path).map_err(|(message, _)| message)?;
+            String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
+        };
+        let tree = weft_definitions::tree::load_tree(file, text, &mut read)?;
+        self.process_from(&tree, "", fetch)
+    }
+
+    /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
+    fn process_from(&self, tree: &DefinitionTree, prefix: &str, fetch: &mut Fetch<'_>) -> Result<Process, DefinitionError> {
+        let mut pins = Vec::new();
+        let (steps, routing) = self.flatten(tree, prefix, "", fetch, &mut pins).map_err(DefinitionError::Invalid)?;
+        let loaded = tree.loaded.clone();
+        let digest = crate::data::sha256_hex(tree.text.as_bytes());
+        Ok(Process { loaded, text: tree.text.clone(), digest, steps, routing, limits: self.limits, pins })
+    }
+
+    /// The steps and routing table of `tree`, its sub-processes flattened in; step ids start with
+    /// `id_prefix` and pin keys with `pin_prefix`.
+    fn flatten(
+        &self,
+        tree: &DefinitionTree,
+        pin_prefix: &str,
+        id_prefix: &str,
+        fetch: &mut Fetch<'_>,
+        pins: &mut Vec<Pin>,
+    ) -> Result<(Vec<ProcessStep>, RoutingTable), Vec<Diagnostic>> {
+        let loaded = &tree.loaded;
         let mut steps = Vec::with_capacity(loaded.definition.steps.len());
+        let mut nested: Vec<Option<(Vec<ProcessStep>, RoutingTable)>> = Vec::new();
         let mut problems = Vec::new();
         for (i, step) in loaded.definition.steps.iter().enumerate() {
-            let initial_state = match step.state.as_ref().map(Json::from_value).transpose() {
-                Ok(state) => state,
-                Err(e) => {
-                    let message = format!("step \"{}\": state: {e}", step.id);
-                    problems.push(loaded.diagnostic(&format!("/steps/{i}/state"), message, None));
+            let id = format!("{id_prefix}{}", step.id);
+            let key = format!("{pin_prefix}{}", step.id);
+            let state = |pointer: &str, state: Option<&serde_json::Value>, problems: &mut Vec<Diagnostic>| {
+                state.map(Json::from_value).transpose().unwrap_or_else(|e| {
+                    problems.push(loaded.diagnostic(pointer, format!("step \"{}\": state: {e}", step.id), None));
                     None
+                })
+            };
+            let initial_state = state(&format!("/steps/{i}/state"), step.state.as_ref(), &mut problems);
+            let component = |relative: &str,
+                             pointer: &str,
+                             fetch: &mut Fetch<'_>,
+                             pins: &mut Vec<Pin>,
+                             problems: &mut Vec<Diagnostic>| {
+                let path = loaded.base_dir().join(relative);
+                match fetch(&key, &path).and_then(|bytes| self.component(&path, bytes)) {
+                    Ok(c) => {
+                        pins.push(Pin { key: key.clone(), digest: c.digest.clone(), bytes: c.bytes.clone() });
+                        Some(c)
+                    }
+                    Err((message, hint)) => {
+                        problems.push(loaded.diagnostic(pointer, format!("step \"{}\": {message}", step.id), hint));
+                        None
+                    }
                 }
             };
-            let path = loaded.base_dir().join(&step.component);
-            match fetch(&step.id, &path).and_then(|bytes| self.component(&path, bytes)) {
-                Ok(component) => {
-                    let initial_state_version = step.state_version.unwrap_or(component.description.state_version);
-                    steps.push(ProcessStep { id: step.id.clone(), component, initial_state, initial_state_version })
-                }
-                Err((message, hint)) => {
-                    let message = format!("step \"{}\": {message}", step.id);
-                    problems.push(loaded.diagnostic(&format!("/steps/{i}/component"), message, hint));
-                }
+            let child = tree.child(i);
+            if let Some(child) = child {
+                let text: Arc<[u8]> = Arc::from(child.text.as_bytes());
+                let digest = crate::data::sha256_hex(&text);
+                pins.push(Pin { key: process_pin(&key), digest, bytes: text });
             }
+            let (kind, description) = match (step.kind(), child) {
+                (Some(definition::StepKind::Component(path)), _) => {
+                    let Some(c) = component(path, &format!("/steps/{i}/component"), fetch, pins, &mut problems) else { continue };
+                    let description = Arc::new(c.description.clone());
+                    (StepKind::Component(c), description)
+                }
+                (Some(definition::StepKind::Process(_)), Some(child)) => {
+                    let pointer = format!("/steps/{i}/process");
+                    let inner = self.flatten(child, &format!("{key}/"), &format!("{id}/"), fetch, pins);
+                    match inner {
+                        Ok((inner_steps, inner_routing)) => {
+                            if inner_routing.stops_or_awaits() {
+                                problems.push(loaded.diagnostic(
+                                    &pointer,
+                                    format!(
+                                        "step \"{}\": the process {} stops or awaits, which a sub-process may not \
+                                         do (it would stop or hold the whole run)",
+                                        step.id,
+                                        child.loaded.file.display()
+                                    ),
+                                    Some("emit a public event from the sub-process and let this process stop or await".into()),
+                                ));
+                            }
+                            nested.resize_with(i, || None);
+                            nested.push(Some((inner_steps, inner_routing)));
+                        }
+                        Err(mut found) => problems.append(&mut found),
+                    }
+                    (StepKind::SubProcess, Arc::new(StepDescription { functions: Vec::new(), state_version: 0 }))
+                }
+                (Some(definition::StepKind::Map(map)), child) => {
+                    let item_state = state(&format!("/steps/{i}/map/state"), map.state.as_ref(), &mut problems);
+                    let over = match (&map.component, child) {
+                        (Some(path), _) => {
+                            let Some(c) = component(path, &format!("/steps/{i}/map/component"), fetch, pins, &mut problems) else {
+                                continue;
+                            };
+                            Mapped::Component(c)
+                        }
+                        (None, Some(child)) => match self.process_from(child, &format!("{key}/"), fetch) {
+                            Ok(p) => {
+                                pins.extend(p.pins.iter().cloned());
+                                if !p.routing.awaits().is_empty() {
+                                    problems.push(loaded.diagnostic(
+                                        &format!("/steps/{i}/map/process"),
+                                        format!("step \"{}\": a mapped process must run to its end, and {} awaits", step.id, child.loaded.file.display()),
+                                        Some("map a process without awaits".into()),
+                                    ));
+                                }
+                                Mapped::Process(Arc::new(p))
+                            }
+                            Err(DefinitionError::Invalid(mut found)) => {
+                                problems.append(&mut found);
+                                continue;
+                            }
+                            Err(e) => {
+                                problems.push(loaded.diagnostic(&format!("/steps/{i}/map/process"), e.to_string(), None));
+                                continue;
+                            }
+                        },
+                        (None, None) => continue,
+                    };
+                    let description = Arc::new(map_description(&over));
+                    (StepKind::Map(Arc::new(MapStep { over, item_state })), description)
+                }
+                // Reported by the definition checks, or the sub-process did not load.
+                _ => continue,
+            };
+            let initial_state_version = step.state_version.unwrap_or(description.state_version);
+            steps.push(ProcessStep { id, kind, description, initial_state, initial_state_version });
         }
         if !problems.is_empty() {
-            return Err(DefinitionError::Invalid(problems));
+            return Err(problems);
         }
-        let descriptions: Vec<&StepDescription> = steps.iter().map(|s| &s.component.description).collect();
-        let routing = RoutingTable::build(&loaded, &descriptions).map_err(DefinitionError::Invalid)?;
-        let digest = crate::data::sha256_hex(text.as_bytes());
-        Ok(Process { loaded, text, digest, steps, routing, limits: self.limits })
+        let mut offset = steps.len();
+        let mut shapes = Vec::with_capacity(steps.len());
+        for (i, ps) in steps.iter().enumerate() {
+            shapes.push(match (&ps.kind, nested.get(i).and_then(Option::as_ref)) {
+                (StepKind::SubProcess, Some((inner, routing))) => {
+                    let shape = Shape::Nested(Nested { routing, offset });
+                    offset += inner.len();
+                    shape
+                }
+                (StepKind::Map(m), _) if matches!(m.over, Mapped::Process(_)) => Shape::MapProcess,
+                (StepKind::Map(_), _) => Shape::MapComponent,
+                _ => Shape::Component,
+            });
+        }
+        let descriptions: Vec<&StepDescription> = steps.iter().map(|s| &*s.description).collect();
+        let mut routing = RoutingTable::build(loaded, &descriptions, &shapes)?;
+        for (i, inner) in nested.into_iter().enumerate() {
+            let Some((inner_steps, inner_routing)) = inner else { continue };
+            routing.append(&inner_routing, i, steps.len());
+            steps.extend(inner_steps);
+        }
+        Ok((steps, routing))
     }
 
     /// The component at `path`, loaded (compiled, described) once per runtime.
@@ -236,4 +437,25 @@ fn read_component(path: &Path) -> Result<Arc<[u8]>, Problem> {
             ),
         )
     })
+}
+
+/// How routing sees a map step: the component's kernel functions, or one function per input event of the
+/// mapped process, taking the item as its one parameter `item`.
+fn map_description(over: &Mapped) -> StepDescription {
+    match over {
+        Mapped::Component(c) => StepDescription { functions: c.description.functions.clone(), state_version: 0 },
+        Mapped::Process(p) => {
+            let mut events: Vec<&str> = p.routing.input_events().collect();
+            events.sort_unstable();
+            let functions = events
+                .into_iter()
+                .map(|event| FunctionDescription {
+                    name: event.to_string(),
+                    description: Some(format!("runs process {} once per item, from input event {event}", p.name())),
+                    params: vec![ParamDescription { name: "item".into(), required: true, schema: None }],
+                })
+                .collect();
+            StepDescription { functions, state_version: 0 }
+        }
+    }
 }

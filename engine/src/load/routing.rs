@@ -164,6 +164,69 @@ impl EdgeGroup {
     }
 }
 
+/// A process or one of its sub-processes, in a routing table flattened over them (docs/semantics.md,
+/// "Sub-processes").
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The sub-process's step in the enclosing scope (`None` for the process itself): its public events
+    /// rise as events of that step.
+    pub step: Option<usize>,
+    /// The enclosing scope (`None` for the process itself).
+    pub parent: Option<usize>,
+    /// Its error handler (`onError`): routes of a function error no `error` edge handles.
+    pub error_handler: Vec<Route>,
+}
+
+/// How the indices of a sub-process's routing table move when it is appended to its parent's.
+struct Shift<'a> {
+    steps: usize,
+    awaits: usize,
+    all_of: usize,
+    scopes: usize,
+    /// Parent topic index by child topic index.
+    topics: &'a [usize],
+}
+
+impl Shift<'_> {
+    fn route(&self, r: Route) -> Route {
+        let to = |d: Delivery| Delivery { step: d.step + self.steps, ..d };
+        match r {
+            Route::Stop => Route::Stop,
+            Route::Deliver(d) => Route::Deliver(to(d)),
+            Route::Later { to: d, delay_ms } => Route::Later { to: to(d), delay_ms },
+            Route::Await(i) => Route::Await(i + self.awaits),
+            Route::Topic(i) => Route::Topic(self.topics[i]),
+            Route::Arrive { group, member } => Route::Arrive { group: group + self.all_of, member },
+        }
+    }
+
+    fn routes(&self, routes: &[Route]) -> Vec<Route> {
+        routes.iter().map(|r| self.route(*r)).collect()
+    }
+
+    fn group(&self, g: &EdgeGroup) -> EdgeGroup {
+        EdgeGroup {
+            all: self.routes(&g.all),
+            guarded: g
+                .guarded
+                .iter()
+                .map(|e| GuardedEdge { guard: e.guard.clone(), edge: e.edge, routes: self.routes(&e.routes) })
+                .collect(),
+            conditional: g.conditional,
+        }
+    }
+}
+
+/// A sub-process step's routing, for binding targets to its input events: its table and where its steps
+/// start in the flattened list.
+#[derive(Clone, Copy)]
+pub struct Nested<'a> {
+    /// The sub-process's own table (flattened over its own sub-processes).
+    pub routing: &'a RoutingTable,
+    /// Index of its first step in the parent's flattened list.
+    pub offset: usize,
+}
+
 /// An empty group, for sources no edge listens to.
 static NO_EDGES: EdgeGroup = EdgeGroup { all: Vec::new(), guarded: Vec::new(), conditional: false };
 
@@ -172,8 +235,10 @@ static NO_EDGES: EdgeGroup = EdgeGroup { all: Vec::new(), guarded: Vec::new(), c
 pub struct RoutingTable {
     /// Index 0: input events; index `i + 1`: events of step `i`.
     by_source: Vec<HashMap<String, EdgeGroup>>,
-    /// The process's error handler (`onError`): routes of a function error no `error` edge handles.
-    error_handler: Vec<Route>,
+    /// The process and its sub-processes, flattened: scope 0 is the process itself (see [`Scope`]).
+    scopes: Vec<Scope>,
+    /// `step_scope[step]`: the scope each step belongs to.
+    step_scope: Vec<usize>,
     /// `automatic[step][function]`: the edges of its `F.OnResult` and `F.OnError` events, resolved at
     /// load so that an invocation's automatic events cost no lookup.
     automatic: Vec<Vec<(EdgeGroup, EdgeGroup)>>,
@@ -197,6 +262,17 @@ impl RoutingTable {
         self.by_source.get(index).and_then(|m| m.get(event_type)).unwrap_or(&NO_EDGES)
     }
 
+    /// The event types edges listen to from `source` (automatic events aside), sorted.
+    pub fn listened(&self, source: Source) -> Vec<&str> {
+        let index = match source {
+            Source::Input => 0,
+            Source::Step(i) => i + 1,
+        };
+        let mut types: Vec<&str> = self.by_source.get(index).into_iter().flat_map(|m| m.keys().map(String::as_str)).collect();
+        types.sort_unstable();
+        types
+    }
+
     /// The routes of input event `event_type` (inputs have no conditions); empty when it is not declared.
     pub fn input_routes(&self, event_type: &str) -> &[Route] {
         &self.routes(Source::Input, event_type).all
@@ -212,9 +288,93 @@ impl RoutingTable {
         &self.automatic[step][function].1
     }
 
-    /// The routes of the process's error handler; empty when it declares none.
-    pub fn error_handler(&self) -> &[Route] {
-        &self.error_handler
+    /// The routes of the error handler of the scope of `step`, or of the nearest enclosing scope that has
+    /// one (docs/semantics.md, "Sub-processes"); empty when none declares one.
+    pub fn error_handler(&self, step: usize) -> &[Route] {
+        let mut scope = self.step_scope.get(step).copied();
+        while let Some(s) = scope {
+            if !self.scopes[s].error_handler.is_empty() {
+                return &self.scopes[s].error_handler;
+            }
+            scope = self.scopes[s].parent;
+        }
+        &[]
+    }
+
+    /// The sub-process step that the events of `step` rise to, if `step` is inside a sub-process.
+    pub fn rises_to(&self, step: usize) -> Option<usize> {
+        self.step_scope.get(step).and_then(|&s| self.scopes[s].step)
+    }
+
+    /// Whether anything in the table stops the run or opens an await (which a sub-process may not do:
+    /// it would stop or hold its parent's run).
+    pub fn stops_or_awaits(&self) -> bool {
+        let stops = |routes: &[Route]| routes.contains(&Route::Stop);
+        !self.awaits.is_empty()
+            || self.by_source.iter().flat_map(|m| m.values()).any(|g| stops(&g.all))
+            || self.automatic.iter().flatten().any(|(r, e)| stops(&r.all) || stops(&e.all))
+            || self.all_of.iter().any(|g| stops(&g.routes))
+            || self.scopes.iter().any(|s| stops(&s.error_handler))
+    }
+
+    /// Append the table of the sub-process run by step `step`, whose steps start at `offset` in the
+    /// flattened list (right after every step already in this table).
+    pub fn append(&mut self, child: &RoutingTable, step: usize, offset: usize) {
+        debug_assert_eq!(self.by_source.len(), offset + 1, "a sub-process's steps follow those already appended");
+        let topics: Vec<usize> = child.topics.iter().map(|t| self.topic(t)).collect();
+        let shift = Shift {
+            steps: offset,
+            awaits: self.awaits.len(),
+            all_of: self.all_of.len(),
+            scopes: self.scopes.len(),
+            topics: &topics,
+        };
+        for by_type in &child.by_source[1..] {
+            self.by_source.push(by_type.iter().map(|(k, g)| (k.clone(), shift.group(g))).collect());
+        }
+        self.automatic.extend(
+            child.automatic.iter().map(|fs| fs.iter().map(|(r, e)| (shift.group(r), shift.group(e))).collect()),
+        );
+        self.awaits.extend(child.awaits.iter().map(|a| AwaitRoute {
+            event: a.event.clone(),
+            timeout_ms: a.timeout_ms,
+            on_timeout: shift.routes(&a.on_timeout),
+        }));
+        self.all_of.extend(child.all_of.iter().map(|g| AllOfGroup {
+            edge: g.edge,
+            keys: g.keys.clone(),
+            routes: shift.routes(&g.routes),
+        }));
+        self.retries.extend(child.retries.iter().cloned());
+        let parent = self.step_scope[step];
+        self.scopes.extend(child.scopes.iter().map(|s| Scope {
+            step: Some(s.step.map_or(step, |i| i + offset)),
+            parent: Some(s.parent.map_or(parent, |p| p + shift.scopes)),
+            error_handler: shift.routes(&s.error_handler),
+        }));
+        self.step_scope.extend(child.step_scope.iter().map(|s| s + shift.scopes));
+    }
+
+    /// The index of topic `name`, added if new.
+    fn topic(&mut self, name: &str) -> usize {
+        match self.topics.iter().position(|t| t == name) {
+            Some(i) => i,
+            None => {
+                self.topics.push(name.to_string());
+                self.topics.len() - 1
+            }
+        }
+    }
+
+    /// The routes of input event `event` of a sub-process, as seen from its parent.
+    fn nested_input(&self, nested: Nested<'_>, event: &str, parent_topics: &[String]) -> Vec<Route> {
+        let topics: Vec<usize> = self
+            .topics
+            .iter()
+            .map(|t| parent_topics.iter().position(|p| p == t).unwrap_or(usize::MAX))
+            .collect();
+        let shift = Shift { steps: nested.offset, awaits: 0, all_of: 0, scopes: 0, topics: &topics };
+        shift.routes(self.input_routes(event))
     }
 
     /// The awaits edges open, by index.
@@ -246,17 +406,34 @@ impl RoutingTable {
     ///
     /// Errors: one diagnostic per unknown function or parameter, ambiguous binding, or `result`/`error`
     /// source naming a function the step lacks.
-    pub fn build(loaded: &LoadedDefinition, descriptions: &[&StepDescription]) -> Result<Self, Vec<Diagnostic>> {
+    ///
+    /// `shapes` says, per step, how targets bind to it; a sub-process's own table is not appended here
+    /// (see [`RoutingTable::append`]), but its topics are counted in.
+    pub fn build(
+        loaded: &LoadedDefinition,
+        descriptions: &[&StepDescription],
+        shapes: &[Shape<'_>],
+    ) -> Result<Self, Vec<Diagnostic>> {
         let def = &loaded.definition;
         let index: HashMap<&str, usize> = def.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         let mut problems = Vec::new();
-        let topics = def.topics();
-        let binder = Binder { loaded, descriptions, index: &index, topics: &topics };
+        let mut topics = def.topics();
+        for shape in shapes {
+            if let Shape::Nested(n) = shape {
+                for topic in &n.routing.topics {
+                    if !topics.contains(topic) {
+                        topics.push(topic.clone());
+                    }
+                }
+            }
+        }
+        let binder = Binder { loaded, descriptions, shapes, index: &index, topics: &topics };
         let mut awaits = Vec::new();
         let error_handler = binder.bind_all(&def.on_error, "/onError", &mut awaits, &mut problems);
         let mut table = RoutingTable {
             by_source: vec![HashMap::new(); def.steps.len() + 1],
-            error_handler,
+            scopes: vec![Scope { step: None, parent: None, error_handler }],
+            step_scope: vec![0; def.steps.len()],
             automatic: Vec::new(),
             awaits: Vec::new(),
             all_of: Vec::new(),
@@ -324,9 +501,24 @@ fn guard(loaded: &LoadedDefinition, i: usize) -> Guard {
     }
 }
 
+/// How targets bind to a step.
+#[derive(Clone, Copy)]
+pub enum Shape<'a> {
+    /// A component: `function` and `parameter`, with SK's shortcuts.
+    Component,
+    /// A sub-process: `event`, one of its input events (may be left out when it has one).
+    Nested(Nested<'a>),
+    /// A map over a component: as a component, but each function called must take one parameter (the
+    /// item).
+    MapComponent,
+    /// A map over a process: `event`, one of its input events (its description's functions).
+    MapProcess,
+}
+
 struct Binder<'a> {
     loaded: &'a LoadedDefinition,
     descriptions: &'a [&'a StepDescription],
+    shapes: &'a [Shape<'a>],
     index: &'a HashMap<&'a str, usize>,
     topics: &'a [String],
 }
@@ -345,14 +537,28 @@ impl Binder<'_> {
             match target {
                 Target::Stop(_) => routes.push(Route::Stop),
                 Target::Topic(t) => routes.extend(self.topics.iter().position(|n| *n == t.topic).map(Route::Topic)),
-                Target::Function(t) => match self.bind(t, &format!("{pointer}/{j}")) {
-                    Ok(Some(to)) => match t.delay.as_ref().and_then(|d| d.millis()) {
-                        Some(delay_ms) => routes.push(Route::Later { to, delay_ms }),
-                        None => routes.push(Route::Deliver(to)),
-                    },
-                    Ok(None) => {}
-                    Err(d) => problems.push(d),
-                },
+                Target::Function(t) => {
+                    let delay = t.delay.as_ref().and_then(|d| d.millis());
+                    let later = |to| match delay {
+                        Some(delay_ms) => Route::Later { to, delay_ms },
+                        None => Route::Deliver(to),
+                    };
+                    let at = format!("{pointer}/{j}");
+                    match self.index.get(t.step.as_str()).map(|&i| (i, self.shapes[i])) {
+                        Some((_, Shape::Nested(nested))) => match self.nested(t, nested, &at) {
+                            Ok(inner) => routes.extend(inner.into_iter().map(|r| match (r, delay) {
+                                (Route::Deliver(to), Some(_)) => later(to),
+                                (r, _) => r,
+                            })),
+                            Err(d) => problems.push(d),
+                        },
+                        _ => match self.bind(t, &at) {
+                            Ok(Some(to)) => routes.push(later(to)),
+                            Ok(None) => {}
+                            Err(d) => problems.push(d),
+                        },
+                    }
+                }
                 Target::Await(a) => {
                     let on_timeout =
                         self.bind_all(&a.on_timeout, &format!("{pointer}/{j}/onTimeout"), awaits, problems);
@@ -394,15 +600,55 @@ impl Binder<'_> {
         out
     }
 
+    /// The routes of a target naming sub-process step `t.step`: those of the input event it names.
+    fn nested(&self, t: &FunctionTarget, nested: Nested<'_>, pointer: &str) -> Result<Vec<Route>, Diagnostic> {
+        let mut events: Vec<&str> = nested.routing.input_events().collect();
+        events.sort_unstable();
+        let hint = || format!("name one of its input events with `event:` ({})", events.join(", "));
+        if t.function.is_some() || t.parameter.is_some() {
+            let key = if t.function.is_some() { "function" } else { "parameter" };
+            let message = format!("step \"{}\" is a sub-process: a target names one of its input events, not a `{key}`", t.step);
+            return Err(self.loaded.diagnostic(&format!("{pointer}/{key}"), message, Some(hint())));
+        }
+        let event = match (&t.event, events.as_slice()) {
+            (Some(e), _) => e.as_str(),
+            (None, [only]) => only,
+            (None, _) => {
+                let message = format!("sub-process step \"{}\" has {} input events; the target must name one", t.step, events.len());
+                return Err(self.loaded.diagnostic(pointer, message, Some(hint())));
+            }
+        };
+        if !events.contains(&event) {
+            let message = format!("the process of step \"{}\" has no input event \"{event}\"", t.step);
+            return Err(self.loaded.diagnostic(&format!("{pointer}/event"), message, Some(suggest(event, events.iter().copied()))));
+        }
+        Ok(nested.routing.nested_input(nested, event, self.topics))
+    }
+
     /// `Ok(None)` for an unknown step, already reported by the definition checks.
     fn bind(&self, t: &FunctionTarget, pointer: &str) -> Result<Option<Delivery>, Diagnostic> {
         let Some(&step) = self.index.get(t.step.as_str()) else { return Ok(None) };
         let desc = self.descriptions[step];
+        let shape = self.shapes[step];
         let err = |key: &str, message: String, hint: String| {
             let at = if key.is_empty() { pointer.to_string() } else { format!("{pointer}/{key}") };
             self.loaded.diagnostic(&at, message, Some(hint))
         };
-        let function = match &t.function {
+        // A map over a process takes its input events as its functions.
+        let named = match (shape, &t.event, &t.function) {
+            (Shape::MapProcess, Some(event), None) => Some(event),
+            (Shape::MapProcess, None, Some(_)) => {
+                let message = format!("step \"{}\" maps a process: a target names one of its input events", t.step);
+                let hint = format!("write `event:` with one of: {}", desc.function_names().collect::<Vec<_>>().join(", "));
+                return Err(err("function", message, hint));
+            }
+            (_, Some(_), _) => {
+                let message = format!("`event` names an input event of a sub-process, and step \"{}\" is a component", t.step);
+                return Err(err("event", message, "name a kernel function with `function:` instead".into()));
+            }
+            (_, None, f) => f.as_ref(),
+        };
+        let function = match named {
             Some(name) => desc.function(name).ok_or_else(|| {
                 err(
                     "function",
@@ -424,6 +670,17 @@ impl Binder<'_> {
             }
         };
         let f = &desc.functions[function];
+        if matches!(shape, Shape::MapComponent) && f.params.len() != 1 {
+            let message = format!(
+                "step \"{}\" is a map: it calls kernel function \"{}\" once per item, with the item as its one \
+                 parameter, and \"{}\" has {}",
+                t.step,
+                f.name,
+                f.name,
+                f.params.len()
+            );
+            return Err(err("", message, "map a kernel function of one parameter".into()));
+        }
         let param = match &t.parameter {
             Some(name) => Some(f.param(name).ok_or_else(|| {
                 let message =

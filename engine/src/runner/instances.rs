@@ -1,5 +1,6 @@
-//! The wasmtime side of a run: one live instance per step, created on first use and reused across
-//! invocations (instantiating a Python guest costs ~0.6 ms). Correctness never depends on reuse: a step's
+//! The executors of a run's steps, the seam between the runner and wasmtime: a component step has one
+//! live instance, created on first use and reused across invocations (instantiating a Python guest costs
+//! ~0.6 ms); a map step has its own ([`crate::runner::map`]). Correctness never depends on reuse: a step's
 //! state comes only from its snapshot, and an instance that traps is dropped and made anew next time.
 
 use smallvec::SmallVec;
@@ -8,8 +9,10 @@ use wasmtime::component::{ComponentType, Func, Lower, TypedFunc};
 
 use crate::data::Json;
 use crate::host::sandbox::trap_kind;
+use crate::host::sandbox::Limits;
 use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
-use crate::load::Process;
+use crate::load::{FunctionDescription, Process, StepComponent, StepKind};
+use crate::runner::map::MapExecutor;
 use crate::runner::failure::{ErrorKind, Failure};
 
 /// What a successful invocation gave.
@@ -56,61 +59,50 @@ struct InvocationRef<'a> {
 /// The type of the world's `invoke` export, with the arguments borrowed for `'a`.
 type InvokeFn<'a> = TypedFunc<(InvocationRef<'a>,), (Result<Outcome, StepError>,)>;
 
+/// One live instance of a component, made on first use and anew after a trap.
+#[derive(Default)]
+pub struct ComponentSlot {
+    live: Option<Live>,
+}
+
 struct Live {
     store: Store<HostState>,
     /// The instance's `invoke` export, its type checked against [`InvokeFn`] when instantiated.
     invoke: Func,
 }
 
-/// Live instances of a run's steps.
-pub struct StepInstances {
-    slots: Vec<Option<Live>>,
-    created: u64,
-}
-
-impl StepInstances {
-    /// No instances yet for a process of `steps` steps.
-    pub fn new(steps: usize) -> Self {
-        StepInstances { slots: (0..steps).map(|_| None).collect(), created: 0 }
-    }
-
-    /// Instances created so far (one per step used, plus one per trap).
-    pub fn created(&self) -> u64 {
-        self.created
-    }
-
-    /// Make `call` with `args` (by parameter index) and `state`, written under `state_version`.
+impl ComponentSlot {
+    /// Call kernel function `f` of `component` (instantiated for `owner` if there is no live instance)
+    /// with `args` (by parameter index) and `state`, written under `state_version`.
     ///
     /// Errors: the guest's typed error, a trap (the instance is dropped), or output that is not JSON.
-    pub fn invoke(
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
         &mut self,
-        process: &Process,
+        component: &StepComponent,
+        owner: StoreOwner<'_>,
+        limits: &Limits,
         call: Call<'_>,
-        args: Vec<Option<Json>>,
-        state: Option<&Json>,
+        f: &FunctionDescription,
+        args: &[Option<&str>],
+        state: Option<&str>,
         state_version: u32,
     ) -> Result<Invoked, Failure> {
-        let ps = &process.steps[call.step];
-        let f = &ps.component.description.functions[call.function];
-        let slot = &mut self.slots[call.step];
-        let live = match slot {
+        let live = match &mut self.live {
             Some(live) => live,
             None => {
-                let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
-                let mut store = host::new_store(ps.component.pre.engine(), owner, &process.limits);
-                let invoke = instantiate(&ps.component.pre, &mut store)?;
-                self.created += 1;
-                slot.insert(Live { store, invoke })
+                let mut store = host::new_store(component.pre.engine(), owner, limits);
+                let invoke = instantiate(&component.pre, &mut store)?;
+                self.live.insert(Live { store, invoke })
             }
         };
         let named: SmallVec<[(&str, &str); 4]> =
-            f.params.iter().zip(&args).filter_map(|(p, a)| a.as_ref().map(|a| (p.name.as_str(), a.as_str()))).collect();
-        let invocation =
-            InvocationRef { function: &f.name, args: &named, state: state.map(Json::as_str), state_version };
+            f.params.iter().zip(args).filter_map(|(p, a)| a.map(|a| (p.name.as_str(), a))).collect();
+        let invocation = InvocationRef { function: &f.name, args: &named, state, state_version };
         let host = live.store.data_mut();
         host.log.function.clone_from(&f.name);
         host.replay.begin(call.time_ms, call.superstep, call.invocation);
-        process.limits.arm(&mut live.store);
+        limits.arm(&mut live.store);
         // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
         // `InvokeFn<'_>` only in the lifetime of the borrowed arguments (what `bindgen!` itself does).
         let invoke: InvokeFn<'_> = unsafe { TypedFunc::new_unchecked(live.invoke) };
@@ -121,7 +113,7 @@ impl StepInstances {
             Err(trap) => {
                 let kind = trap_kind(&trap, &mut live.store.data_mut().limiter);
                 // The instance may be mid-way through anything: drop it; the next call makes a new one.
-                *slot = None;
+                self.live = None;
                 return Err(Failure::new(kind, format!("the component trapped: {trap:#}")));
             }
         };
@@ -133,6 +125,80 @@ impl StepInstances {
         };
         let state = outcome.state.map(|text| output(text, "state")).transpose()?;
         Ok(Invoked { result, state, events })
+    }
+
+    /// Whether an instance is live (one was made and has not trapped since).
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+}
+
+/// What runs a step's kernel functions: the seam between the runner and wasmtime (a component, a map;
+/// a sub-process has no executor, its steps have their own).
+enum Executor {
+    Component(ComponentSlot),
+    Map(MapExecutor),
+}
+
+/// Live executors of a run's steps.
+pub struct StepInstances {
+    slots: Vec<Option<Executor>>,
+    created: u64,
+}
+
+impl StepInstances {
+    /// No instances yet for a process of `steps` steps.
+    pub fn new(steps: usize) -> Self {
+        StepInstances { slots: (0..steps).map(|_| None).collect(), created: 0 }
+    }
+
+    /// Component instances created so far (one per step used, plus one per trap; a map's count in).
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    /// Make `call` with `args` (by parameter index) and `state`, written under `state_version`.
+    ///
+    /// Errors: the guest's typed error, a trap (the instance is dropped), output that is not JSON; for a
+    /// map, the first item that failed, by index.
+    pub fn invoke(
+        &mut self,
+        process: &Process,
+        call: Call<'_>,
+        args: Vec<Option<Json>>,
+        state: Option<&Json>,
+        state_version: u32,
+    ) -> Result<Invoked, Failure> {
+        let ps = &process.steps[call.step];
+        let f = &ps.description.functions[call.function];
+        let slot = &mut self.slots[call.step];
+        let executor = match slot {
+            Some(e) => e,
+            None => slot.insert(match &ps.kind {
+                StepKind::Component(_) => Executor::Component(ComponentSlot::default()),
+                StepKind::Map(m) => Executor::Map(MapExecutor::new(m.clone())),
+                StepKind::SubProcess => {
+                    return Err(Failure::new(ErrorKind::UnknownFunction, "a sub-process step is never invoked"));
+                }
+            }),
+        };
+        match (executor, &ps.kind) {
+            (Executor::Component(slot), StepKind::Component(component)) => {
+                let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
+                let was_live = slot.is_live();
+                let args: SmallVec<[Option<&str>; 4]> = args.iter().map(|a| a.as_ref().map(Json::as_str)).collect();
+                let state = state.map(Json::as_str);
+                let out = slot.call(component, owner, &process.limits, call, f, &args, state, state_version);
+                self.created += u64::from(!was_live && slot.is_live());
+                out
+            }
+            (Executor::Map(map), _) => {
+                let out = map.invoke(process, call, f, args);
+                self.created += map.take_created();
+                out
+            }
+            _ => Err(Failure::new(ErrorKind::Trap, "the step's executor does not match its kind")),
+        }
     }
 }
 

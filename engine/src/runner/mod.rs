@@ -30,6 +30,7 @@ pub mod conditions;
 pub mod failure;
 pub mod history;
 pub mod instances;
+pub mod map;
 pub mod rebind;
 pub mod state;
 
@@ -338,10 +339,10 @@ impl Run {
             stop |= stopped;
         }
         for step in 0..self.process.steps.len() {
-            for function in 0..self.process.steps[step].component.description.functions.len() {
+            for function in 0..self.process.steps[step].description.functions.len() {
                 loop {
                     // Borrowed field by field, so that no `Arc` is cloned on the hot path.
-                    let f = &self.process.steps[step].component.description.functions[function];
+                    let f = &self.process.steps[step].description.functions[function];
                     let Some(args) = self.state.queues[step][function].take_ready(f) else { break };
                     let Some(stopped) = self.invoke_or_fail(step, function, args, 1) else { return };
                     stop |= stopped;
@@ -436,7 +437,7 @@ impl Run {
             self.record(HistoryRecord::StateChanged { step: step_id, state: state.clone() });
         }
         self.state.step_states[step] = invoked.state;
-        self.state.state_versions[step] = self.process.steps[step].component.description.state_version;
+        self.state.state_versions[step] = self.process.steps[step].description.state_version;
         let mut stop = false;
         for event in invoked.events {
             stop |= self.route(step, event)?;
@@ -444,7 +445,7 @@ impl Run {
         let process = &self.process;
         let group = process.routing.result_routes(step, function);
         let event_type =
-            || weft_definitions::on_result(&process.steps[step].component.description.functions[function].name);
+            || weft_definitions::on_result(&process.steps[step].description.functions[function].name);
         for routes in choose(&self.state, process, group, step, event_type, &invoked.result)? {
             let from = &process.steps[step].id;
             stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, from, &mut self.log);
@@ -462,7 +463,7 @@ impl Run {
     /// Step id and kernel function name of `(step, function)`.
     fn names(&self, step: usize, function: usize) -> (String, String) {
         let ps = &self.process.steps[step];
-        (ps.id.clone(), ps.component.description.functions[function].name.clone())
+        (ps.id.clone(), ps.description.functions[function].name.clone())
     }
 
     /// A failure of `kind` saying `message`, placed at `(step, function)`.
@@ -482,7 +483,7 @@ impl Run {
         let process = &self.process;
         let group = process.routing.error_routes(step, function);
         let event_type =
-            || weft_definitions::on_error(&process.steps[step].component.description.functions[function].name);
+            || weft_definitions::on_error(&process.steps[step].description.functions[function].name);
         let chosen = choose(&self.state, process, group, step, event_type, &data)?;
         // An error that no `error` edge took (none declared, or none whose condition matched) goes on.
         if chosen.iter().any(|routes| !routes.is_empty()) {
@@ -493,7 +494,7 @@ impl Run {
             }
             return Ok(stop);
         }
-        let handler = self.process.routing.error_handler();
+        let handler = self.process.routing.error_handler(step);
         if handler.is_empty() || reaches_step(&self.process.routing, handler, step) {
             return Err(error);
         }
@@ -517,7 +518,7 @@ impl Run {
         if event.public || unrouted || self.log.history {
             let record = EventRecord {
                 id: format!("{}-{}", self.state.instance_id, self.state.next_event),
-                event_type: event.event_type,
+                event_type: event.event_type.clone(),
                 step: process.steps[step].id.clone(),
                 superstep: self.state.superstep,
                 data: event.data.clone(),
@@ -547,6 +548,19 @@ impl Run {
         for routes in chosen {
             stop |=
                 deliver(&mut self.state, &process.routing, routes, &event.data, &process.steps[step].id, &mut self.log);
+        }
+        // A public event rises out of each sub-process around its step, as an event of the sub-process's
+        // step (docs/semantics.md, "Sub-processes").
+        let mut inner = step;
+        while event.public
+            && let Some(outer) = process.routing.rises_to(inner)
+        {
+            let group = process.routing.routes(Source::Step(outer), &event.event_type);
+            for routes in choose(&self.state, process, group, outer, || event.event_type.clone(), &event.data)? {
+                let from = &process.steps[outer].id;
+                stop |= deliver(&mut self.state, &process.routing, routes, &event.data, from, &mut self.log);
+            }
+            inner = outer;
         }
         Ok(stop)
     }
@@ -595,7 +609,7 @@ fn choose<'p>(
 /// SHA-256 (hex) of an invocation's arguments: each given parameter's name and JSON text.
 fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Json>]) -> String {
     let mut hasher = Sha256::new();
-    for (param, arg) in ps.component.description.functions[function].params.iter().zip(args) {
+    for (param, arg) in ps.description.functions[function].params.iter().zip(args) {
         if let Some(arg) = arg {
             hasher.update(param.name.as_bytes());
             hasher.update([0]);

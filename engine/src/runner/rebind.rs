@@ -24,7 +24,7 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
     out.queues = new
         .steps
         .iter()
-        .map(|s| s.component.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
+        .map(|s| s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
         .collect();
     for (step, functions) in state.queues.iter().enumerate() {
         for (function, queue) in functions.iter().enumerate() {
@@ -51,16 +51,12 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
     out.pending = state.pending.iter().filter_map(|m| message(m, &mut problems)).collect();
     let retry = |r: &RetryCall, problems: &mut Vec<String>| {
         let (function, _) = map(old, new, r.step, r.function, None, "a retry of it is due", problems)?;
-        let same_params = old.steps[r.step].component.description.functions[r.function].param_names().eq(new.steps
-            [r.step]
-            .component
-            .description
-            .functions[function]
-            .param_names());
+        let new_params = new.steps[r.step].description.functions[function].param_names();
+        let same_params = old.steps[r.step].description.functions[r.function].param_names().eq(new_params);
         if !same_params {
             problems.push(format!(
                 "step \"{}\": kernel function \"{}\" changed its parameters, and a retry of it is due",
-                old.steps[r.step].id, old.steps[r.step].component.description.functions[r.function].name
+                old.steps[r.step].id, old.steps[r.step].description.functions[r.function].name
             ));
             return None;
         }
@@ -104,14 +100,14 @@ fn map(
     problems: &mut Vec<String>,
 ) -> Option<(usize, Option<usize>)> {
     let id = &old.steps[step].id;
-    let f = &old.steps[step].component.description.functions[function];
-    let Some(nf) = new.steps[step].component.description.function(&f.name) else {
+    let f = &old.steps[step].description.functions[function];
+    let Some(nf) = new.steps[step].description.function(&f.name) else {
         problems.push(format!("step \"{id}\": kernel function \"{}\" is gone, and {what}", f.name));
         return None;
     };
     let Some(p) = param else { return Some((nf, None)) };
     let name = &f.params[p].name;
-    match new.steps[step].component.description.functions[nf].param(name) {
+    match new.steps[step].description.functions[nf].param(name) {
         Some(np) => Some((nf, Some(np))),
         None => {
             problems.push(format!("step \"{id}\": parameter \"{name}\" of \"{}\" is gone, and {what}", f.name));

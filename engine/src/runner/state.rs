@@ -192,7 +192,7 @@ impl RunState {
         let queues = process
             .steps
             .iter()
-            .map(|s| s.component.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
+            .map(|s| s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
             .collect();
         RunState {
             instance_id,
@@ -280,7 +280,7 @@ impl RunState {
             return Err(format!("the checkpoint has {} steps, the process {}", self.queues.len(), process.steps.len()));
         }
         for (step, (functions, ps)) in self.queues.iter().zip(&process.steps).enumerate() {
-            let described = &ps.component.description.functions;
+            let described = &ps.description.functions;
             let shapes_match = functions.len() == described.len()
                 && functions.iter().zip(described).all(|(q, f)| q.params.len() == f.params.len());
             if !shapes_match {
