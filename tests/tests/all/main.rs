@@ -9,5 +9,6 @@ mod conditions;
 mod durable;
 mod food_delivery;
 mod languages;
+mod maps;
 mod scenarios;
 mod store;
