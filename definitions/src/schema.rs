@@ -67,7 +67,11 @@ fn describe(
                     position: map.key(&child),
                     pointer: child,
                     message: format!("unknown key \"{key}\""),
-                    hint: Some(suggest(key, allowed.iter().map(String::as_str))),
+                    hint: Some(if key == "map" && pointer.ends_with("/map") {
+                        "a map may not run another map: map a component, or a process that has the inner map".into()
+                    } else {
+                        suggest(key, allowed.iter().map(String::as_str))
+                    }),
                 });
             }
         }

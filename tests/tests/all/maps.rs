@@ -90,7 +90,7 @@ fn maps_that_cannot_work_are_load_errors() {
     let tail = "inputs:\n  - event: Start\n    to: [{ step: m }]\n";
     let cases = [
         ("    map: { component: '{steps}/combine.wasm' }\n", "once per item, with the item as its one parameter"),
-        ("    map: { map: { component: '{steps}/echo.wasm' } }\n", "map"),
+        ("    map: { map: { component: '{steps}/echo.wasm' } }\n", "a map may not run another map"),
         ("    map: { component: '{steps}/echo.wasm', process: x.yaml }\n", "exactly one of `component` and `process`"),
         ("    component: '{steps}/echo.wasm'\n    process: x.yaml\n", "exactly one of `component`, `process` and `map`"),
     ];
