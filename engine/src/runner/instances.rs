@@ -63,6 +63,8 @@ type InvokeFn<'a> = TypedFunc<(InvocationRef<'a>,), (Result<Outcome, StepError>,
 #[derive(Default)]
 pub struct ComponentSlot {
     live: Option<Live>,
+    /// Instances made since the last [`ComponentSlot::take_created`].
+    created: u64,
 }
 
 struct Live {
@@ -92,6 +94,7 @@ impl ComponentSlot {
             Some(live) => live,
             None => {
                 let mut store = host::new_store(component.pre.engine(), owner, limits);
+                self.created += 1;
                 let invoke = instantiate(&component.pre, &mut store)?;
                 self.live.insert(Live { store, invoke })
             }
@@ -127,9 +130,9 @@ impl ComponentSlot {
         Ok(Invoked { result, state, events })
     }
 
-    /// Whether an instance is live (one was made and has not trapped since).
-    pub fn is_live(&self) -> bool {
-        self.live.is_some()
+    /// Instances made since the last call (one on first use, one after each trap).
+    pub fn take_created(&mut self) -> u64 {
+        std::mem::take(&mut self.created)
     }
 }
 
@@ -185,11 +188,10 @@ impl StepInstances {
         match (executor, &ps.kind) {
             (Executor::Component(slot), StepKind::Component(component)) => {
                 let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
-                let was_live = slot.is_live();
                 let args: SmallVec<[Option<&str>; 4]> = args.iter().map(|a| a.as_ref().map(Json::as_str)).collect();
                 let state = state.map(Json::as_str);
                 let out = slot.call(component, owner, &process.limits, call, f, &args, state, state_version);
-                self.created += u64::from(!was_live && slot.is_live());
+                self.created += slot.take_created();
                 out
             }
             (Executor::Map(map), _) => {

@@ -87,9 +87,8 @@ impl MapExecutor {
                 (Mapped::Component(_), None) => Err(Failure::new(ErrorKind::Trap, "no instance for a map item")),
             }
         };
-        let live_before = self.slots.iter().filter(|s| s.is_live()).count() as u64;
         let outputs = in_parallel(&items, &mut self.slots, workers, &run_item);
-        self.created += (self.slots.iter().filter(|s| s.is_live()).count() as u64).saturating_sub(live_before);
+        self.created += self.slots.iter_mut().map(ComponentSlot::take_created).sum::<u64>();
         let mut done = Vec::with_capacity(items.len());
         for (j, output) in outputs.into_iter().enumerate() {
             done.push(output.map_err(|e| {
