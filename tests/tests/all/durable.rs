@@ -141,3 +141,22 @@ fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why()
         history.iter().any(|e| matches!(&e.record, HistoryRecord::Rebound { components, .. } if *components == after))
     );
 }
+
+#[test]
+fn a_sub_process_is_pinned_with_its_parent() {
+    let fx = Fixture::new();
+    let (dir, driver) = (fx.dir.path(), fx.driver());
+    let nested = std::fs::read_to_string(tests_dir("processes/nested.yaml")).unwrap().replace("../steps/", "steps/");
+    std::fs::copy(tests_dir("steps/recorder.wasm"), dir.join("steps/recorder.wasm")).unwrap();
+    let file = dir.join("nested.yaml");
+    std::fs::write(&file, nested).unwrap();
+    start(&driver, &file, "nested");
+
+    // The sub-process's file is gone from the disk: the run goes on with the text it started with.
+    std::fs::remove_file(&fx.file).unwrap();
+    let mut held = driver.open("nested").unwrap();
+    let mut events = Vec::new();
+    driver.drive(&mut held, &mut events).unwrap();
+    assert_eq!(held.run().state().status, Status::Completed);
+    assert_eq!(data(&events), [json!("Hi Hi"), json!("Hi Hi Hi Hi"), json!("Hi Hi Hi Hi")]);
+}
