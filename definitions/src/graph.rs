@@ -1,13 +1,19 @@
 //! `weft graph`: the true topology of a process definition as a Mermaid flowchart or a Graphviz dot
 //! digraph. Every step, input event, edge (with its event, condition, delay), all-of group, `stop`,
-//! await (with its timeout path) and the error handler is drawn as declared; nothing is added (SK's
-//! Mermaid export always draws Start → first step and last step → End, whatever the graph is).
+//! await (with its timeout path), map and the error handler is drawn as declared, and each sub-process
+//! as a nested subgraph holding its own graph; nothing is added (SK's Mermaid export always draws Start →
+//! first step and last step → End, whatever the graph is).
+//!
+//! Node ids: `s<i>` for step `i`, `in<i>` for input event `i`, `all<i>` for the all-of group of edge
+//! `i`; inside the sub-process of step `i` the same, prefixed `s<i>_`. A sub-process step's subgraph is
+//! `sub<i>`, and its node `s<i>` inside it is where the sub-process's public events leave it.
 //!
 //! Both formats are written from one list of nodes and arrows, so they show the same graph.
 
 use std::fmt::Write;
 
-use crate::model::{EdgeSource, ProcessDefinition, Target};
+use crate::model::{EdgeSource, FunctionTarget, ProcessDefinition, StepKind, Target};
+use crate::tree::DefinitionTree;
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +41,15 @@ struct Node {
     id: String,
     label: String,
     shape: Shape,
+    /// The subgraph it is drawn in (`None` at the top).
+    parent: Option<usize>,
+}
+
+/// A sub-process's box.
+struct Subgraph {
+    id: String,
+    label: String,
+    parent: Option<usize>,
 }
 
 struct Arrow {
@@ -43,12 +58,13 @@ struct Arrow {
     label: String,
 }
 
-/// The graph of `def` in `format`, ending with a newline.
-pub fn render(def: &ProcessDefinition, format: Format) -> String {
-    let graph = Graph::of(def);
+/// The graph of the process in `tree` (its sub-processes nested) in `format`, ending with a newline.
+pub fn render(tree: &DefinitionTree, format: Format) -> String {
+    let mut graph = Graph::default();
+    graph.add(tree, "", None);
     match format {
         Format::Mermaid => graph.mermaid(),
-        Format::Dot => graph.dot(&def.name),
+        Format::Dot => graph.dot(&tree.loaded.definition.name),
     }
 }
 
@@ -56,24 +72,69 @@ pub fn render(def: &ProcessDefinition, format: Format) -> String {
 struct Graph {
     nodes: Vec<Node>,
     arrows: Vec<Arrow>,
+    subgraphs: Vec<Subgraph>,
+    /// The subgraph nodes are added to now.
+    current: Option<usize>,
+}
+
+/// Where a target lands: the step's node, or for a sub-process the node of the input event it names.
+fn target_node(def: &ProcessDefinition, tree: &DefinitionTree, prefix: &str, t: &FunctionTarget) -> String {
+    let Some(i) = def.steps.iter().position(|s| s.id == t.step) else {
+        return format!("{prefix}missing_{}", sanitize(&t.step));
+    };
+    match (def.steps[i].kind(), tree.child(i)) {
+        (Some(StepKind::Process(_)), Some(child)) => {
+            let inputs = &child.loaded.definition.inputs;
+            let k = match &t.event {
+                Some(e) => inputs.iter().position(|input| input.event == *e),
+                None => (inputs.len() == 1).then_some(0),
+            };
+            k.map_or_else(|| format!("{prefix}s{i}"), |k| format!("{prefix}s{i}_in{k}"))
+        }
+        _ => format!("{prefix}s{i}"),
+    }
 }
 
 impl Graph {
-    fn of(def: &ProcessDefinition) -> Graph {
-        let mut g = Graph::default();
+    fn node(&mut self, id: String, label: String, shape: Shape) {
+        self.nodes.push(Node { id, label, shape, parent: self.current });
+    }
+
+    /// Add the graph of `tree`, its node ids prefixed with `prefix`.
+    fn add(&mut self, tree: &DefinitionTree, prefix: &str, parent: Option<usize>) {
+        let def = &tree.loaded.definition;
+        self.current = parent;
         for (i, step) in def.steps.iter().enumerate() {
-            g.nodes.push(Node { id: format!("s{i}"), label: step.id.clone(), shape: Shape::Step });
+            let id = format!("{prefix}s{i}");
+            match (step.kind(), tree.child(i)) {
+                (Some(StepKind::Process(file)), Some(child)) => {
+                    let label = format!("{}: process {file}", step.id);
+                    self.subgraphs.push(Subgraph { id: format!("{prefix}sub{i}"), label, parent });
+                    let sub = Some(self.subgraphs.len() - 1);
+                    self.add(child, &format!("{id}_"), sub);
+                    self.current = sub;
+                    self.node(id, format!("{} public events", step.id), Shape::Input);
+                    self.current = parent;
+                }
+                (Some(StepKind::Map(map)), _) => {
+                    let over = map.component.as_deref().or(map.process.as_deref()).unwrap_or_default();
+                    self.node(id, format!("{}: map over {over}", step.id), Shape::Step);
+                }
+                _ => self.node(id, step.id.clone(), Shape::Step),
+            }
         }
-        let step_node = |id: &str| {
+        let g = self;
+        let step_node = |t: &FunctionTarget| target_node(def, tree, prefix, t);
+        let source_node = |id: &str| {
             def.steps
                 .iter()
                 .position(|s| s.id == id)
-                .map_or_else(|| format!("missing_{}", sanitize(id)), |i| format!("s{i}"))
+                .map_or_else(|| format!("{prefix}missing_{}", sanitize(id)), |i| format!("{prefix}s{i}"))
         };
         for (i, input) in def.inputs.iter().enumerate() {
-            let node = format!("in{i}");
-            g.nodes.push(Node { id: node.clone(), label: input.event.clone(), shape: Shape::Input });
-            g.targets(&node, String::new(), &input.to, &step_node, &format!("in{i}"));
+            let node = format!("{prefix}in{i}");
+            g.node(node.clone(), input.event.clone(), Shape::Input);
+            g.targets(&node, String::new(), &input.to, &step_node, &node);
         }
         for (i, edge) in def.edges.iter().enumerate() {
             let mut label = String::new();
@@ -85,28 +146,28 @@ impl Graph {
             match &edge.from {
                 Some(from) => {
                     let label = join(&source_label(from), &label);
-                    g.targets(&step_node(&from.step), label, &edge.to, &step_node, &format!("e{i}"));
+                    g.targets(&source_node(&from.step), label, &edge.to, &step_node, &format!("{prefix}e{i}"));
                 }
                 None if !edge.all_of.is_empty() => {
-                    let gate = format!("all{i}");
-                    g.nodes.push(Node { id: gate.clone(), label: "all of".into(), shape: Shape::Gate });
+                    let gate = format!("{prefix}all{i}");
+                    g.node(gate.clone(), "all of".into(), Shape::Gate);
                     for member in &edge.all_of {
                         g.arrows.push(Arrow {
-                            from: step_node(&member.step),
+                            from: source_node(&member.step),
                             to: gate.clone(),
                             label: source_label(member),
                         });
                     }
-                    g.targets(&gate, String::new(), &edge.to, &step_node, &format!("e{i}"));
+                    g.targets(&gate, String::new(), &edge.to, &step_node, &format!("{prefix}e{i}"));
                 }
                 None => {}
             }
         }
         if !def.on_error.is_empty() {
-            g.nodes.push(Node { id: "onerror".into(), label: "any unhandled error".into(), shape: Shape::Input });
-            g.targets("onerror", String::new(), &def.on_error, &step_node, "err");
+            let node = format!("{prefix}onerror");
+            g.node(node.clone(), "any unhandled error".into(), Shape::Input);
+            g.targets(&node, String::new(), &def.on_error, &step_node, &format!("{prefix}err"));
         }
-        g
     }
 
     /// Arrows from node `from`, labelled `label`, to each of `targets`; nodes for `stop` and awaits are
@@ -116,45 +177,37 @@ impl Graph {
         from: &str,
         label: String,
         targets: &[Target],
-        step_node: &dyn Fn(&str) -> String,
+        step_node: &dyn Fn(&FunctionTarget) -> String,
         scope: &str,
     ) {
         for (j, target) in targets.iter().enumerate() {
             match target {
                 Target::Stop(_) => {
                     let stop = format!("{scope}_stop{j}");
-                    self.nodes.push(Node { id: stop.clone(), label: "stop".into(), shape: Shape::Stop });
+                    self.node(stop.clone(), "stop".into(), Shape::Stop);
                     self.arrows.push(Arrow { from: from.into(), to: stop, label: label.clone() });
                 }
                 Target::Function(t) => {
                     let mut to_label = label.clone();
                     let slot: Vec<&str> =
-                        [t.function.as_deref(), t.parameter.as_deref()].into_iter().flatten().collect();
+                        [t.event.as_deref(), t.function.as_deref(), t.parameter.as_deref()].into_iter().flatten().collect();
                     if !slot.is_empty() {
                         to_label = join(&to_label, &format!("→ {}", slot.join(".")));
                     }
                     if let Some(delay) = &t.delay {
                         to_label = join(&to_label, &format!("after {}", delay.0));
                     }
-                    self.arrows.push(Arrow { from: from.into(), to: step_node(&t.step), label: to_label });
+                    self.arrows.push(Arrow { from: from.into(), to: step_node(t), label: to_label });
                 }
                 Target::Topic(t) => {
                     let topic = format!("{scope}_topic{j}");
-                    self.nodes.push(Node {
-                        id: topic.clone(),
-                        label: format!("topic {}", t.topic),
-                        shape: Shape::Input,
-                    });
+                    self.node(topic.clone(), format!("topic {}", t.topic), Shape::Input);
                     self.arrows.push(Arrow { from: from.into(), to: topic, label: label.clone() });
                 }
                 Target::Await(a) => {
                     let gate = format!("{scope}_await{j}");
                     let timeout = a.timeout.as_ref().map(|t| format!(" (timeout {})", t.0)).unwrap_or_default();
-                    self.nodes.push(Node {
-                        id: gate.clone(),
-                        label: format!("await {}{timeout}", a.event),
-                        shape: Shape::Gate,
-                    });
+                    self.node(gate.clone(), format!("await {}{timeout}", a.event), Shape::Gate);
                     self.arrows.push(Arrow { from: from.into(), to: gate.clone(), label: label.clone() });
                     if !a.on_timeout.is_empty() {
                         self.targets(&gate, "on timeout".into(), &a.on_timeout, step_node, &gate.clone());
@@ -166,15 +219,7 @@ impl Graph {
 
     fn mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
-        for n in &self.nodes {
-            let text = mermaid_text(&n.label);
-            let _ = match n.shape {
-                Shape::Step => writeln!(out, "  {}[\"{text}\"]", n.id),
-                Shape::Input => writeln!(out, "  {}([\"{text}\"])", n.id),
-                Shape::Stop => writeln!(out, "  {}((\"{text}\"))", n.id),
-                Shape::Gate => writeln!(out, "  {}{{{{\"{text}\"}}}}", n.id),
-            };
-        }
+        self.mermaid_nodes(None, 1, &mut out);
         for a in &self.arrows {
             let _ = if a.label.is_empty() {
                 writeln!(out, "  {} --> {}", a.from, a.to)
@@ -185,22 +230,52 @@ impl Graph {
         out
     }
 
+    /// The nodes and subgraphs directly inside `parent`, indented `depth` levels.
+    fn mermaid_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        for (k, sub) in self.subgraphs.iter().enumerate().filter(|(_, s)| s.parent == parent) {
+            let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", sub.id, mermaid_text(&sub.label));
+            self.mermaid_nodes(Some(k), depth + 1, out);
+            let _ = writeln!(out, "{pad}end");
+        }
+        for n in self.nodes.iter().filter(|n| n.parent == parent) {
+            let text = mermaid_text(&n.label);
+            let _ = match n.shape {
+                Shape::Step => writeln!(out, "{pad}{}[\"{text}\"]", n.id),
+                Shape::Input => writeln!(out, "{pad}{}([\"{text}\"])", n.id),
+                Shape::Stop => writeln!(out, "{pad}{}((\"{text}\"))", n.id),
+                Shape::Gate => writeln!(out, "{pad}{}{{{{\"{text}\"}}}}", n.id),
+            };
+        }
+    }
+
     fn dot(&self, name: &str) -> String {
         let mut out = format!("digraph {} {{\n  rankdir=LR;\n", dot_text(name));
-        for n in &self.nodes {
+        self.dot_nodes(None, 1, &mut out);
+        for a in &self.arrows {
+            let _ = writeln!(out, "  {} -> {} [label={}];", a.from, a.to, dot_text(&a.label));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// The nodes and clusters directly inside `parent`, indented `depth` levels.
+    fn dot_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        for (k, sub) in self.subgraphs.iter().enumerate().filter(|(_, s)| s.parent == parent) {
+            let _ = writeln!(out, "{pad}subgraph cluster_{} {{\n{pad}  label={};", sub.id, dot_text(&sub.label));
+            self.dot_nodes(Some(k), depth + 1, out);
+            let _ = writeln!(out, "{pad}}}");
+        }
+        for n in self.nodes.iter().filter(|n| n.parent == parent) {
             let shape = match n.shape {
                 Shape::Step => "box",
                 Shape::Input => "ellipse",
                 Shape::Stop => "doublecircle",
                 Shape::Gate => "hexagon",
             };
-            let _ = writeln!(out, "  {} [label={}, shape={shape}];", n.id, dot_text(&n.label));
+            let _ = writeln!(out, "{pad}{} [label={}, shape={shape}];", n.id, dot_text(&n.label));
         }
-        for a in &self.arrows {
-            let _ = writeln!(out, "  {} -> {} [label={}];", a.from, a.to, dot_text(&a.label));
-        }
-        out.push_str("}\n");
-        out
     }
 }
 

@@ -158,12 +158,15 @@ fn warn_about(process: &crate::load::Process) {
 
 /// Print the graph of the definition at `file`; a definition with problems is refused, listing them.
 fn graph(file: &std::path::Path, format: GraphFormat) -> Result<ExitCode, ExitCode> {
-    let loaded = weft_definitions::load_file(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot read {}: {e}", file.display())))?;
+    let tree = weft_definitions::tree::load_tree(file, text, &mut weft_definitions::tree::read_file)
+        .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     let format = match format {
         GraphFormat::Mermaid => weft_definitions::graph::Format::Mermaid,
         GraphFormat::Dot => weft_definitions::graph::Format::Dot,
     };
-    print!("{}", weft_definitions::graph::render(&loaded.definition, format));
+    print!("{}", weft_definitions::graph::render(&tree, format));
     Ok(ExitCode::SUCCESS)
 }
 
