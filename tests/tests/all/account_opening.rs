@@ -1,4 +1,6 @@
-//! The account-opening example on its applicant files: approved, rejected for credit, rejected for fraud.
+//! The account-opening example on its applicant files: approved, sent to manual review (a conditional
+//! edge on the credit limit), rejected for credit, rejected for fraud (the all-of group of the two checks
+//! waits for both to pass).
 
 use serde_json::{Value, json};
 use weft_tests::run_example;
@@ -27,7 +29,21 @@ fn poor_credit_is_rejected_with_reasons() {
     let rejected = &observed.events()[0].1;
     assert_eq!(rejected["credit"], json!({"score": 409, "rating": "D", "debtToIncome": 0.543}));
     assert_eq!(rejected["reasons"].as_array().unwrap().len(), 2);
-    assert_eq!(observed.step_state(1), Value::Null, "fraud screening never ran");
+    assert_eq!(observed.step_state(1), json!({"screened": 1, "flagged": 0}), "fraud screening ran beside it");
+    assert_eq!(observed.step_state(2), json!({"nextCustomer": 100001}), "no account was opened");
+    let waiting: Vec<usize> = observed.state.arrivals[0].iter().map(|q| q.len()).collect();
+    assert_eq!(waiting, [0, 1], "the passed fraud check waits in the all-of group for a credit approval");
+}
+
+#[test]
+fn a_credit_limit_over_5000_goes_to_manual_review_instead_of_an_account() {
+    let observed = open("manual-review.json");
+    assert_eq!(observed.event_types(), ["ManualReview"]);
+    let review = &observed.events[0];
+    assert_eq!(review.topic.as_deref(), Some("ManualReview"));
+    assert_eq!(review.step, "account");
+    assert_eq!(review.data.to_value()["creditLimit"], 6600, "rating A: 30% of a month of 264,000");
+    assert_eq!(review.data.to_value()["name"], "Grace Hopper");
     assert_eq!(observed.step_state(2), json!({"nextCustomer": 100001}), "no account was opened");
 }
 
