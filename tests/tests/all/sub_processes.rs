@@ -22,6 +22,36 @@ fn outer_then_inner_gives_test_four_times() {
 }
 
 #[test]
+fn a_public_inner_event_feeds_the_outer_steps() {
+    let observed = run(&process("inner-to-outer"), &[("StartInnerProcess", json!("Test"))]);
+    assert_eq!(observed.status, Status::Completed);
+    assert_eq!(
+        published(&observed, "Repeated"),
+        [("inner/repeat".into(), json!("Test Test")), ("repeat".into(), json!("Test Test Test Test"))]
+    );
+}
+
+#[test]
+fn two_sub_processes_of_ten_chained_steps_in_sequence_with_fan_in_inside_and_out() {
+    let observed = run(&process("two-sub-processes"), &[("OnInput", json!("SomeData"))]);
+    assert_eq!(observed.status, Status::Completed);
+    let recorded: Vec<(String, Value)> = published(&observed, "Recorded");
+    assert_eq!(
+        recorded,
+        [
+            ("output1".into(), json!("SomeData")),
+            ("output2".into(), json!("SomeData+SomeData")),
+            ("output3".into(), json!("SomeData+SomeData+SomeData+SomeData")),
+        ]
+    );
+    let combined = published(&observed, "Combined");
+    assert_eq!(combined.last(), Some(&("last".into(), json!("SomeData+SomeData+SomeData+SomeData+SomeData"))));
+    assert_eq!(combined[0].0, "sub1/e10");
+    assert_eq!(combined[1].0, "sub2/e10");
+    assert!(observed.state.leftovers().is_empty(), "every fan-in was completed: {:?}", observed.state.leftovers());
+}
+
+#[test]
 fn a_public_inner_event_reaches_the_parent_and_an_internal_one_does_not() {
     let observed = run(&process("visibility"), &[("Internal", json!(3))]);
     assert_eq!(observed.status, Status::Completed);
