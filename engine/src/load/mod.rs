@@ -324,11 +324,18 @@ impl Runtime {
                         (None, Some(child)) => match self.process_from(child, &format!("{key}/"), fetch) {
                             Ok(p) => {
                                 pins.extend(p.pins.iter().cloned());
-                                if !p.routing.awaits().is_empty() {
+                                let why = if !p.routing.awaits().is_empty() {
+                                    Some("awaits, and a mapped process must run to its end within the map")
+                                } else if !p.routing.topics().is_empty() {
+                                    Some("sends to external topics, which a mapped process cannot (its items' public events are the map's output)")
+                                } else {
+                                    None
+                                };
+                                if let Some(why) = why {
                                     problems.push(loaded.diagnostic(
                                         &format!("/steps/{i}/map/process"),
-                                        format!("step \"{}\": a mapped process must run to its end, and {} awaits", step.id, child.loaded.file.display()),
-                                        Some("map a process without awaits".into()),
+                                        format!("step \"{}\": the process {} {why}", step.id, child.loaded.file.display()),
+                                        Some("map a process without awaits or topics; emit public events instead".into()),
                                     ));
                                 }
                                 Mapped::Process(Arc::new(p))

@@ -100,3 +100,24 @@ fn maps_that_cannot_work_are_load_errors() {
         assert!(e.to_string().contains(expected), "{step}: {e}");
     }
 }
+
+#[test]
+fn a_mapped_process_that_awaits_or_sends_to_a_topic_is_a_load_error() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let echo = weft_tests::component("echo");
+    let inner = |to: &str| {
+        format!(
+            "name: inner\nversion: '1'\nsteps:\n  - id: echo\n    component: '{}'\ninputs:\n  - event: Go\n    to: [{to}]\n  \
+             - event: Later\n    to: [{{ step: echo }}]\n",
+            echo.display()
+        )
+    };
+    let outer = "name: outer\nversion: '1'\nsteps:\n  - id: m\n    map: { process: inner.yaml }\ninputs:\n  - event: Start\n    \
+                 to: [{ step: m, event: Go }]\n";
+    std::fs::write(dir.path().join("outer.yaml"), outer).expect("write outer");
+    for (to, expected) in [("{ await: Later }", "awaits"), ("{ topic: Out }", "sends to external topics")] {
+        std::fs::write(dir.path().join("inner.yaml"), inner(to)).expect("write inner");
+        let Err(e) = weft_tests::runtime().load_process(&dir.path().join("outer.yaml")) else { panic!("{to} loaded") };
+        assert!(e.to_string().contains(expected) && e.to_string().contains("outer.yaml:5:"), "{to}: {e}");
+    }
+}
