@@ -181,7 +181,9 @@ fn graph_draws_the_declared_topology_and_nothing_more() {
         "  s0 -- \"result tick, when .data % 50 == 0\" --> s1",
         "  s1 -- \"Recorded\" --> all4",
         "  s2 -- \"Tallied\" --> all4",
-        "  all4 --> s3",
+        "  all4 --> s3_in0",
+        "  subgraph sub3[\"pairs: process crash-pairs.yaml\"]",
+        "  s3_in0 --> s3_s0",
     ] {
         assert!(mermaid.lines().any(|l| l == line), "no line {line:?} in\n{mermaid}");
     }
@@ -200,6 +202,69 @@ fn graph_draws_the_declared_topology_and_nothing_more() {
     let out = weft(&["graph", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown key \"componnt\""), "{}", text(&out.stderr));
+}
+
+/// The arrows of a Mermaid flowchart as `(from, to)` by label, nodes named by their text (`s0["credit"]`
+/// → `credit`), read back from `weft graph`'s output.
+fn mermaid_arrows(mermaid: &str) -> Vec<(String, String)> {
+    let mut names = std::collections::HashMap::new();
+    let mut arrows = Vec::new();
+    for line in mermaid.lines().map(str::trim) {
+        if let Some((from, rest)) = line.split_once(" -- \"").or_else(|| line.split_once(" -->").map(|(f, r)| (f, r))) {
+            let to = rest.rsplit("--> ").next().unwrap_or(rest).trim();
+            arrows.push((from.to_string(), to.to_string()));
+        } else if let (Some(open), Some(first), Some(last)) = (line.find(['[', '(', '{']), line.find('"'), line.rfind('"')) {
+            names.insert(line[..open].to_string(), line[first + 1..last].to_string());
+        }
+    }
+    let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    arrows.iter().map(|(f, t)| (name(f), name(t))).collect()
+}
+
+#[test]
+fn graph_of_each_example_parses_back_to_the_definitions_edges() {
+    for example in ["account-opening", "food-delivery", "support-ticket"] {
+        let file = root().join(format!("examples/{example}/process.yaml"));
+        let out = weft(&["graph", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let mut drawn = mermaid_arrows(&text(&out.stdout));
+        let def = weft_definitions::load_file(&file).unwrap().definition;
+        // What the definition says, as (source, target) by name: input events and step ids; an all-of
+        // group's members go to its gate ("all of"), and the gate to its targets.
+        let mut declared: Vec<(String, String)> = Vec::new();
+        let target = |t: &weft_definitions::Target| match t {
+            weft_definitions::Target::Function(f) => f.step.clone(),
+            weft_definitions::Target::Stop(_) => "stop".into(),
+            weft_definitions::Target::Topic(t) => format!("topic {}", t.topic),
+            weft_definitions::Target::Await(a) => format!("await {}{}", a.event, a.timeout.as_ref().map(|t| format!(" (timeout {})", t.0)).unwrap_or_default()),
+        };
+        let mut add = |from: &str, targets: &[weft_definitions::Target], declared: &mut Vec<(String, String)>| {
+            for t in targets {
+                declared.push((from.to_string(), target(t)));
+                if let weft_definitions::Target::Await(a) = t {
+                    for t in &a.on_timeout {
+                        declared.push((target(&weft_definitions::Target::Await(a.clone())), target(t)));
+                    }
+                }
+            }
+        };
+        for input in &def.inputs {
+            add(&input.event, &input.to, &mut declared);
+        }
+        for edge in &def.edges {
+            match &edge.from {
+                Some(from) => add(&from.step, &edge.to, &mut declared),
+                None => {
+                    declared.extend(edge.all_of.iter().map(|m| (m.step.clone(), "all of".to_string())));
+                    add("all of", &edge.to, &mut declared);
+                }
+            }
+        }
+        add("any unhandled error", &def.on_error, &mut declared);
+        drawn.sort();
+        declared.sort();
+        assert_eq!(drawn, declared, "{example}");
+    }
 }
 
 #[test]
