@@ -268,6 +268,39 @@ fn graph_of_each_example_parses_back_to_the_definitions_edges() {
 }
 
 #[test]
+fn graph_mermaid_output_parses_with_mermaid_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, definition) in [
+        "examples/account-opening/process.yaml",
+        "examples/food-delivery/process.yaml",
+        "examples/support-ticket/process.yaml",
+        "tests/processes/two-sub-processes.yaml",
+        "tests/processes/crash-loop.yaml",
+        "tests/processes/map-process.yaml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = weft(&["graph", root().join(definition).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let file = dir.path().join(format!("{i}.mmd"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        files.push(file);
+    }
+    let broken = dir.path().join("broken.mmd");
+    std::fs::write(&broken, "flowchart LR\n  a -- \"x --> \n").unwrap();
+    let check = root().join("scripts/mermaid/check.mjs");
+    let run = |files: &[std::path::PathBuf]| {
+        std::process::Command::new("node").arg(&check).args(files).output().expect("node runs (scripts/install-tools)")
+    };
+    let out = run(&files);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches(": flowchart-v2").count(), files.len(), "{}", text(&out.stdout));
+    assert_eq!(run(&[broken]).status.code(), Some(1), "the parser refuses broken text, so it checks something");
+}
+
+#[test]
 fn validate_warns_of_steps_nothing_reaches_and_reports_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     let echo = root().join("tests/steps/echo.wasm");
