@@ -189,8 +189,10 @@ impl Graph {
                 }
                 Target::Function(t) => {
                     let mut to_label = label.clone();
-                    let slot: Vec<&str> =
-                        [t.event.as_deref(), t.function.as_deref(), t.parameter.as_deref()].into_iter().flatten().collect();
+                    let slot: Vec<&str> = [t.event.as_deref(), t.function.as_deref(), t.parameter.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
                     if !slot.is_empty() {
                         to_label = join(&to_label, &format!("→ {}", slot.join(".")));
                     }

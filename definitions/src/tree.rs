@@ -56,7 +56,8 @@ fn load_at(
     let mut problems = Vec::new();
     for (i, step) in loaded.definition.steps.iter().enumerate() {
         let Some(relative) = step.process_file() else { continue };
-        let pointer = if step.map.is_some() { format!("/steps/{i}/map/process") } else { format!("/steps/{i}/process") };
+        let pointer =
+            if step.map.is_some() { format!("/steps/{i}/map/process") } else { format!("/steps/{i}/process") };
         let path = normalise(&loaded.base_dir().join(relative));
         let child_key = if key.is_empty() { step.id.clone() } else { format!("{key}/{}", step.id) };
         let problem = |message: String, hint: &str| loaded.diagnostic(&pointer, message, Some(hint.into()));
@@ -94,9 +95,12 @@ fn load_at(
             Err(e) => problems.push(problem(e.to_string(), "fix the sub-process's file")),
         }
     }
-    if problems.is_empty() { Ok(DefinitionTree { loaded, text, children }) } else { Err(DefinitionError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(DefinitionTree { loaded, text, children })
+    } else {
+        Err(DefinitionError::Invalid(problems))
+    }
 }
-
 
 /// `path` with `.` and `x/..` taken out (without touching the file system, so that a pinned run's files
 /// need not exist), so that two spellings of one file compare equal.

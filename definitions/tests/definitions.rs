@@ -81,7 +81,8 @@ fn schema_violation_names_the_place() {
     assert!(e.iter().any(|l| l.starts_with("p.yaml:2:10: at /version:")), "{e:?}");
     let e = errors(&GOOD.replace("    component: echo.wasm\n", ""));
     assert!(
-        e.iter().any(|l| l.starts_with("p.yaml:4:5: at /steps/0:") && l.contains("exactly one of `component`, `process` and `map`")),
+        e.iter().any(|l| l.starts_with("p.yaml:4:5: at /steps/0:")
+            && l.contains("exactly one of `component`, `process` and `map`")),
         "{e:?}"
     );
 }

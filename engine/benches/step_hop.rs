@@ -104,7 +104,7 @@ fn benches(c: &mut Criterion) {
         state: Some(r#"{"count":0,"limit":1000000000}"#.into()),
         state_version: 1,
     };
-    bench_invoke(c, "floor", "invoke", &runtime, &cycle.steps[0].component, &tick);
+    bench_invoke(c, "floor", "invoke", &runtime, cycle.steps[0].component().expect("a component step"), &tick);
 
     let mut hop = c.benchmark_group("hop");
     hop.throughput(Throughput::Elements(rounds));

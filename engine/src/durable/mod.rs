@@ -340,8 +340,7 @@ impl<'a> Driver<'a> {
         let old = instance.run.process().clone();
         let state = crate::runner::rebind::rebind(instance.run.state(), &old, &new)
             .map_err(|changes| DurableError::Incompatible { instance: id.clone(), changes: changes.join("; ") })?;
-        let components: Vec<(String, String)> =
-            new.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
+        let components: Vec<(String, String)> = new.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
         let history = [HistoryEntry {
             superstep: state.superstep,
             record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },

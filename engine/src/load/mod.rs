@@ -192,7 +192,9 @@ impl Runtime {
             std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
         self.load_from(path, text, &mut |key, file| {
             if key.starts_with("process:") {
-                return weft_definitions::tree::read_file(key, file).map(|t| Arc::from(t.into_bytes())).map_err(|m| (m, None));
+                return weft_definitions::tree::read_file(key, file)
+                    .map(|t| Arc::from(t.into_bytes()))
+                    .map_err(|m| (m, None));
             }
             read_component(file)
         })
@@ -227,7 +229,12 @@ impl Runtime {
     }
 
     /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
-    fn process_from(&self, tree: &DefinitionTree, prefix: &str, fetch: &mut Fetch<'_>) -> Result<Process, DefinitionError> {
+    fn process_from(
+        &self,
+        tree: &DefinitionTree,
+        prefix: &str,
+        fetch: &mut Fetch<'_>,
+    ) -> Result<Process, DefinitionError> {
         let mut pins = Vec::new();
         let (steps, routing) = self.flatten(tree, prefix, "", fetch, &mut pins).map_err(DefinitionError::Invalid)?;
         let loaded = tree.loaded.clone();
@@ -284,7 +291,9 @@ impl Runtime {
             }
             let (kind, description) = match (step.kind(), child) {
                 (Some(definition::StepKind::Component(path)), _) => {
-                    let Some(c) = component(path, &format!("/steps/{i}/component"), fetch, pins, &mut problems) else { continue };
+                    let Some(c) = component(path, &format!("/steps/{i}/component"), fetch, pins, &mut problems) else {
+                        continue;
+                    };
                     let description = Arc::new(c.description.clone());
                     (StepKind::Component(c), description)
                 }
@@ -316,39 +325,49 @@ impl Runtime {
                     let item_state = state(&format!("/steps/{i}/map/state"), map.state.as_ref(), &mut problems);
                     let over = match (&map.component, child) {
                         (Some(path), _) => {
-                            let Some(c) = component(path, &format!("/steps/{i}/map/component"), fetch, pins, &mut problems) else {
+                            let Some(c) =
+                                component(path, &format!("/steps/{i}/map/component"), fetch, pins, &mut problems)
+                            else {
                                 continue;
                             };
                             Mapped::Component(c)
                         }
-                        (None, Some(child)) => match self.process_from(child, &format!("{key}/"), fetch) {
-                            Ok(p) => {
-                                pins.extend(p.pins.iter().cloned());
-                                let why = if !p.routing.awaits().is_empty() {
-                                    Some("awaits, and a mapped process must run to its end within the map")
-                                } else if !p.routing.topics().is_empty() {
-                                    Some("sends to external topics, which a mapped process cannot (its items' public events are the map's output)")
-                                } else {
-                                    None
-                                };
-                                if let Some(why) = why {
-                                    problems.push(loaded.diagnostic(
+                        (None, Some(child)) => {
+                            match self.process_from(child, &format!("{key}/"), fetch) {
+                                Ok(p) => {
+                                    pins.extend(p.pins.iter().cloned());
+                                    let why = if !p.routing.awaits().is_empty() {
+                                        Some("awaits, and a mapped process must run to its end within the map")
+                                    } else if !p.routing.topics().is_empty() {
+                                        Some(
+                                            "sends to external topics, which a mapped process cannot (its items' public events are the map's output)",
+                                        )
+                                    } else {
+                                        None
+                                    };
+                                    if let Some(why) = why {
+                                        problems.push(loaded.diagnostic(
                                         &format!("/steps/{i}/map/process"),
                                         format!("step \"{}\": the process {} {why}", step.id, child.loaded.file.display()),
                                         Some("map a process without awaits or topics; emit public events instead".into()),
                                     ));
+                                    }
+                                    Mapped::Process(Arc::new(p))
                                 }
-                                Mapped::Process(Arc::new(p))
+                                Err(DefinitionError::Invalid(mut found)) => {
+                                    problems.append(&mut found);
+                                    continue;
+                                }
+                                Err(e) => {
+                                    problems.push(loaded.diagnostic(
+                                        &format!("/steps/{i}/map/process"),
+                                        e.to_string(),
+                                        None,
+                                    ));
+                                    continue;
+                                }
                             }
-                            Err(DefinitionError::Invalid(mut found)) => {
-                                problems.append(&mut found);
-                                continue;
-                            }
-                            Err(e) => {
-                                problems.push(loaded.diagnostic(&format!("/steps/{i}/map/process"), e.to_string(), None));
-                                continue;
-                            }
-                        },
+                        }
                         (None, None) => continue,
                     };
                     let description = Arc::new(map_description(&over));

@@ -268,7 +268,8 @@ impl RoutingTable {
             Source::Input => 0,
             Source::Step(i) => i + 1,
         };
-        let mut types: Vec<&str> = self.by_source.get(index).into_iter().flat_map(|m| m.keys().map(String::as_str)).collect();
+        let mut types: Vec<&str> =
+            self.by_source.get(index).into_iter().flat_map(|m| m.keys().map(String::as_str)).collect();
         types.sort_unstable();
         types
     }
@@ -368,11 +369,8 @@ impl RoutingTable {
 
     /// The routes of input event `event` of a sub-process, as seen from its parent.
     fn nested_input(&self, nested: Nested<'_>, event: &str, parent_topics: &[String]) -> Vec<Route> {
-        let topics: Vec<usize> = self
-            .topics
-            .iter()
-            .map(|t| parent_topics.iter().position(|p| p == t).unwrap_or(usize::MAX))
-            .collect();
+        let topics: Vec<usize> =
+            self.topics.iter().map(|t| parent_topics.iter().position(|p| p == t).unwrap_or(usize::MAX)).collect();
         let shift = Shift { steps: nested.offset, awaits: 0, all_of: 0, scopes: 0, topics: &topics };
         shift.routes(self.input_routes(event))
     }
@@ -607,20 +605,29 @@ impl Binder<'_> {
         let hint = || format!("name one of its input events with `event:` ({})", events.join(", "));
         if t.function.is_some() || t.parameter.is_some() {
             let key = if t.function.is_some() { "function" } else { "parameter" };
-            let message = format!("step \"{}\" is a sub-process: a target names one of its input events, not a `{key}`", t.step);
+            let message =
+                format!("step \"{}\" is a sub-process: a target names one of its input events, not a `{key}`", t.step);
             return Err(self.loaded.diagnostic(&format!("{pointer}/{key}"), message, Some(hint())));
         }
         let event = match (&t.event, events.as_slice()) {
             (Some(e), _) => e.as_str(),
             (None, [only]) => only,
             (None, _) => {
-                let message = format!("sub-process step \"{}\" has {} input events; the target must name one", t.step, events.len());
+                let message = format!(
+                    "sub-process step \"{}\" has {} input events; the target must name one",
+                    t.step,
+                    events.len()
+                );
                 return Err(self.loaded.diagnostic(pointer, message, Some(hint())));
             }
         };
         if !events.contains(&event) {
             let message = format!("the process of step \"{}\" has no input event \"{event}\"", t.step);
-            return Err(self.loaded.diagnostic(&format!("{pointer}/event"), message, Some(suggest(event, events.iter().copied()))));
+            return Err(self.loaded.diagnostic(
+                &format!("{pointer}/event"),
+                message,
+                Some(suggest(event, events.iter().copied())),
+            ));
         }
         Ok(nested.routing.nested_input(nested, event, self.topics))
     }
@@ -639,11 +646,13 @@ impl Binder<'_> {
             (Shape::MapProcess, Some(event), None) => Some(event),
             (Shape::MapProcess, None, Some(_)) => {
                 let message = format!("step \"{}\" maps a process: a target names one of its input events", t.step);
-                let hint = format!("write `event:` with one of: {}", desc.function_names().collect::<Vec<_>>().join(", "));
+                let hint =
+                    format!("write `event:` with one of: {}", desc.function_names().collect::<Vec<_>>().join(", "));
                 return Err(err("function", message, hint));
             }
             (_, Some(_), _) => {
-                let message = format!("`event` names an input event of a sub-process, and step \"{}\" is a component", t.step);
+                let message =
+                    format!("`event` names an input event of a sub-process, and step \"{}\" is a component", t.step);
                 return Err(err("event", message, "name a kernel function with `function:` instead".into()));
             }
             (_, None, f) => f.as_ref(),

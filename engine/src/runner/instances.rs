@@ -8,12 +8,12 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentType, Func, Lower, TypedFunc};
 
 use crate::data::Json;
-use crate::host::sandbox::trap_kind;
 use crate::host::sandbox::Limits;
+use crate::host::sandbox::trap_kind;
 use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
 use crate::load::{FunctionDescription, Process, StepComponent, StepKind};
-use crate::runner::map::MapExecutor;
 use crate::runner::failure::{ErrorKind, Failure};
+use crate::runner::map::MapExecutor;
 
 /// What a successful invocation gave.
 #[derive(Debug)]

@@ -80,7 +80,8 @@ impl MapExecutor {
                     let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
                     let state = step.item_state.as_ref().map(Json::as_str);
                     let version = component.description.state_version;
-                    let out = slot.call(component, owner, &process.limits, call, f, &[Some(item.get())], state, version)?;
+                    let out =
+                        slot.call(component, owner, &process.limits, call, f, &[Some(item.get())], state, version)?;
                     Ok(ItemOutput { result: out.result, events: out.events })
                 }
                 (Mapped::Process(mapped), _) => run_process(mapped, call, j, &f.name, item),
@@ -91,9 +92,10 @@ impl MapExecutor {
         self.created += self.slots.iter_mut().map(ComponentSlot::take_created).sum::<u64>();
         let mut done = Vec::with_capacity(items.len());
         for (j, output) in outputs.into_iter().enumerate() {
-            done.push(output.map_err(|e| {
-                Failure::new(e.kind, format!("item {j} of {} failed: {}", items.len(), e.message))
-            })?);
+            done.push(
+                output
+                    .map_err(|e| Failure::new(e.kind, format!("item {j} of {} failed: {}", items.len(), e.message)))?,
+            );
         }
         let listened = process.routing.listened(Source::Step(call.step));
         collect(done, listened)
@@ -148,7 +150,13 @@ fn in_parallel<T: Send>(
 /// events are the item's events.
 ///
 /// Errors: the run failed (its error), or ended waiting (a map item must finish within its superstep).
-fn run_process(mapped: &Arc<Process>, call: Call<'_>, j: usize, event: &str, item: &RawValue) -> Result<ItemOutput, Failure> {
+fn run_process(
+    mapped: &Arc<Process>,
+    call: Call<'_>,
+    j: usize,
+    event: &str,
+    item: &RawValue,
+) -> Result<ItemOutput, Failure> {
     let data = Json::parse(item.get().to_string()).map_err(|e| Failure::new(ErrorKind::BadArgument, e.to_string()))?;
     let instance = format!("{}:{}:{}:{j}", call.instance, call.step, call.invocation);
     let mut run = Run::starting_at(mapped.clone(), instance, call.time_ms);

@@ -444,8 +444,7 @@ impl Run {
         }
         let process = &self.process;
         let group = process.routing.result_routes(step, function);
-        let event_type =
-            || weft_definitions::on_result(&process.steps[step].description.functions[function].name);
+        let event_type = || weft_definitions::on_result(&process.steps[step].description.functions[function].name);
         for routes in choose(&self.state, process, group, step, event_type, &invoked.result)? {
             let from = &process.steps[step].id;
             stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, from, &mut self.log);
@@ -482,8 +481,7 @@ impl Run {
         let data = Json::from_value(&data).expect("a flat object of strings is within the depth limit");
         let process = &self.process;
         let group = process.routing.error_routes(step, function);
-        let event_type =
-            || weft_definitions::on_error(&process.steps[step].description.functions[function].name);
+        let event_type = || weft_definitions::on_error(&process.steps[step].description.functions[function].name);
         let chosen = choose(&self.state, process, group, step, event_type, &data)?;
         // An error that no `error` edge took (none declared, or none whose condition matched) goes on.
         if chosen.iter().any(|routes| !routes.is_empty()) {

@@ -210,10 +210,12 @@ fn mermaid_arrows(mermaid: &str) -> Vec<(String, String)> {
     let mut names = std::collections::HashMap::new();
     let mut arrows = Vec::new();
     for line in mermaid.lines().map(str::trim) {
-        if let Some((from, rest)) = line.split_once(" -- \"").or_else(|| line.split_once(" -->").map(|(f, r)| (f, r))) {
+        if let Some((from, rest)) = line.split_once(" -- \"").or_else(|| line.split_once(" -->")) {
             let to = rest.rsplit("--> ").next().unwrap_or(rest).trim();
             arrows.push((from.to_string(), to.to_string()));
-        } else if let (Some(open), Some(first), Some(last)) = (line.find(['[', '(', '{']), line.find('"'), line.rfind('"')) {
+        } else if let (Some(open), Some(first), Some(last)) =
+            (line.find(['[', '(', '{']), line.find('"'), line.rfind('"'))
+        {
             names.insert(line[..open].to_string(), line[first + 1..last].to_string());
         }
     }
@@ -236,9 +238,13 @@ fn graph_of_each_example_parses_back_to_the_definitions_edges() {
             weft_definitions::Target::Function(f) => f.step.clone(),
             weft_definitions::Target::Stop(_) => "stop".into(),
             weft_definitions::Target::Topic(t) => format!("topic {}", t.topic),
-            weft_definitions::Target::Await(a) => format!("await {}{}", a.event, a.timeout.as_ref().map(|t| format!(" (timeout {})", t.0)).unwrap_or_default()),
+            weft_definitions::Target::Await(a) => format!(
+                "await {}{}",
+                a.event,
+                a.timeout.as_ref().map(|t| format!(" (timeout {})", t.0)).unwrap_or_default()
+            ),
         };
-        let mut add = |from: &str, targets: &[weft_definitions::Target], declared: &mut Vec<(String, String)>| {
+        let add = |from: &str, targets: &[weft_definitions::Target], declared: &mut Vec<(String, String)>| {
             for t in targets {
                 declared.push((from.to_string(), target(t)));
                 if let weft_definitions::Target::Await(a) = t {

@@ -2,7 +2,7 @@
 //! edge on the credit limit), rejected for credit, rejected for fraud (the all-of group of the two checks
 //! waits for both to pass).
 
-use serde_json::{Value, json};
+use serde_json::json;
 use weft_tests::run_example;
 
 fn open(applicant: &str) -> weft_tests::Observed {

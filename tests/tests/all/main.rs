@@ -11,5 +11,5 @@ mod food_delivery;
 mod languages;
 mod maps;
 mod scenarios;
-mod sub_processes;
 mod store;
+mod sub_processes;

@@ -56,7 +56,11 @@ fn an_item_that_fails_fails_the_map_naming_its_index() {
         let observed = run(&process(name), &[("Start", json!([1, -2, 3]))]);
         let Status::Failed { error } = &observed.status else { panic!("{name}: {:?}", observed.status) };
         assert_eq!(error.kind, ErrorKind::Failed, "{name}");
-        assert!(error.message.contains("item 1 of 3 failed") && error.message.contains("-2 is negative"), "{name}: {}", error.message);
+        assert!(
+            error.message.contains("item 1 of 3 failed") && error.message.contains("-2 is negative"),
+            "{name}: {}",
+            error.message
+        );
         assert_eq!(error.step.as_deref(), Some("compute"));
     }
 }
@@ -92,7 +96,10 @@ fn maps_that_cannot_work_are_load_errors() {
         ("    map: { component: '{steps}/combine.wasm' }\n", "once per item, with the item as its one parameter"),
         ("    map: { map: { component: '{steps}/echo.wasm' } }\n", "a map may not run another map"),
         ("    map: { component: '{steps}/echo.wasm', process: x.yaml }\n", "exactly one of `component` and `process`"),
-        ("    component: '{steps}/echo.wasm'\n    process: x.yaml\n", "exactly one of `component`, `process` and `map`"),
+        (
+            "    component: '{steps}/echo.wasm'\n    process: x.yaml\n",
+            "exactly one of `component`, `process` and `map`",
+        ),
     ];
     for (step, expected) in cases {
         let (result, _dir) = load_yaml(&format!("{head}{step}{tail}"));

@@ -64,7 +64,11 @@ fn a_public_inner_event_reaches_the_parent_and_an_internal_one_does_not() {
 #[test]
 fn a_process_that_includes_itself_is_a_load_error_showing_the_cycle() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let step = |file: &str| format!("name: p\nversion: '1'\nsteps:\n  - id: s\n    process: {file}\ninputs:\n  - event: Go\n    to: [{{ step: s }}]\n");
+    let step = |file: &str| {
+        format!(
+            "name: p\nversion: '1'\nsteps:\n  - id: s\n    process: {file}\ninputs:\n  - event: Go\n    to: [{{ step: s }}]\n"
+        )
+    };
     std::fs::write(dir.path().join("a.yaml"), step("b.yaml")).expect("write a");
     std::fs::write(dir.path().join("b.yaml"), step("./a.yaml")).expect("write b");
     let Err(e) = weft_tests::runtime().load_process(&dir.path().join("a.yaml")) else { panic!("a cycle loaded") };
@@ -77,9 +81,18 @@ fn a_process_that_includes_itself_is_a_load_error_showing_the_cycle() {
 fn sub_processes_that_cannot_work_are_load_errors() {
     let head = "name: bad\nversion: '1'\nsteps:\n  - id: inner\n    process: '{processes}/";
     let cases = [
-        ("cycle.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner }]\n", "stops or awaits, which a sub-process may not do"),
-        ("linear.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner, event: Begin }]\n", "has no input event \"Begin\""),
-        ("linear.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner, function: echo }]\n", "names one of its input events, not a `function`"),
+        (
+            "cycle.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner }]\n",
+            "stops or awaits, which a sub-process may not do",
+        ),
+        (
+            "linear.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner, event: Begin }]\n",
+            "has no input event \"Begin\"",
+        ),
+        (
+            "linear.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner, function: echo }]\n",
+            "names one of its input events, not a `function`",
+        ),
         ("missing.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner }]\n", "not found"),
     ];
     let processes = weft_tests::tests_dir("processes");
