@@ -234,20 +234,38 @@ impl Graph {
 
     /// The nodes and subgraphs directly inside `parent`, indented `depth` levels.
     fn mermaid_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
+        let open = |sub: &Subgraph| format!("subgraph {}[\"{}\"]", sub.id, mermaid_text(&sub.label));
+        let node = |n: &Node| {
+            let text = mermaid_text(&n.label);
+            match n.shape {
+                Shape::Step => format!("{}[\"{text}\"]", n.id),
+                Shape::Input => format!("{}([\"{text}\"])", n.id),
+                Shape::Stop => format!("{}((\"{text}\"))", n.id),
+                Shape::Gate => format!("{}{{{{\"{text}\"}}}}", n.id),
+            }
+        };
+        self.nest(parent, depth, out, &open, "end", &node);
+    }
+
+    /// Write the subgraphs directly inside `parent` (each `open`ed, its inside, then `close`), then its
+    /// nodes (each as `node` says), one per line, indented `depth` levels.
+    fn nest(
+        &self,
+        parent: Option<usize>,
+        depth: usize,
+        out: &mut String,
+        open: &dyn Fn(&Subgraph) -> String,
+        close: &str,
+        node: &dyn Fn(&Node) -> String,
+    ) {
         let pad = "  ".repeat(depth);
         for (k, sub) in self.subgraphs.iter().enumerate().filter(|(_, s)| s.parent == parent) {
-            let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", sub.id, mermaid_text(&sub.label));
-            self.mermaid_nodes(Some(k), depth + 1, out);
-            let _ = writeln!(out, "{pad}end");
+            let _ = writeln!(out, "{pad}{}", open(sub));
+            self.nest(Some(k), depth + 1, out, open, close, node);
+            let _ = writeln!(out, "{pad}{close}");
         }
         for n in self.nodes.iter().filter(|n| n.parent == parent) {
-            let text = mermaid_text(&n.label);
-            let _ = match n.shape {
-                Shape::Step => writeln!(out, "{pad}{}[\"{text}\"]", n.id),
-                Shape::Input => writeln!(out, "{pad}{}([\"{text}\"])", n.id),
-                Shape::Stop => writeln!(out, "{pad}{}((\"{text}\"))", n.id),
-                Shape::Gate => writeln!(out, "{pad}{}{{{{\"{text}\"}}}}", n.id),
-            };
+            let _ = writeln!(out, "{pad}{}", node(n));
         }
     }
 
@@ -263,21 +281,17 @@ impl Graph {
 
     /// The nodes and clusters directly inside `parent`, indented `depth` levels.
     fn dot_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
-        let pad = "  ".repeat(depth);
-        for (k, sub) in self.subgraphs.iter().enumerate().filter(|(_, s)| s.parent == parent) {
-            let _ = writeln!(out, "{pad}subgraph cluster_{} {{\n{pad}  label={};", sub.id, dot_text(&sub.label));
-            self.dot_nodes(Some(k), depth + 1, out);
-            let _ = writeln!(out, "{pad}}}");
-        }
-        for n in self.nodes.iter().filter(|n| n.parent == parent) {
+        let open = |sub: &Subgraph| format!("subgraph cluster_{} {{ label={};", sub.id, dot_text(&sub.label));
+        let node = |n: &Node| {
             let shape = match n.shape {
                 Shape::Step => "box",
                 Shape::Input => "ellipse",
                 Shape::Stop => "doublecircle",
                 Shape::Gate => "hexagon",
             };
-            let _ = writeln!(out, "{pad}{} [label={}, shape={shape}];", n.id, dot_text(&n.label));
-        }
+            format!("{} [label={}, shape={shape}];", n.id, dot_text(&n.label))
+        };
+        self.nest(parent, depth, out, &open, "}", &node);
     }
 }
 
