@@ -65,8 +65,7 @@ impl MapExecutor {
         args: Vec<Option<Json>>,
     ) -> Result<Invoked, Failure> {
         let items = items(args.first().and_then(Option::as_ref))?;
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS);
-        let workers = workers.min(items.len()).max(1);
+        let workers = cores().min(items.len()).max(1);
         if let Mapped::Component(_) = self.step.over
             && self.slots.len() < workers
         {
@@ -100,6 +99,13 @@ impl MapExecutor {
         let listened = process.routing.listened(Source::Step(call.step));
         collect(done, listened)
     }
+}
+
+/// Worker threads a map may use: the machine's cores (read once; on Linux it reads cgroup files), at
+/// most [`MAX_WORKERS`].
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS))
 }
 
 /// The items of a map's argument.
