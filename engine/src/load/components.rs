@@ -22,8 +22,8 @@ pub struct StepComponent {
     pub bytes: Arc<[u8]>,
     /// Pre-linked against the host's imports: instantiating it does no linking work.
     pub pre: StepPre<HostState>,
-    /// What it offers.
-    pub description: StepDescription,
+    /// What it offers (shared with the steps that run it, see [`crate::load::ProcessStep::description`]).
+    pub description: Arc<StepDescription>,
     /// Whether its compiled code came from the cache.
     pub cache: CacheStatus,
 }
@@ -58,6 +58,7 @@ pub fn load(
     let pre = StepPre::new(instance_pre)
         .map_err(|e| format!("{} does not export the weft:step/step@0.1.0 world: {e:#}", path.display()))?;
     let description = describe(engine, &pre, limits).map_err(|e| format!("{}: {e}", path.display()))?;
+    let description = Arc::new(description);
     Ok(StepComponent { path: path.to_path_buf(), digest, bytes, pre, description, cache: cache_status })
 }
 

@@ -294,7 +294,7 @@ impl Runtime {
                     let Some(c) = component(path, &format!("/steps/{i}/component"), fetch, pins, &mut problems) else {
                         continue;
                     };
-                    let description = Arc::new(c.description.clone());
+                    let description = c.description.clone();
                     (StepKind::Component(c), description)
                 }
                 (Some(definition::StepKind::Process(_)), Some(child)) => {
