@@ -75,7 +75,8 @@ struct Live {
 
 impl ComponentSlot {
     /// Call kernel function `f` of `component` (instantiated for `owner` if there is no live instance)
-    /// with `args` (by parameter index) and `state`, written under `state_version`.
+    /// with `args` (`(parameter name, JSON text)`, absent optional parameters left out) and `state`,
+    /// written under `state_version`.
     ///
     /// Errors: the guest's typed error, a trap (the instance is dropped), or output that is not JSON.
     #[allow(clippy::too_many_arguments)]
@@ -86,7 +87,7 @@ impl ComponentSlot {
         limits: &Limits,
         call: Call<'_>,
         f: &FunctionDescription,
-        args: &[Option<&str>],
+        args: &[(&str, &str)],
         state: Option<&str>,
         state_version: u32,
     ) -> Result<Invoked, Failure> {
@@ -99,9 +100,7 @@ impl ComponentSlot {
                 self.live.insert(Live { store, invoke })
             }
         };
-        let named: SmallVec<[(&str, &str); 4]> =
-            f.params.iter().zip(args).filter_map(|(p, a)| a.map(|a| (p.name.as_str(), a))).collect();
-        let invocation = InvocationRef { function: &f.name, args: &named, state, state_version };
+        let invocation = InvocationRef { function: &f.name, args, state, state_version };
         let host = live.store.data_mut();
         host.log.function.clone_from(&f.name);
         host.replay.begin(call.time_ms, call.superstep, call.invocation);
@@ -188,7 +187,12 @@ impl StepInstances {
         match (executor, &ps.kind) {
             (Executor::Component(slot), StepKind::Component(component)) => {
                 let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
-                let args: SmallVec<[Option<&str>; 4]> = args.iter().map(|a| a.as_ref().map(Json::as_str)).collect();
+                let args: SmallVec<[(&str, &str); 4]> = f
+                    .params
+                    .iter()
+                    .zip(&args)
+                    .filter_map(|(p, a)| a.as_ref().map(|a| (p.name.as_str(), a.as_str())))
+                    .collect();
                 let state = state.map(Json::as_str);
                 let out = slot.call(component, owner, &process.limits, call, f, &args, state, state_version);
                 self.created += slot.take_created();

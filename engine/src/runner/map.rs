@@ -79,8 +79,20 @@ impl MapExecutor {
                     let owner = StoreOwner { process: process.name(), instance: call.instance, step: &ps.id };
                     let state = step.item_state.as_ref().map(Json::as_str);
                     let version = component.description.state_version;
-                    let out =
-                        slot.call(component, owner, &process.limits, call, f, &[Some(item.get())], state, version)?;
+                    // One parameter, checked when the edges were bound (routing's `Shape::MapComponent`).
+                    let param = f.params.first().ok_or_else(|| {
+                        Failure::new(ErrorKind::BadArgument, format!("kernel function \"{}\" takes no item", f.name))
+                    })?;
+                    let out = slot.call(
+                        component,
+                        owner,
+                        &process.limits,
+                        call,
+                        f,
+                        &[(&param.name, item.get())],
+                        state,
+                        version,
+                    )?;
                     Ok(ItemOutput { result: out.result, events: out.events })
                 }
                 (Mapped::Process(mapped), _) => run_process(mapped, call, j, &f.name, item),
