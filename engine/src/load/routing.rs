@@ -227,6 +227,17 @@ pub struct Nested<'a> {
     pub offset: usize,
 }
 
+/// The index of topic `name` in `topics`, added at the end if new.
+fn topic_index(topics: &mut Vec<String>, name: &str) -> usize {
+    match topics.iter().position(|t| t == name) {
+        Some(i) => i,
+        None => {
+            topics.push(name.to_string());
+            topics.len() - 1
+        }
+    }
+}
+
 /// An empty group, for sources no edge listens to.
 static NO_EDGES: EdgeGroup = EdgeGroup { all: Vec::new(), guarded: Vec::new(), conditional: false };
 
@@ -358,13 +369,7 @@ impl RoutingTable {
 
     /// The index of topic `name`, added if new.
     fn topic(&mut self, name: &str) -> usize {
-        match self.topics.iter().position(|t| t == name) {
-            Some(i) => i,
-            None => {
-                self.topics.push(name.to_string());
-                self.topics.len() - 1
-            }
-        }
+        topic_index(&mut self.topics, name)
     }
 
     /// The routes of input event `event` of a sub-process, as seen from its parent.
@@ -419,9 +424,7 @@ impl RoutingTable {
         for shape in shapes {
             if let Shape::Nested(n) = shape {
                 for topic in &n.routing.topics {
-                    if !topics.contains(topic) {
-                        topics.push(topic.clone());
-                    }
+                    topic_index(&mut topics, topic);
                 }
             }
         }
