@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::LoadedDefinition;
 use crate::condition::Condition;
 use crate::error::{Diagnostic, suggest};
-use crate::model::{Duration, Target};
+use crate::model::{Duration, SinkTo, Target, WebhookSink};
 
 /// The definition's `when` conditions, compiled, by edge index (`None` for an edge without one); or every
 /// problem found, in document order.
@@ -62,6 +62,11 @@ pub fn check(loaded: &LoadedDefinition) -> Result<Vec<Option<Arc<Condition>>>, V
     let topics = def.sinks.iter().map(|sink| sink.topic.as_str());
     let twice = |t: &str| format!("topic \"{t}\" has two sinks");
     repeated(loaded, topics, |i| format!("/sinks/{i}/topic"), twice, "give each topic one sink", &mut out);
+    for (i, sink) in def.sinks.iter().enumerate() {
+        if let SinkTo::Webhook(WebhookSink { timeout: Some(d), .. }) = &sink.to {
+            targets.duration(&format!("/sinks/{i}/to/timeout"), d, &mut out);
+        }
+    }
     for (i, step) in def.steps.iter().enumerate() {
         for (function, retry) in &step.retries {
             for (key, delay) in [("initialDelay", &retry.initial_delay), ("maxDelay", &retry.max_delay)] {

@@ -294,7 +294,7 @@ pub struct Sink {
     pub to: SinkTo,
 }
 
-/// A sink: standard output, or a file.
+/// A sink: standard output, a file, or a webhook.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SinkTo {
@@ -302,6 +302,8 @@ pub enum SinkTo {
     Stdout(StdoutSink),
     /// `{ file: PATH }`: appended as CloudEvents JSON lines to a file (relative to the definition).
     File(FileSink),
+    /// `{ webhook: URL }`: each event POSTed to the URL as a structured-mode CloudEvent.
+    Webhook(WebhookSink),
 }
 
 /// The word `stdout`.
@@ -319,6 +321,31 @@ pub struct FileSink {
     /// The file, relative to the definition file; created if missing, appended to.
     #[schemars(length(min = 1))]
     pub file: String,
+}
+
+/// The pattern of a webhook's URL in the schema: `http` or `https`, then a host.
+pub const WEBHOOK_URL_PATTERN: &str = r"^https?://[^\s/?#]+(/[^\s]*)?$";
+
+/// `{ webhook: URL, attempts: 5, timeout: 10s }`: each event of the topic is POSTed to `URL` as a
+/// structured-mode CloudEvent (`Content-Type: application/cloudevents+json`, CloudEvents HTTP protocol
+/// binding 1.0.2, section 3.2), one at a time and in order, by a worker beside the run (the run never
+/// waits for it). A 2xx response delivers the event; a refused connection, a timeout, 408, 429 or a
+/// 5xx is retried after 100 ms, doubling up to 5 s; any other status is a refusal that is not retried
+/// (docs/semantics.md, "External topics").
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSink {
+    /// The URL, `http://` or `https://`.
+    #[schemars(regex(pattern = WEBHOOK_URL_PATTERN))]
+    pub webhook: String,
+    /// Attempts per event in all, the first included (default 5). When they are used up, the event and
+    /// those after it stay undelivered until the instance is next driven (`weft resume ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub attempts: Option<u32>,
+    /// How long one attempt may take, connection included, e.g. `500ms`, `10s` (default `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// `{ await: AgentReplied, timeout: 72h, onTimeout: [...] }`: the run waits for the input event `await`,
@@ -380,6 +407,11 @@ pub struct Limits {
 }
 
 impl ProcessDefinition {
+    /// The topics whose sink is a webhook (delivered later by a worker, so their deliveries are recorded).
+    pub fn webhook_topics(&self) -> Vec<&str> {
+        self.sinks.iter().filter(|s| matches!(s.to, SinkTo::Webhook(_))).map(|s| s.topic.as_str()).collect()
+    }
+
     /// Every external topic its targets name, in order of first appearance.
     pub fn topics(&self) -> Vec<String> {
         fn walk(targets: &[Target], out: &mut Vec<String>) {

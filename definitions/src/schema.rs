@@ -116,13 +116,15 @@ fn describe(
                 });
             }
         }
-        ValidationErrorKind::Pattern { pattern } if pattern == crate::model::DURATION_PATTERN => out.push(Diagnostic {
-            file: file.to_path_buf(),
-            position: map.value(&pointer),
-            message: format!("{} is not a duration", short(error.instance())),
-            hint: Some("write a whole number and a unit: ms, s, m, h or d, e.g. `72h`".into()),
-            pointer,
-        }),
+        ValidationErrorKind::Pattern { pattern } if let Some((what, hint)) = pattern_meaning(pattern) => {
+            out.push(Diagnostic {
+                file: file.to_path_buf(),
+                position: map.value(&pointer),
+                message: format!("{} is not {what}", short(error.instance())),
+                hint: Some(hint.into()),
+                pointer,
+            })
+        }
         _ => out.push(Diagnostic {
             file: file.to_path_buf(),
             position: map.value(&pointer),
@@ -130,6 +132,19 @@ fn describe(
             message: error.to_string(),
             hint: None,
         }),
+    }
+}
+
+/// What a value that fails `pattern` should have been, and how to write one; for the model's patterns.
+fn pattern_meaning(pattern: &str) -> Option<(&'static str, &'static str)> {
+    match pattern {
+        crate::model::DURATION_PATTERN => {
+            Some(("a duration", "write a whole number and a unit: ms, s, m, h or d, e.g. `72h`"))
+        }
+        crate::model::WEBHOOK_URL_PATTERN => {
+            Some(("an http or https URL", "e.g. `https://hooks.example.com/orders` or `http://127.0.0.1:8080/events`"))
+        }
+        _ => None,
     }
 }
 

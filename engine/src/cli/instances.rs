@@ -119,7 +119,9 @@ fn drive_and_report(driver: &Driver<'_>, mut held: Instance, json: bool) -> Resu
     let process = held.run().process().clone();
     let mut sink = TopicSinks::new(&process, std::io::stdout().lock());
     driver.drive(&mut held, &mut sink).map_err(durable_error)?;
-    Ok(report(held.run().process(), held.run().state(), json))
+    let code = report(held.run().process(), held.run().state(), json);
+    let id = held.run().state().instance_id.clone();
+    super::deliveries::finish(sink, Some((driver, &id))).map(|()| code)
 }
 
 /// Print `lines` on stdout, one each, stopping quietly when the reader went away (e.g. `| head`).

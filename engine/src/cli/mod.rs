@@ -6,6 +6,7 @@
 //! data, command-line usage, an unknown instance, an ended run, an instance another process holds, a file
 //! that is not a usable store).
 
+mod deliveries;
 mod describe;
 mod instances;
 mod run;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::store::StoreArgs;
-use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
+use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, deliveries, fail, report};
 use crate::data::Json;
 use crate::durable::Driver;
 use crate::runner::{Run, clock};
@@ -60,10 +60,11 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         let mut run = Run::starting_at(process.clone(), instance, clock.now_ms());
         run.send(&args.event, data).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
         run.run_to_end(&mut sink);
-        if let Some(e) = sink.error {
+        if let Some(e) = sink.error.take() {
             return Err(fail(EXIT_RUN_FAILED, format!("cannot publish events: {e}")));
         }
-        return Ok(report(&process, run.state(), args.json));
+        let code = report(&process, run.state(), args.json);
+        return deliveries::finish(sink, None).map(|()| code);
     }
     let store = args.store.open()?;
     let driver = Driver::new(&store, &runtime, clock.as_ref());
@@ -71,7 +72,8 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         .start(process.clone(), &args.file, &instance, &args.event, data)
         .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     driver.drive(&mut held, &mut sink).map_err(|e| fail(EXIT_RUN_FAILED, e.to_string()))?;
-    Ok(report(&process, held.run().state(), args.json))
+    let code = report(&process, held.run().state(), args.json);
+    deliveries::finish(sink, Some((&driver, &instance))).map(|()| code)
 }
 
 /// An event's data from `--data` or `--data-file` (default `null`).

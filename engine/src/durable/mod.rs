@@ -4,7 +4,7 @@
 //! the checkpoint (the whole [`RunState`](crate::runner::RunState)), the superstep's history and its public
 //! events (the outbox). Only after the commit does it publish those events, and the next commit marks them
 //! published. A driver that starts on an instance first publishes again whatever is still unpublished,
-//! with the same CloudEvent `id` and `source`. So internal delivery is exactly once (a superstep either
+//! and whatever a webhook never acknowledged, with the same CloudEvent `id` and `source`. So internal delivery is exactly once (a superstep either
 //! committed or is re-run from the previous checkpoint), and publishing is at least once, exactly once to
 //! a consumer that de-duplicates by `id`.
 //!
@@ -24,6 +24,9 @@ use crate::load::{Process, Runtime};
 use crate::runner::{Clock, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::CloudEventSink;
 use crate::sinks::cloudevents::to_json;
+#[cfg(doc)]
+use crate::sinks::topics::TopicSinks;
+use crate::sinks::webhook::Outcome;
 use crate::store::{Commit, InstanceInfo, NewInstance, Pinned, Store, StoreError};
 pub use owner::{Owner, is_gone};
 
@@ -163,12 +166,14 @@ impl<'a> Driver<'a> {
 
     fn open_held(&self, id: &str) -> Result<Instance, DurableError> {
         let loaded = self.store.load(id)?;
-        // An ended run is opened only to publish what a crash left unpublished after its last commit.
-        if loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty() {
-            return Err(DurableError::Ended { instance: id.into(), status: loaded.info.status });
-        }
+        // An ended run is opened only to publish what a crash left unpublished after its last commit, or
+        // to deliver again what its webhooks did not acknowledge.
+        let ended = loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty();
         let info = loaded.info;
         let process = Arc::new(self.pinned_process(&info)?);
+        if ended && self.store.undelivered(id, &process.loaded.definition.webhook_topics())?.is_empty() {
+            return Err(DurableError::Ended { instance: id.into(), status: info.status });
+        }
         let mut run =
             Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
         run.record_history(true);
@@ -237,7 +242,9 @@ impl<'a> Driver<'a> {
 
     fn drive_held(&self, instance: &mut Instance, sink: &mut dyn CloudEventSink) -> Result<(), DurableError> {
         let id = instance.info.id.clone();
-        for event in self.store.unpublished(&id)? {
+        let webhook_topics = instance.run.process().loaded.definition.webhook_topics();
+        let undelivered = self.store.undelivered(&id, &webhook_topics)?;
+        for event in undelivered.iter().chain(&self.store.unpublished(&id)?) {
             sink.publish_json(&event.id, &event.json).map_err(DurableError::Publish)?;
         }
         // Everything in the outbox has now been published at least once.
@@ -275,6 +282,15 @@ impl<'a> Driver<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Record the events each webhook acknowledged (from [`TopicSinks::finish`]); those it did not are
+    /// delivered again by the instance's next driver.
+    ///
+    /// Errors: the store's (the events are then delivered again, with the same `id`s).
+    pub fn record_deliveries(&self, id: &str, outcomes: &[(String, String, Outcome)]) -> Result<(), DurableError> {
+        let delivered: Vec<String> = outcomes.iter().flat_map(|(_, _, o)| o.delivered.iter().cloned()).collect();
+        Ok(self.store.delivered(id, &delivered)?)
     }
 
     /// Deliver the awaited event `event_type` with `data` to instance `id` and commit that at once; then

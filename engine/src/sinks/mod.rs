@@ -1,9 +1,10 @@
 //! Sinks: where a run's public events go. [`cloudevents`] turns them into CloudEvents 1.0 and writes
-//! them as JSON lines; [`topics`] sends events of external topics to their sinks; a `Vec<EventRecord>`
-//! collects them (for tests and embedding).
+//! them as JSON lines; [`topics`] sends events of external topics to their sinks, [`webhook`] POSTs
+//! them over HTTP; a `Vec<EventRecord>` collects them (for tests and embedding).
 
 pub mod cloudevents;
 pub mod topics;
+pub mod webhook;
 
 use crate::runner::EventRecord;
 

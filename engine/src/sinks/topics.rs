@@ -1,6 +1,6 @@
 //! Where events sent to external topics go (a definition's `sinks`): each topic to standard output or
-//! appended to a file, as CloudEvents JSON lines; public events, and topics without a sink, to the
-//! default output (docs/semantics.md, "External topics").
+//! appended to a file, as CloudEvents JSON lines, or POSTed to a webhook; public events, and topics
+//! without a sink, to the default output (docs/semantics.md, "External topics").
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -12,6 +12,7 @@ use weft_definitions::SinkTo;
 use crate::load::Process;
 use crate::runner::EventRecord;
 use crate::sinks::cloudevents::{JsonLines, TOPIC_ATTRIBUTE, to_json};
+use crate::sinks::webhook::{Outcome, Webhook};
 use crate::sinks::{CloudEventSink, EventSink};
 
 /// Sends each event to its topic's sink, everything else to the default output.
@@ -20,6 +21,8 @@ pub struct TopicSinks<W: Write> {
     /// Topic → file, relative paths resolved against the definition's folder.
     files: HashMap<String, PathBuf>,
     open: HashMap<String, File>,
+    /// Topic → its webhook's worker.
+    webhooks: HashMap<String, Webhook>,
     /// The first error of an in-memory run's publishing (a durable run gets it back from each call).
     pub error: Option<String>,
 }
@@ -28,21 +31,35 @@ impl<W: Write> TopicSinks<W> {
     /// The sinks `process` declares; the rest goes to `out`.
     pub fn new(process: &Process, out: W) -> Self {
         let folder = process.loaded.file.parent().map(PathBuf::from).unwrap_or_default();
-        let files = process
-            .loaded
-            .definition
-            .sinks
-            .iter()
-            .filter_map(|sink| match &sink.to {
-                SinkTo::File(f) => Some((sink.topic.clone(), folder.join(&f.file))),
-                SinkTo::Stdout(_) => None,
-            })
+        let mut files = HashMap::new();
+        let mut webhooks = HashMap::new();
+        for sink in &process.loaded.definition.sinks {
+            match &sink.to {
+                SinkTo::File(f) => drop(files.insert(sink.topic.clone(), folder.join(&f.file))),
+                SinkTo::Webhook(w) => drop(webhooks.insert(sink.topic.clone(), Webhook::start(w))),
+                SinkTo::Stdout(_) => {}
+            }
+        }
+        TopicSinks { default: JsonLines::new(out), files, open: HashMap::new(), webhooks, error: None }
+    }
+
+    /// Wait for every webhook to deliver what it was handed (each retries with backoff, so this may take
+    /// a while when one is down); what each did, by topic, as `(topic, url, outcome)`.
+    pub fn finish(self) -> Vec<(String, String, Outcome)> {
+        let mut done: Vec<_> = self
+            .webhooks
+            .into_iter()
+            .map(|(topic, webhook)| (topic, webhook.url().to_owned(), webhook.finish()))
             .collect();
-        TopicSinks { default: JsonLines::new(out), files, open: HashMap::new(), error: None }
+        done.sort_by(|a, b| a.0.cmp(&b.0));
+        done
     }
 
     /// Write `json` to the sink of `topic`, or to the default output.
     fn send(&mut self, id: &str, topic: Option<&str>, json: &str) -> Result<(), String> {
+        if let Some(webhook) = topic.and_then(|t| self.webhooks.get(t)) {
+            return webhook.send(id, json);
+        }
         let Some((topic, path)) = topic.and_then(|t| self.files.get_key_value(t)) else {
             return self.default.publish_json(id, json);
         };

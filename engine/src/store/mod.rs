@@ -200,6 +200,16 @@ pub trait Store: Send + Sync {
     /// Every outbox event of `id`, in order, published or not.
     fn outbox(&self, id: &str) -> Result<Vec<OutboxEvent>, StoreError>;
 
+    /// The published outbox events of `id` sent to one of the external `topics` whose delivery was never
+    /// recorded with [`Store::delivered`], in order (for topics whose sink delivers later, a webhook).
+    fn undelivered(&self, id: &str, topics: &[&str]) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Record that the outbox events of `id` with these CloudEvent ids were delivered (acknowledged by
+    /// their webhook). Recording one twice is no error.
+    ///
+    /// Errors: [`StoreError::Backend`] (the events are then delivered again by the next driver).
+    fn delivered(&self, id: &str, event_ids: &[String]) -> Result<(), StoreError>;
+
     /// The history of `id`, in order.
     fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError>;
 

@@ -1,11 +1,13 @@
 //! The `weft` command as a user runs it, in one test binary (one link of wasmtime): output and exit codes
-//! ([`cli`]), durable instances ([`durable`]), and runs killed with SIGKILL and resumed ([`crash`]). Uses
+//! ([`cli`]), durable instances ([`durable`]), runs killed with SIGKILL and resumed ([`crash`]), and webhook
+//! sinks against a loopback HTTP service ([`webhooks`]). Uses
 //! the components built by scripts/build-steps under tests/steps. Every command gets a store in a
 //! temporary folder: no test touches the user's data directory.
 
 mod cli;
 mod crash;
 mod durable;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -118,6 +118,20 @@ fn conformance(store: &dyn Store) {
     assert_eq!(listed(Some("completed")), ["b"]);
     assert_eq!(listed(Some("running")), ["a"]);
     assert_eq!(listed(None).len(), 2);
+
+    // Webhook deliveries: published events of the given topics that no delivery was recorded for.
+    let event = |n: u32, topic: &str| (format!("b-{n}"), format!("{{\"id\":\"b-{n}\",\"wefttopic\":\"{topic}\"}}"));
+    let outbox = [event(1, "Hooked"), event(2, "Filed"), event(3, "Hooked")];
+    store.commit("b", 2, &commit(&done, &[], &outbox)).unwrap();
+    assert!(store.undelivered("b", &["Hooked"]).unwrap().is_empty(), "not published yet");
+    store.release("b", ME, 3).unwrap();
+    assert_eq!(ids(store.undelivered("b", &["Hooked"]).unwrap()), ["b-1", "b-3"]);
+    assert_eq!(ids(store.undelivered("b", &["Hooked", "Filed"]).unwrap()), ["b-1", "b-2", "b-3"]);
+    assert!(store.undelivered("b", &[]).unwrap().is_empty());
+    store.delivered("b", &["b-1".into()]).unwrap();
+    store.delivered("b", &["b-1".into(), "b-3".into()]).unwrap();
+    assert!(store.undelivered("b", &["Hooked"]).unwrap().is_empty());
+    assert!(store.undelivered("a", &["Hooked"]).unwrap().is_empty(), "deliveries are per instance");
 }
 
 #[test]
@@ -177,7 +191,8 @@ fn foreign_sql(path: &std::path::Path, sql: &str) {
 }
 
 /// A store written by a Weft of store schema version 1 (flags on outbox rows, WITHOUT ROWID logs) opens
-/// as version 2 with everything kept: the history, the outbox, and which events were published.
+/// as the current version with everything kept: the history, the outbox, and which events were published;
+/// no webhook delivery is recorded for them.
 #[test]
 fn a_version_1_store_is_migrated_with_its_history_and_outbox() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,5 +221,6 @@ fn a_version_1_store_is_migrated_with_its_history_and_outbox() {
     assert_eq!(unpublished.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a-2"]);
     let version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, weft_engine::store::sqlite::SCHEMA_VERSION);
+    store.delivered("a", &["a-1".into()]).unwrap();
 }

@@ -25,8 +25,11 @@ use crate::store::{Commit, InstanceInfo, Loaded, NewInstance, OutboxEvent, Pinne
 pub const APPLICATION_ID: i32 = 0x5745_4654;
 
 /// The schema migrations, by version: version `n` is the `n`-th file.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_instances.sql"), include_str!("migrations/0002_append_only_logs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_instances.sql"),
+    include_str!("migrations/0002_append_only_logs.sql"),
+    include_str!("migrations/0003_deliveries.sql"),
+];
 
 /// The schema version this Weft writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -353,6 +356,28 @@ impl Store for SqliteStore {
 
     fn outbox(&self, id: &str) -> Result<Vec<OutboxEvent>, StoreError> {
         rows::outbox(&self.conn(), id, false)
+    }
+
+    fn undelivered(&self, id: &str, topics: &[&str]) -> Result<Vec<OutboxEvent>, StoreError> {
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
+        let topics = serde_json::to_string(topics).map_err(|e| StoreError::Backend(e.to_string()))?;
+        rows::undelivered(&self.conn(), id, &topics)
+    }
+
+    fn delivered(&self, id: &str, event_ids: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT OR IGNORE INTO deliveries (instance, event_id) VALUES (?1, ?2)")
+                .map_err(backend)?;
+            for event in event_ids {
+                insert.execute(params![id, event]).map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
     }
 
     fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {

@@ -55,11 +55,24 @@ pub fn checkpoint_json(state: &RunState) -> Result<String, StoreError> {
 pub fn outbox(conn: &Connection, id: &str, unpublished_only: bool) -> Result<Vec<OutboxEvent>, StoreError> {
     let sql = "SELECT seq, event_id, cloudevent FROM outbox WHERE instance = ?1 \
                AND seq > CASE WHEN ?2 THEN (SELECT published_len FROM instances WHERE id = ?1) ELSE 0 END ORDER BY seq";
+    outbox_rows(conn, sql, rusqlite::params![id, i64::from(unpublished_only)])
+}
+
+/// The published outbox events of `id` sent to one of `topics` (a JSON array of names) that have no
+/// delivery recorded, in order.
+pub fn undelivered(conn: &Connection, id: &str, topics: &str) -> Result<Vec<OutboxEvent>, StoreError> {
+    let sql = "SELECT seq, event_id, cloudevent FROM outbox WHERE instance = ?1 \
+               AND seq <= (SELECT published_len FROM instances WHERE id = ?1) \
+               AND json_extract(cloudevent, '$.wefttopic') IN (SELECT value FROM json_each(?2)) \
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.instance = ?1 AND d.event_id = outbox.event_id) \
+               ORDER BY seq";
+    outbox_rows(conn, sql, rusqlite::params![id, topics])
+}
+
+fn outbox_rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(super::backend)?;
     let events = stmt
-        .query_map(rusqlite::params![id, i64::from(unpublished_only)], |r| {
-            Ok(OutboxEvent { seq: u64_at(r, 0)?, id: r.get(1)?, json: r.get(2)? })
-        })
+        .query_map(params, |r| Ok(OutboxEvent { seq: u64_at(r, 0)?, id: r.get(1)?, json: r.get(2)? }))
         .map_err(super::backend)?;
     events.map(|e| e.map_err(super::backend)).collect()
 }
