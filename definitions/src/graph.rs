@@ -9,7 +9,11 @@
 //! `sub<i>`, and its node `s<i>` inside it is where the sub-process's public events leave it.
 //!
 //! Both formats are written from one list of nodes and arrows, so they show the same graph.
+//!
+//! Given the path a run took ([`Taken`], from its history), the steps it invoked and the arrows of the
+//! edges it fired are marked, each with its count (`(×3)`): green and bold in both formats.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::model::{EdgeSource, FunctionTarget, ProcessDefinition, StepKind, Target};
@@ -43,6 +47,10 @@ struct Node {
     shape: Shape,
     /// The subgraph it is drawn in (`None` at the top).
     parent: Option<usize>,
+    /// For a step: its id in a run (`kyc/score` inside the sub-process `kyc`).
+    step: Option<String>,
+    /// Whether it is a sub-process's input event, which passes on whatever arrives at it.
+    relay: bool,
 }
 
 /// A sub-process's box.
@@ -56,15 +64,60 @@ struct Arrow {
     from: String,
     to: String,
     label: String,
+    /// The edge it draws, as a run's history names it (`edges/3`, `kyc/inputs/0`).
+    edge: Option<String>,
 }
 
-/// The graph of the process in `tree` (its sub-processes nested) in `format`, ending with a newline.
-pub fn render(tree: &DefinitionTree, format: Format) -> String {
+/// The path a run took, from its history: how many times each step was invoked, by step id as in the run
+/// (`kyc/score`), and how many times each edge fired, by its path (`edges/3`, `kyc/edges/1`, `inputs/0`,
+/// `edges/5/allOf/1`, `onError`; see the history's `fired` records).
+#[derive(Debug, Clone, Default)]
+pub struct Taken {
+    /// Invocations by step id.
+    pub invoked: HashMap<String, u64>,
+    /// Firings by edge path.
+    pub fired: HashMap<String, u64>,
+}
+
+/// The colour of what a run took.
+const TAKEN_COLOUR: &str = "#2b8a3e";
+/// The fill of a step a run invoked.
+const TAKEN_FILL: &str = "#d3f9d8";
+
+/// The graph of the process in `tree` (its sub-processes nested) in `format`, ending with a newline;
+/// with `taken`, the path a run took is marked on it.
+pub fn render(tree: &DefinitionTree, format: Format, taken: Option<&Taken>) -> String {
     let mut graph = Graph::default();
-    graph.add(tree, "", None);
+    graph.add(tree, "", "", None);
+    let counts = taken.map(|t| graph.mark(t)).unwrap_or_default();
     match format {
-        Format::Mermaid => graph.mermaid(),
-        Format::Dot => graph.dot(&tree.loaded.definition.name),
+        Format::Mermaid => graph.mermaid(&counts),
+        Format::Dot => graph.dot(&tree.loaded.definition.name, &counts),
+    }
+}
+
+/// What a run took, per node and per arrow (same order as the graph's), 0 for what it did not.
+#[derive(Default)]
+struct Counts {
+    nodes: Vec<u64>,
+    arrows: Vec<u64>,
+}
+
+impl Counts {
+    fn node(&self, i: usize) -> u64 {
+        self.nodes.get(i).copied().unwrap_or(0)
+    }
+    fn arrow(&self, i: usize) -> u64 {
+        self.arrows.get(i).copied().unwrap_or(0)
+    }
+}
+
+/// `text` with a count, when there is one: `Again (×4)`, or `×4` alone.
+fn counted(text: &str, count: u64) -> String {
+    match (count, text.is_empty()) {
+        (0, _) => text.to_string(),
+        (_, true) => format!("×{count}"),
+        _ => format!("{text} (×{count})"),
     }
 }
 
@@ -97,30 +150,36 @@ fn target_node(def: &ProcessDefinition, tree: &DefinitionTree, prefix: &str, t: 
 
 impl Graph {
     fn node(&mut self, id: String, label: String, shape: Shape) {
-        self.nodes.push(Node { id, label, shape, parent: self.current });
+        self.nodes.push(Node { id, label, shape, parent: self.current, step: None, relay: false });
     }
 
-    /// Add the graph of `tree`, its node ids prefixed with `prefix`.
-    fn add(&mut self, tree: &DefinitionTree, prefix: &str, parent: Option<usize>) {
+    fn step_node(&mut self, id: String, label: String, step: String) {
+        self.nodes.push(Node { id, label, shape: Shape::Step, parent: self.current, step: Some(step), relay: false });
+    }
+
+    /// Add the graph of `tree`, its node ids prefixed with `prefix`, its step ids and edge paths (as a
+    /// run names them) with `path` (`kyc/` inside the sub-process `kyc`).
+    fn add(&mut self, tree: &DefinitionTree, prefix: &str, path: &str, parent: Option<usize>) {
         let def = &tree.loaded.definition;
         self.current = parent;
         for (i, step) in def.steps.iter().enumerate() {
             let id = format!("{prefix}s{i}");
+            let run_id = format!("{path}{}", step.id);
             match (step.kind(), tree.child(i)) {
                 (Some(StepKind::Process(file)), Some(child)) => {
                     let label = format!("{}: process {file}", step.id);
                     self.subgraphs.push(Subgraph { id: format!("{prefix}sub{i}"), label, parent });
                     let sub = Some(self.subgraphs.len() - 1);
-                    self.add(child, &format!("{id}_"), sub);
+                    self.add(child, &format!("{id}_"), &format!("{run_id}/"), sub);
                     self.current = sub;
                     self.node(id, format!("{} public events", step.id), Shape::Input);
                     self.current = parent;
                 }
                 (Some(StepKind::Map(map)), _) => {
                     let over = map.component.as_deref().or(map.process.as_deref()).unwrap_or_default();
-                    self.node(id, format!("{}: map over {over}", step.id), Shape::Step);
+                    self.step_node(id, format!("{}: map over {over}", step.id), run_id);
                 }
-                _ => self.node(id, step.id.clone(), Shape::Step),
+                _ => self.step_node(id, step.id.clone(), run_id),
             }
         }
         let g = self;
@@ -134,7 +193,10 @@ impl Graph {
         for (i, input) in def.inputs.iter().enumerate() {
             let node = format!("{prefix}in{i}");
             g.node(node.clone(), input.event.clone(), Shape::Input);
-            g.targets(&node, String::new(), &input.to, &step_node, &node);
+            // A sub-process's inputs are reached through its parent's edges, which a run records.
+            g.nodes.last_mut().expect("just added").relay = !prefix.is_empty();
+            let edge = Some(format!("{path}inputs/{i}"));
+            g.targets(&node, String::new(), &input.to, &step_node, &node, edge);
         }
         for (i, edge) in def.edges.iter().enumerate() {
             let mut label = String::new();
@@ -146,19 +208,22 @@ impl Graph {
             match &edge.from {
                 Some(from) => {
                     let label = join(&source_label(from), &label);
-                    g.targets(&source_node(&from.step), label, &edge.to, &step_node, &format!("{prefix}e{i}"));
+                    let (source, scope) = (source_node(&from.step), format!("{prefix}e{i}"));
+                    g.targets(&source, label, &edge.to, &step_node, &scope, Some(format!("{path}edges/{i}")));
                 }
                 None if !edge.all_of.is_empty() => {
                     let gate = format!("{prefix}all{i}");
                     g.node(gate.clone(), "all of".into(), Shape::Gate);
-                    for member in &edge.all_of {
+                    for (m, member) in edge.all_of.iter().enumerate() {
                         g.arrows.push(Arrow {
                             from: source_node(&member.step),
                             to: gate.clone(),
                             label: source_label(member),
+                            edge: Some(format!("{path}edges/{i}/allOf/{m}")),
                         });
                     }
-                    g.targets(&gate, String::new(), &edge.to, &step_node, &format!("{prefix}e{i}"));
+                    let (scope, fired) = (format!("{prefix}e{i}"), Some(format!("{path}edges/{i}")));
+                    g.targets(&gate, String::new(), &edge.to, &step_node, &scope, fired);
                 }
                 None => {}
             }
@@ -166,12 +231,14 @@ impl Graph {
         if !def.on_error.is_empty() {
             let node = format!("{prefix}onerror");
             g.node(node.clone(), "any unhandled error".into(), Shape::Input);
-            g.targets(&node, String::new(), &def.on_error, &step_node, &format!("{prefix}err"));
+            let edge = Some(format!("{path}onError"));
+            g.targets(&node, String::new(), &def.on_error, &step_node, &format!("{prefix}err"), edge);
         }
     }
 
-    /// Arrows from node `from`, labelled `label`, to each of `targets`; nodes for `stop` and awaits are
-    /// named after `scope` so that each is drawn where it is declared.
+    /// Arrows from node `from`, labelled `label`, to each of `targets`, drawing the edge `edge` (as a
+    /// run's history names it); nodes for `stop` and awaits are named after `scope` so that each is drawn
+    /// where it is declared.
     fn targets(
         &mut self,
         from: &str,
@@ -179,13 +246,15 @@ impl Graph {
         targets: &[Target],
         step_node: &dyn Fn(&FunctionTarget) -> String,
         scope: &str,
+        edge: Option<String>,
     ) {
+        let arrow = |to: String, label: String| Arrow { from: from.into(), to, label, edge: edge.clone() };
         for (j, target) in targets.iter().enumerate() {
             match target {
                 Target::Stop(_) => {
                     let stop = format!("{scope}_stop{j}");
                     self.node(stop.clone(), "stop".into(), Shape::Stop);
-                    self.arrows.push(Arrow { from: from.into(), to: stop, label: label.clone() });
+                    self.arrows.push(arrow(stop, label.clone()));
                 }
                 Target::Function(t) => {
                     let mut to_label = label.clone();
@@ -199,44 +268,90 @@ impl Graph {
                     if let Some(delay) = &t.delay {
                         to_label = join(&to_label, &format!("after {}", delay.0));
                     }
-                    self.arrows.push(Arrow { from: from.into(), to: step_node(t), label: to_label });
+                    self.arrows.push(arrow(step_node(t), to_label));
                 }
                 Target::Topic(t) => {
                     let topic = format!("{scope}_topic{j}");
                     self.node(topic.clone(), format!("topic {}", t.topic), Shape::Input);
-                    self.arrows.push(Arrow { from: from.into(), to: topic, label: label.clone() });
+                    self.arrows.push(arrow(topic, label.clone()));
                 }
                 Target::Await(a) => {
                     let gate = format!("{scope}_await{j}");
                     let timeout = a.timeout.as_ref().map(|t| format!(" (timeout {})", t.0)).unwrap_or_default();
                     self.node(gate.clone(), format!("await {}{timeout}", a.event), Shape::Gate);
-                    self.arrows.push(Arrow { from: from.into(), to: gate.clone(), label: label.clone() });
+                    self.arrows.push(arrow(gate.clone(), label.clone()));
                     if !a.on_timeout.is_empty() {
-                        self.targets(&gate, "on timeout".into(), &a.on_timeout, step_node, &gate.clone());
+                        self.targets(&gate, "on timeout".into(), &a.on_timeout, step_node, &gate.clone(), None);
                     }
                 }
             }
         }
     }
 
-    fn mermaid(&self) -> String {
+    /// How many times the run took each node and arrow: steps by their invocations, arrows by their
+    /// edge's firings; an arrow out of a sub-process's input event as often as arrows into it were taken.
+    fn mark(&self, taken: &Taken) -> Counts {
+        let nodes = self.nodes.iter().map(|n| n.step.as_ref().and_then(|s| taken.invoked.get(s)).copied().unwrap_or(0));
+        let mut counts = Counts {
+            nodes: nodes.collect(),
+            arrows: self
+                .arrows
+                .iter()
+                .map(|a| a.edge.as_ref().and_then(|e| taken.fired.get(e)).copied().unwrap_or(0))
+                .collect(),
+        };
+        // Relays pass on what arrives; nested relays need one round per level.
+        for _ in 0..=crate::tree::MAX_NESTING {
+            let mut changed = false;
+            for relay in self.nodes.iter().filter(|n| n.relay) {
+                let arrived: u64 =
+                    self.arrows.iter().zip(&counts.arrows).filter(|(a, _)| a.to == relay.id).map(|(_, c)| c).sum();
+                for (a, count) in self.arrows.iter().zip(counts.arrows.iter_mut()) {
+                    if a.from == relay.id && *count != arrived {
+                        *count = arrived;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        counts
+    }
+
+    fn mermaid(&self, counts: &Counts) -> String {
         let mut out = String::from("flowchart LR\n");
-        self.mermaid_nodes(None, 1, &mut out);
-        for a in &self.arrows {
-            let _ = if a.label.is_empty() {
+        self.mermaid_nodes(None, 1, counts, &mut out);
+        let mut taken = Vec::new();
+        for (k, a) in self.arrows.iter().enumerate() {
+            let label = counted(&a.label, counts.arrow(k));
+            let _ = if label.is_empty() {
                 writeln!(out, "  {} --> {}", a.from, a.to)
             } else {
-                writeln!(out, "  {} -- \"{}\" --> {}", a.from, mermaid_text(&a.label), a.to)
+                writeln!(out, "  {} -- \"{}\" --> {}", a.from, mermaid_text(&label), a.to)
             };
+            if counts.arrow(k) > 0 {
+                taken.push(k.to_string());
+            }
+        }
+        if !taken.is_empty() {
+            let _ = writeln!(out, "  linkStyle {} stroke:{TAKEN_COLOUR},stroke-width:3px", taken.join(","));
+        }
+        let invoked: Vec<&str> =
+            self.nodes.iter().enumerate().filter(|(i, _)| counts.node(*i) > 0).map(|(_, n)| n.id.as_str()).collect();
+        if !invoked.is_empty() {
+            let _ = writeln!(out, "  classDef taken fill:{TAKEN_FILL},stroke:{TAKEN_COLOUR},stroke-width:2px");
+            let _ = writeln!(out, "  class {} taken", invoked.join(","));
         }
         out
     }
 
     /// The nodes and subgraphs directly inside `parent`, indented `depth` levels.
-    fn mermaid_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
+    fn mermaid_nodes(&self, parent: Option<usize>, depth: usize, counts: &Counts, out: &mut String) {
         let open = |sub: &Subgraph| format!("subgraph {}[\"{}\"]", sub.id, mermaid_text(&sub.label));
-        let node = |n: &Node| {
-            let text = mermaid_text(&n.label);
+        let node = |i: usize, n: &Node| {
+            let text = mermaid_text(&counted(&n.label, counts.node(i)));
             match n.shape {
                 Shape::Step => format!("{}[\"{text}\"]", n.id),
                 Shape::Input => format!("{}([\"{text}\"])", n.id),
@@ -256,7 +371,7 @@ impl Graph {
         out: &mut String,
         open: &dyn Fn(&Subgraph) -> String,
         close: &str,
-        node: &dyn Fn(&Node) -> String,
+        node: &dyn Fn(usize, &Node) -> String,
     ) {
         let pad = "  ".repeat(depth);
         for (k, sub) in self.subgraphs.iter().enumerate().filter(|(_, s)| s.parent == parent) {
@@ -264,32 +379,40 @@ impl Graph {
             self.nest(Some(k), depth + 1, out, open, close, node);
             let _ = writeln!(out, "{pad}{close}");
         }
-        for n in self.nodes.iter().filter(|n| n.parent == parent) {
-            let _ = writeln!(out, "{pad}{}", node(n));
+        for (i, n) in self.nodes.iter().enumerate().filter(|(_, n)| n.parent == parent) {
+            let _ = writeln!(out, "{pad}{}", node(i, n));
         }
     }
 
-    fn dot(&self, name: &str) -> String {
+    fn dot(&self, name: &str, counts: &Counts) -> String {
         let mut out = format!("digraph {} {{\n  rankdir=LR;\n", dot_text(name));
-        self.dot_nodes(None, 1, &mut out);
-        for a in &self.arrows {
-            let _ = writeln!(out, "  {} -> {} [label={}];", a.from, a.to, dot_text(&a.label));
+        self.dot_nodes(None, 1, counts, &mut out);
+        for (k, a) in self.arrows.iter().enumerate() {
+            let label = dot_text(&counted(&a.label, counts.arrow(k)));
+            let style =
+                if counts.arrow(k) > 0 { format!(", color=\"{TAKEN_COLOUR}\", penwidth=2.5") } else { String::new() };
+            let _ = writeln!(out, "  {} -> {} [label={label}{style}];", a.from, a.to);
         }
         out.push_str("}\n");
         out
     }
 
     /// The nodes and clusters directly inside `parent`, indented `depth` levels.
-    fn dot_nodes(&self, parent: Option<usize>, depth: usize, out: &mut String) {
+    fn dot_nodes(&self, parent: Option<usize>, depth: usize, counts: &Counts, out: &mut String) {
         let open = |sub: &Subgraph| format!("subgraph cluster_{} {{ label={};", sub.id, dot_text(&sub.label));
-        let node = |n: &Node| {
+        let node = |i: usize, n: &Node| {
             let shape = match n.shape {
                 Shape::Step => "box",
                 Shape::Input => "ellipse",
                 Shape::Stop => "doublecircle",
                 Shape::Gate => "hexagon",
             };
-            format!("{} [label={}, shape={shape}];", n.id, dot_text(&n.label))
+            let style = if counts.node(i) > 0 {
+                format!(", style=filled, fillcolor=\"{TAKEN_FILL}\", color=\"{TAKEN_COLOUR}\"")
+            } else {
+                String::new()
+            };
+            format!("{} [label={}, shape={shape}{style}];", n.id, dot_text(&counted(&n.label, counts.node(i))))
         };
         self.nest(parent, depth, out, &open, "}", &node);
     }

@@ -8,6 +8,7 @@
 
 mod deliveries;
 mod describe;
+mod graph;
 mod instances;
 mod run;
 mod store;
@@ -64,14 +65,8 @@ enum Command {
     /// Print the JSON Schema of process definitions.
     Schema,
     /// Draw a process definition as declared: every step, input, edge (event, condition, delay), all-of
-    /// group, stop, await and the error handler.
-    Graph {
-        /// The process definition (YAML).
-        file: PathBuf,
-        /// `mermaid` (a flowchart for Markdown) or `dot` (Graphviz).
-        #[arg(long, value_enum, default_value = "mermaid")]
-        format: GraphFormat,
-    },
+    /// group, stop, await and the error handler; with `--run ID`, marked with the path that instance took.
+    Graph(graph::GraphArgs),
     /// Print what a step component offers: its kernel functions, parameters and state version.
     Describe {
         /// The component (.wasm).
@@ -79,15 +74,6 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
-}
-
-/// `weft graph --format`.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum GraphFormat {
-    /// A Mermaid flowchart.
-    Mermaid,
-    /// A Graphviz digraph.
-    Dot,
 }
 
 /// Compiled-code cache settings.
@@ -128,7 +114,7 @@ pub fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Describe { component, cache } => describe::describe(&component, &cache),
-        Command::Graph { file, format } => graph(&file, format),
+        Command::Graph(args) => graph::graph(args),
     };
     result.unwrap_or_else(|code| code)
 }
@@ -155,20 +141,6 @@ fn warn_about(process: &crate::load::Process) {
     for warning in weft_definitions::check::warnings(&process.loaded) {
         eprintln!("warning: {warning}");
     }
-}
-
-/// Print the graph of the definition at `file`; a definition with problems is refused, listing them.
-fn graph(file: &std::path::Path, format: GraphFormat) -> Result<ExitCode, ExitCode> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot read {}: {e}", file.display())))?;
-    let tree = weft_definitions::tree::load_tree(file, text, &mut weft_definitions::tree::read_file)
-        .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
-    let format = match format {
-        GraphFormat::Mermaid => weft_definitions::graph::Format::Mermaid,
-        GraphFormat::Dot => weft_definitions::graph::Format::Dot,
-    };
-    print!("{}", weft_definitions::graph::render(&tree, format));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Print the summary of `state` (on stdout as JSON with `json`, else on stderr for people); the exit code

@@ -400,7 +400,7 @@ impl Runtime {
         let mut routing = RoutingTable::build(loaded, &descriptions, &shapes)?;
         for (i, inner) in nested.into_iter().enumerate() {
             let Some((inner_steps, inner_routing)) = inner else { continue };
-            routing.append(&inner_routing, i, steps.len());
+            routing.append(&inner_routing, i, &loaded.definition.steps[i].id, steps.len());
             steps.extend(inner_steps);
         }
         Ok((steps, routing))

@@ -55,6 +55,8 @@ pub enum Route {
 pub struct AllOfGroup {
     /// Index of its edge in the definition's `edges`.
     pub edge: usize,
+    /// Its edge's path, as the history names the edges that fired (see [`GuardedEdge::path`]).
+    pub path: Arc<str>,
     /// Each member's key in the object the group delivers, `"<step>.<event>"`, in `allOf` order.
     pub keys: Vec<String>,
     /// Where the object goes.
@@ -124,6 +126,10 @@ pub struct GuardedEdge {
     /// Its index in the definition's `edges`, for messages (`/edges/<i>`); for an input event, its
     /// index in `inputs`.
     pub edge: usize,
+    /// Where it is declared, as the history's `fired` records name it: `edges/3`, `inputs/0`, or
+    /// `edges/5/allOf/1` for the arrival of member 1 of an all-of group; inside a sub-process, prefixed
+    /// with the sub-process step's id (`kyc/edges/1`), as the sub-process's steps are.
+    pub path: Arc<str>,
     /// Its routes.
     pub routes: Vec<Route>,
 }
@@ -157,10 +163,10 @@ impl EdgeGroup {
         self.all.is_empty()
     }
 
-    fn push(&mut self, guard: Guard, edge: usize, routes: Vec<Route>) {
+    fn push(&mut self, guard: Guard, edge: usize, path: String, routes: Vec<Route>) {
         self.conditional |= !matches!(guard, Guard::Always);
         self.all.extend(routes.iter().copied());
-        self.guarded.push(GuardedEdge { guard, edge, routes });
+        self.guarded.push(GuardedEdge { guard, edge, path: path.into(), routes });
     }
 }
 
@@ -175,6 +181,8 @@ pub struct Scope {
     pub parent: Option<usize>,
     /// Its error handler (`onError`): routes of a function error no `error` edge handles.
     pub error_handler: Vec<Route>,
+    /// The error handler's path in the history's `fired` records: `onError`, `kyc/onError`.
+    pub error_path: Arc<str>,
 }
 
 /// How the indices of a sub-process's routing table move when it is appended to its parent's.
@@ -185,6 +193,8 @@ struct Shift<'a> {
     scopes: usize,
     /// Parent topic index by child topic index.
     topics: &'a [usize],
+    /// What the child's paths are prefixed with: the sub-process step's id and `/`.
+    path: &'a str,
 }
 
 impl Shift<'_> {
@@ -204,13 +214,22 @@ impl Shift<'_> {
         routes.iter().map(|r| self.route(*r)).collect()
     }
 
+    fn path(&self, path: &str) -> Arc<str> {
+        format!("{}{path}", self.path).into()
+    }
+
     fn group(&self, g: &EdgeGroup) -> EdgeGroup {
         EdgeGroup {
             all: self.routes(&g.all),
             guarded: g
                 .guarded
                 .iter()
-                .map(|e| GuardedEdge { guard: e.guard.clone(), edge: e.edge, routes: self.routes(&e.routes) })
+                .map(|e| GuardedEdge {
+                    guard: e.guard.clone(),
+                    edge: e.edge,
+                    path: self.path(&e.path),
+                    routes: self.routes(&e.routes),
+                })
                 .collect(),
             conditional: g.conditional,
         }
@@ -300,17 +319,17 @@ impl RoutingTable {
         &self.automatic[step][function].1
     }
 
-    /// The routes of the error handler of the scope of `step`, or of the nearest enclosing scope that has
-    /// one (docs/semantics.md, "Sub-processes"); empty when none declares one.
-    pub fn error_handler(&self, step: usize) -> &[Route] {
+    /// The scope whose error handler takes the unhandled errors of `step`: its own scope's, or the nearest
+    /// enclosing scope's that declares one (docs/semantics.md, "Sub-processes"); `None` when none does.
+    pub fn error_handler(&self, step: usize) -> Option<&Scope> {
         let mut scope = self.step_scope.get(step).copied();
         while let Some(s) = scope {
             if !self.scopes[s].error_handler.is_empty() {
-                return &self.scopes[s].error_handler;
+                return Some(&self.scopes[s]);
             }
             scope = self.scopes[s].parent;
         }
-        &[]
+        None
     }
 
     /// The sub-process step that the events of `step` rise to, if `step` is inside a sub-process.
@@ -329,9 +348,9 @@ impl RoutingTable {
             || self.scopes.iter().any(|s| stops(&s.error_handler))
     }
 
-    /// Append the table of the sub-process run by step `step`, whose steps start at `offset` in the
-    /// flattened list (right after every step already in this table).
-    pub fn append(&mut self, child: &RoutingTable, step: usize, offset: usize) {
+    /// Append the table of the sub-process run by step `step` (whose id is `step_id`), whose steps start
+    /// at `offset` in the flattened list (right after every step already in this table).
+    pub fn append(&mut self, child: &RoutingTable, step: usize, step_id: &str, offset: usize) {
         debug_assert_eq!(self.by_source.len(), offset + 1, "a sub-process's steps follow those already appended");
         let topics: Vec<usize> = child.topics.iter().map(|t| self.topic(t)).collect();
         let shift = Shift {
@@ -340,6 +359,7 @@ impl RoutingTable {
             all_of: self.all_of.len(),
             scopes: self.scopes.len(),
             topics: &topics,
+            path: &format!("{step_id}/"),
         };
         for by_type in &child.by_source[1..] {
             self.by_source.push(by_type.iter().map(|(k, g)| (k.clone(), shift.group(g))).collect());
@@ -354,6 +374,7 @@ impl RoutingTable {
         }));
         self.all_of.extend(child.all_of.iter().map(|g| AllOfGroup {
             edge: g.edge,
+            path: shift.path(&g.path),
             keys: g.keys.clone(),
             routes: shift.routes(&g.routes),
         }));
@@ -363,6 +384,7 @@ impl RoutingTable {
             step: Some(s.step.map_or(step, |i| i + offset)),
             parent: Some(s.parent.map_or(parent, |p| p + shift.scopes)),
             error_handler: shift.routes(&s.error_handler),
+            error_path: shift.path(&s.error_path),
         }));
         self.step_scope.extend(child.step_scope.iter().map(|s| s + shift.scopes));
     }
@@ -376,7 +398,7 @@ impl RoutingTable {
     fn nested_input(&self, nested: Nested<'_>, event: &str, parent_topics: &[String]) -> Vec<Route> {
         let topics: Vec<usize> =
             self.topics.iter().map(|t| parent_topics.iter().position(|p| p == t).unwrap_or(usize::MAX)).collect();
-        let shift = Shift { steps: nested.offset, awaits: 0, all_of: 0, scopes: 0, topics: &topics };
+        let shift = Shift { steps: nested.offset, awaits: 0, all_of: 0, scopes: 0, topics: &topics, path: "" };
         shift.routes(self.input_routes(event))
     }
 
@@ -433,7 +455,7 @@ impl RoutingTable {
         let error_handler = binder.bind_all(&def.on_error, "/onError", &mut awaits, &mut problems);
         let mut table = RoutingTable {
             by_source: vec![HashMap::new(); def.steps.len() + 1],
-            scopes: vec![Scope { step: None, parent: None, error_handler }],
+            scopes: vec![Scope { step: None, parent: None, error_handler, error_path: "onError".into() }],
             step_scope: vec![0; def.steps.len()],
             automatic: Vec::new(),
             awaits: Vec::new(),
@@ -444,7 +466,8 @@ impl RoutingTable {
 
         for (i, input) in def.inputs.iter().enumerate() {
             let routes = binder.bind_all(&input.to, &format!("/inputs/{i}/to"), &mut awaits, &mut problems);
-            table.by_source[0].entry(input.event.clone()).or_default().push(Guard::Always, i, routes);
+            let path = format!("inputs/{i}");
+            table.by_source[0].entry(input.event.clone()).or_default().push(Guard::Always, i, path, routes);
         }
         for (i, edge) in def.edges.iter().enumerate() {
             // Each source as (step index, event type), once it names a step and exactly one trigger.
@@ -467,15 +490,17 @@ impl RoutingTable {
             let routes = binder.bind_all(&edge.to, &format!("/edges/{i}/to"), &mut awaits, &mut problems);
             if edge.from.is_some() {
                 let Some((source, event)) = sources.pop() else { continue };
-                table.by_source[source + 1].entry(event).or_default().push(guard(loaded, i), i, routes);
+                let path = format!("edges/{i}");
+                table.by_source[source + 1].entry(event).or_default().push(guard(loaded, i), i, path, routes);
             } else if sources.len() == edge.all_of.len() && !sources.is_empty() {
                 let group = table.all_of.len();
                 for (member, (source, event)) in sources.into_iter().enumerate() {
                     let arrive = vec![Route::Arrive { group, member }];
-                    table.by_source[source + 1].entry(event).or_default().push(Guard::Always, i, arrive);
+                    let path = format!("edges/{i}/allOf/{member}");
+                    table.by_source[source + 1].entry(event).or_default().push(Guard::Always, i, path, arrive);
                 }
                 let keys = edge.all_of.iter().filter_map(weft_definitions::EdgeSource::key).collect();
-                table.all_of.push(AllOfGroup { edge: i, keys, routes });
+                table.all_of.push(AllOfGroup { edge: i, path: format!("edges/{i}").into(), keys, routes });
             }
         }
         // Automatic events are routed by index; guests cannot emit their names, so they leave the map.

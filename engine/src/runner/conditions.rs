@@ -3,10 +3,10 @@
 //! edges when no `when` edge matched. Chosen in definition order, so delivery stays deterministic.
 
 use serde_json::json;
-use smallvec::{SmallVec, smallvec};
+use smallvec::SmallVec;
 
 use crate::data::Json;
-use crate::load::{EdgeGroup, Guard, Route};
+use crate::load::{EdgeGroup, Guard, GuardedEdge, Route};
 use crate::runner::clock::format_time;
 
 /// The CloudEvent attributes a condition sees as `.event` (CloudEvents 1.0, "Context Attributes").
@@ -35,11 +35,38 @@ pub struct ConditionFailed {
     pub message: String,
 }
 
-/// The route lists of the edges that fire (one list, without allocating, when no edge has a condition).
-pub type Chosen<'g> = SmallVec<[&'g [Route]; 2]>;
+/// The edges that fire for one event.
+#[derive(Debug)]
+pub enum Chosen<'g> {
+    /// Every edge of a group none of whose edges has a condition: their routes as one list (decided
+    /// without running anything or allocating), and the edges.
+    All(&'g [Route], &'g [GuardedEdge]),
+    /// The edges a group with conditions picked, in definition order.
+    Picked(SmallVec<[&'g GuardedEdge; 2]>),
+}
 
-/// The routes of the edges of `group` that fire for an event with `data` and the attributes `attributes`
-/// gives (asked only when some edge has a condition), in definition order.
+impl<'g> Chosen<'g> {
+    /// The route lists to deliver to, in definition order.
+    pub fn routes(&self) -> impl Iterator<Item = &'g [Route]> + '_ {
+        let (all, picked) = match self {
+            Chosen::All(routes, _) => (Some(*routes), &[][..]),
+            Chosen::Picked(edges) => (None, edges.as_slice()),
+        };
+        all.into_iter().chain(picked.iter().map(|e| e.routes.as_slice()))
+    }
+
+    /// The edges that fire, in definition order.
+    pub fn edges(&self) -> impl Iterator<Item = &'g GuardedEdge> + '_ {
+        let (all, picked) = match self {
+            Chosen::All(_, edges) => (*edges, &[][..]),
+            Chosen::Picked(edges) => (&[][..], edges.as_slice()),
+        };
+        all.iter().chain(picked.iter().copied())
+    }
+}
+
+/// The edges of `group` that fire for an event with `data` and the attributes `attributes` gives (asked
+/// only when some edge has a condition), in definition order.
 ///
 /// Errors: the first condition that fails on the event.
 pub fn select<'g>(
@@ -48,7 +75,7 @@ pub fn select<'g>(
     data: &Json,
 ) -> Result<Chosen<'g>, ConditionFailed> {
     if let Some(all) = group.unconditional() {
-        return Ok(smallvec![all]);
+        return Ok(Chosen::All(all, group.guarded()));
     }
     let attributes = attributes();
     let event = json!({
@@ -71,15 +98,17 @@ pub fn select<'g>(
         });
     }
     let any = matched.iter().any(|&m| m);
-    Ok(group
-        .guarded()
-        .iter()
-        .zip(matched)
-        .filter(|(edge, matched)| match edge.guard {
-            Guard::Always => true,
-            Guard::When(_) => *matched,
-            Guard::Default => !any,
-        })
-        .map(|(edge, _)| edge.routes.as_slice())
-        .collect())
+    Ok(Chosen::Picked(
+        group
+            .guarded()
+            .iter()
+            .zip(matched)
+            .filter(|(edge, matched)| match edge.guard {
+                Guard::Always => true,
+                Guard::When(_) => *matched,
+                Guard::Default => !any,
+            })
+            .map(|(edge, _)| edge)
+            .collect(),
+    ))
 }

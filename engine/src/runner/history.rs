@@ -2,6 +2,8 @@
 //! published or left unrouted, every invocation, every state change, every status change. The runner
 //! produces these records as part of a superstep's [`Effects`](super::Effects); a store keeps them.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::Json;
@@ -108,6 +110,14 @@ pub enum HistoryRecord {
         id: String,
         /// The topic.
         topic: String,
+    },
+    /// Edges fired by one event: their targets were given its data. Each edge is named by where it is
+    /// declared: `inputs/0`, `edges/3`, `edges/5/allOf/1` (the arrival of member 1 of that all-of group;
+    /// `edges/5` when the group fires), `onError`; inside a sub-process prefixed with its step's id
+    /// (`kyc/edges/1`). `weft graph --run` counts these.
+    Fired {
+        /// The edges, in definition order.
+        edges: Vec<Arc<str>>,
     },
     /// An all-of group had an arrival from every member and delivered their data as one object.
     AllOfFired {

@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::data::Json;
 use crate::host::Emitted;
 use crate::load::{EdgeGroup, Process, Route, RoutingTable, Source};
+use crate::runner::conditions::Chosen;
 use crate::sinks::EventSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use failure::{ErrorKind, Failure, RunError};
@@ -170,8 +171,9 @@ impl Run {
     ///
     /// Errors: [`UnknownInput`] when the process declares no such input event.
     pub fn send(&mut self, event_type: &str, data: Json) -> Result<(), UnknownInput> {
-        let routes = self.process.routing.input_routes(event_type);
-        if routes.is_empty() {
+        let process = self.process.clone();
+        let group = process.routing.routes(Source::Input, event_type);
+        if group.is_empty() {
             let mut accepted: Vec<&str> = self.process.routing.input_events().collect();
             accepted.sort_unstable();
             return Err(UnknownInput {
@@ -180,9 +182,12 @@ impl Run {
                 accepted: accepted.join(", "),
             });
         }
-        let stop = deliver(&mut self.state, &self.process.routing, routes, &data, "", &mut self.log);
-        let record = HistoryRecord::Received { event: event_type.into(), data, routes: routes.len() };
+        // Inputs have no conditions: every edge fires.
+        let routes = group.unconditional().unwrap_or_default();
+        let record = HistoryRecord::Received { event: event_type.into(), data: data.clone(), routes: routes.len() };
         self.record(record);
+        let chosen = Chosen::All(routes, group.guarded());
+        let stop = deliver_edges(&mut self.state, &process.routing, &chosen, &data, "", &mut self.log);
         if stop {
             self.set_status(Status::Stopped);
         }
@@ -445,10 +450,9 @@ impl Run {
         let process = &self.process;
         let group = process.routing.result_routes(step, function);
         let event_type = || weft_definitions::on_result(&process.steps[step].description.functions[function].name);
-        for routes in choose(&self.state, process, group, step, event_type, &invoked.result)? {
-            let from = &process.steps[step].id;
-            stop |= deliver(&mut self.state, &process.routing, routes, &invoked.result, from, &mut self.log);
-        }
+        let chosen = choose(&self.state, process, group, step, event_type, &invoked.result)?;
+        let from = &process.steps[step].id;
+        stop |= deliver_edges(&mut self.state, &process.routing, &chosen, &invoked.result, from, &mut self.log);
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
             let message = format!(
                 "more than {MAX_QUEUED_MESSAGES} messages are queued for the next superstep; look for an edge that \
@@ -484,19 +488,16 @@ impl Run {
         let event_type = || weft_definitions::on_error(&process.steps[step].description.functions[function].name);
         let chosen = choose(&self.state, process, group, step, event_type, &data)?;
         // An error that no `error` edge took (none declared, or none whose condition matched) goes on.
-        if chosen.iter().any(|routes| !routes.is_empty()) {
-            let mut stop = false;
-            for routes in chosen {
-                stop |=
-                    deliver(&mut self.state, &process.routing, routes, &data, &process.steps[step].id, &mut self.log);
-            }
-            return Ok(stop);
+        let from = &process.steps[step].id;
+        if chosen.routes().any(|routes| !routes.is_empty()) {
+            return Ok(deliver_edges(&mut self.state, &process.routing, &chosen, &data, from, &mut self.log));
         }
-        let handler = self.process.routing.error_handler(step);
-        if handler.is_empty() || reaches_step(&self.process.routing, handler, step) {
+        let Some(handler) = process.routing.error_handler(step) else { return Err(error) };
+        if reaches_step(&process.routing, &handler.error_handler, step) {
             return Err(error);
         }
-        Ok(deliver(&mut self.state, &self.process.routing, handler, &data, &self.process.steps[step].id, &mut self.log))
+        self.log.record(self.state.superstep, HistoryRecord::Fired { edges: vec![handler.error_path.clone()] });
+        Ok(deliver(&mut self.state, &process.routing, &handler.error_handler, &data, from, &mut self.log))
     }
 
     /// Queue an event a step emitted for every edge that fires on it (docs/semantics.md, "Conditional
@@ -511,7 +512,7 @@ impl Run {
         // Every emitted event takes a number, so ids do not depend on whether history is recorded.
         self.state.next_event += 1;
         let chosen = choose(&self.state, process, group, step, || event.event_type.clone(), &event.data)?;
-        let routes: usize = chosen.iter().map(|r| r.len()).sum();
+        let routes: usize = chosen.routes().map(<[Route]>::len).sum();
         let unrouted = routes == 0 && !event.public;
         if event.public || unrouted || self.log.history {
             let record = EventRecord {
@@ -542,11 +543,8 @@ impl Run {
                 self.log.effects.published.push(record);
             }
         }
-        let mut stop = false;
-        for routes in chosen {
-            stop |=
-                deliver(&mut self.state, &process.routing, routes, &event.data, &process.steps[step].id, &mut self.log);
-        }
+        let from = &process.steps[step].id;
+        let mut stop = deliver_edges(&mut self.state, &process.routing, &chosen, &event.data, from, &mut self.log);
         // A public event rises out of each sub-process around its step, as an event of the sub-process's
         // step (docs/semantics.md, "Sub-processes").
         let mut inner = step;
@@ -554,10 +552,9 @@ impl Run {
             && let Some(outer) = process.routing.rises_to(inner)
         {
             let group = process.routing.routes(Source::Step(outer), &event.event_type);
-            for routes in choose(&self.state, process, group, outer, || event.event_type.clone(), &event.data)? {
-                let from = &process.steps[outer].id;
-                stop |= deliver(&mut self.state, &process.routing, routes, &event.data, from, &mut self.log);
-            }
+            let chosen = choose(&self.state, process, group, outer, || event.event_type.clone(), &event.data)?;
+            let from = &process.steps[outer].id;
+            stop |= deliver_edges(&mut self.state, &process.routing, &chosen, &event.data, from, &mut self.log);
             inner = outer;
         }
         Ok(stop)
@@ -618,6 +615,29 @@ fn args_digest(ps: &crate::load::ProcessStep, function: usize, args: &[Option<Js
     format!("{:x}", hasher.finalize())
 }
 
+/// Record which edges of `chosen` fire (when the run records history), then [`deliver`] `data` along
+/// each; true when one of them is `stop`.
+fn deliver_edges(
+    state: &mut RunState,
+    routing: &RoutingTable,
+    chosen: &Chosen<'_>,
+    data: &Json,
+    from: &str,
+    log: &mut Log,
+) -> bool {
+    if log.history {
+        let edges: Vec<Arc<str>> = chosen.edges().map(|e| e.path.clone()).collect();
+        if !edges.is_empty() {
+            log.record(state.superstep, HistoryRecord::Fired { edges });
+        }
+    }
+    let mut stop = false;
+    for routes in chosen.routes() {
+        stop |= deliver(state, routing, routes, data, from, log);
+    }
+    stop
+}
+
 /// Queue `data` for every delivery in `routes` (each target gets its own copy, docs/semantics.md, "Fan-out"), set a
 /// timer for each delayed one and open each await; true when one of them is `stop`.
 ///
@@ -660,7 +680,9 @@ fn deliver(
             Route::Arrive { group, member } => {
                 state.arrivals[group][member].push_back(data.clone());
                 if let Some(object) = complete(&mut state.arrivals[group], &routing.all_of()[group].keys) {
-                    log.record(state.superstep, HistoryRecord::AllOfFired { edge: routing.all_of()[group].edge });
+                    let fired = &routing.all_of()[group];
+                    log.record(state.superstep, HistoryRecord::AllOfFired { edge: fired.edge });
+                    log.record(state.superstep, HistoryRecord::Fired { edges: vec![fired.path.clone()] });
                     stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, "", log);
                 }
             }

@@ -204,6 +204,65 @@ fn graph_draws_the_declared_topology_and_nothing_more() {
     assert!(text(&out.stderr).contains("unknown key \"componnt\""), "{}", text(&out.stderr));
 }
 
+/// `weft graph --run ID` marks what an instance took: the steps it invoked and the edges it fired, with
+/// counts, in the definition it is pinned to. Account opening's two applicants take the two branches of
+/// the conditional edge; the crash test's loop shows a cycle's counts, an all-of group, and a
+/// sub-process entered through its input event.
+#[test]
+fn graph_of_a_run_marks_the_steps_it_invoked_and_the_edges_it_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let weft = |args: &[&str]| {
+        let out = weft_in(&store, args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{:?}: {}", args, text(&out.stderr));
+        text(&out.stdout)
+    };
+    let account = "examples/account-opening/process.yaml";
+    for applicant in ["manual-review", "approved"] {
+        let data = format!("examples/account-opening/applicants/{applicant}.json");
+        weft(&["run", account, "--event", "NewApplication", "--data-file", &data, "--instance-id", applicant]);
+    }
+    let review = weft(&["graph", "--run", "manual-review"]);
+    let approved = weft(&["graph", account, "--run", "approved"]);
+    let has = |mermaid: &str, line: &str| assert!(mermaid.lines().any(|l| l == line), "no {line:?} in\n{mermaid}");
+    has(&review, "  s2 -- \"Underwritten, when .data.creditLimit > 5000 (×1)\" --> e3_topic0");
+    has(&review, "  s2 -- \"Underwritten, default, → create\" --> s2");
+    has(&review, "  s2[\"account (×1)\"]");
+    has(&review, "  s3[\"welcome\"]");
+    has(&approved, "  s2 -- \"Underwritten, when .data.creditLimit > 5000\" --> e3_topic0");
+    has(&approved, "  s2 -- \"Underwritten, default, → create (×1)\" --> s2");
+    has(&approved, "  s2[\"account (×2)\"]");
+    has(&approved, "  s3[\"welcome (×1)\"]");
+    has(&approved, "  s0 -- \"CreditApproved (×1)\" --> all2");
+    has(&approved, "  class s0,s1,s2,s3 taken");
+    // The drawing without a run carries no marks.
+    let plain = text(&crate::weft(&["graph", account]).stdout);
+    assert!(!plain.contains('×') && !plain.contains("linkStyle") && !plain.contains("classDef"), "{plain}");
+
+    weft(&["run", "tests/processes/crash-loop.yaml", "--event", "Start", "--instance-id", "loop"]);
+    let looped = weft(&["graph", "--run", "loop"]);
+    for line in [
+        "  s0[\"counter (×150)\"]",
+        "  in0 -- \"×1\" --> s0",
+        "  s0 -- \"Again (×149)\" --> s0",
+        "  s0 -- \"result tick, when .data % 50 == 0 (×3)\" --> s1",
+        "  s1 -- \"Recorded (×153)\" --> all4",
+        "  all4 -- \"×149\" --> s3_in0",
+        "    s3_s0[\"recorder (×149)\"]",
+        "  s3_in0 -- \"×149\" --> s3_s0",
+    ] {
+        has(&looped, line);
+    }
+    let dot = weft(&["graph", "--run", "loop", "--format", "dot"]);
+    assert!(dot.contains("s0 -> s0 [label=\"Again (×149)\", color=\"#2b8a3e\", penwidth=2.5];"), "{dot}");
+
+    let out = weft_in(&store, &["graph", "--run", "nobody"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no process instance has the id \"nobody\""), "{}", text(&out.stderr));
+    let out = weft_in(&store, &["graph"], &[]);
+    assert_eq!(out.status.code(), Some(2), "FILE or --run is required");
+}
+
 /// The arrows of a Mermaid flowchart as `(from, to)` by label, nodes named by their text (`s0["credit"]`
 /// → `credit`), read back from `weft graph`'s output.
 fn mermaid_arrows(mermaid: &str) -> Vec<(String, String)> {
@@ -294,6 +353,16 @@ fn graph_mermaid_output_parses_with_mermaid_itself() {
         std::fs::write(&file, &out.stdout).unwrap();
         files.push(file);
     }
+    // A graph marked with the path of a run (linkStyle, classDef and class lines).
+    let store = dir.path().join("store.db");
+    let data = "examples/account-opening/applicants/approved.json";
+    let args = ["run", "examples/account-opening/process.yaml", "--event", "NewApplication", "--data-file", data];
+    assert_eq!(weft_in(&store, &[&args[..], &["--instance-id", "a"]].concat(), &[]).status.code(), Some(0));
+    let out = weft_in(&store, &["graph", "--run", "a"], &[]);
+    assert!(text(&out.stdout).contains("linkStyle"), "{}", text(&out.stdout));
+    let file = dir.path().join("run.mmd");
+    std::fs::write(&file, &out.stdout).unwrap();
+    files.push(file);
     let broken = dir.path().join("broken.mmd");
     std::fs::write(&broken, "flowchart LR\n  a -- \"x --> \n").unwrap();
     let check = root().join("scripts/mermaid/check.mjs");

@@ -32,8 +32,9 @@ fn a_finished_run_can_be_inspected_but_not_resumed_or_cancelled() {
         .collect();
     assert_eq!(
         kinds,
-        ["received", "invoked", "invoked", "state-changed", "emitted", "status"],
-        "echo's result went to repeat, whose state changed and whose public event was published: {history}"
+        ["received", "fired", "invoked", "fired", "invoked", "state-changed", "emitted", "status"],
+        "the input went to echo, echo's result to repeat (each edge fired), whose state changed and whose public \
+         event was published: {history}"
     );
 
     for command in ["resume", "cancel"] {
