@@ -8,6 +8,7 @@ pub mod check;
 pub mod condition;
 pub mod error;
 pub mod graph;
+pub mod limits;
 pub mod model;
 pub mod schema;
 pub mod source;

@@ -101,6 +101,65 @@ pub struct StepDefinition {
     /// Between attempts the run waits on a durable timer; only the last failure goes on to error routing.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub retries: std::collections::BTreeMap<String, Retry>,
+    /// What one invocation of the step may use, where the engine's defaults do not suit it
+    /// (docs/semantics.md, "Limits"). For a map, each item's; for a sub-process, not allowed (its steps
+    /// have their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<StepLimits>,
+}
+
+/// `limits: { timeout: 2s, memory: 64MiB, maxEvents: 100, maxEventSize: 1MiB, maxStateSize: 256KiB }`:
+/// overrides of the engine's per-invocation limits for one step; each key left out keeps the engine's
+/// default. Hitting one fails the invocation with an error naming the limit and its value, routed like
+/// any function error (docs/semantics.md, "Limits").
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StepLimits {
+    /// Longest one invocation may run, wall-clock (default `30s`, at most `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Most linear memory the step's instance may hold (default `1GiB`, at most `4GiB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Size>,
+    /// Most events one invocation may emit (default 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1_000_000))]
+    pub max_events: Option<u32>,
+    /// Largest data of one event it emits, its result included (default `16MiB`, at most `1GiB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_event_size: Option<Size>,
+    /// Largest state snapshot it may keep (default `16MiB`, at most `1GiB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_state_size: Option<Size>,
+}
+
+/// The pattern of a [`Size`] in the schema.
+pub const SIZE_PATTERN: &str = r"^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)$";
+
+/// An amount of bytes: a whole number and a unit, `B`, `KB`, `MB`, `GB` (powers of 1000) or `KiB`, `MiB`,
+/// `GiB` (powers of 1024), e.g. `64MiB`, `500KB`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Size(#[schemars(regex(pattern = SIZE_PATTERN))] pub String);
+
+impl Size {
+    /// The amount in bytes; `None` when the text does not fit the pattern or overflows.
+    pub fn bytes(&self) -> Option<u64> {
+        let text = self.0.as_str();
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = text.split_at(split);
+        let factor: u64 = match unit {
+            "B" => 1,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            _ => return None,
+        };
+        number.parse::<u64>().ok()?.checked_mul(factor)
+    }
 }
 
 /// What a map step runs once per item: a component or a process, exactly one of the two.

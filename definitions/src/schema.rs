@@ -141,6 +141,9 @@ fn pattern_meaning(pattern: &str) -> Option<(&'static str, &'static str)> {
         crate::model::DURATION_PATTERN => {
             Some(("a duration", "write a whole number and a unit: ms, s, m, h or d, e.g. `72h`"))
         }
+        crate::model::SIZE_PATTERN => {
+            Some(("a size", "write a whole number and a unit: B, KB, MB, GB, KiB, MiB or GiB, e.g. `64MiB`"))
+        }
         crate::model::WEBHOOK_URL_PATTERN => {
             Some(("an http or https URL", "e.g. `https://hooks.example.com/orders` or `http://127.0.0.1:8080/events`"))
         }

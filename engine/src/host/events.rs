@@ -1,13 +1,16 @@
 //! `context.emit`: a step emits an event. The host checks the JSON and buffers the event; the runner
 //! routes it in the next superstep (docs/semantics.md, "Order").
 
+use weft_definitions::limits::human;
+
 use crate::data::Json;
 use crate::host::Visibility;
+use crate::host::sandbox::Limits;
+use crate::runner::failure::{ErrorKind, Failure};
 
-/// Most events one invocation may emit; more fails the invocation (a runaway or hostile guest).
-pub const MAX_EVENTS_PER_INVOCATION: usize = 10_000;
-/// Most bytes of event data one invocation may emit; more fails the invocation.
-pub const MAX_BYTES_PER_INVOCATION: usize = 16 << 20;
+/// Most bytes of event data one invocation may emit in all (or one event's limit, if larger): what the
+/// host buffers for one invocation stays bounded whatever `maxEvents` and `maxEventSize` say.
+pub const MAX_BYTES_PER_INVOCATION: usize = 64 << 20;
 
 /// One event emitted by a kernel function, its data already checked to be JSON.
 #[derive(Debug, Clone)]
@@ -21,16 +24,30 @@ pub struct Emitted {
 }
 
 /// Events of the current invocation, and the first reason one was refused.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EventBuffer {
     emitted: Vec<Emitted>,
     bytes: usize,
-    refused: Option<String>,
+    refused: Option<Failure>,
+    max_events: usize,
+    max_event_bytes: usize,
 }
 
 impl EventBuffer {
-    /// The invocation's events, or why one was refused; empties the buffer for the next invocation.
-    pub fn take(&mut self) -> Result<Vec<Emitted>, String> {
+    /// An empty buffer enforcing `limits` (`max_events`, `max_event_bytes`).
+    pub fn new(limits: &Limits) -> Self {
+        EventBuffer {
+            emitted: Vec::new(),
+            bytes: 0,
+            refused: None,
+            max_events: limits.max_events,
+            max_event_bytes: limits.max_event_bytes,
+        }
+    }
+
+    /// The invocation's events, or why one was refused (`invalid-output`, or `output-limit` for a limit);
+    /// empties the buffer for the next invocation.
+    pub fn take(&mut self) -> Result<Vec<Emitted>, Failure> {
         let emitted = std::mem::take(&mut self.emitted);
         self.bytes = 0;
         match self.refused.take() {
@@ -40,32 +57,55 @@ impl EventBuffer {
     }
 
     /// Buffer one event from the guest; the first bad one makes [`EventBuffer::take`] fail.
-    pub fn push(&mut self, event_type: String, data: String, visibility: Visibility) {
+    ///
+    /// Errors: a trap for the guest once it is past a limit (`output-limit`), so that a flood stops at
+    /// once; [`EventBuffer::take`] then gives the reason.
+    pub fn push(&mut self, event_type: String, data: String, visibility: Visibility) -> wasmtime::Result<()> {
+        self.buffer(event_type, data, visibility);
+        match &self.refused {
+            Some(f) if f.kind == ErrorKind::OutputLimit => Err(wasmtime::format_err!("{}", f.message)),
+            _ => Ok(()),
+        }
+    }
+
+    fn buffer(&mut self, event_type: String, data: String, visibility: Visibility) {
         if self.refused.is_some() {
             return;
         }
+        let invalid = |message: String| Some(Failure::new(ErrorKind::InvalidOutput, message));
+        let limit = |message: String| Some(Failure::new(ErrorKind::OutputLimit, message));
         if event_type.is_empty() {
-            self.refused = Some("emitted an event with an empty type".into());
+            self.refused = invalid("emitted an event with an empty type".into());
             return;
         }
         if event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR) {
-            self.refused =
-                Some(format!("emitted \"{event_type}\": names ending in .OnResult or .OnError are the engine's own"));
+            self.refused = invalid(format!(
+                "emitted \"{event_type}\": names ending in .OnResult or .OnError are the engine's own"
+            ));
             return;
         }
-        if self.emitted.len() >= MAX_EVENTS_PER_INVOCATION {
-            self.refused = Some(format!("emitted more than {MAX_EVENTS_PER_INVOCATION} events in one invocation"));
+        if self.emitted.len() >= self.max_events {
+            let max = self.max_events;
+            self.refused = limit(format!("emitted more than {max} events in one invocation (limits.maxEvents: {max})"));
+            return;
+        }
+        if data.len() > self.max_event_bytes {
+            self.refused = limit(format!(
+                "emitted event \"{event_type}\" with {} of data, over its limit of {} (limits.maxEventSize)",
+                human(data.len() as u64),
+                human(self.max_event_bytes as u64)
+            ));
             return;
         }
         self.bytes += data.len();
-        if self.bytes > MAX_BYTES_PER_INVOCATION {
-            self.refused =
-                Some(format!("emitted more than {MAX_BYTES_PER_INVOCATION} bytes of event data in one invocation"));
+        let total = MAX_BYTES_PER_INVOCATION.max(self.max_event_bytes);
+        if self.bytes > total {
+            self.refused = limit(format!("emitted more than {} of event data in one invocation", human(total as u64)));
             return;
         }
         match Json::parse(data) {
             Ok(data) => self.emitted.push(Emitted { event_type, data, public: visibility == Visibility::Public }),
-            Err(e) => self.refused = Some(format!("emitted event \"{event_type}\" with unusable data: {e}")),
+            Err(e) => self.refused = invalid(format!("emitted event \"{event_type}\" with unusable data: {e}")),
         }
     }
 }

@@ -17,6 +17,8 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "weft:step/step",
+        // A guest past its event limits is stopped at once (a flood would otherwise run to its deadline).
+        imports: { "weft:step/context.emit": trappable },
     });
 }
 
@@ -65,7 +67,7 @@ pub fn new_store(engine: &wasmtime::Engine, owner: StoreOwner<'_>, limits: &sand
     let state = HostState {
         wasi,
         table: ResourceTable::new(),
-        events: events::EventBuffer::default(),
+        events: events::EventBuffer::new(limits),
         log: logging::LogContext::new(owner.process, owner.step),
         replay,
         limiter: limits.limiter(),
@@ -85,8 +87,8 @@ impl WasiView for HostState {
 impl bindings::weft::step::types::Host for HostState {}
 
 impl bindings::weft::step::context::Host for HostState {
-    fn emit(&mut self, event_type: String, data: String, visibility: Visibility) {
-        self.events.push(event_type, data, visibility);
+    fn emit(&mut self, event_type: String, data: String, visibility: Visibility) -> wasmtime::Result<()> {
+        self.events.push(event_type, data, visibility)
     }
 
     fn log(&mut self, level: bindings::weft::step::context::LogLevel, message: String) {

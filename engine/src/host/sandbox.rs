@@ -9,6 +9,8 @@
 use std::time::Duration;
 
 use wasmtime::{Engine, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use weft_definitions::limits::human;
+use weft_definitions::{Size, StepLimits};
 
 use crate::runner::failure::ErrorKind;
 
@@ -38,22 +40,64 @@ pub fn pooling() -> PoolingAllocationConfig {
     pool
 }
 
-/// Limits applied to every step instance.
-#[derive(Debug, Clone, Copy)]
+/// What one invocation of a step may use: the engine's defaults, each overridable per step in the
+/// definition (`limits:`, docs/semantics.md, "Limits"). Hitting one fails the invocation with a message
+/// naming the limit and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Longest an invocation may run (wall-clock, rounded up to [`TICK`]). Default 30 s.
     pub invocation_timeout: Duration,
     /// Most linear memory one instance may hold, in bytes. Default 1 GiB.
     pub memory_bytes: usize,
+    /// Most events one invocation may emit. Default 10,000.
+    pub max_events: usize,
+    /// Largest data of one event (the result included), in bytes of JSON text. Default 16 MiB.
+    pub max_event_bytes: usize,
+    /// Largest state snapshot, in bytes of JSON text. Default 16 MiB.
+    pub max_state_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { invocation_timeout: Duration::from_secs(30), memory_bytes: 1 << 30 }
+        Limits {
+            invocation_timeout: Duration::from_secs(30),
+            memory_bytes: 1 << 30,
+            max_events: 10_000,
+            max_event_bytes: 16 << 20,
+            max_state_bytes: 16 << 20,
+        }
     }
 }
 
 impl Limits {
+    /// These limits with a step's overrides from its definition (values the definition checks passed).
+    pub fn with(&self, step: &StepLimits) -> Limits {
+        let bytes = |size: &Option<Size>, default: usize| {
+            size.as_ref().and_then(Size::bytes).and_then(|b| usize::try_from(b).ok()).unwrap_or(default)
+        };
+        Limits {
+            invocation_timeout: step
+                .timeout
+                .as_ref()
+                .and_then(|t| t.millis())
+                .map_or(self.invocation_timeout, Duration::from_millis),
+            memory_bytes: bytes(&step.memory, self.memory_bytes),
+            max_events: step.max_events.map_or(self.max_events, |n| n as usize),
+            max_event_bytes: bytes(&step.max_event_size, self.max_event_bytes),
+            max_state_bytes: bytes(&step.max_state_size, self.max_state_bytes),
+        }
+    }
+
+    /// The message of an invocation stopped at its time limit.
+    pub fn timeout_message(&self) -> String {
+        format!("the invocation ran past its time limit of {} (limits.timeout)", duration_text(self.invocation_timeout))
+    }
+
+    /// The message of an instance stopped at its memory limit.
+    pub fn memory_message(&self) -> String {
+        format!("the instance reached its memory limit of {} (limits.memory)", human(self.memory_bytes as u64))
+    }
+
     /// The resource limiter for one instance: memory capped, and growth past the cap traps.
     pub fn limiter(&self) -> MemoryLimiter {
         MemoryLimiter { memory_bytes: self.memory_bytes, hit: false }
@@ -120,4 +164,10 @@ pub fn trap_kind(error: &wasmtime::Error, limiter: &mut MemoryLimiter) -> ErrorK
     } else {
         ErrorKind::Trap
     }
+}
+
+/// `d` as a definition would write it: `30s`, `250ms`.
+fn duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }

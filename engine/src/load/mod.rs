@@ -106,6 +106,8 @@ pub struct ProcessStep {
     pub initial_state: Option<Json>,
     /// The state-version of `initial_state`: the definition's `stateVersion`, else the component's.
     pub initial_state_version: u32,
+    /// What one invocation may use: the runtime's limits with the step's `limits` applied.
+    pub limits: Limits,
 }
 
 /// What a step is.
@@ -377,7 +379,8 @@ impl Runtime {
                 _ => continue,
             };
             let initial_state_version = step.state_version.unwrap_or(description.state_version);
-            steps.push(ProcessStep { id, kind, description, initial_state, initial_state_version });
+            let limits = step.limits.as_ref().map_or(self.limits, |l| self.limits.with(l));
+            steps.push(ProcessStep { id, kind, description, initial_state, initial_state_version, limits });
         }
         if !problems.is_empty() {
             return Err(problems);

@@ -21,8 +21,10 @@ pub enum ErrorKind {
     Timeout,
     /// The instance tried to grow its memory past the cap.
     MemoryLimit,
-    /// The guest returned or emitted something unusable (not JSON, too many events, a reserved name).
+    /// The guest returned or emitted something unusable (not JSON, a reserved name).
     InvalidOutput,
+    /// The guest emitted more events, or larger event data or state, than its limits allow.
+    OutputLimit,
     /// Too many messages were queued for the next superstep.
     MessageLimit,
     /// The run reached its superstep limit.
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::MemoryLimit => "memory-limit",
             ErrorKind::InvalidOutput => "invalid-output",
+            ErrorKind::OutputLimit => "output-limit",
             ErrorKind::MessageLimit => "message-limit",
             ErrorKind::SuperstepLimit => "superstep-limit",
             ErrorKind::ConditionFailed => "condition-failed",

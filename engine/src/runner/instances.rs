@@ -7,6 +7,8 @@ use smallvec::SmallVec;
 use wasmtime::Store;
 use wasmtime::component::{ComponentType, Func, Lower, TypedFunc};
 
+use weft_definitions::limits::human;
+
 use crate::data::Json;
 use crate::host::sandbox::Limits;
 use crate::host::sandbox::trap_kind;
@@ -116,16 +118,26 @@ impl ComponentSlot {
                 let kind = trap_kind(&trap, &mut live.store.data_mut().limiter);
                 // The instance may be mid-way through anything: drop it; the next call makes a new one.
                 self.live = None;
-                return Err(Failure::new(kind, format!("the component trapped: {trap:#}")));
+                // Stopped for emitting past a limit: that is the reason, not the trap.
+                events?;
+                let message = match kind {
+                    ErrorKind::Timeout => limits.timeout_message(),
+                    ErrorKind::MemoryLimit => format!("{}: {trap:#}", limits.memory_message()),
+                    _ => format!("the component trapped: {trap:#}"),
+                };
+                return Err(Failure::new(kind, message));
             }
         };
         let outcome = outcome.map_err(guest_error)?;
-        let events = events.map_err(|e| Failure::new(ErrorKind::InvalidOutput, e))?;
+        let events = events?;
         let result = match outcome.result {
-            Some(text) => output(text, "result")?,
+            Some(text) => output(text, "result", limits.max_event_bytes, "limits.maxEventSize")?,
             None => Json::null(),
         };
-        let state = outcome.state.map(|text| output(text, "state")).transpose()?;
+        let state = outcome
+            .state
+            .map(|text| output(text, "state", limits.max_state_bytes, "limits.maxStateSize"))
+            .transpose()?;
         Ok(Invoked { result, state, events })
     }
 
@@ -194,7 +206,7 @@ impl StepInstances {
                     .filter_map(|(p, a)| a.as_ref().map(|a| (p.name.as_str(), a.as_str())))
                     .collect();
                 let state = state.map(Json::as_str);
-                let out = slot.call(component, owner, &process.limits, call, f, &args, state, state_version);
+                let out = slot.call(component, owner, &ps.limits, call, f, &args, state, state_version);
                 self.created += slot.take_created();
                 out
             }
@@ -225,7 +237,15 @@ fn instantiate(pre: &host::bindings::StepPre<HostState>, store: &mut Store<HostS
 }
 
 /// A result or state the guest returned, checked.
-fn output(text: String, what: &str) -> Result<Json, Failure> {
+/// The guest's `what` (result or state) as JSON, if it is no larger than `max` bytes (the limit `key`).
+fn output(text: String, what: &str, max: usize, key: &str) -> Result<Json, Failure> {
+    if text.len() > max {
+        let (size, max) = (human(text.len() as u64), human(max as u64));
+        return Err(Failure::new(
+            ErrorKind::OutputLimit,
+            format!("returned a {what} of {size}, over its limit of {max} ({key})"),
+        ));
+    }
     Json::parse(text).map_err(|e| Failure::new(ErrorKind::InvalidOutput, format!("returned an unusable {what}: {e}")))
 }
 

@@ -90,8 +90,8 @@ fn ambiguous_bindings_are_refused() {
     assert!(e.contains("add `parameter:` with one of: left, right"), "{e}");
     let failer = LINEAR.replace("combine.wasm", "failer.wasm").replace("parameter: left", "parameter: reason");
     let e = load_error(&failer);
-    assert!(e.contains("step \"combine\" has 6 kernel functions; the target must name one"), "{e}");
-    assert!(e.contains("add `function:` with one of: explode, crash, spin, hog, spoof, count"), "{e}");
+    assert!(e.contains("step \"combine\" has 11 kernel functions; the target must name one"), "{e}");
+    assert!(e.contains("add `function:` with one of: explode, crash, spin, hog, spoof, flood, huge,"), "{e}");
 }
 
 #[test]
@@ -166,4 +166,49 @@ fn a_retry_of_a_function_the_step_lacks_names_what_exists() {
     ));
     assert!(e.contains("at /steps/0/retries/ecko: step \"echo\" has no kernel function \"ecko\" to retry"), "{e}");
     assert!(e.contains("did you mean \"echo\""), "{e}");
+}
+
+/// A step's `limits`: sizes and durations that do not parse or are out of range, unknown keys, and limits
+/// on a sub-process step, each placed at its key with what would fix it.
+#[test]
+fn bad_step_limits() {
+    let with = |limits: &str| {
+        LINEAR.replace(
+            "    component: '{steps}/echo.wasm'\n",
+            &format!("    component: '{{steps}}/echo.wasm'\n    limits: {limits}\n"),
+        )
+    };
+    for (limits, expected) in [
+        ("{ memory: 64 }", "process.yaml:6:23: at /steps/0/limits/memory: 64 fits none of the allowed forms"),
+        ("{ memory: 64M }", "process.yaml:6:23: at /steps/0/limits/memory: \"64M\" is not a size"),
+        ("{ memory: 8GiB }", "process.yaml:6:23: at /steps/0/limits/memory: `memory: 8GiB` is out of range"),
+        ("{ maxEventSize: 0B }", "/steps/0/limits/maxEventSize: `maxEventSize: 0B` is out of range"),
+        ("{ timeout: 0s }", "/steps/0/limits/timeout: `timeout: 0s` is out of range"),
+        ("{ timeout: 2d }", "hint: give one from 1ms to 24h"),
+        ("{ timeout: fast }", "/steps/0/limits/timeout: \"fast\" is not a duration"),
+        ("{ maxEvents: -1 }", "/steps/0/limits/maxEvents"),
+        ("{ fuel: 1000 }", "unknown key \"fuel\""),
+    ] {
+        let e = load_error(&with(limits));
+        assert!(e.contains(expected), "{limits}: {e}");
+    }
+    let (process, _dir) =
+        load_yaml(&with("{ timeout: 2s, memory: 64MiB, maxEvents: 5, maxEventSize: 1KB, maxStateSize: 1KiB }"));
+    let process = process.unwrap();
+    let limits = &process.steps[0].limits;
+    assert_eq!(
+        (
+            limits.invocation_timeout.as_millis(),
+            limits.memory_bytes,
+            limits.max_events,
+            limits.max_event_bytes,
+            limits.max_state_bytes
+        ),
+        (2_000, 64 << 20, 5, 1_000, 1_024)
+    );
+    assert_eq!(
+        process.steps[1].limits,
+        weft_engine::host::sandbox::Limits::default(),
+        "the other step keeps the defaults"
+    );
 }

@@ -8,6 +8,7 @@ mod bad_input;
 mod conditions;
 mod durable;
 mod food_delivery;
+mod hostile;
 mod languages;
 mod maps;
 mod scenarios;

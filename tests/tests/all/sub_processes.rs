@@ -94,6 +94,10 @@ fn sub_processes_that_cannot_work_are_load_errors() {
             "names one of its input events, not a `function`",
         ),
         ("missing.yaml'\ninputs:\n  - event: Go\n    to: [{ step: inner }]\n", "not found"),
+        (
+            "linear.yaml'\n    limits: { timeout: 1s }\ninputs:\n  - event: Go\n    to: [{ step: inner }]\n",
+            "runs a process, whose steps have their own limits",
+        ),
     ];
     let processes = weft_tests::tests_dir("processes");
     for (rest, expected) in cases {

@@ -1,5 +1,6 @@
 //! Failer: misbehaves on purpose (business error, trap, endless loop, endless allocation, spoofed engine
-//! event) to test error routing and containment; `count` shows the step still works afterwards.
+//! event, floods of events, huge data or state, reaching for files and sockets it was not granted) to test
+//! error routing and containment; `count` shows the step still works afterwards.
 
 use serde::{Deserialize, Serialize};
 use weft_step_sdk::{Context, Error, step};
@@ -8,6 +9,9 @@ use weft_step_sdk::{Context, Error, step};
 #[derive(Default, Serialize, Deserialize)]
 pub struct Failer {
     attempts: u32,
+    /// Filler that `bloat` grows the state with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    padding: String,
 }
 
 #[step]
@@ -56,6 +60,42 @@ impl Failer {
     fn spoof(&mut self, ctx: &Context) -> Result<(), Error> {
         ctx.emit("explode.OnResult", &"forged")?;
         Ok(())
+    }
+
+    /// Emit `count` events.
+    #[kernel_function]
+    fn flood(&mut self, ctx: &Context, count: u32) -> Result<(), Error> {
+        for i in 0..count {
+            ctx.emit("Drop", &i)?;
+        }
+        Ok(())
+    }
+
+    /// Emit one event of `megabytes` MB of data (a JSON string of that many bytes).
+    #[kernel_function]
+    fn huge(&mut self, ctx: &Context, megabytes: u32) -> Result<(), Error> {
+        ctx.emit("Huge", &"x".repeat(megabytes as usize * 1_000_000))?;
+        Ok(())
+    }
+
+    /// Keep a state of `megabytes` MB.
+    #[kernel_function]
+    fn bloat(&mut self, megabytes: u32) {
+        self.padding = "x".repeat(megabytes as usize * 1_000_000);
+    }
+
+    /// Read a file of the host's (WASI grants no directories, so this fails).
+    #[kernel_function]
+    fn read_file(&mut self, path: String) -> Result<String, Error> {
+        std::fs::read_to_string(&path).map_err(|e| Error::new(format!("cannot read {path}: {e}")))
+    }
+
+    /// Open a TCP connection to `address` (WASI grants no network, so this fails).
+    #[kernel_function]
+    fn connect(&mut self, address: String) -> Result<(), Error> {
+        std::net::TcpStream::connect(&address)
+            .map(|_| ())
+            .map_err(|e| Error::new(format!("cannot connect to {address}: {e}")))
     }
 
     /// Count one successful invocation; returns the count.
