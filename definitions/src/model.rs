@@ -145,10 +145,8 @@ pub struct Size(#[schemars(regex(pattern = SIZE_PATTERN))] pub String);
 impl Size {
     /// The amount in bytes; `None` when the text does not fit the pattern or overflows.
     pub fn bytes(&self) -> Option<u64> {
-        let text = self.0.as_str();
-        let split = text.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = text.split_at(split);
-        let factor: u64 = match unit {
+        let (number, unit) = number_and_unit(&self.0)?;
+        number.checked_mul(match unit {
             "B" => 1,
             "KB" => 1_000,
             "MB" => 1_000_000,
@@ -157,9 +155,15 @@ impl Size {
             "MiB" => 1 << 20,
             "GiB" => 1 << 30,
             _ => return None,
-        };
-        number.parse::<u64>().ok()?.checked_mul(factor)
+        })
     }
+}
+
+/// `text`'s leading whole number and the unit after it: `64MiB` → `(64, "MiB")`; `None` without both.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit))
 }
 
 /// What a map step runs once per item: a component or a process, exactly one of the two.
@@ -239,18 +243,15 @@ pub struct Duration(#[schemars(regex(pattern = DURATION_PATTERN))] pub String);
 impl Duration {
     /// The span in milliseconds; `None` when the text does not fit the pattern or overflows.
     pub fn millis(&self) -> Option<u64> {
-        let text = self.0.as_str();
-        let split = text.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = text.split_at(split);
-        let factor = match unit {
+        let (number, unit) = number_and_unit(&self.0)?;
+        number.checked_mul(match unit {
             "ms" => 1,
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
             _ => return None,
-        };
-        number.parse::<u64>().ok()?.checked_mul(factor)
+        })
     }
 }
 
