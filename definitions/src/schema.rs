@@ -107,11 +107,22 @@ fn describe(
                 }
             } else {
                 let options: Vec<String> = context.iter().flatten().map(|e| e.to_string()).collect();
+                // An optional key's `null` alternative says nothing about a value that is there.
+                let present: Vec<String> =
+                    options.iter().filter(|o| !o.ends_with("is not of type \"null\"")).cloned().collect();
+                let options = if present.is_empty() { options } else { present };
+                let (message, hint) = match options.as_slice() {
+                    [only] => (only.clone(), None),
+                    _ => (
+                        format!("{} fits none of the allowed forms", short(error.instance())),
+                        Some(options.join("; or ")),
+                    ),
+                };
                 out.push(Diagnostic {
                     file: file.to_path_buf(),
                     position: map.value(&pointer),
-                    message: format!("{} fits none of the allowed forms", short(error.instance())),
-                    hint: Some(options.join("; or ")),
+                    message,
+                    hint,
                     pointer,
                 });
             }

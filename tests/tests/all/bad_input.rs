@@ -179,7 +179,7 @@ fn bad_step_limits() {
         )
     };
     for (limits, expected) in [
-        ("{ memory: 64 }", "process.yaml:6:23: at /steps/0/limits/memory: 64 fits none of the allowed forms"),
+        ("{ memory: 64 }", "process.yaml:6:23: at /steps/0/limits/memory: 64 is not of type \"string\""),
         ("{ memory: 64M }", "process.yaml:6:23: at /steps/0/limits/memory: \"64M\" is not a size"),
         ("{ memory: 8GiB }", "process.yaml:6:23: at /steps/0/limits/memory: `memory: 8GiB` is out of range"),
         ("{ maxEventSize: 0B }", "/steps/0/limits/maxEventSize: `maxEventSize: 0B` is out of range"),
