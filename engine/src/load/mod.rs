@@ -474,8 +474,7 @@ fn map_description(over: &Mapped) -> StepDescription {
     match over {
         Mapped::Component(c) => StepDescription { functions: c.description.functions.clone(), state_version: 0 },
         Mapped::Process(p) => {
-            let mut events: Vec<&str> = p.routing.input_events().collect();
-            events.sort_unstable();
+            let events = p.routing.listened(Source::Input);
             let functions = events
                 .into_iter()
                 .map(|event| FunctionDescription {

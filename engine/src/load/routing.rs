@@ -22,6 +22,16 @@ pub enum Source {
     Step(usize),
 }
 
+impl Source {
+    /// Its index in the table's lists by source: 0 for input events, `i + 1` for step `i`.
+    fn index(self) -> usize {
+        match self {
+            Source::Input => 0,
+            Source::Step(i) => i + 1,
+        }
+    }
+}
+
 /// What an edge does with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Route {
@@ -285,21 +295,13 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// The edges of `event_type` from `source`; an empty group when no edge listens.
     pub fn routes(&self, source: Source, event_type: &str) -> &EdgeGroup {
-        let index = match source {
-            Source::Input => 0,
-            Source::Step(i) => i + 1,
-        };
-        self.by_source.get(index).and_then(|m| m.get(event_type)).unwrap_or(&NO_EDGES)
+        self.by_source.get(source.index()).and_then(|m| m.get(event_type)).unwrap_or(&NO_EDGES)
     }
 
     /// The event types edges listen to from `source` (automatic events aside), sorted.
     pub fn listened(&self, source: Source) -> Vec<&str> {
-        let index = match source {
-            Source::Input => 0,
-            Source::Step(i) => i + 1,
-        };
         let mut types: Vec<&str> =
-            self.by_source.get(index).into_iter().flat_map(|m| m.keys().map(String::as_str)).collect();
+            self.by_source.get(source.index()).into_iter().flat_map(|m| m.keys().map(String::as_str)).collect();
         types.sort_unstable();
         types
     }
@@ -420,11 +422,6 @@ impl RoutingTable {
     /// The retry policy of function `function` of step `step`, if any.
     pub fn retry(&self, step: usize, function: usize) -> Option<RetryPolicy> {
         self.retries.get(step).and_then(|f| f.get(function)).copied().flatten()
-    }
-
-    /// The declared input event types, for hints.
-    pub fn input_events(&self) -> impl Iterator<Item = &str> {
-        self.by_source.first().into_iter().flat_map(|m| m.keys().map(String::as_str))
     }
 
     /// Resolve every input and edge of `loaded` against `descriptions` (one per step, in order).
@@ -628,8 +625,7 @@ impl Binder<'_> {
 
     /// The routes of a target naming sub-process step `t.step`: those of the input event it names.
     fn nested(&self, t: &FunctionTarget, nested: Nested<'_>, pointer: &str) -> Result<Vec<Route>, Diagnostic> {
-        let mut events: Vec<&str> = nested.routing.input_events().collect();
-        events.sort_unstable();
+        let events = nested.routing.listened(Source::Input);
         let hint = || format!("name one of its input events with `event:` ({})", events.join(", "));
         if t.function.is_some() || t.parameter.is_some() {
             let key = if t.function.is_some() { "function" } else { "parameter" };

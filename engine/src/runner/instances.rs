@@ -13,7 +13,7 @@ use crate::data::Json;
 use crate::host::sandbox::Limits;
 use crate::host::sandbox::trap_kind;
 use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
-use crate::load::{FunctionDescription, Process, StepComponent, StepKind};
+use crate::load::{FunctionDescription, Process, Source, StepComponent, StepKind};
 use crate::runner::failure::{ErrorKind, Failure};
 use crate::runner::map::MapExecutor;
 
@@ -190,7 +190,10 @@ impl StepInstances {
             Some(e) => e,
             None => slot.insert(match &ps.kind {
                 StepKind::Component(_) => Executor::Component(ComponentSlot::default()),
-                StepKind::Map(m) => Executor::Map(MapExecutor::new(m.clone())),
+                StepKind::Map(m) => {
+                    let listened = process.routing.listened(Source::Step(call.step));
+                    Executor::Map(MapExecutor::new(m.clone(), listened))
+                }
                 StepKind::SubProcess => {
                     return Err(Failure::new(ErrorKind::UnknownFunction, "a sub-process step is never invoked"));
                 }

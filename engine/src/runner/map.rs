@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::data::Json;
 use crate::host::{Emitted, StoreOwner};
-use crate::load::{FunctionDescription, MapStep, Mapped, Process, Source};
+use crate::load::{FunctionDescription, MapStep, Mapped, Process};
 use crate::runner::failure::{ErrorKind, Failure};
 use crate::runner::instances::{Call, ComponentSlot, Invoked};
 use crate::runner::{Run, Status};
@@ -30,8 +30,10 @@ pub const MAX_ITEMS: usize = 100_000;
 /// whose every item is a fresh run).
 pub struct MapExecutor {
     step: Arc<MapStep>,
+    /// The event types edges from the map step listen to, sorted (each is emitted once, even when no
+    /// item emitted it).
+    listened: Vec<String>,
     slots: Vec<ComponentSlot>,
-    created: u64,
 }
 
 /// What one item gave: its return value (for a process, an object of its public events by type), and
@@ -42,14 +44,15 @@ struct ItemOutput {
 }
 
 impl MapExecutor {
-    /// No instances yet.
-    pub fn new(step: Arc<MapStep>) -> Self {
-        MapExecutor { step, slots: Vec::new(), created: 0 }
+    /// No instances yet, for the map step whose outgoing edges listen to `listened` (see
+    /// [`RoutingTable::listened`](crate::load::RoutingTable::listened)).
+    pub fn new(step: Arc<MapStep>, listened: Vec<&str>) -> Self {
+        MapExecutor { step, listened: listened.into_iter().map(str::to_owned).collect(), slots: Vec::new() }
     }
 
     /// Instances created since the last call.
     pub fn take_created(&mut self) -> u64 {
-        std::mem::take(&mut self.created)
+        self.slots.iter_mut().map(ComponentSlot::take_created).sum()
     }
 
     /// Run `f` once per item of the array in `args[0]`.
@@ -92,7 +95,6 @@ impl MapExecutor {
             }
         };
         let outputs = in_parallel(&items, &mut self.slots, workers, &run_item);
-        self.created += self.slots.iter_mut().map(ComponentSlot::take_created).sum::<u64>();
         let mut done = Vec::with_capacity(items.len());
         for (j, output) in outputs.into_iter().enumerate() {
             done.push(
@@ -100,8 +102,7 @@ impl MapExecutor {
                     .map_err(|e| Failure::new(e.kind, format!("item {j} of {} failed: {}", items.len(), e.message)))?,
             );
         }
-        let listened = process.routing.listened(Source::Step(call.step));
-        collect(done, listened)
+        collect(done, &self.listened)
     }
 }
 
@@ -189,8 +190,7 @@ fn run_process(
     }
     let mut by_type = serde_json::Map::new();
     for e in &published.0 {
-        let value: serde_json::Value = serde_json::from_str(e.data.as_str()).unwrap_or_default();
-        by_type.insert(e.event_type.clone(), value);
+        by_type.insert(e.event_type.clone(), e.data.to_value());
     }
     let result = Json::from_value(&serde_json::Value::Object(by_type)).unwrap_or_else(|_| Json::null());
     Ok(ItemOutput { result, events: published.0 })
@@ -213,9 +213,9 @@ impl EventSink for Collected {
 /// the item's data or `null`.
 ///
 /// Errors: an item emitted one type twice.
-fn collect(done: Vec<ItemOutput>, listened: Vec<&str>) -> Result<Invoked, Failure> {
+fn collect(done: Vec<ItemOutput>, listened: &[String]) -> Result<Invoked, Failure> {
     let n = done.len();
-    let mut types: Vec<(String, bool)> = listened.iter().map(|t| (t.to_string(), false)).collect();
+    let mut types: Vec<(String, bool)> = listened.iter().map(|t| (t.clone(), false)).collect();
     let mut index: HashMap<String, usize> = types.iter().enumerate().map(|(i, (t, _))| (t.clone(), i)).collect();
     let mut columns: Vec<Vec<Option<Json>>> = vec![vec![None; n]; types.len()];
     let mut results = Vec::with_capacity(n);

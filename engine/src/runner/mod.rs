@@ -174,8 +174,7 @@ impl Run {
         let process = self.process.clone();
         let group = process.routing.routes(Source::Input, event_type);
         if group.is_empty() {
-            let mut accepted: Vec<&str> = self.process.routing.input_events().collect();
-            accepted.sort_unstable();
+            let accepted = self.process.routing.listened(Source::Input);
             return Err(UnknownInput {
                 process: self.process.name().into(),
                 event: event_type.into(),
@@ -496,7 +495,9 @@ impl Run {
         if reaches_step(&process.routing, &handler.error_handler, step) {
             return Err(error);
         }
-        self.log.record(self.state.superstep, HistoryRecord::Fired { edges: vec![handler.error_path.clone()] });
+        if self.log.history {
+            self.log.record(self.state.superstep, HistoryRecord::Fired { edges: vec![handler.error_path.clone()] });
+        }
         Ok(deliver(&mut self.state, &process.routing, &handler.error_handler, &data, from, &mut self.log))
     }
 
@@ -682,7 +683,9 @@ fn deliver(
                 if let Some(object) = complete(&mut state.arrivals[group], &routing.all_of()[group].keys) {
                     let fired = &routing.all_of()[group];
                     log.record(state.superstep, HistoryRecord::AllOfFired { edge: fired.edge });
-                    log.record(state.superstep, HistoryRecord::Fired { edges: vec![fired.path.clone()] });
+                    if log.history {
+                        log.record(state.superstep, HistoryRecord::Fired { edges: vec![fired.path.clone()] });
+                    }
                     stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, "", log);
                 }
             }

@@ -78,8 +78,8 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
             None => problems.push(format!("the run awaits \"{}\", which the new definition never awaits", a.event)),
         }
     }
-    let groups = |p: &Process| p.routing.all_of().iter().map(|g| g.keys.clone()).collect::<Vec<_>>();
-    if groups(old) != groups(new) {
+    let (before, after) = (old.routing.all_of().iter(), new.routing.all_of().iter());
+    if !before.map(|g| &g.keys).eq(after.map(|g| &g.keys)) {
         if state.arrivals.iter().flatten().any(|q| !q.is_empty()) {
             problems.push("the all-of groups changed while some of their arrivals wait for the rest".into());
         }
