@@ -449,7 +449,7 @@ impl Run {
         let process = &self.process;
         let group = process.routing.result_routes(step, function);
         let event_type = || weft_definitions::on_result(&process.steps[step].description.functions[function].name);
-        let chosen = choose(&self.state, process, group, step, event_type, &invoked.result)?;
+        let chosen = choose(&self.state, process, group, step, Event::Automatic(event_type), &invoked.result)?;
         let from = &process.steps[step].id;
         stop |= deliver_edges(&mut self.state, &process.routing, &chosen, &invoked.result, from, &mut self.log);
         if self.state.pending.len() > MAX_QUEUED_MESSAGES {
@@ -485,7 +485,7 @@ impl Run {
         let process = &self.process;
         let group = process.routing.error_routes(step, function);
         let event_type = || weft_definitions::on_error(&process.steps[step].description.functions[function].name);
-        let chosen = choose(&self.state, process, group, step, event_type, &data)?;
+        let chosen = choose(&self.state, process, group, step, Event::Automatic(event_type), &data)?;
         // An error that no `error` edge took (none declared, or none whose condition matched) goes on.
         let from = &process.steps[step].id;
         if chosen.routes().any(|routes| !routes.is_empty()) {
@@ -512,12 +512,13 @@ impl Run {
         let group = process.routing.routes(Source::Step(step), &event.event_type);
         // Every emitted event takes a number, so ids do not depend on whether history is recorded.
         self.state.next_event += 1;
-        let chosen = choose(&self.state, process, group, step, || event.event_type.clone(), &event.data)?;
+        let event_type = || event.event_type.clone();
+        let chosen = choose(&self.state, process, group, step, Event::Emitted(event_type), &event.data)?;
         let routes: usize = chosen.routes().map(<[Route]>::len).sum();
         let unrouted = routes == 0 && !event.public;
         if event.public || unrouted || self.log.history {
             let record = EventRecord {
-                id: format!("{}-{}", self.state.instance_id, self.state.next_event),
+                id: self.state.event_id(),
                 event_type: event.event_type.clone(),
                 step: process.steps[step].id.clone(),
                 superstep: self.state.superstep,
@@ -553,13 +554,22 @@ impl Run {
             && let Some(outer) = process.routing.rises_to(inner)
         {
             let group = process.routing.routes(Source::Step(outer), &event.event_type);
-            let chosen = choose(&self.state, process, group, outer, || event.event_type.clone(), &event.data)?;
+            let event_type = || event.event_type.clone();
+            let chosen = choose(&self.state, process, group, outer, Event::Emitted(event_type), &event.data)?;
             let from = &process.steps[outer].id;
             stop |= deliver_edges(&mut self.state, &process.routing, &chosen, &event.data, from, &mut self.log);
             inner = outer;
         }
         Ok(stop)
     }
+}
+
+/// The event [`choose`] routes, by its type (worked out only when a condition needs it): an automatic
+/// `F.OnResult`/`F.OnError`, whose id is the invocation's, or an emitted event, whose id is the run's
+/// latest event id.
+enum Event<T> {
+    Automatic(T),
+    Emitted(T),
 }
 
 /// The routes of `group` that fire for an event from step `step` with `data`; see [`conditions::select`].
@@ -572,21 +582,20 @@ fn choose<'p>(
     process: &'p Process,
     group: &'p EdgeGroup,
     step: usize,
-    event_type: impl FnOnce() -> String,
+    event: Event<impl FnOnce() -> String>,
     data: &Json,
 ) -> Result<conditions::Chosen<'p>, RunError> {
     let step_id = &process.steps[step].id;
     let attributes = || {
-        let event_type = event_type();
-        let automatic =
-            event_type.ends_with(weft_definitions::ON_RESULT) || event_type.ends_with(weft_definitions::ON_ERROR);
+        let (event_type, id) = match event {
+            Event::Automatic(event_type) => {
+                (event_type(), crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations))
+            }
+            Event::Emitted(event_type) => (event_type(), state.event_id()),
+        };
         conditions::Attributes {
             source: format!("/processes/{}/instances/{}/steps/{step_id}", process.name(), state.instance_id),
-            id: if automatic {
-                crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations)
-            } else {
-                format!("{}-{}", state.instance_id, state.next_event)
-            },
+            id,
             event_type,
             time_ms: state.time_ms,
         }
@@ -667,7 +676,7 @@ fn deliver(
                 state.next_event += 1;
                 let topic = routing.topics()[i].clone();
                 let record = EventRecord {
-                    id: format!("{}-{}", state.instance_id, state.next_event),
+                    id: state.event_id(),
                     event_type: topic.clone(),
                     step: from.to_string(),
                     superstep: state.superstep,

@@ -187,6 +187,12 @@ impl Status {
 }
 
 impl RunState {
+    /// The id of the run's latest event, `<instance>-<n>` with `n` = [`RunState::next_event`] (the
+    /// CloudEvent `id` it is published with).
+    pub fn event_id(&self) -> String {
+        format!("{}-{}", self.instance_id, self.next_event)
+    }
+
     /// A fresh state for `process`: empty queues, initial step states from the definition.
     pub fn new(process: &Process, instance_id: String, time_ms: u64) -> Self {
         let queues = process
