@@ -52,6 +52,38 @@ impl Json {
         Json::parse(value.to_string())
     }
 
+    /// The array of `entries` (`null` for `None`), joined as text and checked.
+    ///
+    /// Errors: [`JsonError::TooDeep`] when an entry is nested [`MAX_DEPTH`] deep.
+    pub fn array<'a>(entries: impl IntoIterator<Item = Option<&'a Json>>) -> Result<Json, JsonError> {
+        let mut text = String::from("[");
+        for (k, entry) in entries.into_iter().enumerate() {
+            if k > 0 {
+                text.push(',');
+            }
+            text += entry.map_or("null", Json::as_str);
+        }
+        text.push(']');
+        Json::parse(text)
+    }
+
+    /// The object of `members` (`(key, value)`, in order), joined as text and checked.
+    ///
+    /// Errors: [`JsonError::TooDeep`] when a value is nested [`MAX_DEPTH`] deep.
+    pub fn object<'a>(members: impl IntoIterator<Item = (&'a str, &'a Json)>) -> Result<Json, JsonError> {
+        let mut text = String::from("{");
+        for (k, (key, value)) in members.into_iter().enumerate() {
+            if k > 0 {
+                text.push(',');
+            }
+            text += &serde_json::Value::from(key).to_string();
+            text.push(':');
+            text += value.as_str();
+        }
+        text.push('}');
+        Json::parse(text)
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         self.0.get()

@@ -414,6 +414,12 @@ impl RoutingTable {
         &self.all_of
     }
 
+    /// No arrivals yet for any all-of group: `[group][member]`, each queue empty (a run's
+    /// `RunState::arrivals` to start from).
+    pub fn no_arrivals<T: Clone>(&self) -> Vec<Vec<std::collections::VecDeque<T>>> {
+        self.all_of.iter().map(|g| vec![std::collections::VecDeque::new(); g.keys.len()]).collect()
+    }
+
     /// The external topics, by index.
     pub fn topics(&self) -> &[String] {
         &self.topics

@@ -188,11 +188,9 @@ fn run_process(
             return Err(Failure::new(ErrorKind::Failed, message));
         }
     }
-    let mut by_type = serde_json::Map::new();
-    for e in &published.0 {
-        by_type.insert(e.event_type.clone(), e.data.to_value());
-    }
-    let result = Json::from_value(&serde_json::Value::Object(by_type)).unwrap_or_else(|_| Json::null());
+    // An item that published one type twice is refused by `collect`; its object does not matter.
+    let by_type = published.0.iter().map(|e| (e.event_type.as_str(), &e.data));
+    let result = Json::object(by_type).unwrap_or_else(|_| Json::null());
     Ok(ItemOutput { result, events: published.0 })
 }
 
@@ -238,20 +236,14 @@ fn collect(done: Vec<ItemOutput>, listened: &[String]) -> Result<Invoked, Failur
             columns[i][j] = Some(e.data);
         }
     }
-    let array = |entries: Vec<Option<Json>>| {
-        let mut text = String::from("[");
-        for (k, entry) in entries.iter().enumerate() {
-            if k > 0 {
-                text.push(',');
-            }
-            text += entry.as_ref().map_or("null", Json::as_str);
-        }
-        text.push(']');
-        Json::parse(text).map_err(|e| Failure::new(ErrorKind::InvalidOutput, format!("the map's output: {e}")))
-    };
+    let output = |e: crate::data::JsonError| Failure::new(ErrorKind::InvalidOutput, format!("the map's output: {e}"));
     let mut events = Vec::with_capacity(types.len());
     for ((event_type, public), column) in types.into_iter().zip(columns) {
-        events.push(Emitted { event_type, data: array(column)?, public });
+        events.push(Emitted {
+            event_type,
+            data: Json::array(column.iter().map(Option::as_ref)).map_err(output)?,
+            public,
+        });
     }
-    Ok(Invoked { result: array(results.into_iter().map(Some).collect())?, state: None, events })
+    Ok(Invoked { result: Json::array(results.iter().map(Some)).map_err(output)?, state: None, events })
 }

@@ -730,17 +730,7 @@ fn complete(arrivals: &mut [VecDeque<Json>], keys: &[String]) -> Option<Json> {
         return None;
     }
     let members: Vec<(&String, Json)> = keys.iter().zip(arrivals.iter_mut().filter_map(VecDeque::pop_front)).collect();
-    let mut text = String::from("{");
-    for (i, (key, data)) in members.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text += &serde_json::Value::String((*key).clone()).to_string();
-        text.push(':');
-        text += data.as_str();
-    }
-    text.push('}');
-    Json::parse(text).ok().or_else(|| {
+    Json::object(members.iter().map(|(key, data)| (key.as_str(), data))).ok().or_else(|| {
         let texts = members.iter().map(|(key, data)| ((*key).clone(), serde_json::Value::from(data.as_str())));
         Json::from_value(&serde_json::Value::Object(texts.collect())).ok()
     })

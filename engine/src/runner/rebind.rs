@@ -83,7 +83,7 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
         if state.arrivals.iter().flatten().any(|q| !q.is_empty()) {
             problems.push("the all-of groups changed while some of their arrivals wait for the rest".into());
         }
-        out.arrivals = new.routing.all_of().iter().map(|g| vec![Default::default(); g.keys.len()]).collect();
+        out.arrivals = new.routing.no_arrivals();
     }
     if problems.is_empty() { Ok(out) } else { Err(problems) }
 }

@@ -212,7 +212,7 @@ impl RunState {
             state_versions: process.steps.iter().map(|s| s.initial_state_version).collect(),
             unrouted: Vec::new(),
             unrouted_total: 0,
-            arrivals: process.routing.all_of().iter().map(|g| vec![VecDeque::new(); g.keys.len()]).collect(),
+            arrivals: process.routing.no_arrivals(),
             status: Status::Running,
             awaits: Vec::new(),
             timers: Vec::new(),
