@@ -273,6 +273,25 @@ pub fn warnings(loaded: &LoadedDefinition) -> Vec<Diagnostic> {
     out
 }
 
+/// The milliseconds of `d`; `None` after a problem at `pointer` when it does not parse (it fits the
+/// schema's pattern, so only when the number overflows).
+pub(crate) fn duration(
+    loaded: &LoadedDefinition,
+    pointer: &str,
+    d: &Duration,
+    out: &mut Vec<Diagnostic>,
+) -> Option<u64> {
+    let millis = d.millis();
+    if millis.is_none() {
+        out.push(loaded.diagnostic(
+            pointer,
+            format!("\"{}\" is not a duration", d.0),
+            Some(crate::model::DURATION_HINT.into()),
+        ));
+    }
+    millis
+}
+
 /// Checks of a list of targets, wherever it stands.
 struct Targets<'a> {
     loaded: &'a LoadedDefinition,
@@ -289,13 +308,7 @@ impl Targets<'_> {
     }
 
     fn duration(&self, pointer: &str, d: &Duration, out: &mut Vec<Diagnostic>) {
-        if d.millis().is_none() {
-            out.push(self.loaded.diagnostic(
-                pointer,
-                format!("\"{}\" is not a duration", d.0),
-                Some("write a whole number and a unit: ms, s, m, h or d, e.g. `72h`".into()),
-            ));
-        }
+        duration(self.loaded, pointer, d, out);
     }
 
     /// Every target at `pointer`: steps that exist, durations that parse, awaits of declared input events.

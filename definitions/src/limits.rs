@@ -23,20 +23,15 @@ pub fn check(loaded: &LoadedDefinition, i: usize, step: &StepDefinition, out: &m
             Some("move `limits` to the steps of the sub-process that need them".into()),
         ));
     }
-    if let Some(timeout) = &limits.timeout {
-        match timeout.millis() {
-            None => out.push(loaded.diagnostic(
-                &at("timeout"),
-                format!("\"{}\" is not a duration", timeout.0),
-                Some("write a whole number and a unit: ms, s, m, h or d, e.g. `5s`".into()),
-            )),
-            Some(ms) if ms == 0 || ms > MAX_TIMEOUT_MS => out.push(loaded.diagnostic(
-                &at("timeout"),
-                format!("`timeout: {}` is out of range", timeout.0),
-                Some("give one from 1ms to 24h".into()),
-            )),
-            Some(_) => {}
-        }
+    if let Some(timeout) = &limits.timeout
+        && let Some(ms) = crate::check::duration(loaded, &at("timeout"), timeout, out)
+        && (ms == 0 || ms > MAX_TIMEOUT_MS)
+    {
+        out.push(loaded.diagnostic(
+            &at("timeout"),
+            format!("`timeout: {}` is out of range", timeout.0),
+            Some("give one from 1ms to 24h".into()),
+        ));
     }
     let sizes = [("memory", &limits.memory, MAX_MEMORY), ("maxEventSize", &limits.max_event_size, MAX_DATA_SIZE)];
     for (key, size, max) in sizes.into_iter().chain([("maxStateSize", &limits.max_state_size, MAX_DATA_SIZE)]) {
@@ -64,7 +59,7 @@ fn size_in_range(
         None => out.push(loaded.diagnostic(
             pointer,
             format!("\"{}\" is not a size", size.0),
-            Some("write a whole number and a unit: B, KB, MB, GB, KiB, MiB or GiB, e.g. `64MiB`".into()),
+            Some(crate::model::SIZE_HINT.into()),
         )),
     }
 }

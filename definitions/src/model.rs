@@ -133,6 +133,12 @@ pub struct StepLimits {
     pub max_state_size: Option<Size>,
 }
 
+/// How to write a [`Duration`], for messages.
+pub const DURATION_HINT: &str = "write a whole number and a unit: ms, s, m, h or d, e.g. `72h`";
+
+/// How to write a [`Size`], for messages.
+pub const SIZE_HINT: &str = "write a whole number and a unit: B, KB, MB, GB, KiB, MiB or GiB, e.g. `64MiB`";
+
 /// The pattern of a [`Size`] in the schema.
 pub const SIZE_PATTERN: &str = r"^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)$";
 

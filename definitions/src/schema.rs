@@ -149,12 +149,8 @@ fn describe(
 /// What a value that fails `pattern` should have been, and how to write one; for the model's patterns.
 fn pattern_meaning(pattern: &str) -> Option<(&'static str, &'static str)> {
     match pattern {
-        crate::model::DURATION_PATTERN => {
-            Some(("a duration", "write a whole number and a unit: ms, s, m, h or d, e.g. `72h`"))
-        }
-        crate::model::SIZE_PATTERN => {
-            Some(("a size", "write a whole number and a unit: B, KB, MB, GB, KiB, MiB or GiB, e.g. `64MiB`"))
-        }
+        crate::model::DURATION_PATTERN => Some(("a duration", crate::model::DURATION_HINT)),
+        crate::model::SIZE_PATTERN => Some(("a size", crate::model::SIZE_HINT)),
         crate::model::WEBHOOK_URL_PATTERN => {
             Some(("an http or https URL", "e.g. `https://hooks.example.com/orders` or `http://127.0.0.1:8080/events`"))
         }
