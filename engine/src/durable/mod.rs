@@ -4,9 +4,9 @@
 //! the checkpoint (the whole [`RunState`](crate::runner::RunState)), the superstep's history and its public
 //! events (the outbox). Only after the commit does it publish those events, and the next commit marks them
 //! published. A driver that starts on an instance first publishes again whatever is still unpublished,
-//! and whatever a webhook never acknowledged, with the same CloudEvent `id` and `source`. So internal delivery is exactly once (a superstep either
-//! committed or is re-run from the previous checkpoint), and publishing is at least once, exactly once to
-//! a consumer that de-duplicates by `id`.
+//! and whatever a webhook never acknowledged, with the same CloudEvent `id` and `source`. So internal
+//! delivery is exactly once (a superstep either committed or is re-run from the previous checkpoint),
+//! and publishing is at least once, exactly once to a consumer that de-duplicates by `id`.
 //!
 //! A run is pinned to the definition text and component bytes it started with (kept in the store by
 //! SHA-256); [`Driver::open`] loads exactly those, whatever the files on disk say now. One driver at a
