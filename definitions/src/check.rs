@@ -30,6 +30,7 @@ pub fn check(loaded: &LoadedDefinition) -> Result<Vec<Option<Arc<Condition>>>, V
     for (i, step) in def.steps.iter().enumerate() {
         kind(loaded, i, step, &mut out);
         crate::limits::check(loaded, i, step, &mut out);
+        crate::capabilities::check(loaded, i, step, &mut out);
     }
     let inputs: Vec<&str> = def.inputs.iter().map(|i| i.event.as_str()).collect();
     let targets = Targets { loaded, ids: &ids, inputs: &inputs };

@@ -4,6 +4,7 @@
 //! Loading goes: read the file → parse YAML with positions ([`source`]) → validate against the schema
 //! ([`schema`]) → deserialise into the model → whole-definition checks ([`check`]).
 
+pub mod capabilities;
 pub mod check;
 pub mod condition;
 pub mod error;

@@ -41,7 +41,8 @@ pub fn check(loaded: &LoadedDefinition, i: usize, step: &StepDefinition, out: &m
     }
 }
 
-fn size_in_range(
+/// A problem with `size` (at `pointer`, key `key`) if it does not parse or lies outside 1 byte..=`max`.
+pub(crate) fn size_in_range(
     loaded: &LoadedDefinition,
     pointer: &str,
     key: &str,

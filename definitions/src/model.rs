@@ -106,6 +106,11 @@ pub struct StepDefinition {
     /// have their own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<StepLimits>,
+    /// What the step may do besides computing, each denied unless granted here: outbound HTTP to listed
+    /// origins, configuration values, secrets (docs/semantics.md, "Capabilities"). For a map, each
+    /// item's; for a sub-process, not allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<crate::capabilities::Capabilities>,
 }
 
 /// `limits: { timeout: 2s, memory: 64MiB, maxEvents: 100, maxEventSize: 1MiB, maxStateSize: 256KiB }`:

@@ -1,9 +1,10 @@
 // Write a Weft step component in JavaScript.
 //
-// A step module exports `describe` and `invoke`, made by `defineStep`:
+// A step module exports `kernel` (the weft:step/kernel interface: `describe` and `invoke`), made by
+// `defineStep`:
 //
 //   import { defineStep, kernelFunction, Failure } from "weft-step";
-//   export const { describe, invoke } = defineStep({
+//   export const kernel = defineStep({
 //     state: () => ({ times: 0 }),           // initial state (a snapshot's missing fields default to it);
 //                                            // leave out for a stateless step
 //     functions: {
@@ -19,12 +20,52 @@
 // optional. Throwing fails the invocation and leaves the state as it was. Build with
 // `node step-sdk/js/build.mjs app.js out.wasm` (componentize-qjs against wit/step.wit).
 
-import { emit, log, invocationId } from "weft:step/context@0.1.0";
+import { emit } from "weft:step/events@0.2.0";
+import { log } from "weft:step/logging@0.2.0";
+import { invocationId } from "weft:step/invocation@0.2.0";
+import { get as configGet } from "weft:step/config@0.2.0";
+import { get as secretGet } from "weft:step/secrets@0.2.0";
+import { send } from "weft:step/http@0.2.0";
 
 /** A business failure of a kernel function, e.g. `throw new Failure("no driver is free")`. */
 export class Failure extends Error {}
 
-/** What a kernel function can do besides returning: emit events and log. */
+/** An HTTP response, whatever its status: `status`, `headers` (`[name, value]` pairs), `body` (bytes). */
+export class Response {
+  constructor(status, headers, body) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+
+  /** The first header named `name` (case-insensitive), or undefined. */
+  header(name) {
+    return this.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+  }
+
+  /** The body as text. */
+  text() {
+    return utf8Decode(this.body);
+  }
+
+  /** The body as JSON. */
+  json() {
+    return JSON.parse(this.text());
+  }
+
+  /** This response if its status is 2xx; else throws a `Failure` with the status. */
+  ok() {
+    if (this.status >= 200 && this.status < 300) return this;
+    throw new Failure(`HTTP ${this.status}: ${this.text().slice(0, 200)}`);
+  }
+}
+
+const HTTP_ERRORS = { "not-allowed": "not allowed", timeout: "timed out", "too-large": "response too large" };
+
+/**
+ * What a kernel function can do besides returning: emit events, log, and use what the definition grants
+ * the step (configuration values, secrets, outbound HTTP).
+ */
 export class Context {
   /** Emit an internal event, routed in the next superstep to the edges listening to it. */
   emit(eventType, data = null) {
@@ -47,6 +88,61 @@ export class Context {
    */
   invocationId() {
     return invocationId();
+  }
+
+  /** The configuration value `name` the definition gives this step (`capabilities.config`), or undefined. */
+  config(name) {
+    return configGet(name) ?? undefined;
+  }
+
+  /**
+   * The secret `name` granted to this step (`capabilities.secrets`); Weft redacts its value from the
+   * step's output. Throws a `Failure` when the step was not granted it.
+   */
+  secret(name) {
+    try {
+      return secretGet(name);
+    } catch (e) {
+      throw new Failure(String(e?.payload ?? e));
+    }
+  }
+
+  /**
+   * Send an HTTP request to an origin the definition allows (`capabilities.http`): `{ method, url,
+   * headers, body, json }` (`headers` an object or `[name, value]` pairs; `body` text or bytes; `json`
+   * any JSON value, which sets `content-type`). Returns a `Response`; throws a `Failure` when the origin
+   * is not allowed, the request times out or fails, or the response is too large.
+   */
+  http({ method = "GET", url, headers = [], body, json }) {
+    const pairs = Array.isArray(headers) ? [...headers] : Object.entries(headers);
+    if (json !== undefined) {
+      body = JSON.stringify(json);
+      pairs.push(["content-type", "application/json"]);
+    }
+    const bytes = typeof body === "string" ? utf8Encode(body) : body;
+    try {
+      const r = send({ method, url, headers: pairs, body: bytes ?? null });
+      return new Response(r.status, r.headers, r.body);
+    } catch (e) {
+      const error = e?.payload ?? e;
+      throw new Failure(`HTTP request ${HTTP_ERRORS[error?.tag] ?? "failed"}: ${error?.val ?? error}`);
+    }
+  }
+}
+
+// QuickJS has no TextEncoder: UTF-8 through the URI functions.
+function utf8Encode(text) {
+  const binary = unescape(encodeURIComponent(text));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function utf8Decode(bytes) {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  try {
+    return decodeURIComponent(escape(binary));
+  } catch {
+    return binary;
   }
 }
 
@@ -93,7 +189,7 @@ function encode(value, what) {
 }
 
 /**
- * The component's exports for a step: `{ describe, invoke }`. `migrate(fromVersion, old)`, if given, turns
+ * The component's `kernel` export for a step: `{ describe, invoke }`. `migrate(fromVersion, old)`, if given, turns
  * a snapshot written under an older `stateVersion` into this version's layout; without it an older
  * snapshot is refused.
  */

@@ -1,11 +1,16 @@
-//! `context.emit`: a step emits an event. The host checks the JSON and buffers the event; the runner
-//! routes it in the next superstep (docs/semantics.md, "Order").
+//! `weft:step/events`: a step emits an event. The host checks the JSON and buffers the event; the runner
+//! routes it in the next superstep (docs/semantics.md, "Order"). A granted secret's value is redacted
+//! from the data.
+
+use std::sync::Arc;
 
 use weft_definitions::limits::human;
 
 use crate::data::Json;
 use crate::host::Visibility;
+use crate::host::bindings::weft::step::events::Host;
 use crate::host::sandbox::Limits;
+use crate::host::secrets::Secrets;
 use crate::runner::failure::{ErrorKind, Failure};
 
 /// Most bytes of event data one invocation may emit in all (or one event's limit, if larger): what the
@@ -31,17 +36,19 @@ pub struct EventBuffer {
     refused: Option<Failure>,
     max_events: usize,
     max_event_bytes: usize,
+    secrets: Arc<Secrets>,
 }
 
 impl EventBuffer {
-    /// An empty buffer enforcing `limits` (`max_events`, `max_event_bytes`).
-    pub fn new(limits: &Limits) -> Self {
+    /// An empty buffer enforcing `limits` (`max_events`, `max_event_bytes`), redacting `secrets`.
+    pub fn new(limits: &Limits, secrets: Arc<Secrets>) -> Self {
         EventBuffer {
             emitted: Vec::new(),
             bytes: 0,
             refused: None,
             max_events: limits.max_events,
             max_event_bytes: limits.max_event_bytes,
+            secrets,
         }
     }
 
@@ -103,9 +110,15 @@ impl EventBuffer {
             self.refused = limit(format!("emitted more than {} of event data in one invocation", human(total as u64)));
             return;
         }
-        match Json::parse(data) {
+        match Json::parse(self.secrets.redact(data)) {
             Ok(data) => self.emitted.push(Emitted { event_type, data, public: visibility == Visibility::Public }),
             Err(e) => self.refused = invalid(format!("emitted event \"{event_type}\" with unusable data: {e}")),
         }
+    }
+}
+
+impl Host for EventBuffer {
+    fn emit(&mut self, event_type: String, data: String, visibility: Visibility) -> wasmtime::Result<()> {
+        self.push(event_type, data, visibility)
     }
 }

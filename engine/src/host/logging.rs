@@ -1,7 +1,12 @@
-//! `context.log`: a step writes a log line. It goes to `tracing` (target `weft::step`), tagged with the
-//! process, step and kernel function, so it lands wherever the host's subscriber sends logs.
+//! `weft:step/logging`: a step writes a log line. It goes to `tracing` (target `weft::step`), tagged with
+//! the process, instance, step and kernel function, so it lands wherever the host's subscriber sends logs.
+//! A granted secret's value is redacted from every line ([`Secrets::redact`]).
 
-use crate::host::bindings::weft::step::context::LogLevel;
+use std::sync::Arc;
+
+use crate::host::StoreOwner;
+use crate::host::bindings::weft::step::logging::{Host, LogLevel};
+use crate::host::secrets::Secrets;
 
 /// Longest log line kept, in bytes; longer lines are cut (a guest cannot flood the host's log).
 pub const MAX_LOG_LINE: usize = 8 * 1024;
@@ -10,31 +15,57 @@ pub const MAX_LOG_LINE: usize = 8 * 1024;
 #[derive(Debug, Clone)]
 pub struct LogContext {
     process: String,
+    instance: String,
     step: String,
     /// The kernel function being invoked, set by the runner before each call.
     pub function: String,
+    secrets: Arc<Secrets>,
 }
 
 impl LogContext {
-    /// Context for step `step` of process `process`.
-    pub fn new(process: &str, step: &str) -> Self {
-        LogContext { process: process.into(), step: step.into(), function: String::new() }
+    /// Context for the step `owner` names, redacting `secrets`.
+    pub fn new(owner: StoreOwner<'_>, secrets: Arc<Secrets>) -> Self {
+        LogContext {
+            process: owner.process.into(),
+            instance: owner.instance.into(),
+            step: owner.step.into(),
+            function: String::new(),
+            secrets,
+        }
     }
 
     /// Write one line at `level`.
     pub fn write(&self, level: LogLevel, message: &str) {
-        let mut end = message.len().min(MAX_LOG_LINE);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        let message = &message[..end];
-        let (process, step, function) = (&self.process, &self.step, &self.function);
+        let message = self.secrets.redact(cut(message).to_string());
+        let (process, instance, step, function) = (&self.process, &self.instance, &self.step, &self.function);
         match level {
-            LogLevel::Trace => tracing::trace!(target: "weft::step", process, step, function, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "weft::step", process, step, function, "{message}"),
-            LogLevel::Info => tracing::info!(target: "weft::step", process, step, function, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "weft::step", process, step, function, "{message}"),
-            LogLevel::Error => tracing::error!(target: "weft::step", process, step, function, "{message}"),
+            LogLevel::Trace => tracing::trace!(target: "weft::step", process, instance, step, function, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "weft::step", process, instance, step, function, "{message}"),
+            LogLevel::Info => tracing::info!(target: "weft::step", process, instance, step, function, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "weft::step", process, instance, step, function, "{message}"),
+            LogLevel::Error => tracing::error!(target: "weft::step", process, instance, step, function, "{message}"),
         }
     }
+
+    /// Write one line the guest printed on `stream` (`stdout` or `stderr`), at `info`.
+    pub fn output(&self, stream: &str, line: &str) {
+        let message = self.secrets.redact(cut(line).to_string());
+        let (process, instance, step, function) = (&self.process, &self.instance, &self.step, &self.function);
+        tracing::info!(target: "weft::step", process, instance, step, function, stream, "{message}");
+    }
+}
+
+impl Host for LogContext {
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.write(level, &message);
+    }
+}
+
+/// `message` cut to [`MAX_LOG_LINE`] bytes, at a character boundary.
+fn cut(message: &str) -> &str {
+    let mut end = message.len().min(MAX_LOG_LINE);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
 }

@@ -1,16 +1,41 @@
-//! What the engine offers a step component: the `weft:step/context` imports, one module per capability
-//! ([`events`], [`logging`], [`replay`] for the invocation id), and a WASI context with nothing in it (no
-//! files, network or environment; clocks and random numbers fixed per invocation by [`replay`]) so that a
-//! Rust, Python or JS guest can start.
+//! What the engine offers a step component: one WIT interface of `weft:step` per capability, each served
+//! by its own module and its own part of the store's state, linked by one call each ([`linker`]):
+//!
+//! | interface | module | granted |
+//! |---|---|---|
+//! | `events` | [`events`] | always |
+//! | `logging` | [`logging`] (and [`output`], the guest's captured stdout/stderr) | always |
+//! | `invocation` | [`replay`] | always |
+//! | `config` | [`config`] | the values the definition gives the step |
+//! | `secrets` | [`secrets`] | the secrets the definition grants the step |
+//! | `http` | [`http`] | the origins the definition allows the step |
+//!
+//! and a WASI context with nothing in it (no files, network or environment; clocks and random numbers
+//! fixed per invocation by [`replay`]; stdout and stderr captured by [`output`]) so that a Rust, Python or
+//! JS guest can start. What a step may use is its [`Grants`]; what it may spend is its
+//! [`sandbox::Limits`].
 
+pub mod config;
 pub mod events;
+pub mod http;
 pub mod logging;
+pub mod output;
 pub mod replay;
 pub mod sandbox;
+pub mod secrets;
+
+use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The `weft:step` package version this engine offers; a component built against another is refused at
+/// load ([`crate::load::components`]).
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// The name of the interface a step component exports, version included.
+pub const KERNEL_EXPORT: &str = "weft:step/kernel@0.2.0";
 
 /// Host bindings generated from `wit/step.wit` (world `weft:step/step`).
 pub mod bindings {
@@ -18,7 +43,7 @@ pub mod bindings {
         path: "../wit",
         world: "weft:step/step",
         // A guest past its event limits is stopped at once (a flood would otherwise run to its deadline).
-        imports: { "weft:step/context.emit": trappable },
+        imports: { "weft:step/events.emit": trappable },
     });
 }
 
@@ -27,7 +52,18 @@ pub use bindings::weft::step::types::{
 };
 pub use events::Emitted;
 
-/// Per-instance host state, owned by the instance's wasmtime `Store`.
+/// What the definition grants one step (`capabilities:`), resolved at load: nothing by default.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Configuration values by name.
+    pub config: Arc<config::Config>,
+    /// Secrets by name; also what is redacted from the step's output.
+    pub secrets: Arc<secrets::Secrets>,
+    /// Outbound HTTP, if granted.
+    pub http: Option<Arc<http::HttpPolicy>>,
+}
+
+/// Per-instance host state, owned by the instance's wasmtime `Store`: one part per capability.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -35,8 +71,16 @@ pub struct HostState {
     pub events: events::EventBuffer,
     /// Who is running, for log lines.
     pub log: logging::LogContext,
+    /// The guest's stdout and stderr of the current invocation.
+    pub output: output::CapturedOutput,
     /// What the guest sees of time, chance and its invocation id.
     pub replay: replay::Replay,
+    /// Its configuration values.
+    pub config: config::ConfigHost,
+    /// Its secrets.
+    pub secrets: secrets::SecretsHost,
+    /// Its outbound HTTP.
+    pub http: http::HttpHost,
     /// The instance's memory cap.
     pub limiter: sandbox::MemoryLimiter,
 }
@@ -52,10 +96,17 @@ pub struct StoreOwner<'a> {
     pub step: &'a str,
 }
 
-/// A store for one instance of the step `owner` names, under `limits`: memory capped, and armed once
-/// (instantiation runs guest code); arm it again before each call with [`sandbox::Limits::arm`].
-pub fn new_store(engine: &wasmtime::Engine, owner: StoreOwner<'_>, limits: &sandbox::Limits) -> Store<HostState> {
+/// A store for one instance of the step `owner` names, under `limits` and `grants`: memory capped, and
+/// armed once (instantiation runs guest code); arm it again before each call with
+/// [`sandbox::Limits::arm`].
+pub fn new_store(
+    engine: &wasmtime::Engine,
+    owner: StoreOwner<'_>,
+    limits: &sandbox::Limits,
+    grants: &Grants,
+) -> Store<HostState> {
     let replay = replay::Replay::new(owner.instance, owner.step);
+    let output = output::CapturedOutput::default();
     // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
     let wasi = WasiCtx::builder()
         .wall_clock(replay.wall_clock())
@@ -63,19 +114,40 @@ pub fn new_store(engine: &wasmtime::Engine, owner: StoreOwner<'_>, limits: &sand
         .secure_random(replay.random())
         .insecure_random(replay.random())
         .insecure_random_seed(replay.insecure_seed())
+        .stdout(output.stream("stdout"))
+        .stderr(output.stream("stderr"))
         .build();
     let state = HostState {
         wasi,
         table: ResourceTable::new(),
-        events: events::EventBuffer::new(limits),
-        log: logging::LogContext::new(owner.process, owner.step),
+        events: events::EventBuffer::new(limits, grants.secrets.clone()),
+        log: logging::LogContext::new(owner, grants.secrets.clone()),
+        output,
         replay,
+        config: config::ConfigHost(grants.config.clone()),
+        secrets: secrets::SecretsHost::new(owner.step, grants.secrets.clone()),
+        http: http::HttpHost::new(owner.step, grants.http.clone(), limits.invocation_timeout),
         limiter: limits.limiter(),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     limits.arm(&mut store);
     store
+}
+
+impl HostState {
+    /// Prepare for one invocation of kernel function `function`: name it in log lines and start the
+    /// clock HTTP requests count their time against.
+    pub fn begin(&mut self, function: &str) {
+        self.log.function.clear();
+        self.log.function.push_str(function);
+        self.http.begin();
+    }
+
+    /// Finish an invocation: write what the guest printed to the log.
+    pub fn end(&mut self) {
+        self.output.flush_to(&self.log);
+    }
 }
 
 impl WasiView for HostState {
@@ -86,26 +158,20 @@ impl WasiView for HostState {
 
 impl bindings::weft::step::types::Host for HostState {}
 
-impl bindings::weft::step::context::Host for HostState {
-    fn emit(&mut self, event_type: String, data: String, visibility: Visibility) -> wasmtime::Result<()> {
-        self.events.push(event_type, data, visibility)
-    }
-
-    fn log(&mut self, level: bindings::weft::step::context::LogLevel, message: String) {
-        self.log.write(level, &message);
-    }
-
-    fn invocation_id(&mut self) -> String {
-        self.replay.invocation_id()
-    }
-}
-
-/// A linker with WASI 0.2 and every Weft capability a step may import.
+/// A linker with WASI 0.2 and every Weft capability a step may import, each linked to its own part of
+/// [`HostState`].
 ///
 /// Errors: only if two capabilities define the same import (a bug in Weft, not in a guest).
 pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    use bindings::weft::step;
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    bindings::Step::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    step::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    step::events::add_to_linker::<HostState, HasSelf<events::EventBuffer>>(&mut linker, |s| &mut s.events)?;
+    step::logging::add_to_linker::<HostState, HasSelf<logging::LogContext>>(&mut linker, |s| &mut s.log)?;
+    step::invocation::add_to_linker::<HostState, HasSelf<replay::Replay>>(&mut linker, |s| &mut s.replay)?;
+    step::config::add_to_linker::<HostState, HasSelf<config::ConfigHost>>(&mut linker, |s| &mut s.config)?;
+    step::secrets::add_to_linker::<HostState, HasSelf<secrets::SecretsHost>>(&mut linker, |s| &mut s.secrets)?;
+    step::http::add_to_linker::<HostState, HasSelf<http::HttpHost>>(&mut linker, |s| &mut s.http)?;
     Ok(linker)
 }

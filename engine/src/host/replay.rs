@@ -4,7 +4,7 @@
 //! - `wasi:clocks` (wall and monotonic) say the run's logical time (the time of its last checkpoint);
 //! - `wasi:random` (secure and insecure) give numbers from a generator seeded by the instance id, the step,
 //!   the superstep and the invocation number;
-//! - `context.invocation-id` gives `<instance>:<step>:<n>`, n counting the run's invocations from 1: stable
+//! - `invocation.invocation-id` gives `<instance>:<step>:<n>`, n counting the run's invocations from 1: stable
 //!   across a re-run, so a step can pass it to an outside system as an idempotency key.
 //!
 //! The runner calls [`Replay::begin`] before each invocation. The generator is seeded lazily, on the
@@ -163,6 +163,12 @@ impl TryRng for SeededRandom {
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
         self.0.with_rng(|r| rand::Rng::fill_bytes(r, dst));
         Ok(())
+    }
+}
+
+impl crate::host::bindings::weft::step::invocation::Host for Replay {
+    fn invocation_id(&mut self) -> String {
+        Replay::invocation_id(self)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod components;
 pub mod description;
+pub mod grants;
 pub mod routing;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
 pub use description::{FunctionDescription, ParamDescription, StepDescription};
+pub use grants::Environment;
 pub use routing::{
     AllOfGroup, AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, Nested, RetryPolicy, Route, RoutingTable, Scope,
     Shape, Source,
@@ -33,11 +35,18 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Time and memory limits of every step instance.
     pub limits: Limits,
+    /// Where a definition's `{ env: NAME }` config values and secrets are read. Default: the process's
+    /// environment.
+    pub environment: Environment,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { cache_dir: CompiledCache::default_root(), limits: Limits::default() }
+        RuntimeConfig {
+            cache_dir: CompiledCache::default_root(),
+            limits: Limits::default(),
+            environment: Environment::default(),
+        }
     }
 }
 
@@ -48,6 +57,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompiledCache,
     limits: Limits,
+    environment: Environment,
     /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
     /// component loads, so concurrent loads of one component compile it once (a Python component takes
     /// seconds).
@@ -108,6 +118,8 @@ pub struct ProcessStep {
     pub initial_state_version: u32,
     /// What one invocation may use: the runtime's limits with the step's `limits` applied.
     pub limits: Limits,
+    /// What the definition grants it (`capabilities`), resolved; nothing for a sub-process step.
+    pub grants: host::Grants,
 }
 
 /// What a step is.
@@ -176,7 +188,14 @@ impl Runtime {
         sandbox::start_ticker(&engine);
         let linker = host::linker(&engine)?;
         let cache = CompiledCache::new(config.cache_dir, &engine);
-        Ok(Runtime { engine, linker, cache, limits: config.limits, components: Mutex::default() })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            limits: config.limits,
+            environment: config.environment,
+            components: Mutex::default(),
+        })
     }
 
     /// The wasmtime engine.
@@ -268,6 +287,13 @@ impl Runtime {
                 })
             };
             let initial_state = state(&format!("/steps/{i}/state"), step.state.as_ref(), &mut problems);
+            let grants = grants::resolve(&id, step.capabilities.as_ref(), loaded.base_dir(), &self.environment)
+                .unwrap_or_else(|found| {
+                    for (at, message, hint) in found {
+                        problems.push(loaded.diagnostic(&format!("/steps/{i}/capabilities/{at}"), message, Some(hint)));
+                    }
+                    host::Grants::default()
+                });
             let component = |relative: &str,
                              pointer: &str,
                              fetch: &mut Fetch<'_>,
@@ -380,7 +406,7 @@ impl Runtime {
             };
             let initial_state_version = step.state_version.unwrap_or(description.state_version);
             let limits = step.limits.as_ref().map_or(self.limits, |l| self.limits.with(l));
-            steps.push(ProcessStep { id, kind, description, initial_state, initial_state_version, limits });
+            steps.push(ProcessStep { id, kind, description, initial_state, initial_state_version, limits, grants });
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -427,8 +453,7 @@ impl Runtime {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, bytes, digest)
-            .map_err(|e| (e, None))?;
+        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, bytes, digest)?;
         let component = Arc::new(component);
         tracing::info!(component = %path.display(), cache = ?component.cache, "loaded component");
         *slot = Some(component.clone());
@@ -449,7 +474,7 @@ impl Process {
 }
 
 /// A problem with a component: the message, and a hint that would fix it.
-type Problem = (String, Option<String>);
+pub(crate) type Problem = (String, Option<String>);
 
 /// Where a step's component bytes come from: `(step id, resolved path)` → bytes.
 type Fetch<'a> = dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem> + 'a;

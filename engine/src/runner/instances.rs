@@ -10,10 +10,9 @@ use wasmtime::component::{ComponentType, Func, Lower, TypedFunc};
 use weft_definitions::limits::human;
 
 use crate::data::Json;
-use crate::host::sandbox::Limits;
 use crate::host::sandbox::trap_kind;
 use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
-use crate::load::{FunctionDescription, Process, Source, StepComponent, StepKind};
+use crate::load::{FunctionDescription, Process, ProcessStep, Source, StepComponent, StepKind};
 use crate::runner::failure::{ErrorKind, Failure};
 use crate::runner::map::MapExecutor;
 
@@ -76,9 +75,10 @@ struct Live {
 }
 
 impl ComponentSlot {
-    /// Call kernel function `f` of `component` (instantiated for `owner` if there is no live instance)
-    /// with `args` (`(parameter name, JSON text)`, absent optional parameters left out) and `state`,
-    /// written under `state_version`.
+    /// Call kernel function `f` of `component` (instantiated for `owner` under `step`'s limits and grants
+    /// if there is no live instance) with `args` (`(parameter name, JSON text)`, absent optional
+    /// parameters left out) and `state`, written under `state_version`. The step's secrets are redacted
+    /// from its result, state, events and error message.
     ///
     /// Errors: the guest's typed error, a trap (the instance is dropped), or output that is not JSON.
     #[allow(clippy::too_many_arguments)]
@@ -86,32 +86,58 @@ impl ComponentSlot {
         &mut self,
         component: &StepComponent,
         owner: StoreOwner<'_>,
-        limits: &Limits,
+        step: &ProcessStep,
         call: Call<'_>,
         f: &FunctionDescription,
         args: &[(&str, &str)],
         state: Option<&str>,
         state_version: u32,
     ) -> Result<Invoked, Failure> {
+        let out = self.call_unredacted(component, owner, step, call, f, args, state, state_version);
+        let secrets = &step.grants.secrets;
+        if secrets.is_empty() {
+            return out;
+        }
+        out.map_err(|mut failure| {
+            failure.message = secrets.redact(std::mem::take(&mut failure.message));
+            failure
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_unredacted(
+        &mut self,
+        component: &StepComponent,
+        owner: StoreOwner<'_>,
+        step: &ProcessStep,
+        call: Call<'_>,
+        f: &FunctionDescription,
+        args: &[(&str, &str)],
+        state: Option<&str>,
+        state_version: u32,
+    ) -> Result<Invoked, Failure> {
+        let limits = &step.limits;
         let live = match &mut self.live {
             Some(live) => live,
             None => {
-                let mut store = host::new_store(component.pre.engine(), owner, limits);
+                let mut store = host::new_store(component.pre.engine(), owner, limits, &step.grants);
                 self.created += 1;
-                let invoke = instantiate(&component.pre, &mut store)?;
+                let invoke = instantiate(component, &mut store)?;
                 self.live.insert(Live { store, invoke })
             }
         };
         let invocation = InvocationRef { function: &f.name, args, state, state_version };
         let host = live.store.data_mut();
-        host.log.function.clone_from(&f.name);
+        host.begin(&f.name);
         host.replay.begin(call.time_ms, call.superstep, call.invocation);
         limits.arm(&mut live.store);
         // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
         // `InvokeFn<'_>` only in the lifetime of the borrowed arguments (what `bindgen!` itself does).
         let invoke: InvokeFn<'_> = unsafe { TypedFunc::new_unchecked(live.invoke) };
         let returned = invoke.call(&mut live.store, (invocation,)).map(|(r,)| r);
-        let events = live.store.data_mut().events.take();
+        let host = live.store.data_mut();
+        host.end();
+        let events = host.events.take();
         let outcome = match returned {
             Ok(outcome) => outcome,
             Err(trap) => {
@@ -130,13 +156,14 @@ impl ComponentSlot {
         };
         let outcome = outcome.map_err(guest_error)?;
         let events = events?;
+        let secrets = &step.grants.secrets;
         let result = match outcome.result {
-            Some(text) => output(text, "result", limits.max_event_bytes, "limits.maxEventSize")?,
+            Some(text) => output(secrets.redact(text), "result", limits.max_event_bytes, "limits.maxEventSize")?,
             None => Json::null(),
         };
         let state = outcome
             .state
-            .map(|text| output(text, "state", limits.max_state_bytes, "limits.maxStateSize"))
+            .map(|text| output(secrets.redact(text), "state", limits.max_state_bytes, "limits.maxStateSize"))
             .transpose()?;
         Ok(Invoked { result, state, events })
     }
@@ -209,7 +236,7 @@ impl StepInstances {
                     .filter_map(|(p, a)| a.as_ref().map(|a| (p.name.as_str(), a.as_str())))
                     .collect();
                 let state = state.map(Json::as_str);
-                let out = slot.call(component, owner, &ps.limits, call, f, &args, state, state_version);
+                let out = slot.call(component, owner, ps, call, f, &args, state, state_version);
                 self.created += slot.take_created();
                 out
             }
@@ -223,17 +250,18 @@ impl StepInstances {
     }
 }
 
-/// Instantiate `pre` in `store` and find its `invoke` export, its type checked.
+/// Instantiate `component` in `store` and find its `invoke` export, its type checked.
 ///
 /// Errors: the guest trapped while starting, or (a bug in Weft, as the component was checked at load)
 /// its `invoke` export is missing or of another type.
-fn instantiate(pre: &host::bindings::StepPre<HostState>, store: &mut Store<HostState>) -> Result<Func, Failure> {
+fn instantiate(component: &StepComponent, store: &mut Store<HostState>) -> Result<Func, Failure> {
     let cannot = |e: wasmtime::Error, store: &mut Store<HostState>| {
         Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
     };
-    let instance = pre.instance_pre().instantiate(&mut *store).map_err(|e| cannot(e, store))?;
+    let instance = component.pre.instance_pre().instantiate(&mut *store).map_err(|e| cannot(e, store))?;
+    store.data_mut().end();
     let invoke = instance
-        .get_func(&mut *store, "invoke")
+        .get_func(&mut *store, component.invoke)
         .ok_or_else(|| Failure::new(ErrorKind::Trap, "the component exports no `invoke` function"))?;
     invoke.typed::<(InvocationRef<'static>,), (Result<Outcome, StepError>,)>(&*store).map_err(|e| cannot(e, store))?;
     Ok(invoke)

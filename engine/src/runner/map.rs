@@ -86,8 +86,7 @@ impl MapExecutor {
                     let param = f.params.first().ok_or_else(|| {
                         Failure::new(ErrorKind::BadArgument, format!("kernel function \"{}\" takes no item", f.name))
                     })?;
-                    let out =
-                        slot.call(component, owner, &ps.limits, call, f, &[(&param.name, item.get())], state, version)?;
+                    let out = slot.call(component, owner, ps, call, f, &[(&param.name, item.get())], state, version)?;
                     Ok(ItemOutput { result: out.result, events: out.events })
                 }
                 (Mapped::Process(mapped), _) => run_process(mapped, call, j, &f.name, item),

@@ -5,7 +5,7 @@ stateless step) and kernel functions marked :func:`kernel_function`. Parameters 
 type annotations (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``, a dataclass, or any of those
 ``| None``); a parameter with a default, or one that may be ``None``, is optional. ``ctx: Context`` receives the step context. Raising
 an exception fails the invocation and leaves the state as it was. The module exports the step with
-``WitWorld = export(MyStep)``; build it with componentize-py against ``wit/step.wit`` (see README.md).
+``Kernel = export(MyStep)``; build it with componentize-py against ``wit/step.wit`` (see README.md).
 
 Example::
 
@@ -22,7 +22,7 @@ Example::
             ctx.emit_public("Repeated", text)
             return text
 
-    WitWorld = export(Repeat)
+    Kernel = export(Repeat)
 """
 
 import dataclasses
@@ -32,35 +32,103 @@ import types
 import typing
 
 from componentize_py_types import Err
-from wit_world.imports import context as _host
+from wit_world.imports import config as _config
+from wit_world.imports import events as _events
+from wit_world.imports import http as _http
+from wit_world.imports import invocation as _invocation
+from wit_world.imports import logging as _logging
+from wit_world.imports import secrets as _secrets
 from wit_world.imports import types as _wit
 
-__all__ = ["Context", "Failure", "Step", "kernel_function", "export"]
+__all__ = ["Context", "Failure", "Response", "Step", "kernel_function", "export"]
 
 
 class Failure(Exception):
     """A business failure of a kernel function, e.g. ``Failure("the kitchen is closed")``."""
 
 
+class Response:
+    """An HTTP response, whatever its status: ``status``, ``headers`` (a list of ``(name, value)``),
+    ``body`` (bytes)."""
+
+    def __init__(self, status: int, headers, body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str):
+        """The first header named ``name`` (case-insensitive), or ``None``."""
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+
+    def text(self) -> str:
+        """The body as text."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body as JSON."""
+        return json.loads(self.body)
+
+    def ok(self) -> "Response":
+        """This response if its status is 2xx; else raises :class:`Failure` with the status."""
+        if 200 <= self.status < 300:
+            return self
+        raise Failure(f"HTTP {self.status}: {self.text()[:200]}")
+
+
 class Context:
-    """What a kernel function can do besides returning: emit events and log."""
+    """What a kernel function can do besides returning: emit events, log, and use what the definition
+    grants the step (configuration values, secrets, outbound HTTP)."""
 
     def emit(self, event_type: str, data=None) -> None:
         """Emit an internal event, routed in the next superstep to the edges listening to it."""
-        _host.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.INTERNAL)
+        _events.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.INTERNAL)
 
     def emit_public(self, event_type: str, data=None) -> None:
         """Emit a public event: routed like :meth:`emit` and also published outside the process."""
-        _host.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.PUBLIC)
+        _events.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.PUBLIC)
 
     def log(self, message: str, level: str = "info") -> None:
         """Write a log line (``trace``, ``debug``, ``info``, ``warn`` or ``error``)."""
-        _host.log(getattr(_host.LogLevel, level.upper(), _host.LogLevel.INFO), message)
+        _logging.log(getattr(_logging.LogLevel, level.upper(), _logging.LogLevel.INFO), message)
 
     def invocation_id(self) -> str:
         """This invocation's id, ``<instance>:<step>:<n>``: the same when the superstep is re-run after a
         crash, so pass it to an outside system as an idempotency key."""
-        return _host.invocation_id()
+        return _invocation.invocation_id()
+
+    def config(self, name: str):
+        """The configuration value ``name`` the definition gives this step (``capabilities.config``), or
+        ``None``."""
+        return _config.get(name)
+
+    def secret(self, name: str) -> str:
+        """The secret ``name`` granted to this step (``capabilities.secrets``); Weft redacts its value from
+        the step's output. Raises :class:`Failure` when the step was not granted it."""
+        try:
+            return _secrets.get(name)
+        except Err as e:
+            raise Failure(e.value) from None
+
+    def http(self, method: str, url: str, headers=None, body=None, json_body=None) -> Response:
+        """Send an HTTP request to an origin the definition allows (``capabilities.http``) and return the
+        :class:`Response`. ``headers``: a dict or a list of pairs; ``body``: bytes or text;
+        ``json_body``: any JSON value (sets ``content-type``). Raises :class:`Failure` when the origin is
+        not allowed, the request times out or fails, or the response is too large."""
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        if json_body is not None:
+            body = json.dumps(json_body, allow_nan=False)
+            pairs.append(("content-type", "application/json"))
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        try:
+            r = _http.send(_http.Request(method=method, url=url, headers=pairs, body=body))
+        except Err as e:
+            kind = type(e.value).__name__.split("_")[-1]
+            raise Failure(f"HTTP request {_HTTP_ERRORS.get(kind, 'failed')}: {e.value.value}") from None
+        return Response(r.status, r.headers, bytes(r.body))
+
+
+_HTTP_ERRORS = {"NotAllowed": "not allowed", "Timeout": "timed out", "TooLarge": "response too large"}
 
 
 class Step:
@@ -160,7 +228,7 @@ def _to_json(value, what):
 
 
 def export(step_class):
-    """The ``WitWorld`` class componentize-py exports for ``step_class``."""
+    """The ``Kernel`` class (the ``weft:step/kernel`` interface) componentize-py exports for ``step_class``."""
     functions = {}
     for attr in dir(step_class):
         method = getattr(step_class, attr)
@@ -169,7 +237,7 @@ def export(step_class):
             functions[name] = _Function(name, method)
     order = sorted(functions.values(), key=lambda f: f.method.__code__.co_firstlineno)
 
-    class WitWorld:
+    class Kernel:
         def describe(self) -> _wit.StepInfo:
             return _wit.StepInfo(
                 functions=[
@@ -216,7 +284,7 @@ def export(step_class):
             state = None if step_class.State is None else _to_json(step.state, "state")
             return _wit.Outcome(result=None if result is None else _to_json(result, "result"), state=state)
 
-    return WitWorld
+    return Kernel
 
 
 def _migrated(step_class, snapshot, version):

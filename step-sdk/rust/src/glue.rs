@@ -124,14 +124,14 @@ impl From<Error> for StepError {
     }
 }
 
-/// Export step type `$ty` as the component's `weft:step/step` world. `#[step]` calls this for you.
+/// Export step type `$ty` as the component's `weft:step/kernel` interface. `#[step]` calls this for you.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __export_step {
     ($ty:ty) => {
         const _: () = {
             struct __WeftStepExport;
-            impl $crate::bindings::Guest for __WeftStepExport {
+            impl $crate::bindings::exports::weft::step::kernel::Guest for __WeftStepExport {
                 fn describe() -> $crate::bindings::weft::step::types::StepInfo {
                     $crate::glue::describe::<$ty>()
                 }

@@ -50,10 +50,12 @@ mod context;
 mod error;
 #[doc(hidden)]
 pub mod glue;
+pub mod http;
 
 pub use context::{Context, LogLevel};
 pub use error::Error;
 pub use glue::Step;
+pub use http::{Request, Response};
 
 /// Serde, re-exported so that a step crate's derive attributes and this SDK agree on one version.
 pub use serde;

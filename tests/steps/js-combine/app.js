@@ -1,7 +1,7 @@
 // Combine in JavaScript: a fan-in of two required parameters, `left` and `right`.
 import { defineStep, kernelFunction } from "weft-step";
 
-export const { describe, invoke } = defineStep({
+export const kernel = defineStep({
   functions: {
     combine: kernelFunction(
       { left: "string", right: "string" },

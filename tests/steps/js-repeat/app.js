@@ -1,7 +1,7 @@
 // Repeat (SK's RepeatStep) in JavaScript: joins `count` copies of the message and emits them publicly.
 import { defineStep, kernelFunction, Failure } from "weft-step";
 
-export const { describe, invoke } = defineStep({
+export const kernel = defineStep({
   state: () => ({ times: 0, calls: 0 }),
   functions: {
     repeat: kernelFunction(

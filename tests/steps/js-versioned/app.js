@@ -1,7 +1,7 @@
 // Versioned in JavaScript: a step at state version 2 (`{total, visits}`) that migrates version 1 (`{count}`).
 import { defineStep, kernelFunction } from "weft-step";
 
-export const { describe, invoke } = defineStep({
+export const kernel = defineStep({
   stateVersion: 2,
   state: () => ({ total: 0, visits: 0 }),
   migrate: (fromVersion, old) => {

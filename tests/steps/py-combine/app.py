@@ -12,4 +12,4 @@ class Combine(Step):
         return text
 
 
-WitWorld = export(Combine)
+Kernel = export(Combine)

@@ -10,4 +10,4 @@ class Echo(Step):
         return message
 
 
-WitWorld = export(Echo)
+Kernel = export(Echo)

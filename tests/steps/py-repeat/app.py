@@ -26,4 +26,4 @@ class Repeat(Step):
         return text
 
 
-WitWorld = export(Repeat)
+Kernel = export(Repeat)

@@ -29,4 +29,4 @@ class Versioned(Step):
         return self.state.total
 
 
-WitWorld = export(Versioned)
+Kernel = export(Versioned)

@@ -50,10 +50,10 @@ fn file_that_is_not_a_component() {
     std::fs::write(&text, "this is not wasm").unwrap();
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
-    for bad in [&text, &core] {
+    for (bad, what) in [(&text, "not WebAssembly at all"), (&core, "a core WebAssembly module")] {
         let e = load_error(&LINEAR.replace("'{steps}/combine.wasm'", &format!("'{}'", bad.display())));
-        assert!(e.contains("at /steps/1/component") && e.contains("is not a WebAssembly component"), "{e}");
-        assert!(e.contains("wasm32-wasip2"), "{e}");
+        assert!(e.contains("at /steps/1/component") && e.contains("is not a WebAssembly component: it is"), "{e}");
+        assert!(e.contains(what) && e.contains("wasm32-wasip2"), "{e}");
     }
 }
 

@@ -34,4 +34,4 @@ class Delivery(Step):
         )
 
 
-WitWorld = export(Delivery)
+Kernel = export(Delivery)

@@ -41,4 +41,4 @@ class Kitchen(Step):
         return prepared
 
 
-WitWorld = export(Kitchen)
+Kernel = export(Kitchen)

@@ -7,7 +7,7 @@ import { defineStep, kernelFunction, Failure } from "weft-step";
 const HOT_MIN_C = 57;
 const COLD_MAX_C = 5;
 
-export const { describe, invoke } = defineStep({
+export const kernel = defineStep({
   state: () => ({ open: {}, passed: 0, failed: 0 }),
   functions: {
     expect: kernelFunction(
