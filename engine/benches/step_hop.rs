@@ -73,14 +73,14 @@ fn bench_invoke(
 ) {
     let limits = Limits::default();
     let owner = host::StoreOwner { process: "bench", instance: "bench", step: name };
-    let mut store = host::new_store(runtime.engine(), owner, &limits);
+    let mut store = host::new_store(runtime.engine(), owner, &limits, &host::Grants::default());
     let instance = component.pre.instantiate(&mut store).unwrap();
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     g.bench_function(name, |b| {
         b.iter(|| {
             limits.arm(&mut store);
-            let outcome = instance.call_invoke(&mut store, call).unwrap();
+            let outcome = instance.weft_step_kernel().call_invoke(&mut store, call).unwrap();
             store.data_mut().events.take().unwrap();
             outcome
         })
@@ -162,7 +162,7 @@ fn benches(c: &mut Criterion) {
         g.bench_function(lang, |b| {
             b.iter(|| {
                 let owner = host::StoreOwner { process: "bench", instance: "bench", step: lang };
-                let mut store = host::new_store(runtime.engine(), owner, &limits);
+                let mut store = host::new_store(runtime.engine(), owner, &limits, &host::Grants::default());
                 component.pre.instantiate(&mut store).unwrap();
                 store
             })

@@ -60,6 +60,14 @@ export class Response {
   }
 }
 
+// QuickJS has no console: `console.log` and friends write Weft log lines (`error`/`warn` at their level,
+// the rest at `info`), so that code written for Node or a browser logs where the step's logs go.
+if (typeof globalThis.console === "undefined") {
+  const line = (level) => (...args) =>
+    log(level, args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+  globalThis.console = { log: line("info"), info: line("info"), debug: line("debug"), warn: line("warn"), error: line("error") };
+}
+
 const HTTP_ERRORS = { "not-allowed": "not allowed", timeout: "timed out", "too-large": "response too large" };
 
 /**

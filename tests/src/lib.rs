@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use weft_definitions::DefinitionError;
 use weft_engine::data::Json;
-use weft_engine::load::{Process, Runtime, RuntimeConfig};
+use weft_engine::load::{Environment, Process, Runtime, RuntimeConfig};
 use weft_engine::runner::{EventRecord, Run, RunState, Status};
 
 /// The repository root.
@@ -30,13 +30,23 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
-/// One runtime for all tests of a binary, caching compiled code under `target/weft-test-cache`.
+/// One runtime for all tests of a binary, caching compiled code under `target/weft-test-cache`. Its
+/// environment (for definitions' `{ env: NAME }`) is [`test_environment`], not the process's.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let cache_dir = Some(root().join("target").join("weft-test-cache"));
-        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() }).expect("the wasmtime engine starts")
+        let environment = test_environment();
+        Runtime::new(RuntimeConfig { cache_dir, environment, ..RuntimeConfig::default() })
+            .expect("the wasmtime engine starts")
     })
+}
+
+/// The variables tests' definitions read: the credit bureau's test key as `CREDIT_BUREAU_KEY`, and
+/// `WEFT_TEST_REGION=eu-west`.
+pub fn test_environment() -> Environment {
+    let vars = [(credit_bureau::KEY_VARIABLE, credit_bureau::TEST_KEY), ("WEFT_TEST_REGION", "eu-west")];
+    Environment::Fixed(Arc::new(vars.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
 }
 
 /// Load `tests/processes/<name>.yaml`; panics with the diagnostics if it does not load.
@@ -102,6 +112,9 @@ pub fn run(process: &Arc<Process>, inputs: &[(&str, Value)]) -> Observed {
 /// Run `examples/<example>/process.yaml` on input event `event` with the JSON data in
 /// `examples/<example>/<file>`; panics unless the run completes.
 pub fn run_example(example: &str, event: &str, file: &str) -> Observed {
+    if example == "account-opening" {
+        credit_bureau::for_tests();
+    }
     let dir = root().join("examples").join(example);
     let process = Arc::new(runtime().load_process(&dir.join("process.yaml")).unwrap_or_else(|e| panic!("{e}")));
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -4,6 +4,7 @@
 //! the components built by scripts/build-steps under tests/steps. Every command gets a store in a
 //! temporary folder: no test touches the user's data directory.
 
+mod capabilities;
 mod cli;
 mod crash;
 mod durable;
@@ -18,10 +19,13 @@ pub fn root() -> PathBuf {
 }
 
 /// `weft ARGS` in the repository root with the shared test cache and `store`, with extra environment
-/// `env`; not yet started.
+/// `env`; not yet started. The account-opening example's credit bureau is started (once) and its test
+/// key is in the environment.
 pub fn command(store: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    credit_bureau::for_tests();
     let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
     command
+        .env(credit_bureau::KEY_VARIABLE, credit_bureau::TEST_KEY)
         .args(args)
         .current_dir(root())
         .env("WEFT_CACHE_DIR", root().join("target/weft-test-cache"))

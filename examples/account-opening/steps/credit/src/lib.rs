@@ -1,11 +1,12 @@
-//! Credit pull and rating. The applicant's credit file travels with the application (standing in for a
-//! bureau pull); the score follows the published FICO weighting (payment history 35%, amounts owed 30%,
-//! length of history 15%, new credit 10%, credit mix 10%) on the 300–850 range. The decision also applies
-//! the 43% debt-to-income ceiling of the US qualified-mortgage rule.
+//! Credit pull and rating. The applicant's credit file comes from a credit bureau over HTTP (the
+//! definition grants the bureau's origin, its URL as the config value `bureauUrl` and its API key as the
+//! secret `apiKey`); the score follows the published FICO weighting (payment history 35%, amounts owed
+//! 30%, length of history 15%, new credit 10%, credit mix 10%) on the 300–850 range. The decision also
+//! applies the 43% debt-to-income ceiling of the US qualified-mortgage rule.
 
 use serde::{Deserialize, Serialize};
 use weft_step_sdk::serde_json::{Value, json};
-use weft_step_sdk::{Context, Error, step};
+use weft_step_sdk::{Context, Error, Request, step};
 
 /// Lowest score approved.
 const MIN_SCORE: u32 = 620;
@@ -17,8 +18,15 @@ const MAX_DEBT_TO_INCOME: f64 = 0.43;
 #[serde(rename_all = "camelCase")]
 struct Application {
     name: String,
+    ssn: String,
     annual_income: f64,
     monthly_debt: f64,
+}
+
+/// The bureau's answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
     credit_file: CreditFile,
 }
 
@@ -54,7 +62,7 @@ impl Credit {
         if app.annual_income <= 0.0 {
             return Err(Error::new("annualIncome must be positive"));
         }
-        let score = score(&app.credit_file);
+        let score = score(&pull(ctx, &app)?);
         let dti = app.monthly_debt / (app.annual_income / 12.0);
         let rating = match score {
             740.. => "A",
@@ -93,6 +101,19 @@ impl Credit {
         }
         Ok(score)
     }
+}
+
+/// The applicant's credit file from the bureau. Errors: no bureau configured or reachable, or it answers
+/// other than 200.
+fn pull(ctx: &Context, app: &Application) -> Result<CreditFile, Error> {
+    let url = ctx.config("bureauUrl").ok_or("the definition gives no `bureauUrl` config value")?;
+    let key = ctx.secret("apiKey")?;
+    let request = Request::post(&format!("{url}/v1/credit-reports"))
+        .bearer(&key)
+        .header("idempotency-key", &ctx.invocation_id())
+        .json(&json!({"ssn": app.ssn, "name": app.name}))?;
+    let report: Report = ctx.http(request)?.ok()?.json()?;
+    Ok(report.credit_file)
 }
 
 fn email(application: &Value) -> Value {
