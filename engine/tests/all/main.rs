@@ -8,6 +8,7 @@ mod capabilities;
 mod cli;
 mod crash;
 mod durable;
+mod properties;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
