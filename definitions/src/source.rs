@@ -74,6 +74,7 @@ pub struct SyntaxError {
 /// Errors: malformed YAML (with the parser's position), an empty file, several documents, a non-scalar
 /// mapping key, or a float that JSON cannot hold (`.nan`, `.inf`).
 pub fn parse_yaml(text: &str) -> Result<(Value, SourceMap), SyntaxError> {
+    nesting(text)?;
     let docs = MarkedYaml::load_from_str(text)
         .map_err(|e| SyntaxError { position: e.marker().into(), message: e.info().to_string() })?;
     let mut docs = docs.into_iter();
@@ -90,20 +91,50 @@ pub fn parse_yaml(text: &str) -> Result<(Value, SourceMap), SyntaxError> {
         });
     }
     let mut map = SourceMap::default();
-    let value = convert(&doc, String::new(), &mut map)?;
+    let value = convert(&doc, String::new(), &mut map, 0)?;
     Ok((value, map))
 }
 
-fn convert(node: &MarkedYaml<'_>, pointer: String, map: &mut SourceMap) -> Result<Value, SyntaxError> {
+/// Deepest nesting of lists and mappings a definition may have: that of event data and state (127), one
+/// more. It bounds the recursion of saphyr's loader and of every later pass (found by the bad-input
+/// corpus: 3,000 nested block mappings overflowed the stack).
+pub const MAX_DEPTH: usize = 128;
+
+/// Refuse text whose lists and mappings nest deeper than [`MAX_DEPTH`], reading the parser's events
+/// (no recursion); a malformed text passes, for the loader to report.
+fn nesting(text: &str) -> Result<(), SyntaxError> {
+    use saphyr_parser::{Event, Parser};
+    let mut depth = 0usize;
+    for item in Parser::new_from_str(text) {
+        let Ok((event, span)) = item else { return Ok(()) };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                position: (&span.start).into(),
+                message: format!("lists and mappings nest deeper than {MAX_DEPTH} levels here"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn convert(node: &MarkedYaml<'_>, pointer: String, map: &mut SourceMap, depth: usize) -> Result<Value, SyntaxError> {
     let position: Position = (&node.span.start).into();
     let fail = |message: String| SyntaxError { position, message };
+    if depth > MAX_DEPTH {
+        return Err(fail(format!("lists and mappings nest deeper than {MAX_DEPTH} levels here")));
+    }
     let value = match &node.data {
         YamlData::Value(s) => scalar(s).map_err(fail)?,
         YamlData::Representation(text, _, _) => scalar(&Scalar::parse_from_cow(text.clone())).map_err(fail)?,
         YamlData::Sequence(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                out.push(convert(item, format!("{pointer}/{i}"), map)?);
+                out.push(convert(item, format!("{pointer}/{i}"), map, depth + 1)?);
             }
             Value::Array(out)
         }
@@ -125,12 +156,12 @@ fn convert(node: &MarkedYaml<'_>, pointer: String, map: &mut SourceMap) -> Resul
                 };
                 let child = format!("{pointer}/{}", escape(&key));
                 map.keys.insert(child.clone(), (&k.span.start).into());
-                let v = convert(v, child, map)?;
+                let v = convert(v, child, map, depth + 1)?;
                 out.insert(key, v);
             }
             Value::Object(out)
         }
-        YamlData::Tagged(_, inner) => return convert(inner, pointer, map),
+        YamlData::Tagged(_, inner) => return convert(inner, pointer, map, depth),
         // The loader expands aliases, so neither of these is expected; both are refused, not guessed at.
         YamlData::Alias(_) | YamlData::BadValue => return Err(fail("this value could not be read".into())),
     };

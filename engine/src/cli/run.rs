@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use weft_definitions::limits::human;
 
 use clap::Args;
 
@@ -33,7 +34,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     data_file: Option<PathBuf>,
     /// The process instance id (default: a random UUID).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     instance_id: Option<String>,
     /// Print the summary as one JSON line on stdout instead of text on stderr.
     #[arg(long)]
@@ -76,13 +77,25 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     deliveries::finish(sink, Some((&driver, &instance))).map(|()| code)
 }
 
-/// An event's data from `--data` or `--data-file` (default `null`).
+/// An event's data from `--data` or `--data-file` (default `null`), at most the engine's default
+/// `maxEventSize` (16 MiB) like any event a step emits.
 pub(super) fn event_data(data: Option<&str>, data_file: Option<&std::path::Path>) -> Result<Json, ExitCode> {
+    let max = crate::host::sandbox::Limits::default().max_event_bytes;
+    let too_big = |what: &str, size: u64| {
+        let (size, max) = (human(size), human(max as u64));
+        fail(EXIT_BAD_INPUT, format!("{what} holds {size} of data, more than the {max} one event may carry"))
+    };
     match (data, data_file) {
+        (Some(text), _) if text.len() > max => Err(too_big("--data", text.len() as u64)),
         (Some(text), _) => {
             Json::parse(text.to_owned()).map_err(|e| fail(EXIT_BAD_INPUT, format!("--data is not JSON: {e}")))
         }
         (None, Some(file)) => {
+            if let Ok(meta) = std::fs::metadata(file)
+                && meta.len() > max as u64
+            {
+                return Err(too_big(&format!("--data-file {}", file.display()), meta.len()));
+            }
             let text = std::fs::read_to_string(file)
                 .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot read --data-file {}: {e}", file.display())))?;
             Json::parse(text).map_err(|e| fail(EXIT_BAD_INPUT, format!("{}: not JSON: {e}", file.display())))

@@ -456,3 +456,35 @@ fn external_topics_reach_their_sinks_as_cloudevents() {
     let out = weft(&["validate", file.to_str().unwrap()]);
     assert!(text(&out.stderr).contains("topic \"RepeatExternalTopic\" has no sink"), "{}", text(&out.stderr));
 }
+
+/// The bad command lines of the corpus (tests/corpus/cli.tsv: exit code, a text stderr must contain, the
+/// arguments): each is refused with its message and exit code, without a panic, in under a second
+/// (a run that would start is never reached). `WEFT_CORPUS_PRINT=1` prints what each gives instead.
+#[test]
+fn bad_command_lines_of_the_corpus_are_refused_with_their_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, format!("\"{}\"", "x".repeat(20 << 20))).unwrap();
+    let table = std::fs::read_to_string(root().join("tests/corpus/cli.tsv")).unwrap();
+    let print = std::env::var_os("WEFT_CORPUS_PRINT").is_some();
+    let mut cases = 0;
+    for line in table.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let mut columns = line.split('\t');
+        let (code, want) = (columns.next().unwrap(), columns.next().unwrap_or_default());
+        let args: Vec<String> = columns.map(|a| a.replace("{big}", &big.to_string_lossy())).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let out = weft_in(&dir.path().join("weft.db"), &args, &[]);
+        let took = started.elapsed();
+        let stderr = text(&out.stderr);
+        if print {
+            println!("== {:?} {args:?} ({took:?})\n{stderr}", out.status.code());
+            continue;
+        }
+        assert_eq!(out.status.code().map(|c| c.to_string()).as_deref(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {want:?} not in {stderr}");
+        assert!(took < std::time::Duration::from_secs(1), "{args:?} took {took:?}");
+        cases += 1;
+    }
+    assert!(print || cases >= 10);
+}

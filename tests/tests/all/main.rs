@@ -6,6 +6,7 @@ mod account_opening;
 mod all_of;
 mod bad_input;
 mod conditions;
+mod corpus;
 mod durable;
 mod food_delivery;
 mod hostile;
