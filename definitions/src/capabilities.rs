@@ -153,13 +153,7 @@ pub struct FileSecret {
 pub fn check(loaded: &LoadedDefinition, i: usize, step: &StepDefinition, out: &mut Vec<Diagnostic>) {
     let Some(caps) = &step.capabilities else { return };
     let at = |key: &str| format!("/steps/{i}/capabilities/{key}");
-    if step.process.is_some() {
-        out.push(loaded.diagnostic(
-            &format!("/steps/{i}/capabilities"),
-            format!("step \"{}\" runs a process, whose steps have their own capabilities", step.id),
-            Some("move `capabilities` to the steps of the sub-process that need them".into()),
-        ));
-    }
+    crate::limits::not_on_sub_process(loaded, i, step, "capabilities", out);
     if let Some(http) = &caps.http {
         for (n, origin) in http.allow.iter().enumerate() {
             if origin.parts().is_none() {

@@ -16,13 +16,7 @@ pub const MAX_DATA_SIZE: u64 = 1 << 30;
 pub fn check(loaded: &LoadedDefinition, i: usize, step: &StepDefinition, out: &mut Vec<Diagnostic>) {
     let Some(limits) = &step.limits else { return };
     let at = |key: &str| format!("/steps/{i}/limits/{key}");
-    if step.process.is_some() {
-        out.push(loaded.diagnostic(
-            &format!("/steps/{i}/limits"),
-            format!("step \"{}\" runs a process, whose steps have their own limits", step.id),
-            Some("move `limits` to the steps of the sub-process that need them".into()),
-        ));
-    }
+    not_on_sub_process(loaded, i, step, "limits", out);
     if let Some(timeout) = &limits.timeout
         && let Some(ms) = crate::check::duration(loaded, &at("timeout"), timeout, out)
         && (ms == 0 || ms > MAX_TIMEOUT_MS)
@@ -38,6 +32,24 @@ pub fn check(loaded: &LoadedDefinition, i: usize, step: &StepDefinition, out: &m
         if let Some(size) = size {
             size_in_range(loaded, &at(key), key, size, max, out);
         }
+    }
+}
+
+/// A problem if step `i` runs a process and has `key` (`limits`, `capabilities`), which belongs on the
+/// sub-process's own steps.
+pub(crate) fn not_on_sub_process(
+    loaded: &LoadedDefinition,
+    i: usize,
+    step: &StepDefinition,
+    key: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    if step.process.is_some() {
+        out.push(loaded.diagnostic(
+            &format!("/steps/{i}/{key}"),
+            format!("step \"{}\" runs a process, whose steps have their own {key}", step.id),
+            Some(format!("move `{key}` to the steps of the sub-process that need them")),
+        ));
     }
 }
 

@@ -95,10 +95,11 @@ pub fn parse_yaml(text: &str) -> Result<(Value, SourceMap), SyntaxError> {
     Ok((value, map))
 }
 
-/// Deepest nesting of lists and mappings a definition may have: that of event data and state (127), one
-/// more. It bounds the recursion of saphyr's loader and of every later pass (found by the bad-input
-/// corpus: 3,000 nested block mappings overflowed the stack).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of lists and mappings a definition may have: twice that of event data and state
+/// (127), so that a too-deep initial state is still refused at its place by the state check. It bounds
+/// the recursion of saphyr's loader and of every later pass (found by the bad-input corpus: 3,000 nested
+/// block mappings overflowed the stack).
+pub const MAX_DEPTH: usize = 256;
 
 /// Refuse text whose lists and mappings nest deeper than [`MAX_DEPTH`], reading the parser's events
 /// (no recursion); a malformed text passes, for the loader to report.

@@ -93,7 +93,8 @@ impl ComponentSlot {
         state: Option<&str>,
         state_version: u32,
     ) -> Result<Invoked, Failure> {
-        let out = self.call_unredacted(component, owner, step, call, f, args, state, state_version);
+        let invocation = InvocationRef { function: &f.name, args, state, state_version };
+        let out = self.call_unredacted(component, owner, step, call, invocation);
         let secrets = &step.grants.secrets;
         if secrets.is_empty() {
             return out;
@@ -104,17 +105,13 @@ impl ComponentSlot {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn call_unredacted(
         &mut self,
         component: &StepComponent,
         owner: StoreOwner<'_>,
         step: &ProcessStep,
         call: Call<'_>,
-        f: &FunctionDescription,
-        args: &[(&str, &str)],
-        state: Option<&str>,
-        state_version: u32,
+        invocation: InvocationRef<'_>,
     ) -> Result<Invoked, Failure> {
         let limits = &step.limits;
         let live = match &mut self.live {
@@ -126,9 +123,8 @@ impl ComponentSlot {
                 self.live.insert(Live { store, invoke })
             }
         };
-        let invocation = InvocationRef { function: &f.name, args, state, state_version };
         let host = live.store.data_mut();
-        host.begin(&f.name);
+        host.begin(invocation.function);
         host.replay.begin(call.time_ms, call.superstep, call.invocation);
         limits.arm(&mut live.store);
         // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
