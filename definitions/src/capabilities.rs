@@ -75,6 +75,11 @@ pub struct HttpGrant {
 #[serde(transparent)]
 pub struct Origin(#[schemars(regex(pattern = ORIGIN_PATTERN))] pub String);
 
+/// The port a URL of `scheme` (lower-case) means when it names none: 443 for `https`, else 80.
+pub fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
 impl Origin {
     /// `(scheme, host, port)`: scheme and host lower-cased, the port given or the scheme's default.
     /// `None` when the text does not fit [`ORIGIN_PATTERN`] or the port is over 65535.
@@ -84,7 +89,7 @@ impl Origin {
         let scheme = scheme.to_ascii_lowercase();
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
-            _ => (rest, if scheme == "https" { 443 } else { 80 }),
+            _ => (rest, default_port(&scheme)),
         };
         if host.is_empty() || !matches!(scheme.as_str(), "http" | "https") {
             return None;

@@ -126,6 +126,7 @@ fn nesting(text: &str) -> Result<(), SyntaxError> {
 fn convert(node: &MarkedYaml<'_>, pointer: String, map: &mut SourceMap, depth: usize) -> Result<Value, SyntaxError> {
     let position: Position = (&node.span.start).into();
     let fail = |message: String| SyntaxError { position, message };
+    // `nesting` measured the text; an alias can still put a deep node deep inside another.
     if depth > MAX_DEPTH {
         return Err(fail(format!("lists and mappings nest deeper than {MAX_DEPTH} levels here")));
     }

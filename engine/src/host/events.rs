@@ -110,7 +110,7 @@ impl EventBuffer {
             self.refused = limit(format!("emitted more than {} of event data in one invocation", human(total as u64)));
             return;
         }
-        match Json::parse(self.secrets.redact(data)) {
+        match Json::parse(self.secrets.redact(data).into_owned()) {
             Ok(data) => self.emitted.push(Emitted { event_type, data, public: visibility == Visibility::Public }),
             Err(e) => self.refused = invalid(format!("emitted event \"{event_type}\" with unusable data: {e}")),
         }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Request, Uri};
+use weft_definitions::capabilities::default_port;
 use weft_definitions::limits::human;
 
 use crate::host::bindings::weft::step::http::{Host, HttpError, Request as GuestRequest, Response};
@@ -54,7 +55,7 @@ impl HttpPolicy {
         let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
         let Some(host) = uri.host() else { return Err(format!("\"{uri}\" is not an absolute URL")) };
         let host = host.to_ascii_lowercase();
-        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
         if self.allow.iter().any(|(s, h, p)| *s == scheme && *h == host && *p == port) {
             return Ok(());
         }
@@ -84,7 +85,8 @@ impl HttpHost {
         self.started = Instant::now();
     }
 
-    fn send(&self, request: GuestRequest) -> Result<Response, HttpError> {
+    /// Check `request` against the policy, send it, read the response within the bounds.
+    fn exchange(&self, request: GuestRequest) -> Result<Response, HttpError> {
         let Some(policy) = &self.policy else {
             return Err(HttpError::NotAllowed(format!(
                 "step \"{}\" is not granted outbound HTTP; allow the origin in the definition: \
@@ -144,7 +146,7 @@ impl Host for HttpHost {
         // Logged without the URL, which may hold a secret (an API key in the query).
         let started = Instant::now();
         let method = request.method.clone();
-        let outcome = HttpHost::send(self, request);
+        let outcome = self.exchange(request);
         let ms = started.elapsed().as_millis() as u64;
         let status = outcome.as_ref().map_or(0, |r| r.status);
         tracing::debug!(target: "weft::http", step = %self.step, %method, status, ms, "outbound request");

@@ -36,7 +36,7 @@ impl LogContext {
 
     /// Write one line at `level`.
     pub fn write(&self, level: LogLevel, message: &str) {
-        let message = self.secrets.redact(cut(message).to_string());
+        let message = self.secrets.redact(cut(message));
         let (process, instance, step, function) = (&self.process, &self.instance, &self.step, &self.function);
         match level {
             LogLevel::Trace => tracing::trace!(target: "weft::step", process, instance, step, function, "{message}"),
@@ -49,7 +49,7 @@ impl LogContext {
 
     /// Write one line the guest printed on `stream` (`stdout` or `stderr`), at `info`.
     pub fn output(&self, stream: &str, line: &str) {
-        let message = self.secrets.redact(cut(line).to_string());
+        let message = self.secrets.redact(cut(line));
         let (process, instance, step, function) = (&self.process, &self.instance, &self.step, &self.function);
         tracing::info!(target: "weft::step", process, instance, step, function, stream, "{message}");
     }

@@ -30,12 +30,21 @@ use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+/// The `weft:step` package version of wit/step.wit, as a literal (so that `concat!` can use it); written
+/// once here. A test checks it against the WIT file.
+macro_rules! contract_version {
+    () => {
+        "0.2.0"
+    };
+}
+pub(crate) use contract_version;
+
 /// The `weft:step` package version this engine offers; a component built against another is refused at
 /// load ([`crate::load::components`]).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = contract_version!();
 
 /// The name of the interface a step component exports, version included.
-pub const KERNEL_EXPORT: &str = "weft:step/kernel@0.2.0";
+pub const KERNEL_EXPORT: &str = concat!("weft:step/kernel@", contract_version!());
 
 /// Host bindings generated from `wit/step.wit` (world `weft:step/step`).
 pub mod bindings {
@@ -136,11 +145,13 @@ pub fn new_store(
 }
 
 impl HostState {
-    /// Prepare for one invocation of kernel function `function`: name it in log lines and start the
-    /// clock HTTP requests count their time against.
-    pub fn begin(&mut self, function: &str) {
+    /// Prepare for one invocation of kernel function `function`, the run's `invocation`-th, in
+    /// `superstep` at logical time `time_ms`: name it in log lines, fix what it sees of time and chance
+    /// ([`replay::Replay::begin`]), and start the clock HTTP requests count their time against.
+    pub fn begin(&mut self, function: &str, time_ms: u64, superstep: u64, invocation: u64) {
         self.log.function.clear();
         self.log.function.push_str(function);
+        self.replay.begin(time_ms, superstep, invocation);
         self.http.begin();
     }
 
@@ -174,4 +185,14 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
     step::secrets::add_to_linker::<HostState, HasSelf<secrets::SecretsHost>>(&mut linker, |s| &mut s.secrets)?;
     step::http::add_to_linker::<HostState, HasSelf<http::HttpHost>>(&mut linker, |s| &mut s.http)?;
     Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_version_is_the_wit_packages() {
+        let wit = include_str!("../../../wit/step.wit");
+        assert!(wit.contains(&format!("package weft:step@{};", super::CONTRACT_VERSION)));
+        assert_eq!(super::KERNEL_EXPORT, format!("weft:step/kernel@{}", super::CONTRACT_VERSION));
+    }
 }

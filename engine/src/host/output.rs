@@ -61,6 +61,7 @@ impl CapturedOutput {
 }
 
 /// A guest's stdout or stderr.
+#[derive(Clone)]
 pub struct Stream {
     name: &'static str,
     buffer: Arc<Mutex<Buffer>>,
@@ -81,10 +82,6 @@ impl Stream {
             _ => buffer.chunks.push((self.name, kept.to_vec())),
         }
     }
-
-    fn clone_stream(&self) -> Stream {
-        Stream { name: self.name, buffer: self.buffer.clone() }
-    }
 }
 
 impl IsTerminal for Stream {
@@ -95,11 +92,11 @@ impl IsTerminal for Stream {
 
 impl StdoutStream for Stream {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.clone_stream())
+        Box::new(self.clone())
     }
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.clone_stream())
+        Box::new(self.clone())
     }
 }
 
@@ -120,7 +117,8 @@ impl OutputStream for Stream {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(64 * 1024)
+        // Always ready: past the bound, writes are dropped, not refused.
+        Ok(MAX_OUTPUT)
     }
 }
 

@@ -6,6 +6,7 @@
 //! (and captured stdout/stderr), both as written and as escaped inside a JSON string. The replacement
 //! holds no JSON-special character, so redacted JSON text stays JSON.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::host::bindings::weft::step::secrets::Host;
@@ -56,14 +57,14 @@ impl Secrets {
         self.0.iter().find(|s| s.name == name).map(|s| s.value.as_str())
     }
 
-    /// `text` with every secret's value replaced by `[secret:NAME]`; `text` itself (no copy) when it
-    /// holds none.
-    pub fn redact(&self, text: String) -> String {
-        let mut text = text;
+    /// `text` (borrowed or owned) with every secret's value replaced by `[secret:NAME]`; `text` itself,
+    /// not copied, when it holds none.
+    pub fn redact<'a>(&self, text: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
+        let mut text = text.into();
         for secret in &self.0 {
             for value in std::iter::once(&secret.value).chain(&secret.escaped) {
                 if !value.is_empty() && text.contains(value.as_str()) {
-                    text = text.replace(value.as_str(), &format!("[secret:{}]", secret.name));
+                    text = Cow::Owned(text.replace(value.as_str(), &format!("[secret:{}]", secret.name)));
                 }
             }
         }

@@ -38,8 +38,11 @@ pub struct StepComponent {
 }
 
 /// How to build a step component, for hints.
-const BUILD_HINT: &str = "build the step with this repository's SDK (step-sdk/), which targets wit/step.wit \
-                          (weft:step@0.2.0): scripts/build-steps, or `cargo build --target wasm32-wasip2 --release`";
+const BUILD_HINT: &str = concat!(
+    "build the step with this repository's SDK (step-sdk/), which targets wit/step.wit (weft:step@",
+    host::contract_version!(),
+    "): scripts/build-steps, or `cargo build --target wasm32-wasip2 --release`"
+);
 
 /// Load the component in `bytes` (read from `path`, SHA-256 `digest`).
 ///

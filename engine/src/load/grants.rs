@@ -59,20 +59,18 @@ pub fn resolve(
     let mut config = BTreeMap::new();
     for (name, value) in &caps.config {
         let text = match value {
-            ConfigValue::Text(t) => Some(t.clone()),
-            ConfigValue::Number(n) => Some(n.to_string()),
-            ConfigValue::Bool(b) => Some(b.to_string()),
-            ConfigValue::Env(e) => env.var(&e.env).or_else(|| e.default.clone()),
+            ConfigValue::Text(t) => t.clone(),
+            ConfigValue::Number(n) => n.to_string(),
+            ConfigValue::Bool(b) => b.to_string(),
+            ConfigValue::Env(e) => match env.var(&e.env).or_else(|| e.default.clone()) {
+                Some(text) => text,
+                None => {
+                    problems.push(unset(format!("config/{name}"), &format!("the config value \"{name}\""), &e.env));
+                    continue;
+                }
+            },
         };
-        match (text, value) {
-            (Some(text), _) => {
-                config.insert(name.clone(), text);
-            }
-            (None, ConfigValue::Env(e)) => {
-                problems.push(unset(format!("config/{name}"), &format!("the config value \"{name}\""), &e.env))
-            }
-            (None, _) => {}
-        }
+        config.insert(name.clone(), text);
     }
     let mut secrets = Vec::new();
     for (name, source) in &caps.secrets {

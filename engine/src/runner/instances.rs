@@ -94,18 +94,19 @@ impl ComponentSlot {
         state_version: u32,
     ) -> Result<Invoked, Failure> {
         let invocation = InvocationRef { function: &f.name, args, state, state_version };
-        let out = self.call_unredacted(component, owner, step, call, invocation);
+        let out = self.invoke_live(component, owner, step, call, invocation);
         let secrets = &step.grants.secrets;
         if secrets.is_empty() {
             return out;
         }
         out.map_err(|mut failure| {
-            failure.message = secrets.redact(std::mem::take(&mut failure.message));
+            failure.message = secrets.redact(std::mem::take(&mut failure.message)).into_owned();
             failure
         })
     }
 
-    fn call_unredacted(
+    /// [`ComponentSlot::call`], but the failure's message not yet redacted (its many `?` share that).
+    fn invoke_live(
         &mut self,
         component: &StepComponent,
         owner: StoreOwner<'_>,
@@ -124,8 +125,7 @@ impl ComponentSlot {
             }
         };
         let host = live.store.data_mut();
-        host.begin(invocation.function);
-        host.replay.begin(call.time_ms, call.superstep, call.invocation);
+        host.begin(invocation.function, call.time_ms, call.superstep, call.invocation);
         limits.arm(&mut live.store);
         // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
         // `InvokeFn<'_>` only in the lifetime of the borrowed arguments (what `bindgen!` itself does).
@@ -154,12 +154,16 @@ impl ComponentSlot {
         let events = events?;
         let secrets = &step.grants.secrets;
         let result = match outcome.result {
-            Some(text) => output(secrets.redact(text), "result", limits.max_event_bytes, "limits.maxEventSize")?,
+            Some(text) => {
+                output(secrets.redact(text).into_owned(), "result", limits.max_event_bytes, "limits.maxEventSize")?
+            }
             None => Json::null(),
         };
         let state = outcome
             .state
-            .map(|text| output(secrets.redact(text), "state", limits.max_state_bytes, "limits.maxStateSize"))
+            .map(|text| {
+                output(secrets.redact(text).into_owned(), "state", limits.max_state_bytes, "limits.maxStateSize")
+            })
             .transpose()?;
         Ok(Invoked { result, state, events })
     }
