@@ -131,9 +131,9 @@ fn benches(c: &mut Criterion) {
     durable.throughput(Throughput::Elements(durable_rounds));
     durable.sample_size(10);
     for (mode, durability) in [("full", Durability::Full), ("normal", Durability::Normal)] {
-        let store = SqliteStore::open(&dir.path().join(format!("{mode}.db")), durability).unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join(format!("{mode}.db")), durability).unwrap());
         let clock = FixedClock(1_795_305_600_000);
-        let driver = Driver::new(&store, &runtime, &clock);
+        let driver = Driver::new(store, &runtime, &clock);
         let file = dir.path().join("durable.yaml");
         let mut n = 0u64;
         durable.bench_function(format!("cycle/{mode}"), |b| {
@@ -141,7 +141,9 @@ fn benches(c: &mut Criterion) {
                 n += 1;
                 let mut held =
                     driver.start(durable_cycle.clone(), &file, &format!("bench-{n}"), "Start", Json::null()).unwrap();
-                driver.drive(&mut held, &mut Discard).unwrap();
+                let mut relay = driver.relay(&held, std::io::sink());
+                driver.drive(&mut held, &mut relay).unwrap();
+                driver.finish(&held, relay).unwrap();
                 held
             })
         });

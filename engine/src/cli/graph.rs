@@ -50,7 +50,7 @@ pub(super) fn graph(args: GraphArgs) -> Result<ExitCode, ExitCode> {
         Some(id) => {
             let store = args.store.open()?;
             let info = store.load(id).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?.info;
-            let tree = pinned_tree(&store, &info)?;
+            let tree = pinned_tree(&*store, &info)?;
             if let Some(file) = &args.file
                 && std::fs::read_to_string(file).ok().as_deref() != Some(tree.text.as_str())
             {
@@ -59,7 +59,7 @@ pub(super) fn graph(args: GraphArgs) -> Result<ExitCode, ExitCode> {
                     file.display()
                 );
             }
-            (tree, Some(taken(&store, id)?))
+            (tree, Some(taken(&*store, id)?))
         }
         None => {
             let file = args.file.as_deref().unwrap_or(Path::new(""));
@@ -91,7 +91,7 @@ fn pinned_tree(store: &dyn Store, info: &InstanceInfo) -> Result<DefinitionTree,
 /// The steps instance `id` invoked and the edges it fired, counted over its history.
 fn taken(store: &dyn Store, id: &str) -> Result<Taken, ExitCode> {
     let mut taken = Taken::default();
-    for entry in store.history(id).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))? {
+    let counted = crate::store::each_history(store, id, |entry| {
         match entry.record {
             HistoryRecord::Invoked { step, .. } => *taken.invoked.entry(step).or_default() += 1,
             HistoryRecord::Fired { edges } => {
@@ -101,6 +101,8 @@ fn taken(store: &dyn Store, id: &str) -> Result<Taken, ExitCode> {
             }
             _ => {}
         }
-    }
+        true
+    });
+    counted.map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     Ok(taken)
 }

@@ -1,18 +1,24 @@
-//! Commands on durable process instances: `weft status ID`, `weft list`, `weft resume ID`,
-//! `weft cancel ID`, `weft history ID`. Each takes `--json` for machine-readable output.
+//! Commands on durable process instances: `weft status ID`, `weft list`, `weft send ID`, `weft resume
+//! ID`, `weft cancel ID`, `weft redeliver ID`, `weft history ID`. Each takes `--json` for
+//! machine-readable output. `status`, `list` and `history` read the store alone: they compile no
+//! component and need none of a run's secrets.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
 
 use super::store::StoreArgs;
 use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
-use crate::durable::{Driver, DurableError, Instance};
+use crate::durable::{Driver, DurableError};
 use crate::runner::clock::{self, format_time};
-use crate::sinks::topics::TopicSinks;
-use crate::store::{Store, StoreError};
+use crate::runner::layout::Layout;
+use crate::store::{ListCursor, ListFilter, Store, StoreError};
+
+/// How many instances or history commits a command reads from the store at a time.
+const PAGE: usize = 500;
 
 /// Arguments naming one instance.
 #[derive(Args)]
@@ -61,6 +67,12 @@ pub struct ListArgs {
     /// Only instances with this status (running, waiting, completed, stopped, failed, cancelled).
     #[arg(long, value_name = "STATUS")]
     status: Option<String>,
+    /// Only instances of this process.
+    #[arg(long, value_name = "NAME")]
+    process: Option<String>,
+    /// At most this many instances (newest first).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
     /// Print one JSON object per line on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -77,13 +89,17 @@ pub enum Action {
     Resume,
     /// End it as cancelled.
     Cancel,
+    /// Offer its dead letters again.
+    Redeliver,
 }
 
 /// The exit code for a durable operation's error: 2 for what the user asked wrongly (unknown id, an
-/// ended run, a run held by another process, an unusable store), 1 for a failure along the way.
-fn durable_error(e: DurableError) -> ExitCode {
+/// ended run, a run another driver holds, an unusable store), 1 for a failure along the way.
+pub(super) fn durable_error(e: DurableError) -> ExitCode {
     let code = match &e {
-        DurableError::Store(StoreError::Backend(_)) | DurableError::Publish(_) => EXIT_RUN_FAILED,
+        DurableError::Store(StoreError::Backend(_) | StoreError::LeaseLost(_)) | DurableError::Publish(_) => {
+            EXIT_RUN_FAILED
+        }
         _ => EXIT_BAD_INPUT,
     };
     fail(code, e.to_string())
@@ -93,62 +109,73 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     if args.upgrade && !matches!(action, Action::Resume) {
         return Err(fail(EXIT_BAD_INPUT, "--upgrade goes with `weft resume`".into()));
     }
-    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
+    if let Action::Status = action {
+        return status(&store, &args);
+    }
+    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
-    let driver = Driver::new(&store, &runtime, clock.as_ref());
-    match action {
-        Action::Status => {
-            let loaded = store.load(&args.id).map_err(|e| durable_error(e.into()))?;
-            let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
-            Ok(report(&process, &loaded.state, args.json))
-        }
-        Action::Resume => {
-            let held = if args.upgrade { driver.upgrade(&args.id) } else { driver.open(&args.id) };
-            drive_and_report(&driver, held.map_err(durable_error)?, args.json)
-        }
-        Action::Cancel => {
-            let held = driver.cancel(&args.id).map_err(durable_error)?;
-            Ok(report(held.run().process(), held.run().state(), args.json))
-        }
+    let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    let mut held = match action {
+        Action::Resume if args.upgrade => driver.open_running(&args.id),
+        Action::Resume => driver.open(&args.id),
+        Action::Cancel => driver.open_running(&args.id),
+        Action::Status | Action::Redeliver => driver.open_any(&args.id),
     }
-}
-
-/// Drive `held` on, its public events on stdout, then report its summary.
-fn drive_and_report(driver: &Driver<'_>, mut held: Instance, json: bool) -> Result<ExitCode, ExitCode> {
-    let process = held.run().process().clone();
-    let mut sink = TopicSinks::new(&process, std::io::stdout().lock());
-    driver.drive(&mut held, &mut sink).map_err(durable_error)?;
-    let code = report(held.run().process(), held.run().state(), json);
-    let id = held.run().state().instance_id.clone();
-    super::deliveries::finish(sink, Some((driver, &id))).map(|()| code)
-}
-
-/// Print `lines` on stdout, one each, stopping quietly when the reader went away (e.g. `| head`).
-fn print_lines(lines: impl Iterator<Item = String>) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        if writeln!(out, "{line}").is_err() {
-            break;
+    .map_err(durable_error)?;
+    let mut relay = driver.relay(&held, std::io::stdout().lock());
+    let done = match action {
+        Action::Resume if args.upgrade => {
+            driver.upgrade(&mut held, &mut relay).and_then(|()| driver.drive(&mut held, &mut relay))
         }
-    }
-    ExitCode::SUCCESS
+        Action::Resume => driver.drive(&mut held, &mut relay),
+        Action::Cancel => driver.cancel(&mut held, &mut relay),
+        Action::Status | Action::Redeliver => driver.redeliver(&held, &mut relay).map(|n| {
+            eprintln!("offered {n} dead letter(s) again");
+        }),
+    };
+    done.map_err(durable_error)?;
+    super::deliveries::conclude(&driver, &held, relay, true, args.json)
 }
 
-/// `weft history ID`: the history, as JSON lines (`--json`) or a line per record for people.
+/// `weft status ID`: the summary, from the store alone (a run started before layouts were pinned loads
+/// its pinned process instead).
+fn status(store: &Arc<dyn Store>, args: &InstanceArgs) -> Result<ExitCode, ExitCode> {
+    let loaded = store.load(&args.id).map_err(|e| durable_error(e.into()))?;
+    let dead_letters = store.dead_letters(&args.id).map_err(|e| durable_error(e.into()))?;
+    let layout = match Driver::layout(&**store, &loaded.info).map_err(|e| durable_error(e.into()))? {
+        Some(layout) => layout,
+        None => {
+            let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+            let runtime = args.cache.runtime()?;
+            let driver = Driver::new(store.clone(), &runtime, clock.as_ref());
+            Layout::of(&driver.pinned_process(&loaded.info).map_err(durable_error)?)
+        }
+    };
+    Ok(report(&layout, &loaded.state, &dead_letters, args.json))
+}
+
+/// Print `line` on stdout; false when the reader went away (e.g. `| head`).
+fn print_line(out: &mut impl Write, line: &str) -> bool {
+    writeln!(out, "{line}").is_ok()
+}
+
+/// `weft history ID`: the history, as JSON lines (`--json`) or a line per record for people, read a page
+/// at a time.
 pub(super) fn history(args: InstanceArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
-    let entries = store.history(&args.id).map_err(|e| durable_error(e.into()))?;
-    let lines = entries.into_iter().filter_map(|entry| {
+    let mut out = std::io::stdout().lock();
+    let printed = crate::store::each_history(&*store, &args.id, |entry| {
         let value = serde_json::to_value(&entry).expect("a history entry serialises");
         if args.json {
-            return Some(value.to_string());
+            return print_line(&mut out, &value.to_string());
         }
-        let (kind, fields) = value["record"].as_object()?.iter().next()?;
+        let Some((kind, fields)) = value["record"].as_object().and_then(|r| r.iter().next()) else { return true };
         let rest: Vec<String> = fields.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
-        Some(format!("superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")))
+        print_line(&mut out, &format!("superstep {:>4}  {kind:<13} {}", entry.superstep, rest.join(" ")))
     });
-    Ok(print_lines(lines))
+    printed.map_err(|e| durable_error(e.into()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
@@ -156,20 +183,35 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
-    let driver = Driver::new(&store, &runtime, clock.as_ref());
-    let held = driver.send(&args.id, &args.event, data).map_err(durable_error)?;
-    drive_and_report(&driver, held, args.json)
+    let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    let mut held = driver.open_running(&args.id).map_err(durable_error)?;
+    let mut relay = driver.relay(&held, std::io::stdout().lock());
+    driver.send(&mut held, &mut relay, &args.event, data).map_err(durable_error)?;
+    super::deliveries::conclude(&driver, &held, relay, true, args.json)
 }
 
+/// `weft list`: the instances, newest first, read a page at a time.
 pub(super) fn list(args: ListArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
-    let instances = store.list(args.status.as_deref()).map_err(|e| durable_error(e.into()))?;
-    let lines = instances.into_iter().map(|i| {
-        if args.json {
-            json!(i).to_string()
-        } else {
-            format!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms))
+    let filter = ListFilter { status: args.status.clone(), process: args.process.clone() };
+    let mut out = std::io::stdout().lock();
+    let mut left = args.limit.unwrap_or(usize::MAX);
+    let mut after: Option<ListCursor> = None;
+    while left > 0 {
+        let page = store.list(&filter, after.as_ref(), PAGE.min(left)).map_err(|e| durable_error(e.into()))?;
+        let Some(last) = page.last() else { break };
+        after = Some(ListCursor::from(last));
+        left = left.saturating_sub(page.len());
+        for i in &page {
+            let line = if args.json {
+                json!(i).to_string()
+            } else {
+                format!("{}  {:<9}  {} {}  created {}", i.id, i.status, i.process, i.version, format_time(i.created_ms))
+            };
+            if !print_line(&mut out, &line) {
+                return Ok(ExitCode::SUCCESS);
+            }
         }
-    });
-    Ok(print_lines(lines))
+    }
+    Ok(ExitCode::SUCCESS)
 }

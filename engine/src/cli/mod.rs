@@ -1,5 +1,5 @@
 //! The `weft` command line: `validate`, `run`, `status`, `list`, `send`, `resume`, `cancel`, `history`,
-//! `schema`, `describe`.
+//! `redeliver`, `delete`, `prune`, `schema`, `describe`, `graph`.
 //!
 //! Exit codes: 0 for a valid definition or a run that completed, stopped, waits or was cancelled; 1 for a
 //! run that failed (or a store that failed along the way); 2 for bad input (definition, component, event
@@ -10,6 +10,7 @@ mod deliveries;
 mod describe;
 mod graph;
 mod instances;
+mod retention;
 mod run;
 mod store;
 mod summary;
@@ -62,6 +63,12 @@ enum Command {
     /// Print a process instance's history: events received, invocations, events emitted, state and
     /// status changes.
     History(instances::InstanceArgs),
+    /// Offer the events a webhook refused for good (dead letters, listed by `weft status`) to it again.
+    Redeliver(instances::InstanceArgs),
+    /// Delete an ended process instance with its history, outbox and the blobs no other instance needs.
+    Delete(retention::DeleteArgs),
+    /// Delete every process instance that ended before a date, as `weft delete` does.
+    Prune(retention::PruneArgs),
     /// Print the JSON Schema of process definitions.
     Schema,
     /// Draw a process definition as declared: every step, input, edge (event, condition, delay), all-of
@@ -109,6 +116,9 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => instances::instance(instances::Action::Resume, args),
         Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
         Command::History(args) => instances::history(args),
+        Command::Redeliver(args) => instances::instance(instances::Action::Redeliver, args),
+        Command::Delete(args) => retention::delete(args),
+        Command::Prune(args) => retention::prune(args),
         Command::Schema => {
             print!("{}", weft_definitions::schema::json_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -143,10 +153,15 @@ fn warn_about(process: &crate::load::Process) {
     }
 }
 
-/// Print the summary of `state` (on stdout as JSON with `json`, else on stderr for people); the exit code
-/// follows the status: 1 when failed, else 0.
-fn report(process: &crate::load::Process, state: &crate::runner::RunState, json: bool) -> ExitCode {
-    let summary = summary::summary(process, state);
+/// Print the summary of `state` laid out as `layout`, with the instance's `dead_letters` (on stdout as
+/// JSON with `json`, else on stderr for people); the exit code follows the status: 1 when failed, else 0.
+fn report(
+    layout: &crate::runner::layout::Layout,
+    state: &crate::runner::RunState,
+    dead_letters: &[crate::store::DeadLetter],
+    json: bool,
+) -> ExitCode {
+    let summary = summary::summary(layout, state, dead_letters);
     if json {
         println!("{summary}");
     } else {

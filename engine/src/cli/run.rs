@@ -13,11 +13,12 @@ use weft_definitions::limits::human;
 use clap::Args;
 
 use super::store::StoreArgs;
-use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, deliveries, fail, report};
+use super::{CacheArgs, EXIT_BAD_INPUT, fail};
 use crate::data::Json;
 use crate::durable::Driver;
-use crate::runner::{Run, clock};
-use crate::sinks::topics::TopicSinks;
+use crate::runner::clock;
+use crate::store::Store;
+use crate::store::memory::MemoryStore;
 
 /// Arguments of `weft run`.
 #[derive(Args)]
@@ -56,25 +57,19 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     super::warn_about(&process);
     let process = Arc::new(process);
     let instance = args.instance_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut sink = TopicSinks::new(&process, std::io::stdout().lock());
+    // In memory, the run goes through the same driver, on a store that keeps nothing after the command.
+    let store: Arc<dyn Store> =
+        if args.in_memory { Arc::new(MemoryStore::without_history()) } else { args.store.open()? };
+    let mut driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
     if args.in_memory {
-        let mut run = Run::starting_at(process.clone(), instance, clock.now_ms());
-        run.send(&args.event, data).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
-        run.run_to_end(&mut sink);
-        if let Some(e) = sink.error.take() {
-            return Err(fail(EXIT_RUN_FAILED, format!("cannot publish events: {e}")));
-        }
-        let code = report(&process, run.state(), args.json);
-        return deliveries::finish(sink, None).map(|()| code);
+        driver = driver.without_history();
     }
-    let store = args.store.open()?;
-    let driver = Driver::new(&store, &runtime, clock.as_ref());
     let mut held = driver
         .start(process.clone(), &args.file, &instance, &args.event, data)
         .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
-    driver.drive(&mut held, &mut sink).map_err(|e| fail(EXIT_RUN_FAILED, e.to_string()))?;
-    let code = report(&process, held.run().state(), args.json);
-    deliveries::finish(sink, Some((&driver, &instance))).map(|()| code)
+    let mut relay = driver.relay(&held, std::io::stdout().lock());
+    driver.drive(&mut held, &mut relay).map_err(super::instances::durable_error)?;
+    super::deliveries::conclude(&driver, &held, relay, !args.in_memory, args.json)
 }
 
 /// An event's data from `--data` or `--data-file` (default `null`), at most the engine's default

@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::data::Json;
-use crate::load::Process;
 use crate::runner::RunState;
 use crate::runner::clock::format_time;
+use crate::runner::layout::Layout;
+use crate::store::DeadLetter;
 
 /// The run's summary: status (and error), supersteps, invocations, final step states, unrouted events,
-/// parameter values left over, all-of arrivals waiting, and where each component's compiled code came from.
-pub fn summary(process: &Process, state: &RunState) -> Value {
-    let states: BTreeMap<&str, Value> = process
+/// parameter values left over, all-of arrivals waiting, awaits, timers, each step's component digest,
+/// and the events a sink refused for good (`dead_letters`).
+pub fn summary(layout: &Layout, state: &RunState, dead_letters: &[DeadLetter]) -> Value {
+    let states: BTreeMap<&str, Value> = layout
         .steps
         .iter()
         .zip(&state.step_states)
@@ -22,14 +24,14 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
     let leftovers: Vec<Value> = state
         .leftovers()
         .into_iter()
-        .map(|(s, f, p, count)| {
-            let function = &process.steps[s].description.functions[f];
-            json!({"step": process.steps[s].id, "function": function.name, "parameter": function.params[p].name, "values": count})
+        .filter_map(|(s, f, p, count)| {
+            let step = layout.steps.get(s)?;
+            let function = step.functions.get(f)?;
+            Some(json!({"step": step.id, "function": function.name, "parameter": function.params.get(p)?, "values": count}))
         })
         .collect();
-    let arrivals: Vec<Value> = process
-        .routing
-        .all_of()
+    let arrivals: Vec<Value> = layout
+        .all_of
         .iter()
         .zip(&state.arrivals)
         .flat_map(|(group, queues)| {
@@ -37,15 +39,14 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
             waiting.map(|(key, q)| json!({"edge": group.edge, "source": key, "values": q.len()}))
         })
         .collect();
-    let components: Vec<Value> = process
+    let components: Vec<Value> = layout
         .steps
         .iter()
-        .filter_map(|s| s.component().map(|c| (s, c)))
-        .map(|(s, c)| json!({"step": s.id, "component": c.path, "digest": c.digest, "cache": c.cache}))
+        .filter_map(|s| s.component.as_ref().map(|digest| json!({"step": s.id, "digest": digest})))
         .collect();
     let mut out = json!({
-        "process": process.name(),
-        "version": process.loaded.definition.version,
+        "process": layout.process,
+        "version": layout.version,
         "instance": state.instance_id,
         "supersteps": state.superstep,
         "invocations": state.invocations,
@@ -57,6 +58,7 @@ pub fn summary(process: &Process, state: &RunState) -> Value {
         "awaits": state.awaits.iter().map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
         "timers": state.timers.iter().map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
         "components": components,
+        "dead_letters": dead_letters,
     });
     let status = serde_json::to_value(&state.status).expect("a status serialises");
     if let (Value::Object(out), Value::Object(status)) = (&mut out, status) {
@@ -105,6 +107,15 @@ pub fn human(summary: &Value) -> String {
     for t in summary["timers"].as_array().into_iter().flatten() {
         let what = if t["retry"] == true { "a retry" } else { "a delayed delivery" };
         text += &format!("timer: {what} due {}\n", t["due"].as_str().unwrap_or_default());
+    }
+    for d in summary["dead_letters"].as_array().into_iter().flatten() {
+        text += &format!(
+            "dead letter: outbox event {} refused by sink {} at {}: {} (`weft redeliver` offers it again)\n",
+            d["seq"],
+            d["sink"],
+            d["at_ms"].as_u64().map(format_time).unwrap_or_default(),
+            d["reason"].as_str().unwrap_or_default()
+        );
     }
     for w in summary["leftovers"].as_array().into_iter().flatten() {
         text += &format!(

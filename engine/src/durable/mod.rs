@@ -1,51 +1,74 @@
-//! Durable runs (docs/semantics.md, "Durability"): a [`Run`] driven against a [`Store`].
+//! Durable runs (docs/durability.md): a [`Run`] driven against a [`Store`].
 //!
-//! After every superstep the driver advances the run's logical time, then commits, in one transaction,
-//! the checkpoint (the whole [`RunState`](crate::runner::RunState)), the superstep's history and its public
-//! events (the outbox). Only after the commit does it publish those events, and the next commit marks them
-//! published. A driver that starts on an instance first publishes again whatever is still unpublished,
-//! and whatever a webhook never acknowledged, with the same CloudEvent `id` and `source`. So internal
-//! delivery is exactly once (a superstep either committed or is re-run from the previous checkpoint),
-//! and publishing is at least once, exactly once to a consumer that de-duplicates by `id`.
+//! **One commit path.** Every way a run changes — its start, a superstep, a wake-up, a delivered event, a
+//! rebind, a cancel — ends in one [`Checkpoint`]: the run's state, the change's history records, and its
+//! outbox events, each with its topic and sink. The store takes exactly that, fenced on the driver's
+//! lease and the revision it follows; only after the commit does the [`Relay`] publish the events.
+//! `weft run --in-memory` is the same driver on a [`MemoryStore`](crate::store::memory::MemoryStore).
 //!
-//! A run is pinned to the definition text and component bytes it started with (kept in the store by
-//! SHA-256); [`Driver::open`] loads exactly those, whatever the files on disk say now. One driver at a
-//! time holds an instance: [`Store::acquire`] refuses a second while the first's process is alive.
+//! **One replay rule.** A checkpoint whose status is `running` may have had a superstep in flight when
+//! its driver died. A driver that opens it first runs exactly that superstep, at the checkpoint's own
+//! logical time, firing only what was due at that time and taking no sent event; only then does it wake
+//! the run up (its time becomes now, due timers fire, awaits past their deadline time out) and accept a
+//! sent event. So the re-run superstep is the same superstep: same invocation ids (the idempotency keys
+//! steps pass on), same time, same random numbers.
+//!
+//! **Leases.** A driver holds an instance under a lease ([`lease`]): a commit made after the lease was
+//! taken over is refused, so two drivers never both advance an instance.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use weft_engine::{durable::Driver, load::{Runtime, RuntimeConfig}, runner::SystemClock};
+//! # use weft_engine::store::{Store, sqlite::{SqliteStore, Durability}};
+//! # let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
+//! let driver = Driver::new(store, &runtime, &SystemClock);
+//! let mut held = driver.open("T-1001")?;
+//! let mut relay = driver.relay(&held, std::io::stdout());
+//! driver.drive(&mut held, &mut relay)?;
+//! driver.finish(&held, relay)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-mod owner;
+pub mod lease;
 
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use weft_definitions::DefinitionError;
 
-use crate::data::Json;
+use crate::data::{Json, sha256_hex};
 use crate::load::{Process, Runtime};
-use crate::runner::{Clock, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
-use crate::sinks::CloudEventSink;
+use crate::runner::layout::Layout;
+use crate::runner::{Clock, Effects, EventRecord, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::cloudevents::to_json;
-#[cfg(doc)]
-use crate::sinks::topics::TopicSinks;
-use crate::sinks::webhook::Outcome;
-use crate::store::{Commit, InstanceInfo, NewInstance, Pinned, Store, StoreError};
-pub use owner::{Owner, is_gone};
+use crate::sinks::relay::{Relay, WebhookReport, sink_key};
+use crate::store::{Checkpoint, Commit, InstanceInfo, NewInstance, OutboxEvent, Pinned, Store, StoreError};
+pub use lease::{DEFAULT_LEASE, Hold, LEASE_VAR, Leases};
+
+/// How many outbox events a driver reads at a time when it publishes what is unacknowledged.
+const OUTBOX_PAGE: usize = 1000;
 
 /// Drives durable runs of one store.
 pub struct Driver<'a> {
-    store: &'a dyn Store,
+    store: Arc<dyn Store>,
     runtime: &'a Runtime,
     clock: &'a dyn Clock,
-    owner: String,
+    leases: Arc<Leases>,
+    history: bool,
 }
 
-/// A durable run held by a [`Driver`]: the run, the revision of its last checkpoint, and how much of its
-/// outbox has been published.
+/// A durable run held by a [`Driver`]: the run, what the store says of it, the revision of its last
+/// checkpoint, its last outbox position, and the hold on its lease (let go when dropped).
 pub struct Instance {
     run: Run,
     info: InstanceInfo,
     revision: u64,
     outbox_len: u64,
-    published_through: u64,
+    hold: Hold,
 }
 
 /// Why a durable operation failed.
@@ -89,26 +112,49 @@ pub enum DurableError {
         /// What changed that the run cannot survive.
         changes: String,
     },
-    /// A sink refused a public event (it stays unpublished and is published again next time).
+    /// A sink refused a public event (it stays unacknowledged and is published again next time).
     #[error("cannot publish an event: {0}")]
     Publish(String),
 }
 
 impl<'a> Driver<'a> {
-    /// A driver of `store`, loading components through `runtime`, taking time from `clock`, holding
-    /// instances as this process ([`Owner::current`]).
-    pub fn new(store: &'a dyn Store, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
-        Driver { store, runtime, clock, owner: Owner::current().to_string() }
+    /// A driver of `store`, loading components through `runtime`, taking the runs' logical time from
+    /// `clock`, holding instances under leases of [`DEFAULT_LEASE`] and recording history.
+    pub fn new(store: Arc<dyn Store>, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
+        let leases = Leases::new(store.clone(), DEFAULT_LEASE);
+        Driver { store, runtime, clock, leases, history: true }
+    }
+
+    /// The same driver holding instances under leases of `period` instead.
+    pub fn with_lease(mut self, period: Duration) -> Self {
+        self.leases = Leases::new(self.store.clone(), period);
+        self
+    }
+
+    /// The same driver recording no history (an in-memory run, whose store nobody reads afterwards).
+    pub fn without_history(mut self) -> Self {
+        self.history = false;
+        self
     }
 
     /// The store.
-    pub fn store(&self) -> &dyn Store {
-        self.store
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
-    /// Create instance `id` of `process` (loaded from `file`), pinned to its definition and components,
-    /// with input event `event_type` and `data` queued, and commit it, held by this driver. Nothing runs
-    /// until [`Driver::drive`].
+    /// Its lease keeper.
+    pub fn leases(&self) -> &Arc<Leases> {
+        &self.leases
+    }
+
+    /// The relay that publishes `instance`'s events: its process's sinks, the rest to `out`.
+    pub fn relay<W: Write>(&self, instance: &Instance, out: W) -> Relay<W> {
+        Relay::new(instance.run.process(), self.store.clone(), &instance.info.id, out)
+    }
+
+    /// Create instance `id` of `process` (loaded from `file`), pinned to its definition, components and
+    /// layout, with input event `event_type` and `data` delivered, and commit it, held by this driver.
+    /// Nothing runs until [`Driver::drive`].
     ///
     /// Errors: [`DurableError::Input`] for an event the process does not accept (nothing is stored);
     /// [`StoreError::AlreadyExists`].
@@ -122,9 +168,11 @@ impl<'a> Driver<'a> {
     ) -> Result<Instance, DurableError> {
         let now = self.clock.now_ms();
         let mut run = Run::starting_at(process.clone(), id, now);
-        run.record_history(true);
+        run.record_history(self.history);
         run.send(event_type, data)?;
         let effects = run.take_effects();
+        let layout = Layout::of(&process).to_json();
+        let layout_digest = sha256_hex(layout.as_bytes());
         let info = InstanceInfo {
             id: id.into(),
             process: process.name().into(),
@@ -133,271 +181,356 @@ impl<'a> Driver<'a> {
             definition_file: file.display().to_string(),
             definition_digest: process.digest.clone(),
             components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
+            layout_digest: Some(layout_digest.clone()),
             revision: 1,
+            epoch: 1,
             created_ms: now,
             updated_ms: now,
-            owner: Some(self.owner.clone()),
+            next_due_ms: run.state().next_due_ms(),
+            holder: None,
         };
-        let blobs = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
-        let commit = Commit {
-            state: run.state(),
-            history: &effects.history,
-            outbox: &[],
-            published_through: 0,
-            now_ms: now,
-            owner: &self.owner,
+        let outbox = outbox(&process, id, &effects.published, 0);
+        let mut blobs: Vec<(&str, &[u8])> = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
+        blobs.push((&layout_digest, layout.as_bytes()));
+        let (_, until) = self.leases.until();
+        let new = NewInstance {
+            info: &info,
+            definition: process.text.as_bytes(),
+            blobs,
+            lease_owner: self.leases.owner(),
+            lease_until_ms: until,
+            checkpoint: Checkpoint {
+                state: run.state(),
+                history: &effects.history,
+                outbox: &outbox,
+                acks: &[],
+                now_ms: now,
+            },
         };
-        let new = NewInstance { info: &info, definition: process.text.as_bytes(), blobs, commit };
-        self.store.create(&new)?;
-        Ok(Instance { run, info, revision: 1, outbox_len: 0, published_through: 0 })
+        let lease = self.store.create(&new)?;
+        let hold = self.leases.adopt(id, lease);
+        Ok(Instance { run, info, revision: 1, outbox_len: outbox.len() as u64, hold })
     }
 
     /// Take hold of instance `id` and load it as it was last committed, on the definition and components
-    /// it is pinned to.
+    /// it is pinned to, to go on with it ([`Driver::drive`]). An ended run is opened only to publish what
+    /// its sinks never acknowledged.
     ///
-    /// Errors: [`StoreError::NotFound`]; [`StoreError::Held`] while another live process holds it;
-    /// [`DurableError::Ended`] for a run that has ended and has nothing left to publish; [`DurableError::Pinned`] and
-    /// [`DurableError::Mismatch`] for a store this Weft cannot run.
+    /// Errors: [`StoreError::NotFound`]; [`StoreError::Held`] while another driver holds it and renews its
+    /// lease (one that does not is waited out, at most one lease period); [`DurableError::Ended`] for a run
+    /// that has ended with nothing left to publish; [`DurableError::Pinned`] and [`DurableError::Mismatch`]
+    /// for a store this Weft cannot run.
     pub fn open(&self, id: &str) -> Result<Instance, DurableError> {
-        // Hold first, then read: nobody can commit between the read and this driver's first commit.
-        self.store.acquire(id, &self.owner, &is_gone)?;
-        self.open_held(id).map_err(|e| self.let_go(id, e))
-    }
-
-    fn open_held(&self, id: &str) -> Result<Instance, DurableError> {
-        let loaded = self.store.load(id)?;
-        // An ended run is opened only to publish what a crash left unpublished after its last commit, or
-        // to deliver again what its webhooks did not acknowledge.
-        let ended = loaded.state.status.is_final() && self.store.unpublished(id)?.is_empty();
-        let info = loaded.info;
-        let process = Arc::new(self.pinned_process(&info)?);
-        if ended && self.store.undelivered(id, &process.loaded.definition.webhook_topics())?.is_empty() {
-            return Err(DurableError::Ended { instance: id.into(), status: info.status });
-        }
-        let mut run =
-            Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
-        run.record_history(true);
-        let revision = info.revision;
-        Ok(Instance { run, info, revision, outbox_len: loaded.outbox_len, published_through: 0 })
-    }
-
-    /// Open instance `id` to change it: as [`Driver::open`], but an ended run is refused.
-    fn open_running(&self, id: &str) -> Result<Instance, DurableError> {
-        let instance = self.open(id)?;
-        let status = &instance.run.state().status;
-        if status.is_final() {
-            let ended = DurableError::Ended { instance: id.into(), status: status.name().into() };
-            return Err(self.let_go(id, ended));
+        let instance = self.open_any(id)?;
+        let state = instance.run.state();
+        if state.status.is_final() && self.store.unacked(id, 0, 1)?.is_empty() {
+            return Err(DurableError::Ended { instance: id.into(), status: state.status.name().into() });
         }
         Ok(instance)
     }
 
-    /// Let go of `id` after `error` (the error that made this driver give up on it wins over one in
-    /// letting go).
-    fn let_go(&self, id: &str, error: DurableError) -> DurableError {
-        if let Err(e) = self.store.release(id, &self.owner, 0) {
-            tracing::warn!(instance = id, "could not let go of the instance: {e}");
+    /// Open instance `id` to change it: as [`Driver::open`], but an ended run is refused.
+    ///
+    /// Errors: as [`Driver::open`]; [`DurableError::Ended`] for any run that has ended.
+    pub fn open_running(&self, id: &str) -> Result<Instance, DurableError> {
+        let instance = self.open_any(id)?;
+        let status = &instance.run.state().status;
+        if status.is_final() {
+            return Err(DurableError::Ended { instance: id.into(), status: status.name().into() });
         }
-        error
+        Ok(instance)
     }
 
-    /// The process instance `info` is pinned to, loaded from the store's blobs.
+    /// Open instance `id` whatever its status (to redeliver its dead letters, say).
+    ///
+    /// Errors: as [`Driver::open`], without [`DurableError::Ended`].
+    pub fn open_any(&self, id: &str) -> Result<Instance, DurableError> {
+        // Hold first, then read: nobody can commit between the read and this driver's first commit.
+        let hold = self.leases.take(id)?;
+        let loaded = self.store.load(id)?;
+        let process = Arc::new(self.pinned_process(&loaded.info)?);
+        let mut run =
+            Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
+        run.record_history(self.history);
+        let revision = loaded.info.revision;
+        Ok(Instance { run, info: loaded.info, revision, outbox_len: loaded.outbox_len, hold })
+    }
+
+    /// The layout instance `info` is pinned to.
+    ///
+    /// Errors: none is pinned (a run started by an older Weft), or its blob is missing or unreadable
+    /// ([`StoreError::Damaged`]).
+    pub fn layout(store: &dyn Store, info: &InstanceInfo) -> Result<Option<Layout>, StoreError> {
+        let Some(digest) = &info.layout_digest else { return Ok(None) };
+        let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
+        Layout::from_json(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Damaged(format!("the layout of \"{}\" cannot be read: {e}", info.id)))
+    }
+
+    /// The process instance `info` is pinned to, loaded from the store's blobs, with the configuration
+    /// its layout pinned.
     ///
     /// Errors: a missing blob ([`StoreError::Damaged`]); [`DurableError::Pinned`].
     pub fn pinned_process(&self, info: &InstanceInfo) -> Result<Process, DurableError> {
-        let missing = |digest: &str| StoreError::Damaged(format!("the store lacks the blob {digest}"));
-        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing(&info.definition_digest))?;
+        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing_blob(&info.definition_digest))?;
         let text = String::from_utf8(text)
             .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
         // Steps that share a component share its blob: read each digest once.
-        let mut by_digest: std::collections::HashMap<&str, Arc<[u8]>> = std::collections::HashMap::new();
-        let mut components = std::collections::HashMap::new();
+        let mut by_digest: HashMap<&str, Arc<[u8]>> = HashMap::new();
+        let mut components = HashMap::new();
         for (step, digest) in &info.components {
             let bytes = match by_digest.get(digest.as_str()) {
                 Some(bytes) => bytes.clone(),
                 None => {
-                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing(digest))?.into();
+                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing_blob(digest))?.into();
                     by_digest.insert(digest, bytes.clone());
                     bytes
                 }
             };
             components.insert(step.clone(), bytes);
         }
+        let config: Option<HashMap<String, BTreeMap<String, String>>> = Driver::layout(&*self.store, info)?
+            .map(|layout| layout.config().map(|(step, config)| (step.to_owned(), config.clone())).collect());
         self.runtime
-            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned())
+            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned(), config.as_ref())
             .map_err(DurableError::Pinned)
     }
 
-    /// Publish what the instance's outbox still holds unpublished (left by a crash), then run supersteps,
-    /// committing after each and publishing its events to `sink` after the commit, until the run is no
-    /// longer running; then let go of it.
+    /// Publish what the instance's sinks never acknowledged, re-run the superstep a crash may have left in
+    /// flight (the replay rule), wake the run up, then run supersteps until it is no longer running,
+    /// committing after each and publishing its events after the commit.
     ///
-    /// Errors: the store's (the run stays as last committed); [`DurableError::Publish`].
-    pub fn drive(&self, instance: &mut Instance, sink: &mut dyn CloudEventSink) -> Result<(), DurableError> {
-        let id = instance.info.id.clone();
-        let result = self.drive_held(instance, sink);
-        let released = self.store.release(&id, &self.owner, instance.published_through);
-        result.and(released.map_err(DurableError::from))
-    }
-
-    fn drive_held(&self, instance: &mut Instance, sink: &mut dyn CloudEventSink) -> Result<(), DurableError> {
-        let id = instance.info.id.clone();
-        let webhook_topics = instance.run.process().loaded.definition.webhook_topics();
-        let undelivered = self.store.undelivered(&id, &webhook_topics)?;
-        for event in undelivered.iter().chain(&self.store.unpublished(&id)?) {
-            sink.publish_json(&event.id, &event.json).map_err(DurableError::Publish)?;
-        }
-        // Everything in the outbox has now been published at least once.
-        instance.published_through = instance.outbox_len;
-        // Waking up: the run's time becomes now and what is due by then fires. That is committed before
-        // any superstep runs, so that a superstep re-run after a crash sees the time (and the fired
-        // timers) it saw the first time; after that the time moves only with each checkpoint.
-        let before = instance.run.state().time_ms;
-        if instance.run.fire_due(self.clock.now_ms()) || instance.run.state().time_ms != before {
-            self.commit_now(instance)?;
-        }
-        loop {
-            let checkpoint_time = instance.run.state().time_ms;
-            let fired = instance.run.fire_due(checkpoint_time);
-            if instance.run.state().status != Status::Running {
-                // Timers and timeouts that fired without waking the run (a timeout into `stop`, or into
-                // nothing) change it all the same: keep that.
-                if fired {
-                    self.commit_now(instance)?;
-                }
-                break;
-            }
-            let effects = instance.run.superstep();
-            let now = self.clock.now_ms();
-            instance.run.advance_time(now);
-            let process = instance.run.process().clone();
-            let outbox: Vec<(String, String)> =
-                effects.published.iter().map(|e| (e.id.clone(), to_json(process.name(), &id, e))).collect();
-            self.save(instance, &effects.history, &outbox, now)?;
-            let first = instance.outbox_len;
-            instance.outbox_len += outbox.len() as u64;
-            for (k, (event_id, json)) in (1..).zip(&outbox) {
-                sink.publish_json(event_id, json).map_err(DurableError::Publish)?;
-                instance.published_through = first + k;
-            }
-        }
+    /// Errors: the store's (the run stays as last committed; [`StoreError::LeaseLost`] when another driver
+    /// took it over); [`DurableError::Publish`].
+    pub fn drive<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        self.relay_unacked(instance, relay)?;
+        self.settle(instance, relay)?;
+        self.wake(instance, relay)?;
+        while self.step(instance, relay)? {}
         Ok(())
     }
 
-    /// Record the events each webhook acknowledged (from [`TopicSinks::finish`]); those it did not are
-    /// delivered again by the instance's next driver.
+    /// Deliver the awaited event `event_type` with `data` to the held instance (after publishing what is
+    /// unacknowledged, re-running a superstep left in flight and waking the run up, as [`Driver::drive`]
+    /// does), commit that, and run on.
     ///
-    /// Errors: the store's (the events are then delivered again, with the same `id`s).
-    pub fn record_deliveries(&self, id: &str, outcomes: &[(String, String, Outcome)]) -> Result<(), DurableError> {
-        let delivered: Vec<String> = outcomes.iter().flat_map(|(_, _, o)| o.delivered.iter().cloned()).collect();
-        Ok(self.store.delivered(id, &delivered)?)
-    }
-
-    /// Deliver the awaited event `event_type` with `data` to instance `id` and commit that at once; then
-    /// the caller drives it on with [`Driver::drive`].
-    ///
-    /// Errors: as [`Driver::open`]; [`DurableError::NotAwaited`] (nothing changes).
-    pub fn send(&self, id: &str, event_type: &str, data: Json) -> Result<Instance, DurableError> {
-        let mut instance = self.open_running(id)?;
-        // An await whose deadline has passed has timed out, whether or not anyone resumed the run since.
-        if instance.run.fire_due(self.clock.now_ms()) {
-            self.commit_now(&mut instance).map_err(|e| self.let_go(id, e))?;
-        }
-        let sent = instance.run.send_awaited(event_type, data);
-        let committed = sent.map_err(DurableError::from).and_then(|()| self.commit_now(&mut instance));
-        committed.map_err(|e| self.let_go(id, e)).map(|()| instance)
-    }
-
-    /// Commit what changed outside a superstep (a sent event, a cancel, timers that fired).
-    fn commit_now(&self, instance: &mut Instance) -> Result<(), DurableError> {
-        let effects = instance.run.take_effects();
-        self.save(instance, &effects.history, &[], self.clock.now_ms())
-    }
-
-    /// Commit the run's state with `history` and `outbox` after its last revision, marking what it has
-    /// published.
-    fn save(
+    /// Errors: as [`Driver::drive`]; [`DurableError::NotAwaited`] (the event changes nothing).
+    pub fn send<W: Write>(
         &self,
         instance: &mut Instance,
-        history: &[HistoryEntry],
-        outbox: &[(String, String)],
-        now_ms: u64,
+        relay: &mut Relay<W>,
+        event_type: &str,
+        data: Json,
     ) -> Result<(), DurableError> {
-        let commit = Commit {
-            state: instance.run.state(),
-            history,
-            outbox,
-            published_through: instance.published_through,
-            now_ms,
-            owner: &self.owner,
-        };
-        instance.revision = self.store.commit(&instance.info.id, instance.revision, &commit)?;
+        self.relay_unacked(instance, relay)?;
+        self.settle(instance, relay)?;
+        // An await whose deadline has passed has timed out, whether or not anyone resumed the run since.
+        self.wake(instance, relay)?;
+        instance.run.send_awaited(event_type, data)?;
+        let effects = instance.run.take_effects();
+        self.commit(instance, effects, relay)?;
+        while self.step(instance, relay)? {}
         Ok(())
     }
 
-    /// Take hold of instance `id` and rebind it to the definition file it was started from as that file
-    /// (and its components) are now, committing the carried-over state (see [`crate::runner::rebind`]).
+    /// Cancel the held instance: it ends as cancelled, committed, and nothing of it runs afterwards; what
+    /// it committed before is published.
     ///
-    /// Errors: as [`Driver::open`]; [`DurableError::Incompatible`] listing every change the run cannot
-    /// survive, or saying that the files do not load (nothing changes).
-    pub fn upgrade(&self, id: &str) -> Result<Instance, DurableError> {
-        let mut instance = self.open_running(id)?;
-        self.rebind(&mut instance).map_err(|e| self.let_go(id, e)).map(|()| instance)
+    /// Errors: as [`Driver::drive`].
+    pub fn cancel<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        self.relay_unacked(instance, relay)?;
+        instance.run.cancel();
+        let effects = instance.run.take_effects();
+        self.commit(instance, effects, relay)
     }
 
-    fn rebind(&self, instance: &mut Instance) -> Result<(), DurableError> {
+    /// Offer the held instance's dead letters to their sinks again; how many.
+    ///
+    /// Errors: the store's; a dead letter whose topic has no webhook sink any more.
+    pub fn redeliver<W: Write>(&self, instance: &Instance, relay: &mut Relay<W>) -> Result<usize, DurableError> {
+        let id = &instance.info.id;
+        let mut events = Vec::new();
+        for letter in self.store.dead_letters(id)? {
+            events.extend(self.store.outbox(id, letter.seq - 1, 1)?);
+        }
+        relay.redeliver(&events).map_err(DurableError::Publish)?;
+        Ok(events.len())
+    }
+
+    /// Finish publishing the held instance's events: wait for its webhooks (each commits what it
+    /// acknowledges; the instance stays held meanwhile), and commit what else its sinks acknowledged.
+    /// What each webhook did, by topic. The instance is let go of when it is dropped.
+    ///
+    /// Errors: the store's (what was not recorded as acknowledged is published again next time).
+    pub fn finish<W: Write>(
+        &self,
+        instance: &Instance,
+        mut relay: Relay<W>,
+    ) -> Result<Vec<WebhookReport>, DurableError> {
+        let reports = relay.finish_webhooks();
+        for (sink, seq) in relay.take_acks() {
+            self.store.ack(&instance.info.id, &sink, seq)?;
+        }
+        Ok(reports)
+    }
+
+    /// Publish, a page at a time, the outbox events of the instance that their sinks never acknowledged.
+    fn relay_unacked<W: Write>(&self, instance: &Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        let mut after = 0;
+        loop {
+            let page = self.store.unacked(&instance.info.id, after, OUTBOX_PAGE)?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = last.seq;
+            relay.publish(&page).map_err(DurableError::Publish)?;
+        }
+    }
+
+    /// The replay rule: a run whose checkpoint says `running` may have had a superstep in flight; run
+    /// exactly that superstep, at the checkpoint's time, before anything else happens to the run.
+    fn settle<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        if instance.run.state().status == Status::Running {
+            self.step(instance, relay)?;
+        }
+        Ok(())
+    }
+
+    /// Wake the run up: its time becomes now and what is due by then fires, committed before any further
+    /// superstep (so that a superstep re-run after a crash sees the time and the fired timers it saw the
+    /// first time).
+    fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        let before = instance.run.state().time_ms;
+        if instance.run.fire_due(self.clock.now_ms()) || instance.run.state().time_ms != before {
+            let effects = instance.run.take_effects();
+            self.commit(instance, effects, relay)?;
+        }
+        Ok(())
+    }
+
+    /// Fire what is due at the run's own time; if the run is running, run one superstep, move its time to
+    /// now and commit; else commit what fired, if anything. Whether a superstep ran.
+    fn step<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<bool, DurableError> {
+        let fired = instance.run.fire_due(instance.run.state().time_ms);
+        if instance.run.state().status != Status::Running {
+            // Timers and timeouts that fired without waking the run (a timeout into `stop`, or into
+            // nothing) change it all the same: keep that.
+            if fired {
+                let effects = instance.run.take_effects();
+                self.commit(instance, effects, relay)?;
+            }
+            return Ok(false);
+        }
+        let effects = instance.run.superstep();
+        instance.run.advance_time(self.clock.now_ms());
+        self.commit(instance, effects, relay)?;
+        Ok(true)
+    }
+
+    /// The one commit path: the run's state with `effects` (history, and its public and topic events as
+    /// outbox rows) and what the relay's sinks acknowledged since the last commit, fenced on the lease and
+    /// the revision; then the new events are published.
+    fn commit<W: Write>(
+        &self,
+        instance: &mut Instance,
+        effects: Effects,
+        relay: &mut Relay<W>,
+    ) -> Result<(), DurableError> {
+        let now = self.clock.now_ms();
+        let outbox = outbox(instance.run.process(), &instance.info.id, &effects.published, instance.outbox_len);
+        let acks = relay.take_acks();
+        let commit = Commit {
+            id: &instance.info.id,
+            lease: instance.hold.lease(),
+            expected_revision: instance.revision,
+            checkpoint: Checkpoint {
+                state: instance.run.state(),
+                history: &effects.history,
+                outbox: &outbox,
+                acks: &acks,
+                now_ms: now,
+            },
+        };
+        instance.revision = self.store.commit(&commit)?;
+        instance.outbox_len += outbox.len() as u64;
+        relay.publish(&outbox).map_err(DurableError::Publish)
+    }
+
+    /// Rebind the held instance to the definition file it was started from as that file (and its
+    /// components) are now, after re-running a superstep left in flight, committing the carried-over state
+    /// (see [`crate::runner::rebind`]). Everything is checked before anything is committed.
+    ///
+    /// Errors: as [`Driver::drive`]; [`DurableError::Incompatible`] listing every change the run cannot
+    /// survive, or saying that the files do not load (nothing changes).
+    pub fn upgrade<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        self.relay_unacked(instance, relay)?;
+        self.settle(instance, relay)?;
         let id = instance.info.id.clone();
         let file = Path::new(&instance.info.definition_file);
-        let new = self.runtime.load_process(file).map_err(|e| DurableError::Incompatible {
-            instance: id.clone(),
-            changes: format!("the files do not load: {e}"),
-        })?;
+        let incompatible = |changes: String| DurableError::Incompatible { instance: id.clone(), changes };
+        let new = self.runtime.load_process(file).map_err(|e| incompatible(format!("the files do not load: {e}")))?;
         let new = Arc::new(new);
         let old = instance.run.process().clone();
         let state = crate::runner::rebind::rebind(instance.run.state(), &old, &new)
-            .map_err(|changes| DurableError::Incompatible { instance: id.clone(), changes: changes.join("; ") })?;
+            .map_err(|changes| incompatible(changes.join("; ")))?;
+        let mut run = Run::resume(new.clone(), state).map_err(incompatible)?;
+        run.record_history(self.history);
         let components: Vec<(String, String)> = new.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
         let history = [HistoryEntry {
-            superstep: state.superstep,
+            superstep: run.state().superstep,
             record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },
         }];
+        let layout = Layout::of(&new).to_json();
+        let layout_digest = sha256_hex(layout.as_bytes());
+        let mut blobs: Vec<(&str, &[u8])> = new.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
+        blobs.push((&layout_digest, layout.as_bytes()));
         let pinned = Pinned {
             definition_file: &instance.info.definition_file,
             version: &new.loaded.definition.version,
             definition_digest: &new.digest,
             definition: new.text.as_bytes(),
             components: &components,
-            blobs: new.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect(),
+            layout_digest: &layout_digest,
+            blobs,
         };
+        let acks = relay.take_acks();
         let commit = Commit {
-            state: &state,
-            history: &history,
-            outbox: &[],
-            published_through: 0,
-            now_ms: self.clock.now_ms(),
-            owner: &self.owner,
+            id: &id,
+            lease: instance.hold.lease(),
+            expected_revision: instance.revision,
+            checkpoint: Checkpoint {
+                state: run.state(),
+                history: &history,
+                outbox: &[],
+                acks: &acks,
+                now_ms: self.clock.now_ms(),
+            },
         };
-        instance.revision = self.store.repin(&id, instance.revision, &pinned, &commit)?;
-        let mut run = Run::resume(new.clone(), state).map_err(|why| DurableError::Mismatch { instance: id, why })?;
-        run.record_history(true);
+        instance.revision = self.store.repin(&pinned, &commit)?;
         instance.run = run;
         instance.info.definition_digest.clone_from(&new.digest);
         instance.info.components = components;
+        instance.info.layout_digest = Some(layout_digest);
         Ok(())
     }
+}
 
-    /// Cancel instance `id`: it ends as cancelled, committed, and nothing of it runs afterwards.
-    ///
-    /// Errors: as [`Driver::open`] ([`DurableError::Ended`] for a run that has already ended).
-    pub fn cancel(&self, id: &str) -> Result<Instance, DurableError> {
-        let mut instance = self.open_running(id)?;
-        instance.run.cancel();
-        let committed = self.commit_now(&mut instance);
-        let released = self.store.release(id, &self.owner, 0);
-        committed?;
-        released?;
-        Ok(instance)
-    }
+/// The outbox rows of `published` (events of instance `id` of `process`), numbered after position `after`.
+fn outbox(process: &Process, id: &str, published: &[EventRecord], after: u64) -> Vec<OutboxEvent> {
+    published
+        .iter()
+        .zip(after + 1..)
+        .map(|(event, seq)| OutboxEvent {
+            seq,
+            id: event.id.clone(),
+            topic: event.topic.clone(),
+            sink: sink_key(process, event.topic.as_deref()),
+            json: to_json(process.name(), id, event),
+        })
+        .collect()
+}
+
+fn missing_blob(digest: &str) -> StoreError {
+    StoreError::Damaged(format!("the store lacks the blob {digest}"))
 }
 
 impl Instance {
@@ -414,5 +547,10 @@ impl Instance {
     /// The revision of its last checkpoint.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// The lease it is held under.
+    pub fn lease(&self) -> &crate::store::Lease {
+        self.hold.lease()
     }
 }

@@ -145,13 +145,14 @@ pub fn new_store(
 }
 
 impl HostState {
-    /// Prepare for one invocation of kernel function `function`, the run's `invocation`-th, in
-    /// `superstep` at logical time `time_ms`: name it in log lines, fix what it sees of time and chance
-    /// ([`replay::Replay::begin`]), and start the clock HTTP requests count their time against.
-    pub fn begin(&mut self, function: &str, time_ms: u64, superstep: u64, invocation: u64) {
+    /// Prepare for one invocation of kernel function `function`, the run's `invocation`-th (for map item
+    /// `item`, if any), in `superstep` at logical time `time_ms`: name it in log lines, fix what it sees of
+    /// time and chance ([`replay::Replay::begin`]), and start the clock HTTP requests count their time
+    /// against.
+    pub fn begin(&mut self, function: &str, time_ms: u64, superstep: u64, invocation: u64, item: Option<usize>) {
         self.log.function.clear();
         self.log.function.push_str(function);
-        self.replay.begin(time_ms, superstep, invocation);
+        self.replay.begin(time_ms, superstep, invocation, item);
         self.http.begin();
     }
 

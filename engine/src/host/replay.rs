@@ -3,9 +3,10 @@
 //!
 //! - `wasi:clocks` (wall and monotonic) say the run's logical time (the time of its last checkpoint);
 //! - `wasi:random` (secure and insecure) give numbers from a generator seeded by the instance id, the step,
-//!   the superstep and the invocation number;
-//! - `invocation.invocation-id` gives `<instance>:<step>:<n>`, n counting the run's invocations from 1: stable
-//!   across a re-run, so a step can pass it to an outside system as an idempotency key.
+//!   the superstep, the invocation number and, in a map, the item's index;
+//! - `invocation.invocation-id` gives `<instance>:<step>:<n>`, n counting the run's invocations from 1, and
+//!   `<instance>:<step>:<n>/<item>` for item `item` (from 0) of a map: stable across a re-run and distinct
+//!   for every call, so a step can pass it to an outside system as an idempotency key.
 //!
 //! The runner calls [`Replay::begin`] before each invocation. The generator is seeded lazily, on the
 //! first random number an invocation asks for, so an invocation that asks for none pays nothing for it.
@@ -21,9 +22,12 @@ use sha2::{Digest, Sha256};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
 /// The id of the `n`-th invocation of a run of instance `instance`, made at step `step`:
-/// `<instance>:<step>:<n>`.
-pub fn invocation_id(instance: &str, step: &str, n: u64) -> String {
-    format!("{instance}:{step}:{n}")
+/// `<instance>:<step>:<n>`, or `<instance>:<step>:<n>/<item>` for one item of a map.
+pub fn invocation_id(instance: &str, step: &str, n: u64, item: Option<usize>) -> String {
+    match item {
+        Some(item) => format!("{instance}:{step}:{n}/{item}"),
+        None => format!("{instance}:{step}:{n}"),
+    }
 }
 
 /// The per-invocation facts of one instance, shared by its WASI clocks and generators. (Atomics, so that
@@ -39,6 +43,8 @@ struct Facts {
     time_ns: AtomicU64,
     superstep: AtomicU64,
     invocation: AtomicU64,
+    /// The map item the invocation runs, plus one; 0 outside a map.
+    item: AtomicU64,
     /// Set by [`Replay::begin`]: the generator must be seeded again before its next number.
     reseed: AtomicBool,
     rng: Mutex<Option<StdRng>>,
@@ -59,6 +65,7 @@ impl Replay {
             time_ns: AtomicU64::new(0),
             superstep: AtomicU64::new(0),
             invocation: AtomicU64::new(0),
+            item: AtomicU64::new(0),
             reseed: AtomicBool::new(true),
             rng: Mutex::new(None),
         };
@@ -66,19 +73,21 @@ impl Replay {
     }
 
     /// Fix what the next invocation sees: logical time `time_ms` (ms since the Unix epoch), superstep
-    /// `superstep`, and the run's invocation number `invocation`.
-    pub fn begin(&self, time_ms: u64, superstep: u64, invocation: u64) {
+    /// `superstep`, the run's invocation number `invocation`, and the map item it runs, if any.
+    pub fn begin(&self, time_ms: u64, superstep: u64, invocation: u64, item: Option<usize>) {
         let facts = &self.0;
         facts.time_ns.store(time_ms.saturating_mul(1_000_000), Ordering::Relaxed);
         facts.superstep.store(superstep, Ordering::Relaxed);
         facts.invocation.store(invocation, Ordering::Relaxed);
+        facts.item.store(item.map_or(0, |i| i as u64 + 1), Ordering::Relaxed);
         facts.reseed.store(true, Ordering::Relaxed);
     }
 
     /// The current invocation's id (see [`invocation_id`]).
     pub fn invocation_id(&self) -> String {
         let facts = &self.0;
-        invocation_id(&facts.instance, &facts.step, facts.invocation.load(Ordering::Relaxed))
+        let item = facts.item.load(Ordering::Relaxed).checked_sub(1).and_then(|i| usize::try_from(i).ok());
+        invocation_id(&facts.instance, &facts.step, facts.invocation.load(Ordering::Relaxed), item)
     }
 
     /// The `wasi:random/insecure-seed` value: constant for the instance and step.
@@ -116,6 +125,9 @@ impl Replay {
             let superstep = facts.superstep.load(Ordering::Relaxed).to_le_bytes();
             let invocation = facts.invocation.load(Ordering::Relaxed).to_le_bytes();
             for (byte, extra) in seed[16..].iter_mut().zip(superstep.iter().chain(&invocation)) {
+                *byte ^= extra;
+            }
+            for (byte, extra) in seed[8..16].iter_mut().zip(facts.item.load(Ordering::Relaxed).to_le_bytes()) {
                 *byte ^= extra;
             }
             *rng = Some(StdRng::from_seed(seed));
@@ -184,22 +196,33 @@ mod tests {
     #[test]
     fn the_same_invocation_draws_the_same_numbers_and_another_does_not() {
         let a = Replay::new("i-1", "credit");
-        a.begin(1000, 3, 7);
+        a.begin(1000, 3, 7, None);
         let first = draw(&a);
-        a.begin(1000, 3, 7);
+        a.begin(1000, 3, 7, None);
         assert_eq!(draw(&a), first, "a re-run of the invocation sees the same numbers");
-        a.begin(1000, 3, 8);
+        a.begin(1000, 3, 8, None);
         assert_ne!(draw(&a), first, "the next invocation sees others");
         let b = Replay::new("i-2", "credit");
-        b.begin(1000, 3, 7);
+        b.begin(1000, 3, 7, None);
         assert_ne!(draw(&b), first, "another instance sees others");
         assert_eq!(a.invocation_id(), "i-1:credit:8");
+        let items: Vec<u64> = (0..3)
+            .map(|item| {
+                a.begin(1000, 3, 7, Some(item));
+                draw(&a)
+            })
+            .collect();
+        assert!(
+            items[0] != first && items[0] != items[1] && items[1] != items[2],
+            "each map item sees its own numbers"
+        );
+        assert_eq!(a.invocation_id(), "i-1:credit:7/2");
     }
 
     #[test]
     fn clocks_say_the_logical_time() {
         let r = Replay::new("i", "s");
-        r.begin(1_700_000_000_123, 1, 1);
+        r.begin(1_700_000_000_123, 1, 1, None);
         assert_eq!(r.wall_clock().now(), Duration::from_millis(1_700_000_000_123));
         assert_eq!(r.monotonic_clock().now(), 1_700_000_000_123_000_000);
     }

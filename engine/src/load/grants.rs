@@ -38,7 +38,8 @@ impl Environment {
 /// A problem resolving a grant: the JSON Pointer below the step's `capabilities`, the message, a hint.
 pub type GrantProblem = (String, String, String);
 
-/// The grants of step `step` whose definition (in folder `base`) says `caps`.
+/// The grants of step `step` whose definition (in folder `base`) says `caps`; its configuration values are
+/// `pinned` when a run pinned them (a re-run sees the configuration the run started with), else resolved.
 ///
 /// Errors: each `{ env }` that is not set (and has no `default`), each secret file that cannot be read.
 pub fn resolve(
@@ -46,6 +47,7 @@ pub fn resolve(
     caps: Option<&Capabilities>,
     base: &Path,
     env: &Environment,
+    pinned: Option<BTreeMap<String, String>>,
 ) -> Result<Grants, Vec<GrantProblem>> {
     let Some(caps) = caps else { return Ok(Grants::default()) };
     let mut problems = Vec::new();
@@ -57,7 +59,8 @@ pub fn resolve(
         )
     };
     let mut config = BTreeMap::new();
-    for (name, value) in &caps.config {
+    let resolving = if pinned.is_some() { &BTreeMap::new() } else { &caps.config };
+    for (name, value) in resolving {
         let text = match value {
             ConfigValue::Text(t) => t.clone(),
             ConfigValue::Number(n) => n.to_string(),
@@ -109,5 +112,6 @@ pub fn resolve(
     if !problems.is_empty() {
         return Err(problems);
     }
+    let config = pinned.unwrap_or(config);
     Ok(Grants { config: Arc::new(Config(config)), secrets: Arc::new(Secrets::new(secrets)), http })
 }

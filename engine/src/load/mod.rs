@@ -7,7 +7,7 @@ pub mod description;
 pub mod grants;
 pub mod routing;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -211,14 +211,19 @@ impl Runtime {
     pub fn load_process(&self, path: &Path) -> Result<Process, DefinitionError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
-        self.load_from(path, text, &mut |key, file| {
-            if key.starts_with("process:") {
-                return weft_definitions::tree::read_file(key, file)
-                    .map(|t| Arc::from(t.into_bytes()))
-                    .map_err(|m| (m, None));
-            }
-            read_component(file)
-        })
+        self.load_from(
+            path,
+            text,
+            &mut |key, file| {
+                if key.starts_with("process:") {
+                    return weft_definitions::tree::read_file(key, file)
+                        .map(|t| Arc::from(t.into_bytes()))
+                        .map_err(|m| (m, None));
+                }
+                read_component(file)
+            },
+            None,
+        )
     }
 
     /// Load a process from definition `text` (reporting positions against `file`) and the component
@@ -227,26 +232,36 @@ impl Runtime {
     ///
     /// Errors: as [`Runtime::load_process`]; a step `components` has no bytes for is reported at its
     /// `component` key.
+    /// `config`, when given, holds each step's configuration values as the run pinned them (by step id):
+    /// they are used as they are instead of being resolved again from the environment.
     pub fn load_pinned(
         &self,
         file: &Path,
         text: String,
         components: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+        config: Option<&PinnedConfig>,
     ) -> Result<Process, DefinitionError> {
-        self.load_from(file, text, &mut |step, _| {
+        let mut fetch = |step: &str, _: &Path| {
             components(step).ok_or_else(|| (format!("the run has no pinned component for step \"{step}\""), None))
-        })
+        };
+        self.load_from(file, text, &mut fetch, config)
     }
 
     /// Load a process from `text`, taking each step's component bytes from `fetch(key, path)` (see
     /// [`Process::pins`] for the keys), sub-processes' definitions included.
-    fn load_from(&self, file: &Path, text: String, fetch: &mut Fetch<'_>) -> Result<Process, DefinitionError> {
+    fn load_from(
+        &self,
+        file: &Path,
+        text: String,
+        fetch: &mut Fetch<'_>,
+        config: Option<&PinnedConfig>,
+    ) -> Result<Process, DefinitionError> {
         let mut read = |key: &str, path: &Path| {
             let bytes = fetch(&process_pin(key), path).map_err(|(message, _)| message)?;
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
         let tree = weft_definitions::tree::load_tree(file, text, &mut read)?;
-        self.process_from(&tree, "", fetch)
+        self.process_from(&tree, "", fetch, config)
     }
 
     /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
@@ -255,9 +270,11 @@ impl Runtime {
         tree: &DefinitionTree,
         prefix: &str,
         fetch: &mut Fetch<'_>,
+        config: Option<&PinnedConfig>,
     ) -> Result<Process, DefinitionError> {
         let mut pins = Vec::new();
-        let (steps, routing) = self.flatten(tree, prefix, "", fetch, &mut pins).map_err(DefinitionError::Invalid)?;
+        let (steps, routing) =
+            self.flatten(tree, prefix, "", fetch, &mut pins, config).map_err(DefinitionError::Invalid)?;
         let loaded = tree.loaded.clone();
         let digest = crate::data::sha256_hex(tree.text.as_bytes());
         Ok(Process { loaded, text: tree.text.clone(), digest, steps, routing, limits: self.limits, pins })
@@ -272,6 +289,7 @@ impl Runtime {
         id_prefix: &str,
         fetch: &mut Fetch<'_>,
         pins: &mut Vec<Pin>,
+        config: Option<&PinnedConfig>,
     ) -> Result<(Vec<ProcessStep>, RoutingTable), Vec<Diagnostic>> {
         let loaded = &tree.loaded;
         let mut steps = Vec::with_capacity(loaded.definition.steps.len());
@@ -287,7 +305,8 @@ impl Runtime {
                 })
             };
             let initial_state = state(&format!("/steps/{i}/state"), step.state.as_ref(), &mut problems);
-            let grants = grants::resolve(&id, step.capabilities.as_ref(), loaded.base_dir(), &self.environment)
+            let pinned = config.map(|c| c.get(&id).cloned().unwrap_or_default());
+            let grants = grants::resolve(&id, step.capabilities.as_ref(), loaded.base_dir(), &self.environment, pinned)
                 .unwrap_or_else(|found| {
                     for (at, message, hint) in found {
                         problems.push(loaded.diagnostic(&format!("/steps/{i}/capabilities/{at}"), message, Some(hint)));
@@ -327,7 +346,7 @@ impl Runtime {
                 }
                 (Some(definition::StepKind::Process(_)), Some(child)) => {
                     let pointer = format!("/steps/{i}/process");
-                    let inner = self.flatten(child, &format!("{key}/"), &format!("{id}/"), fetch, pins);
+                    let inner = self.flatten(child, &format!("{key}/"), &format!("{id}/"), fetch, pins, config);
                     match inner {
                         Ok((inner_steps, inner_routing)) => {
                             if inner_routing.stops_or_awaits() {
@@ -361,7 +380,8 @@ impl Runtime {
                             Mapped::Component(c)
                         }
                         (None, Some(child)) => {
-                            match self.process_from(child, &format!("{key}/"), fetch) {
+                            // A mapped process's configuration is resolved anew: the layout covers the run's own steps.
+                            match self.process_from(child, &format!("{key}/"), fetch, None) {
                                 Ok(p) => {
                                     pins.extend(p.pins.iter().cloned());
                                     let why = if !p.routing.awaits().is_empty() {
@@ -472,6 +492,9 @@ impl Process {
         &self.loaded.definition.name
     }
 }
+
+/// Each step's configuration values as a run pinned them, by step id (see [`Runtime::load_pinned`]).
+pub type PinnedConfig = HashMap<String, BTreeMap<String, String>>;
 
 /// A problem with a component: the message, and a hint that would fix it.
 pub(crate) type Problem = (String, Option<String>);

@@ -77,6 +77,9 @@ pub struct AllOfGroup {
 /// goes if the time runs out first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwaitRoute {
+    /// Where the await target is declared, as a JSON Pointer without its leading `/` (`edges/3/to/0`;
+    /// prefixed with the step id inside a sub-process): what identifies it across versions of a definition.
+    pub path: Arc<str>,
     /// The awaited input event.
     pub event: String,
     /// Milliseconds until it times out; `None` for never.
@@ -370,6 +373,7 @@ impl RoutingTable {
             child.automatic.iter().map(|fs| fs.iter().map(|(r, e)| (shift.group(r), shift.group(e))).collect()),
         );
         self.awaits.extend(child.awaits.iter().map(|a| AwaitRoute {
+            path: shift.path(&a.path),
             event: a.event.clone(),
             timeout_ms: a.timeout_ms,
             on_timeout: shift.routes(&a.on_timeout),
@@ -592,7 +596,8 @@ impl Binder<'_> {
                     let on_timeout =
                         self.bind_all(&a.on_timeout, &format!("{pointer}/{j}/onTimeout"), awaits, problems);
                     let timeout_ms = a.timeout.as_ref().and_then(|d| d.millis());
-                    awaits.push(AwaitRoute { event: a.event.clone(), timeout_ms, on_timeout });
+                    let path = format!("{pointer}/{j}").trim_start_matches('/').into();
+                    awaits.push(AwaitRoute { path, event: a.event.clone(), timeout_ms, on_timeout });
                     routes.push(Route::Await(awaits.len() - 1));
                 }
             }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Json;
 use crate::runner::failure::RunError;
-use crate::runner::state::Status;
+use crate::runner::state::{SNAPSHOT_EVERY, Status};
 
 /// One entry of a history: the superstep it belongs to (0 before the first) and what happened, as
 /// `{"superstep": 3, "record": {"invoked": {...}}}`.
@@ -69,12 +69,19 @@ pub enum HistoryRecord {
         /// How many edges' targets it was routed to; 0 and not public means it went nowhere (unrouted).
         routes: usize,
     },
-    /// A step's state snapshot after an invocation changed it.
+    /// A step's state after an invocation changed it: the whole snapshot on the step's first change, every
+    /// [`SNAPSHOT_EVERY`](super::state::SNAPSHOT_EVERY)-th change and whenever that is smaller; otherwise
+    /// the change alone, as an RFC 6902 JSON Patch of the step's previous snapshot (so that a state that
+    /// grows does not make the history grow with its square).
     StateChanged {
         /// Step id.
         step: String,
-        /// The new snapshot.
-        state: Json,
+        /// The new snapshot, when recorded whole.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<Json>,
+        /// The JSON Patch (RFC 6902) from the previous snapshot to the new one, when not recorded whole.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        patch: Option<Json>,
     },
     /// An edge opened an await of an external event.
     AwaitOpened {
@@ -146,5 +153,20 @@ impl HistoryEntry {
             *duration_us = 0;
         }
         entry
+    }
+}
+
+/// How the history records step state `new` after `previous` as the step's change number `n` (from 0):
+/// whole on the first change and every [`SNAPSHOT_EVERY`]-th, or when no smaller than its patch; else as
+/// the RFC 6902 patch from `previous` (<https://www.rfc-editor.org/rfc/rfc6902>).
+pub fn state_change(step: &str, previous: Option<&Json>, new: &Json, n: u64) -> HistoryRecord {
+    let whole = || HistoryRecord::StateChanged { step: step.into(), state: Some(new.clone()), patch: None };
+    let Some(previous) = previous.filter(|_| !n.is_multiple_of(SNAPSHOT_EVERY)) else { return whole() };
+    let patch = json_patch::diff(&previous.to_value(), &new.to_value());
+    match serde_json::to_value(&patch).ok().and_then(|p| Json::from_value(&p).ok()) {
+        Some(patch) if patch.as_str().len() < new.as_str().len() => {
+            HistoryRecord::StateChanged { step: step.into(), state: None, patch: Some(patch) }
+        }
+        _ => whole(),
     }
 }

@@ -42,6 +42,8 @@ pub struct Call<'a> {
     pub superstep: u64,
     /// The run's invocation number (from 1).
     pub invocation: u64,
+    /// The item of a map this call runs (from 0); none outside a map.
+    pub item: Option<usize>,
 }
 
 /// The WIT `invocation` record, lowered straight from borrowed text: the host copies each argument and the
@@ -125,7 +127,7 @@ impl ComponentSlot {
             }
         };
         let host = live.store.data_mut();
-        host.begin(invocation.function, call.time_ms, call.superstep, call.invocation);
+        host.begin(invocation.function, call.time_ms, call.superstep, call.invocation, call.item);
         limits.arm(&mut live.store);
         // SAFETY: `instantiate` checked this export's type against `InvokeFn<'static>`, which differs from
         // `InvokeFn<'_>` only in the lifetime of the borrowed arguments (what `bindgen!` itself does).

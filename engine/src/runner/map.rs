@@ -4,7 +4,9 @@
 //! type, whose data holds one entry per item, in input order.
 //!
 //! Items run on up to [`MAX_WORKERS`] threads (as many as the machine has cores), each with its own
-//! instance; which thread ran an item changes nothing a step can see. A map runs within one invocation,
+//! instance; which thread ran an item changes nothing a step can see. Each item of a map over a component
+//! is its own call, with its own invocation id (`<instance>:<step>:<n>/<item>`) and random numbers, so an
+//! item can pass its id to an outside system as an idempotency key. A map runs within one invocation,
 //! so it has no state between supersteps: after a crash, the superstep that ran it runs again.
 
 use std::collections::HashMap;
@@ -86,6 +88,8 @@ impl MapExecutor {
                     let param = f.params.first().ok_or_else(|| {
                         Failure::new(ErrorKind::BadArgument, format!("kernel function \"{}\" takes no item", f.name))
                     })?;
+                    // Each item is its own call: its own invocation id and random numbers.
+                    let call = Call { item: Some(j), ..call };
                     let out = slot.call(component, owner, ps, call, f, &[(&param.name, item.get())], state, version)?;
                     Ok(ItemOutput { result: out.result, events: out.events })
                 }

@@ -30,6 +30,7 @@ pub mod conditions;
 pub mod failure;
 pub mod history;
 pub mod instances;
+pub mod layout;
 pub mod map;
 pub mod rebind;
 pub mod state;
@@ -132,6 +133,8 @@ impl Run {
         state.fits(&process)?;
         // A checkpoint written before the count existed.
         state.unrouted_total = state.unrouted_total.max(state.unrouted.len() as u64);
+        // A checkpoint written before state changes were counted.
+        state.state_changes.resize(process.steps.len(), 0);
         let instances = StepInstances::new(process.steps.len());
         Ok(Run { process, state, instances, log: Log::default() })
     }
@@ -396,6 +399,7 @@ impl Run {
             time_ms: self.state.time_ms,
             superstep: self.state.superstep,
             invocation: self.state.invocations,
+            item: None,
         };
         let ps = &self.process.steps[step];
         let started = self.log.history.then(|| (std::time::Instant::now(), args_digest(ps, function, &args)));
@@ -412,6 +416,7 @@ impl Run {
                     &self.state.instance_id,
                     &step_id,
                     self.state.invocations,
+                    None,
                 ),
                 step: step_id,
                 function: function_name,
@@ -437,8 +442,10 @@ impl Run {
             && invoked.state != self.state.step_states[step]
             && let Some(state) = &invoked.state
         {
-            let step_id = self.process.steps[step].id.clone();
-            self.record(HistoryRecord::StateChanged { step: step_id, state: state.clone() });
+            let n = self.state.state_changes[step];
+            self.state.state_changes[step] += 1;
+            let previous = self.state.step_states[step].as_ref();
+            self.record(history::state_change(&self.process.steps[step].id, previous, state, n));
         }
         self.state.step_states[step] = invoked.state;
         self.state.state_versions[step] = self.process.steps[step].description.state_version;
@@ -589,7 +596,7 @@ fn choose<'p>(
     let attributes = || {
         let (event_type, id) = match event {
             Event::Automatic(event_type) => {
-                (event_type(), crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations))
+                (event_type(), crate::host::replay::invocation_id(&state.instance_id, step_id, state.invocations, None))
             }
             Event::Emitted(event_type) => (event_type(), state.event_id()),
         };

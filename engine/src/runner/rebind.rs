@@ -72,10 +72,18 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
             timer.fire = fire;
         }
     }
+    // An await is the same await when it is declared at the same place for the same event: matching by
+    // event alone would let one of two awaits of an event take the other's timeout path.
     for a in &mut out.awaits {
-        match new.routing.awaits().iter().position(|r| r.event == a.event) {
+        let path = old.routing.awaits().get(a.route).map(|r| r.path.clone());
+        let same = |r: &&crate::load::AwaitRoute| Some(&r.path) == path.as_ref() && r.event == a.event;
+        match new.routing.awaits().iter().position(|r| same(&r)) {
             Some(route) => a.route = route,
-            None => problems.push(format!("the run awaits \"{}\", which the new definition never awaits", a.event)),
+            None => problems.push(format!(
+                "the run awaits \"{}\" (declared at /{}), which the new definition does not await there",
+                a.event,
+                path.as_deref().unwrap_or("?")
+            )),
         }
     }
     let (before, after) = (old.routing.all_of().iter(), new.routing.all_of().iter());

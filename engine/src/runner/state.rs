@@ -13,9 +13,18 @@ use crate::runner::failure::RunError;
 /// long a run emits events nobody listens to.
 pub const MAX_UNROUTED_KEPT: usize = 100;
 
+/// The checkpoint format this Weft writes: the version of [`RunState`]'s JSON. A checkpoint without the
+/// field is format 1 (what Weft wrote before it was versioned). A newer format is refused rather than
+/// read in part: an older Weft would drop what it does not know at its next commit.
+pub const CHECKPOINT_FORMAT: u32 = 2;
+
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunState {
+    /// The checkpoint format it was written in ([`CHECKPOINT_FORMAT`]).
+    #[serde(default = "format_one")]
+    pub format: u32,
     /// Process instance id.
     pub instance_id: String,
     /// Supersteps run so far.
@@ -59,10 +68,23 @@ pub struct RunState {
     /// Retries whose timer fired: invoked first in the next superstep, in order.
     #[serde(default)]
     pub retries_due: Vec<RetryCall>,
+    /// How many state changes the history recorded per step, by step index (every
+    /// [`SNAPSHOT_EVERY`]-th is recorded whole, the others as a patch).
+    #[serde(default)]
+    pub state_changes: Vec<u64>,
 }
+
+fn format_one() -> u32 {
+    1
+}
+
+/// The history records a step's whole state on its first change and every this many changes after; the
+/// others are RFC 6902 patches of the state before.
+pub const SNAPSHOT_EVERY: u64 = 100;
 
 /// An await an edge opened (docs/semantics.md, "Waiting, timers and retries").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenAwait {
     /// Index of its [`AwaitRoute`](crate::load::AwaitRoute) in the routing table.
     pub route: usize,
@@ -76,6 +98,7 @@ pub struct OpenAwait {
 
 /// A durable timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Timer {
     /// When it fires, ms since the Unix epoch (run time).
     pub due_ms: u64,
@@ -95,6 +118,7 @@ pub enum Fire {
 
 /// One more attempt of a failed invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetryCall {
     /// Step index.
     pub step: usize,
@@ -108,6 +132,7 @@ pub struct RetryCall {
 
 /// Data on its way to a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     /// Where it goes.
     pub to: Delivery,
@@ -118,6 +143,7 @@ pub struct Message {
 /// One FIFO queue per parameter (docs/semantics.md, "Parameter queues"), and a count of triggers for a
 /// function without parameters ("Functions without parameters").
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FunctionQueue {
     /// `params[i]` holds values for parameter `i`, oldest first.
     pub params: Vec<VecDeque<Json>>,
@@ -127,6 +153,7 @@ pub struct FunctionQueue {
 
 /// An event as recorded in a run's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventRecord {
     /// Unique id within the instance.
     pub id: String,
@@ -201,6 +228,7 @@ impl RunState {
             .map(|s| s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
             .collect();
         RunState {
+            format: CHECKPOINT_FORMAT,
             instance_id,
             superstep: 0,
             invocations: 0,
@@ -217,6 +245,43 @@ impl RunState {
             awaits: Vec::new(),
             timers: Vec::new(),
             retries_due: Vec::new(),
+            state_changes: vec![0; process.steps.len()],
+        }
+    }
+
+    /// Read a checkpoint's text back.
+    ///
+    /// Errors: a checkpoint of a newer format than [`CHECKPOINT_FORMAT`] (saying which), or one that is not
+    /// a run state (unknown fields included: never drop what a newer Weft wrote).
+    pub fn from_checkpoint(text: &str) -> Result<RunState, String> {
+        #[derive(Deserialize)]
+        struct Format {
+            #[serde(default = "format_one")]
+            format: u32,
+        }
+        let format = serde_json::from_str::<Format>(text).map_err(|e| e.to_string())?.format;
+        if format > CHECKPOINT_FORMAT {
+            return Err(format!(
+                "it was written by a newer Weft (checkpoint format {format}; this Weft reads up to \
+                 {CHECKPOINT_FORMAT}); use that Weft or a newer one"
+            ));
+        }
+        let mut state: RunState = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        state.format = CHECKPOINT_FORMAT;
+        Ok(state)
+    }
+
+    /// When the run next needs a driver, ms since the Unix epoch: its own time while it runs (at once),
+    /// its earliest timer or await deadline while it waits; none when it has ended or waits with no
+    /// deadline.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        match self.status {
+            Status::Running => Some(self.time_ms),
+            Status::Waiting => {
+                let timers = self.timers.iter().map(|t| t.due_ms);
+                timers.chain(self.awaits.iter().filter_map(|a| a.deadline_ms)).min()
+            }
+            _ => None,
         }
     }
 
@@ -282,8 +347,12 @@ impl RunState {
     /// Errors: what does not fit, as text. A state that fails this must not be run against `process`.
     pub fn fits(&self, process: &Process) -> Result<(), String> {
         let steps = process.steps.len();
-        if self.queues.len() != steps || self.step_states.len() != steps || self.state_versions.len() != steps {
-            return Err(format!("the checkpoint has {} steps, the process {}", self.queues.len(), process.steps.len()));
+        let (queues, states, versions) = (self.queues.len(), self.step_states.len(), self.state_versions.len());
+        if (queues, states, versions) != (steps, steps, steps) {
+            return Err(format!(
+                "the process has {steps} steps, and the checkpoint parameter queues for {queues}, states for \
+                 {states} and state versions for {versions}"
+            ));
         }
         for (step, (functions, ps)) in self.queues.iter().zip(&process.steps).enumerate() {
             let described = &ps.description.functions;

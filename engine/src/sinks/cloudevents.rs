@@ -9,12 +9,9 @@
 //! An event sent to an external topic has the topic as its `type`, the extension `wefttopic` naming it,
 //! and, when an input event or an all-of group sent it, no step in its `source` and no `subject`.
 
-use std::io::Write;
-
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 
 use crate::runner::EventRecord;
-use crate::sinks::{CloudEventSink, EventSink};
 
 /// `event` of instance `instance` of process `process` as a CloudEvent.
 pub fn to_cloudevent(process: &str, instance: &str, event: &EventRecord) -> Event {
@@ -44,36 +41,4 @@ pub const TOPIC_ATTRIBUTE: &str = "wefttopic";
 /// `event` as structured-mode CloudEvents JSON text.
 pub fn to_json(process: &str, instance: &str, event: &EventRecord) -> String {
     serde_json::to_string(&to_cloudevent(process, instance, event)).expect("a CloudEvent serialises")
-}
-
-/// Writes each public event as one line of CloudEvents JSON.
-pub struct JsonLines<W: Write> {
-    out: W,
-    /// The first write error, if any (the run goes on; the caller reports it).
-    pub error: Option<std::io::Error>,
-}
-
-impl<W: Write> JsonLines<W> {
-    /// A sink writing to `out`.
-    pub fn new(out: W) -> Self {
-        JsonLines { out, error: None }
-    }
-}
-
-impl<W: Write> EventSink for JsonLines<W> {
-    fn publish(&mut self, process: &str, instance: &str, event: &EventRecord) {
-        if self.error.is_some() {
-            return;
-        }
-        let line = to_json(process, instance, event);
-        if let Err(e) = writeln!(self.out, "{line}").and_then(|_| self.out.flush()) {
-            self.error = Some(e);
-        }
-    }
-}
-
-impl<W: Write> CloudEventSink for JsonLines<W> {
-    fn publish_json(&mut self, _id: &str, json: &str) -> Result<(), String> {
-        writeln!(self.out, "{json}").and_then(|_| self.out.flush()).map_err(|e| format!("cannot write an event: {e}"))
-    }
 }

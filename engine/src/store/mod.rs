@@ -1,119 +1,40 @@
-//! Where durable runs are kept (docs/semantics.md, "Durability"): the [`Store`] trait, its typed errors, and
-//! the embedded SQLite backend ([`sqlite`]). A PostgreSQL backend will sit behind the same trait; the
-//! conformance suite in `tests/` runs against any backend, so keep what a backend must do in the trait's
-//! documentation, not in one backend's code.
+//! Where durable runs are kept (docs/durability.md): the [`Store`] trait, the records it reads and writes
+//! ([`records`]), its typed errors, and two backends: the embedded SQLite store ([`sqlite`]) and an
+//! in-memory one ([`memory`], for `weft run --in-memory` and as the trait's executable model). A
+//! PostgreSQL backend will sit behind the same trait; the conformance suite in `tests/` runs against
+//! every backend, so what a backend must do is written here, not in one backend's code.
 //!
 //! What a store holds per process instance:
-//! - its **checkpoint**: the run's whole [`RunState`] as JSON after the last committed superstep, with a
-//!   revision number that every save must name (optimistic concurrency: two writers never both advance
-//!   one instance);
-//! - what it is **pinned** to: the definition text and every component, by SHA-256 digest, kept once per
-//!   digest as blobs;
-//! - its append-only **history** ([`HistoryEntry`]) and its **outbox** of public events (CloudEvents JSON)
-//!   with whether each was published;
-//! - who **holds** it: the driver that may advance it now.
+//! - its **checkpoint**: the run's whole [`RunState`](crate::runner::RunState) after the last committed
+//!   superstep, with a revision that every commit names (optimistic concurrency);
+//! - its **lease**: who may advance it now, until when, and the epoch (fencing token) bumped at every
+//!   takeover. Every commit is fenced on the holder's epoch and the revision it follows, so a driver that
+//!   lost its lease (paused past its expiry, then taken over) can never write again;
+//! - what it is **pinned** to: the definition text, every component and its layout, by SHA-256 digest,
+//!   kept once per digest as blobs;
+//! - its append-only **history** and its **outbox** of CloudEvents, each with its topic and the sink it
+//!   goes to, and a **cursor per sink** saying up to which outbox position that sink acknowledged;
+//! - **dead letters**: events a sink refused for good, kept with the reason until redelivered;
+//! - `next_due`: when it next needs a driver (now for a running run, the earliest timer or deadline for a
+//!   waiting one), so that ready instances are found without reading checkpoints.
+//!
+//! ```no_run
+//! # use weft_engine::store::{Store, memory::MemoryStore};
+//! let store = MemoryStore::new();
+//! let page = store.list(&Default::default(), None, 50)?;
+//! # Ok::<(), weft_engine::store::StoreError>(())
+//! ```
 
+pub mod memory;
+pub mod records;
 pub mod sqlite;
 
-use serde::{Deserialize, Serialize};
+pub use records::{
+    Checkpoint, Commit, DeadLetter, Holder, InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance,
+    OutboxEvent, Pinned, Pruned,
+};
 
-use crate::runner::{HistoryEntry, RunState};
-
-/// A process instance as a store lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InstanceInfo {
-    /// Instance id.
-    pub id: String,
-    /// Process name.
-    pub process: String,
-    /// Process version.
-    pub version: String,
-    /// Status name (`running`, `waiting`, `completed`, `stopped`, `failed`, `cancelled`).
-    pub status: String,
-    /// The definition file the run was started from (for messages and `--upgrade`).
-    pub definition_file: String,
-    /// SHA-256 of the pinned definition text.
-    pub definition_digest: String,
-    /// Each step's pinned component: `(step id, SHA-256)`, in definition order.
-    pub components: Vec<(String, String)>,
-    /// Revision of the checkpoint: 1 when created, one more per commit.
-    pub revision: u64,
-    /// When it was created and last changed, ms since the Unix epoch (the driver's clock).
-    pub created_ms: u64,
-    /// Last change, ms since the Unix epoch.
-    pub updated_ms: u64,
-    /// Who holds it, if anyone.
-    pub owner: Option<String>,
-}
-
-/// A new instance: its pinned sources and its first checkpoint.
-#[derive(Debug)]
-pub struct NewInstance<'a> {
-    /// What it is.
-    pub info: &'a InstanceInfo,
-    /// The definition text (stored as a blob under `info.definition_digest`).
-    pub definition: &'a [u8],
-    /// Each component's bytes, by digest (stored once per digest).
-    pub blobs: Vec<(&'a str, &'a [u8])>,
-    /// The first checkpoint and its effects.
-    pub commit: Commit<'a>,
-}
-
-/// What a run is pinned to after `weft resume --upgrade`: a new definition and its components.
-#[derive(Debug)]
-pub struct Pinned<'a> {
-    /// The definition file it came from.
-    pub definition_file: &'a str,
-    /// The process version the new definition declares.
-    pub version: &'a str,
-    /// SHA-256 of the definition text.
-    pub definition_digest: &'a str,
-    /// The definition text.
-    pub definition: &'a [u8],
-    /// Each step's component: `(step id, SHA-256)`, in definition order.
-    pub components: &'a [(String, String)],
-    /// The components' bytes, by digest (stored once per digest).
-    pub blobs: Vec<(&'a str, &'a [u8])>,
-}
-
-/// One public event waiting in the outbox: its CloudEvent `id` and its CloudEvents JSON text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEvent {
-    /// Position in the instance's outbox, from 1.
-    pub seq: u64,
-    /// The CloudEvent `id`.
-    pub id: String,
-    /// The CloudEvent as JSON text (structured mode), exactly as it is published every time.
-    pub json: String,
-}
-
-/// What one superstep commits, in one transaction.
-#[derive(Debug)]
-pub struct Commit<'a> {
-    /// The run state after the superstep.
-    pub state: &'a RunState,
-    /// Its history records.
-    pub history: &'a [HistoryEntry],
-    /// Its public events (CloudEvents JSON), in order; each gets the next outbox position.
-    pub outbox: &'a [(String, String)],
-    /// Outbox positions up to this one have been published (marked in the same transaction).
-    pub published_through: u64,
-    /// The driver's clock, ms since the Unix epoch.
-    pub now_ms: u64,
-    /// The owner making the commit; it must hold the instance.
-    pub owner: &'a str,
-}
-
-/// An instance read back: what it is and its last checkpoint.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// What it is.
-    pub info: InstanceInfo,
-    /// Its last committed state.
-    pub state: RunState,
-    /// How many events its outbox holds (the last position given).
-    pub outbox_len: u64,
-}
+use crate::runner::HistoryEntry;
 
 /// Why a store operation failed, by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +45,7 @@ pub enum StoreError {
     /// The id is taken: choose another.
     #[error("a process instance with the id \"{0}\" already exists in this store; choose another --instance-id")]
     AlreadyExists(String),
-    /// Someone else advanced the instance since it was read: read it again.
+    /// The instance moved on since it was read (another revision): read it again.
     #[error("process instance \"{instance}\" changed under us (expected revision {expected}); read it again")]
     Conflict {
         /// Instance id.
@@ -132,90 +53,178 @@ pub enum StoreError {
         /// The revision the caller expected.
         expected: u64,
     },
-    /// Another driver holds the instance: wait for it, or stop it.
-    #[error("process instance \"{instance}\" is held by {owner}; wait for it to finish, or stop that process")]
+    /// Another driver holds the instance's lease: wait for it to let go, or for its lease to run out.
+    #[error(
+        "process instance \"{instance}\" is held by {owner} (its lease runs until {}); wait for it to finish, or \
+         stop that process: its hold lapses when its lease runs out",
+        crate::runner::clock::format_time(*until_ms)
+    )]
     Held {
         /// Instance id.
         instance: String,
         /// Who holds it.
         owner: String,
+        /// When its lease runs out unless renewed, ms since the Unix epoch.
+        until_ms: u64,
+    },
+    /// This driver's lease was taken over (it stopped renewing it for longer than the lease): it must stop
+    /// driving the instance; what it did not commit is redone by the new holder.
+    #[error(
+        "process instance \"{0}\" was taken over by another driver after this one's lease ran out; nothing more \
+         of it is written from here"
+    )]
+    LeaseLost(String),
+    /// The instance has not ended: cancel it first.
+    #[error("process instance \"{instance}\" has not ended ({status}); cancel it first (`weft cancel {instance}`)")]
+    NotEnded {
+        /// Instance id.
+        instance: String,
+        /// Its status.
+        status: String,
     },
     /// The file is not a Weft store, or is from a newer Weft, or is damaged: it was left untouched.
     #[error("{0}")]
     Unusable(String),
-    /// The database failed (I/O, disk full, locked for too long): the operation may succeed if retried.
+    /// The database failed (I/O, disk full, busy for too long): the operation may succeed if retried.
     #[error("the store failed: {0}")]
     Backend(String),
-    /// A stored record could not be read back: the store is damaged.
+    /// A stored record could not be read back: the store is damaged, or was written by a newer Weft.
     #[error("the store is damaged: {0}")]
     Damaged(String),
 }
 
 /// A durable store of process instances. Every method is one transaction: it happens whole or not at
-/// all. Implementations are shared between threads.
+/// all. Implementations are shared between threads; reads never wait for a writer's disk flush.
+///
+/// Times (`now_ms`) are the caller's clock, ms since the Unix epoch: the run's logical clock for
+/// `updated_ms`, the machine's real clock for leases.
 pub trait Store: Send + Sync {
-    /// Create an instance held by `new.commit.owner`, store its blobs (each once per digest), its first
-    /// checkpoint at revision 1, its history and outbox.
+    /// Create an instance held by `new.lease_owner` at epoch 1 until `new.lease_until_ms`, store its blobs
+    /// (each once per digest), its first checkpoint at revision 1, its history and outbox.
     ///
     /// Errors: [`StoreError::AlreadyExists`]; [`StoreError::Backend`].
-    fn create(&self, new: &NewInstance<'_>) -> Result<(), StoreError>;
+    fn create(&self, new: &NewInstance<'_>) -> Result<Lease, StoreError>;
 
     /// The instance `id` and its last checkpoint.
     ///
-    /// Errors: [`StoreError::NotFound`]; [`StoreError::Damaged`] when the checkpoint cannot be read.
+    /// Errors: [`StoreError::NotFound`]; [`StoreError::Damaged`] when the checkpoint cannot be read or was
+    /// written by a newer Weft.
     fn load(&self, id: &str) -> Result<Loaded, StoreError>;
 
-    /// Save `commit` as the checkpoint after `expected_revision`, append its history and outbox, and mark
-    /// outbox positions through `commit.published_through` published. Returns the new revision.
+    /// Commit each of `commits` in one transaction (one disk flush), each fenced on its own: a commit
+    /// whose lease or revision does not hold fails alone and the others are kept. Each commit saves its
+    /// checkpoint after `expected_revision`, appends its history and outbox, and moves the sink cursors
+    /// it acknowledges. Returns, per commit, the new revision.
     ///
-    /// Errors: [`StoreError::Conflict`] when the revision is not `expected_revision`; [`StoreError::Held`]
-    /// when another owner holds the instance; [`StoreError::NotFound`].
-    fn commit(&self, id: &str, expected_revision: u64, commit: &Commit<'_>) -> Result<u64, StoreError>;
+    /// Per-commit errors: [`StoreError::LeaseLost`] when the lease's epoch or owner is no longer the
+    /// instance's; [`StoreError::Conflict`] when the revision is not `expected_revision`;
+    /// [`StoreError::NotFound`]. When the transaction itself fails, every commit gets
+    /// [`StoreError::Backend`].
+    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<u64, StoreError>>;
 
-    /// Pin instance `id` to `pinned` instead of what it was pinned to, and save `commit` (the run state
-    /// carried over to it) as its checkpoint, as [`Store::commit`] does, in one transaction.
+    /// [`Store::commit_many`] of one commit.
+    fn commit(&self, commit: &Commit<'_>) -> Result<u64, StoreError> {
+        self.commit_many(std::slice::from_ref(commit))
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result for a commit".into())))
+    }
+
+    /// Pin instance `commit.id` to `pinned` instead of what it was pinned to, and save `commit` (the run
+    /// state carried over to it), in one transaction.
     ///
     /// Errors: as [`Store::commit`].
-    fn repin(
+    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError>;
+
+    /// Take hold of instance `id` for `owner` until `until_ms`. An instance nobody holds, or whose
+    /// holder's lease ran out before `now_ms`, is taken: its epoch goes up by one (a takeover fences the
+    /// previous holder). An owner that already holds it keeps its epoch and extends its lease.
+    ///
+    /// Errors: [`StoreError::Held`] naming the holder and its lease; [`StoreError::NotFound`].
+    fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError>;
+
+    /// Extend to `until_ms` the lease of every instance `owner` holds (one statement, however many):
+    /// the heartbeat of a driver. Returns how many it renewed; a lease taken over is not renewed.
+    fn renew(&self, owner: &str, until_ms: u64) -> Result<usize, StoreError>;
+
+    /// Let go of instance `id` if `lease` still holds it; nothing otherwise.
+    fn release(&self, id: &str, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The outbox events of `id` after position `after` that their sink has not acknowledged, in outbox
+    /// order, at most `limit` (a dead letter counts as acknowledged).
+    fn unacked(&self, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Record that sink `sink` of `id` acknowledged every one of its events up to outbox position `seq`.
+    /// A cursor only moves forward; acknowledging again is no error.
+    fn ack(&self, id: &str, sink: &str, seq: u64) -> Result<(), StoreError>;
+
+    /// Record that sink `sink` refused outbox event `seq` of `id` for good, saying `reason`: it becomes a
+    /// dead letter, and the sink's cursor moves past it so that its later events are delivered.
+    fn dead_letter(&self, id: &str, sink: &str, seq: u64, reason: &str, now_ms: u64) -> Result<(), StoreError>;
+
+    /// The dead letters of `id`, in outbox order.
+    fn dead_letters(&self, id: &str) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Forget dead letter `seq` of `id` (its sink took it on redelivery).
+    fn redelivered(&self, id: &str, seq: u64) -> Result<(), StoreError>;
+
+    /// The outbox of `id` after position `after`, in order, at most `limit` events.
+    fn outbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// The history of `id` after commit `after` (0 for the start), at most `limit` commits' worth, in
+    /// order; with the last commit read, to pass as `after` for the next page (none at the end).
+    ///
+    /// Errors: [`StoreError::NotFound`].
+    fn history(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<HistoryEntry>, Option<u64>), StoreError>;
+
+    /// The instances `filter` selects, newest first, after `after` (the last of the previous page), at
+    /// most `limit`.
+    fn list(
         &self,
-        id: &str,
-        expected_revision: u64,
-        pinned: &Pinned<'_>,
-        commit: &Commit<'_>,
-    ) -> Result<u64, StoreError>;
+        filter: &ListFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<InstanceInfo>, StoreError>;
 
-    /// Take hold of instance `id` for `owner`. A holder for which `gone(holder)` is true (its process
-    /// ended without letting go) is taken over.
-    ///
-    /// Errors: [`StoreError::Held`] naming the live holder; [`StoreError::NotFound`].
-    fn acquire(&self, id: &str, owner: &str, gone: &dyn Fn(&str) -> bool) -> Result<(), StoreError>;
-
-    /// Let go of instance `id` if `owner` holds it, marking outbox positions through `published_through`
-    /// published.
-    fn release(&self, id: &str, owner: &str, published_through: u64) -> Result<(), StoreError>;
-
-    /// The outbox events of `id` not yet marked published, in order.
-    fn unpublished(&self, id: &str) -> Result<Vec<OutboxEvent>, StoreError>;
-
-    /// Every outbox event of `id`, in order, published or not.
-    fn outbox(&self, id: &str) -> Result<Vec<OutboxEvent>, StoreError>;
-
-    /// The published outbox events of `id` sent to one of the external `topics` whose delivery was never
-    /// recorded with [`Store::delivered`], in order (for topics whose sink delivers later, a webhook).
-    fn undelivered(&self, id: &str, topics: &[&str]) -> Result<Vec<OutboxEvent>, StoreError>;
-
-    /// Record that the outbox events of `id` with these CloudEvent ids were delivered (acknowledged by
-    /// their webhook). Recording one twice is no error.
-    ///
-    /// Errors: [`StoreError::Backend`] (the events are then delivered again by the next driver).
-    fn delivered(&self, id: &str, event_ids: &[String]) -> Result<(), StoreError>;
-
-    /// The history of `id`, in order.
-    fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError>;
-
-    /// The instances, newest first; only those with status `status` when given.
-    fn list(&self, status: Option<&str>) -> Result<Vec<InstanceInfo>, StoreError>;
+    /// Ids of instances that need a driver at `now_ms` (running, or with a timer or deadline due) and
+    /// that nobody holds, or whose holder's lease ran out: most overdue first, at most `limit`.
+    fn ready(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 
     /// The blob stored under `digest`, if any.
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Delete instance `id` with its history, outbox, cursors and dead letters, and the blobs no other
+    /// instance is pinned to.
+    ///
+    /// Errors: [`StoreError::NotEnded`] for a run that has not ended; [`StoreError::Held`];
+    /// [`StoreError::NotFound`].
+    fn delete(&self, id: &str, now_ms: u64) -> Result<(), StoreError>;
+
+    /// Delete every instance that ended before `ended_before_ms` (by its last change) and that nobody
+    /// holds, as [`Store::delete`] does, at most `limit` of them; what was deleted.
+    fn prune(&self, ended_before_ms: u64, now_ms: u64, limit: usize) -> Result<Pruned, StoreError>;
+}
+
+/// How many commits' history [`each_history`] reads at a time.
+pub const HISTORY_PAGE: usize = 500;
+
+/// Call `visit` with every history entry of `id`, in order, reading [`HISTORY_PAGE`] commits at a time;
+/// stop early when `visit` says false.
+///
+/// Errors: the store's ([`StoreError::NotFound`] for an unknown id).
+pub fn each_history(
+    store: &dyn Store,
+    id: &str,
+    mut visit: impl FnMut(HistoryEntry) -> bool,
+) -> Result<(), StoreError> {
+    let mut after = Some(0);
+    while let Some(from) = after {
+        let (entries, next) = store.history(id, from, HISTORY_PAGE)?;
+        for entry in entries {
+            if !visit(entry) {
+                return Ok(());
+            }
+        }
+        after = next;
+    }
+    Ok(())
 }

@@ -1,11 +1,13 @@
-//! Durable runs through the library: a run pinned to the files it started with, cancelling, holding.
+//! Durable runs through the library: a run pinned to the files it started with, cancelling, leases,
+//! upgrading.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use weft_engine::data::Json;
-use weft_engine::durable::{Driver, DurableError, Owner, is_gone};
+use weft_engine::durable::{Driver, DurableError, Instance, Leases};
 use weft_engine::runner::{FixedClock, HistoryRecord, Status};
 use weft_engine::store::sqlite::SqliteStore;
 use weft_engine::store::{Store, StoreError};
@@ -23,16 +25,16 @@ fn linear_in(dir: &Path) -> std::path::PathBuf {
     file
 }
 
-fn start(driver: &Driver<'_>, file: &Path, id: &str) {
+fn start(driver: &Driver<'_>, file: &Path, id: &str) -> Instance {
     let process = Arc::new(runtime().load_process(file).unwrap());
-    driver.start(process, file, id, "Start", Json::from_value(&json!("Hi")).unwrap()).unwrap();
+    driver.start(process, file, id, "Start", Json::from_value(&json!("Hi")).unwrap()).unwrap()
 }
 
 /// linear.yaml and its components in a temporary folder, an in-memory store and a fixed clock.
 struct Fixture {
     dir: tempfile::TempDir,
     file: std::path::PathBuf,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     clock: FixedClock,
 }
 
@@ -40,12 +42,21 @@ impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let file = linear_in(dir.path());
-        Fixture { dir, file, store: SqliteStore::in_memory().unwrap(), clock: FixedClock(TEST_TIME_MS) }
+        Fixture { dir, file, store: Arc::new(SqliteStore::in_memory().unwrap()), clock: FixedClock(TEST_TIME_MS) }
     }
 
     fn driver(&self) -> Driver<'_> {
-        Driver::new(&self.store, runtime(), &self.clock)
+        Driver::new(self.store.clone(), runtime(), &self.clock)
     }
+}
+
+/// Drive `held` on with `driver` and finish; the CloudEvents JSON lines it published.
+fn drive(driver: &Driver<'_>, held: &mut Instance) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut relay = driver.relay(held, &mut out);
+    driver.drive(held, &mut relay).unwrap();
+    driver.finish(held, relay).unwrap();
+    String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
 }
 
 fn data(events: &[String]) -> Vec<serde_json::Value> {
@@ -56,7 +67,7 @@ fn data(events: &[String]) -> Vec<serde_json::Value> {
 fn a_run_finishes_on_the_definition_and_components_it_started_with() {
     let fx = Fixture::new();
     let (dir, file, driver) = (fx.dir.path(), &fx.file, fx.driver());
-    start(&driver, file, "pinned");
+    drop(start(&driver, file, "pinned"));
 
     // Version 2 on disk: repeat five times, and repeat.wasm replaced by another component.
     let v2 = std::fs::read_to_string(file).unwrap().replace("times: 2", "times: 5");
@@ -64,8 +75,7 @@ fn a_run_finishes_on_the_definition_and_components_it_started_with() {
     std::fs::copy(tests_dir("steps/counter.wasm"), dir.join("steps/repeat.wasm")).unwrap();
 
     let mut held = driver.open("pinned").unwrap();
-    let mut events = Vec::new();
-    driver.drive(&mut held, &mut events).unwrap();
+    let events = drive(&driver, &mut held);
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(data(&events), [json!("Hi Hi")], "version 1: twice, by the pinned repeat component");
     assert!(runtime().load_process(file).is_err(), "version 2 on disk no longer even loads");
@@ -75,68 +85,107 @@ fn a_run_finishes_on_the_definition_and_components_it_started_with() {
 fn a_cancelled_run_never_runs_again() {
     let fx = Fixture::new();
     let (file, store, driver) = (&fx.file, &fx.store, fx.driver());
-    start(&driver, file, "c");
-    let cancelled = driver.cancel("c").unwrap();
-    assert_eq!(cancelled.run().state().status, Status::Cancelled);
-    assert_eq!(cancelled.run().state().invocations, 0);
+    drop(start(&driver, file, "c"));
+    let mut held = driver.open_running("c").unwrap();
+    let mut relay = driver.relay(&held, Vec::new());
+    driver.cancel(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    assert_eq!(held.run().state().status, Status::Cancelled);
+    assert_eq!(held.run().state().invocations, 0);
+    drop(held);
     assert!(matches!(driver.open("c"), Err(DurableError::Ended { status, .. }) if status == "cancelled"));
-    assert!(matches!(driver.cancel("c"), Err(DurableError::Ended { .. })));
-    let history = store.history("c").unwrap();
+    assert!(matches!(driver.open_running("c"), Err(DurableError::Ended { .. })));
+    let (history, _) = store.history("c", 0, 100).unwrap();
     assert!(matches!(&history.last().unwrap().record, HistoryRecord::Status { status: Status::Cancelled }));
 }
 
 #[test]
-fn a_live_holder_keeps_an_instance_and_a_dead_one_is_taken_over() {
+fn a_live_holder_keeps_an_instance_and_one_that_stops_renewing_is_taken_over_and_fenced() {
     let fx = Fixture::new();
-    let (file, store, driver) = (&fx.file, &fx.store, fx.driver());
-    start(&driver, file, "h"); // held by this process until driven
+    let driver = fx.driver().with_lease(Duration::from_millis(300));
+    let held = start(&driver, &fx.file, "h");
 
-    let me = Owner::current().to_string();
-    let someone = Owner { pid: 1, ..Owner::current() }.to_string();
-    match store.acquire("h", &someone, &is_gone) {
-        Err(e @ StoreError::Held { .. }) => assert!(e.to_string().contains(&me), "names the holder: {e}"),
-        other => panic!("expected Held, got {other:?}"),
+    // Another driver is refused while the first renews its lease (its heartbeat), naming the holder.
+    let other = fx.driver().with_lease(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    match other.open("h") {
+        Err(e @ DurableError::Store(StoreError::Held { .. })) => {
+            assert!(e.to_string().contains(driver.leases().owner()), "names the holder: {e}");
+        }
+        Err(e) => panic!("expected Held, got {e}"),
+        Ok(_) => panic!("a live holder was taken over"),
     }
-    // A holder whose process is gone (a pid that cannot exist) is taken over.
-    let dead = Owner { pid: u32::MAX - 1, ..Owner::current() }.to_string();
-    store.acquire("h", &dead, &|_| false).unwrap_err();
-    store.release("h", &me, 0).unwrap();
-    store.acquire("h", &dead, &is_gone).unwrap();
-    store.acquire("h", &someone, &is_gone).unwrap();
-    assert_eq!(store.load("h").unwrap().info.owner.as_deref(), Some(someone.as_str()));
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "refused once the holder renewed, not after waiting it out"
+    );
+    drop(held);
+    drop(other.open("h").expect("let go of: taken at once"));
+
+    // A holder that stops renewing (here: its keeper's lease is taken by hand, and never renewed) is
+    // taken over when its lease runs out, and its later commits are refused.
+    let stalled = Leases::new(fx.store.clone(), Duration::from_millis(200));
+    let lease = fx.store.acquire("h", stalled.owner(), 0, 1).expect("free");
+    let mut taken = other.open("h").expect("the stalled lease ran out long ago");
+    assert_eq!(taken.lease().epoch, lease.epoch + 1);
+    let events = drive(&other, &mut taken);
+    assert_eq!(data(&events), [json!("Hi Hi")]);
+    let revision = fx.store.load("h").unwrap().info.revision;
+    let state = fx.store.load("h").unwrap().state;
+    let stale = weft_engine::store::Commit {
+        id: "h",
+        lease: &lease,
+        expected_revision: revision,
+        checkpoint: weft_engine::store::Checkpoint { state: &state, history: &[], outbox: &[], acks: &[], now_ms: 0 },
+    };
+    assert!(matches!(fx.store.commit(&stale), Err(StoreError::LeaseLost(_))));
 }
 
 #[test]
 fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why() {
     let fx = Fixture::new();
     let (dir, file, store, driver) = (fx.dir.path(), &fx.file, &fx.store, fx.driver());
-    start(&driver, file, "up"); // a message for echo.echo is queued
-    store.release("up", &Owner::current().to_string(), 0).unwrap();
+    drop(start(&driver, file, "up")); // a message for echo.echo is queued
+    let upgrade = |driver: &Driver<'_>| {
+        let mut held = driver.open_running("up")?;
+        let mut relay = driver.relay(&held, Vec::new());
+        driver.upgrade(&mut held, &mut relay).map(|()| held)
+    };
 
     // Incompatible: step echo is now a counter, without the `echo` function the queued message needs.
+    // (The superstep the start left in flight runs first, on the pinned version: echo takes the message,
+    // and repeat's queued value needs a `repeat` function.)
     let v1 = std::fs::read_to_string(file).unwrap();
-    let v2 = v1.replace("steps/echo.wasm", "steps/counter.wasm").replace("result: echo", "result: tick");
+    let v2 = v1.replace("steps/repeat.wasm", "steps/counter.wasm").replace("parameter: message", "function: tick");
     std::fs::copy(tests_dir("steps/counter.wasm"), dir.join("steps/counter.wasm")).unwrap();
     std::fs::write(file, v2).unwrap();
-    let refused = driver.upgrade("up").err().expect("refused").to_string();
+    let revision = store.load("up").unwrap().info.revision;
+    let refused = upgrade(&driver).err().expect("refused").to_string();
     assert!(
-        refused.contains("step \"echo\": kernel function \"echo\" is gone, and a message is on its way to it"),
+        refused.contains("step \"repeat\": kernel function \"repeat\" is gone, and a message is on its way to it"),
         "{refused}"
     );
     assert!(refused.contains("it stays on the version it started with"), "{refused}");
+    let loaded = store.load("up").unwrap();
+    assert_eq!(loaded.info.revision, revision + 1, "only the superstep in flight was committed, not the rebinding");
 
     // Compatible: repeat.wasm is now the Python build of the same step.
     std::fs::write(file, v1).unwrap();
     std::fs::copy(tests_dir("steps/py-repeat.wasm"), dir.join("steps/repeat.wasm")).unwrap();
     let before = store.load("up").unwrap().info.components;
-    let mut held = driver.upgrade("up").unwrap();
+    let mut held = driver.open_running("up").unwrap();
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.upgrade(&mut held, &mut relay).unwrap();
     let after = store.load("up").unwrap().info.components;
     assert_eq!(before[0], after[0], "echo is the same component");
     assert_ne!(before[1], after[1], "repeat is rebound to the new file");
-    let mut events = Vec::new();
-    driver.drive(&mut held, &mut events).unwrap();
+    driver.drive(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    let events: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
     assert_eq!(data(&events), [json!("Hi Hi")]);
-    let history = store.history("up").unwrap();
+    assert_eq!(held.run().state().status, Status::Completed);
+    let (history, _) = store.history("up", 0, 100).unwrap();
     assert!(
         history.iter().any(|e| matches!(&e.record, HistoryRecord::Rebound { components, .. } if *components == after))
     );
@@ -150,13 +199,12 @@ fn a_sub_process_is_pinned_with_its_parent() {
     std::fs::copy(tests_dir("steps/recorder.wasm"), dir.join("steps/recorder.wasm")).unwrap();
     let file = dir.join("nested.yaml");
     std::fs::write(&file, nested).unwrap();
-    start(&driver, &file, "nested");
+    drop(start(&driver, &file, "nested"));
 
     // The sub-process's file is gone from the disk: the run goes on with the text it started with.
     std::fs::remove_file(&fx.file).unwrap();
     let mut held = driver.open("nested").unwrap();
-    let mut events = Vec::new();
-    driver.drive(&mut held, &mut events).unwrap();
+    let events = drive(&driver, &mut held);
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(data(&events), [json!("Hi Hi"), json!("Hi Hi Hi Hi"), json!("Hi Hi Hi Hi")]);
 }

@@ -1,15 +1,27 @@
 //! The store conformance suite: what every [`Store`] backend must do, written once against the trait. The
-//! embedded SQLite store runs it in memory and in a file; a PostgreSQL backend will run it unchanged.
+//! in-memory store, and the embedded SQLite store in memory and in a file, run it; a PostgreSQL backend
+//! will run it unchanged. Then what only SQLite files have: refusing what is not a usable store,
+//! migrations from older schemas, several processes opening one new store at once.
 
-use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status};
+use std::collections::BTreeSet;
+
+use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status, Timer};
+use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
-use weft_engine::store::{Commit, InstanceInfo, NewInstance, Store, StoreError};
+use weft_engine::store::{
+    Checkpoint, Commit, InstanceInfo, Lease, ListCursor, ListFilter, NewInstance, OutboxEvent, Store, StoreError,
+    each_history,
+};
 use weft_tests::{TEST_TIME_MS, process};
 
-const ME: &str = "weft pid 1 on test since 1";
-const OTHER: &str = "weft pid 2 on test since 2";
+const ME: &str = "weft pid 1 on test (aaaa)";
+const OTHER: &str = "weft pid 2 on test (bbbb)";
+/// Real time as the store sees it in these tests (the runs' logical time too): leases run out relative to
+/// this.
+const NOW: u64 = TEST_TIME_MS;
+const LEASE: u64 = 5_000;
 
-fn info(id: &str) -> InstanceInfo {
+fn info(id: &str, created_ms: u64) -> InstanceInfo {
     InstanceInfo {
         id: id.into(),
         process: "linear".into(),
@@ -18,10 +30,13 @@ fn info(id: &str) -> InstanceInfo {
         definition_file: "linear.yaml".into(),
         definition_digest: "d-def".into(),
         components: vec![("echo".into(), "d-echo".into())],
+        layout_digest: Some(format!("d-layout-{id}")),
         revision: 1,
-        created_ms: TEST_TIME_MS,
-        updated_ms: TEST_TIME_MS,
-        owner: Some(ME.into()),
+        epoch: 1,
+        created_ms,
+        updated_ms: created_ms,
+        next_due_ms: None,
+        holder: None,
     }
 }
 
@@ -29,109 +44,266 @@ fn state(id: &str) -> RunState {
     RunState::new(&process("linear"), id.into(), TEST_TIME_MS)
 }
 
-fn commit<'a>(state: &'a RunState, history: &'a [HistoryEntry], outbox: &'a [(String, String)]) -> Commit<'a> {
-    Commit { state, history, outbox, published_through: 0, now_ms: TEST_TIME_MS, owner: ME }
+fn checkpoint<'a>(state: &'a RunState, history: &'a [HistoryEntry], outbox: &'a [OutboxEvent]) -> Checkpoint<'a> {
+    Checkpoint { state, history, outbox, acks: &[], now_ms: TEST_TIME_MS }
 }
 
 fn status_entry(superstep: u64, status: Status) -> HistoryEntry {
     HistoryEntry { superstep, record: HistoryRecord::Status { status } }
 }
 
-/// Create instance `id` held by [`ME`], with one history entry and no events.
-fn create(store: &dyn Store, id: &str) {
+fn event(id: &str, seq: u64, topic: Option<&str>) -> OutboxEvent {
+    let sink = topic.map_or_else(|| "default".to_owned(), |t| format!("topic:{t}"));
+    OutboxEvent { seq, id: format!("{id}-{seq}"), topic: topic.map(Into::into), sink, json: format!("{{\"n\":{seq}}}") }
+}
+
+/// Create instance `id` held by [`ME`] (created at `created_ms`), with one history entry and no events.
+fn create(store: &dyn Store, id: &str, created_ms: u64) -> Lease {
     let state = state(id);
     let history = [status_entry(0, Status::Running)];
+    let layout = format!("d-layout-{id}");
     let new = NewInstance {
-        info: &info(id),
+        info: &info(id, created_ms),
         definition: b"name: linear",
-        blobs: vec![("d-echo", b"\0asm".as_slice())],
-        commit: commit(&state, &history, &[]),
+        blobs: vec![("d-echo", b"\0asm".as_slice()), (&layout, b"{}".as_slice())],
+        lease_owner: ME,
+        lease_until_ms: NOW + LEASE,
+        checkpoint: Checkpoint { now_ms: created_ms, ..checkpoint(&state, &history, &[]) },
     };
-    store.create(&new).unwrap();
+    store.create(&new).unwrap()
+}
+
+fn commit<'a>(id: &'a str, lease: &'a Lease, revision: u64, cp: Checkpoint<'a>) -> Commit<'a> {
+    Commit { id, lease, expected_revision: revision, checkpoint: cp }
+}
+
+fn ids(events: Vec<OutboxEvent>) -> Vec<String> {
+    events.into_iter().map(|e| e.id).collect()
 }
 
 fn conformance(store: &dyn Store) {
-    create(store, "a");
-    assert!(matches!(
-        store.create(&NewInstance {
-            info: &info("a"),
-            definition: b"x",
-            blobs: vec![],
-            commit: commit(&state("a"), &[], &[])
-        }),
-        Err(StoreError::AlreadyExists(id)) if id == "a"
-    ));
+    creating_and_committing(store);
+    leases(store);
+    the_outbox_relay(store);
+    paging_and_finding_ready_instances(store);
+    retention(store);
+}
+
+fn creating_and_committing(store: &dyn Store) {
+    let lease = create(store, "a", TEST_TIME_MS);
+    assert_eq!(lease, Lease { owner: ME.into(), epoch: 1 });
+    let fresh = state("a");
+    let again = NewInstance {
+        info: &info("a", TEST_TIME_MS),
+        definition: b"x",
+        blobs: vec![],
+        lease_owner: ME,
+        lease_until_ms: NOW,
+        checkpoint: checkpoint(&fresh, &[], &[]),
+    };
+    assert!(matches!(store.create(&again), Err(StoreError::AlreadyExists(id)) if id == "a"));
     let loaded = store.load("a").unwrap();
-    assert_eq!((loaded.info.revision, loaded.info.owner.as_deref()), (1, Some(ME)));
-    assert_eq!(loaded.info.components, info("a").components);
+    assert_eq!((loaded.info.revision, loaded.info.epoch), (1, 1));
+    assert_eq!(loaded.info.holder.as_ref().map(|h| (h.owner.as_str(), h.until_ms)), Some((ME, NOW + LEASE)));
+    assert_eq!(loaded.info.components, info("a", 0).components);
+    assert_eq!(loaded.info.layout_digest.as_deref(), Some("d-layout-a"));
+    assert_eq!(loaded.info.next_due_ms, Some(TEST_TIME_MS), "a running run is due at its own time");
     assert_eq!(store.blob("d-def").unwrap().as_deref(), Some(b"name: linear".as_slice()));
     assert_eq!(store.blob("d-echo").unwrap().as_deref(), Some(b"\0asm".as_slice()));
     assert!(store.blob("d-none").unwrap().is_none());
     assert!(matches!(store.load("zz"), Err(StoreError::NotFound(_))));
 
-    // A commit names the revision it follows; a stale one is a conflict and changes nothing.
+    // A commit names the lease and the revision it follows; a stale revision is a conflict and changes
+    // nothing.
     let mut next = state("a");
     next.superstep = 1;
-    let outbox =
-        [("a-1".to_string(), "{\"id\":\"a-1\"}".to_string()), ("a-2".to_string(), "{\"id\":\"a-2\"}".to_string())];
+    let outbox = [event("a", 1, None), event("a", 2, Some("Hooked"))];
     let history = [status_entry(1, Status::Running)];
-    assert_eq!(store.commit("a", 1, &commit(&next, &history, &outbox)).unwrap(), 2);
-    assert!(matches!(
-        store.commit("a", 1, &commit(&next, &history, &outbox)),
-        Err(StoreError::Conflict { expected: 1, .. })
-    ));
-    assert_eq!(store.load("a").unwrap().state.superstep, 1);
-    assert_eq!(store.load("a").unwrap().outbox_len, 2);
-    assert_eq!(store.history("a").unwrap().len(), 2, "the stale commit appended nothing");
+    assert_eq!(store.commit(&commit("a", &lease, 1, checkpoint(&next, &history, &outbox))).unwrap(), 2);
+    let stale = store.commit(&commit("a", &lease, 1, checkpoint(&next, &history, &outbox)));
+    assert!(matches!(stale, Err(StoreError::Conflict { expected: 1, .. })), "{stale:?}");
+    let loaded = store.load("a").unwrap();
+    assert_eq!((loaded.state.superstep, loaded.outbox_len), (1, 2));
+    assert_eq!(store.history("a", 0, 100).unwrap().0.len(), 2, "the stale commit appended nothing");
 
-    // The outbox: unpublished until a later commit or the release marks it.
-    let ids = |events: Vec<weft_engine::store::OutboxEvent>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.unpublished("a").unwrap()), ["a-1", "a-2"]);
-    let mut marking = commit(&next, &[], &[]);
-    marking.published_through = 1;
-    assert_eq!(store.commit("a", 2, &marking).unwrap(), 3);
-    assert_eq!(ids(store.unpublished("a").unwrap()), ["a-2"]);
-    assert_eq!(ids(store.outbox("a").unwrap()), ["a-1", "a-2"]);
+    // A batch: each commit fenced on its own; one that fails leaves the others committed.
+    let b = create(store, "b", TEST_TIME_MS + 1);
+    let foreign = Lease { owner: OTHER.into(), epoch: 1 };
+    let b_events = [event("b", 1, None)];
+    let batch = [
+        commit("a", &lease, 2, checkpoint(&next, &[], &[])),
+        commit("b", &foreign, 1, checkpoint(&next, &history, &[])),
+        commit("b", &b, 7, checkpoint(&next, &history, &[])),
+        commit("zz", &b, 1, checkpoint(&next, &history, &[])),
+        commit("b", &b, 1, checkpoint(&next, &history, &b_events)),
+    ];
+    let results = store.commit_many(&batch);
+    assert!(matches!(results[0], Ok(3)), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(StoreError::LeaseLost(_))), "{:?}", results[1]);
+    assert!(matches!(results[2], Err(StoreError::Conflict { expected: 7, .. })), "{:?}", results[2]);
+    assert!(matches!(results[3], Err(StoreError::NotFound(_))), "{:?}", results[3]);
+    assert!(matches!(results[4], Ok(2)), "{:?}", results[4]);
+    assert_eq!(store.load("b").unwrap().outbox_len, 1);
+    assert_eq!(ids(store.outbox("b", 0, 10).unwrap()), ["b-1"]);
+}
 
-    // One holder at a time; a gone holder is taken over; only the holder commits.
-    assert!(matches!(store.acquire("a", OTHER, &|_| false), Err(StoreError::Held { owner, .. }) if owner == ME));
-    assert!(matches!(
-        store.commit("a", 3, &Commit { owner: OTHER, ..commit(&next, &[], &[]) }),
-        Err(StoreError::Held { .. })
-    ));
-    store.acquire("a", OTHER, &|holder| holder == ME).unwrap();
-    assert!(matches!(store.commit("a", 3, &commit(&next, &[], &[])), Err(StoreError::Held { .. })));
-    store.release("a", OTHER, 2).unwrap();
-    assert!(store.unpublished("a").unwrap().is_empty());
-    assert_eq!(store.load("a").unwrap().info.owner, None);
-    store.acquire("a", ME, &|_| false).unwrap();
-    assert!(matches!(store.acquire("zz", ME, &|_| false), Err(StoreError::NotFound(_))));
+fn leases(store: &dyn Store) {
+    // "a" is held by ME until NOW + LEASE: another owner is refused, naming the holder, until then.
+    let held = store.acquire("a", OTHER, NOW + 10, NOW + 10 + LEASE);
+    match held {
+        Err(e @ StoreError::Held { .. }) => assert!(e.to_string().contains(ME), "names the holder: {e}"),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    // Renewing moves every lease ME holds; the holder taking it again keeps its epoch.
+    assert_eq!(store.renew(ME, NOW + 2 * LEASE).unwrap(), 2, "a and b");
+    assert!(matches!(store.acquire("a", OTHER, NOW + LEASE + 1, NOW + 3 * LEASE), Err(StoreError::Held { .. })));
+    let mine = store.acquire("a", ME, NOW, NOW + LEASE).unwrap();
+    assert_eq!(mine.epoch, 1);
+    // Once the lease runs out, another driver takes over with a higher epoch, which fences ME.
+    let theirs = store.acquire("a", OTHER, NOW + LEASE + 1, NOW + 2 * LEASE).unwrap();
+    assert_eq!(theirs, Lease { owner: OTHER.into(), epoch: 2 });
+    let next = state("a");
+    let fenced = store.commit(&commit("a", &mine, 3, checkpoint(&next, &[], &[])));
+    assert!(matches!(fenced, Err(StoreError::LeaseLost(_))), "{fenced:?}");
+    assert_eq!(store.renew(ME, NOW + 9 * LEASE).unwrap(), 1, "only b is still ME's");
+    assert_eq!(store.load("a").unwrap().info.holder.unwrap().until_ms, NOW + 2 * LEASE);
+    store.release("a", &mine).unwrap();
+    assert!(store.load("a").unwrap().info.holder.is_some(), "a stale lease lets go of nothing");
+    assert_eq!(store.commit(&commit("a", &theirs, 3, checkpoint(&next, &[], &[]))).unwrap(), 4);
+    store.release("a", &theirs).unwrap();
+    assert_eq!(store.load("a").unwrap().info.holder, None);
+    // Nobody holds it: the next driver takes it at once, at the next epoch.
+    let back = store.acquire("a", ME, NOW, NOW + LEASE).unwrap();
+    assert_eq!(back.epoch, 3);
+    assert_eq!(store.load("a").unwrap().info.epoch, 3);
+    assert!(matches!(store.acquire("zz", ME, NOW, NOW), Err(StoreError::NotFound(_))));
+    store.release("a", &back).unwrap();
+}
 
-    // History in order; listing by status, newest first.
-    let supersteps: Vec<u64> = store.history("a").unwrap().iter().map(|e| e.superstep).collect();
-    assert_eq!(supersteps, [0, 1]);
-    create(store, "b");
-    let mut done = state("b");
-    done.status = Status::Completed;
-    store.commit("b", 1, &commit(&done, &[status_entry(1, Status::Completed)], &[])).unwrap();
-    let listed = |status| store.list(status).unwrap().into_iter().map(|i| i.id).collect::<Vec<_>>();
-    assert_eq!(listed(Some("completed")), ["b"]);
-    assert_eq!(listed(Some("running")), ["a"]);
-    assert_eq!(listed(None).len(), 2);
+fn the_outbox_relay(store: &dyn Store) {
+    // "a" holds a-1 (default sink) and a-2 (topic Hooked); add more of both, acknowledging the default
+    // sink up to a-1 in the same commit.
+    let lease = store.acquire("a", ME, NOW, NOW + LEASE).unwrap();
+    let revision = store.load("a").unwrap().info.revision;
+    let outbox = [event("a", 3, None), event("a", 4, Some("Hooked")), event("a", 5, Some("Filed"))];
+    let acks = [("default".to_string(), 1)];
+    let same = state("a");
+    let cp = Checkpoint { acks: &acks, ..checkpoint(&same, &[], &outbox) };
+    store.commit(&commit("a", &lease, revision, cp)).unwrap();
+    assert_eq!(ids(store.unacked("a", 0, 100).unwrap()), ["a-2", "a-3", "a-4", "a-5"]);
+    assert_eq!(ids(store.unacked("a", 3, 100).unwrap()), ["a-4", "a-5"], "after a position");
+    assert_eq!(ids(store.unacked("a", 0, 2).unwrap()), ["a-2", "a-3"], "at most a page");
+    let first = &store.unacked("a", 0, 1).unwrap()[0];
+    assert_eq!(
+        (first.topic.as_deref(), first.sink.as_str(), first.json.as_str()),
+        (Some("Hooked"), "topic:Hooked", "{\"n\":2}")
+    );
+    // Acknowledging moves one sink's cursor, only forward; the others keep theirs.
+    store.ack("a", "topic:Hooked", 4).unwrap();
+    store.ack("a", "topic:Hooked", 2).unwrap();
+    assert_eq!(ids(store.unacked("a", 0, 100).unwrap()), ["a-3", "a-5"]);
+    store.ack("a", "default", 3).unwrap();
+    // A refused event becomes a dead letter, and its sink's later events go on.
+    store.dead_letter("a", "topic:Filed", 5, "410 Gone", NOW).unwrap();
+    assert!(store.unacked("a", 0, 100).unwrap().is_empty());
+    let dead = store.dead_letters("a").unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].seq, dead[0].sink.as_str(), dead[0].reason.as_str(), dead[0].at_ms),
+        (5, "topic:Filed", "410 Gone", NOW)
+    );
+    store.redelivered("a", 5).unwrap();
+    assert!(store.dead_letters("a").unwrap().is_empty());
+    assert_eq!(ids(store.outbox("a", 0, 100).unwrap()), ["a-1", "a-2", "a-3", "a-4", "a-5"]);
+    assert_eq!(ids(store.outbox("a", 2, 2).unwrap()), ["a-3", "a-4"]);
+    assert!(store.unacked("b", 0, 10).unwrap().len() == 1, "cursors are per instance");
+    store.release("a", &lease).unwrap();
+}
 
-    // Webhook deliveries: published events of the given topics that no delivery was recorded for.
-    let event = |n: u32, topic: &str| (format!("b-{n}"), format!("{{\"id\":\"b-{n}\",\"wefttopic\":\"{topic}\"}}"));
-    let outbox = [event(1, "Hooked"), event(2, "Filed"), event(3, "Hooked")];
-    store.commit("b", 2, &commit(&done, &[], &outbox)).unwrap();
-    assert!(store.undelivered("b", &["Hooked"]).unwrap().is_empty(), "not published yet");
-    store.release("b", ME, 3).unwrap();
-    assert_eq!(ids(store.undelivered("b", &["Hooked"]).unwrap()), ["b-1", "b-3"]);
-    assert_eq!(ids(store.undelivered("b", &["Hooked", "Filed"]).unwrap()), ["b-1", "b-2", "b-3"]);
-    assert!(store.undelivered("b", &[]).unwrap().is_empty());
-    store.delivered("b", &["b-1".into()]).unwrap();
-    store.delivered("b", &["b-1".into(), "b-3".into()]).unwrap();
-    assert!(store.undelivered("b", &["Hooked"]).unwrap().is_empty());
-    assert!(store.undelivered("a", &["Hooked"]).unwrap().is_empty(), "deliveries are per instance");
+fn paging_and_finding_ready_instances(store: &dyn Store) {
+    // History a page of commits at a time.
+    let (first, next) = store.history("a", 0, 1).unwrap();
+    assert_eq!(first.len(), 1);
+    let (rest, end) = store.history("a", next.expect("more"), 100).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(end, None);
+    let mut all = Vec::new();
+    each_history(store, "a", |e| {
+        all.push(e.superstep);
+        true
+    })
+    .unwrap();
+    assert_eq!(all, [0, 1]);
+    assert!(matches!(store.history("zz", 0, 1), Err(StoreError::NotFound(_))));
+
+    // Listing: newest first, by filter, a page at a time.
+    for (n, id) in ["c", "d", "e"].iter().enumerate() {
+        let lease = create(store, id, TEST_TIME_MS + 10 + n as u64);
+        let mut done = state(id);
+        done.status = if *id == "d" { Status::Waiting } else { Status::Completed };
+        if *id == "d" {
+            done.timers.push(Timer {
+                due_ms: TEST_TIME_MS + 1000,
+                fire: weft_engine::runner::Fire::Retry(weft_engine::runner::RetryCall {
+                    step: 0,
+                    function: 0,
+                    args: vec![None],
+                    attempt: 2,
+                }),
+            });
+        }
+        let cp = Checkpoint { now_ms: TEST_TIME_MS + 10 + n as u64, ..checkpoint(&done, &[], &[]) };
+        store.commit(&commit(id, &lease, 1, cp)).unwrap();
+        store.release(id, &lease).unwrap();
+    }
+    let listed = |filter: ListFilter, after: Option<&ListCursor>, limit| {
+        store.list(&filter, after, limit).unwrap().into_iter().map(|i| i.id).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(ListFilter::default(), None, 100), ["e", "d", "c", "b", "a"]);
+    let page = store.list(&ListFilter::default(), None, 2).unwrap();
+    assert_eq!(listed(ListFilter::default(), Some(&ListCursor::from(&page[1])), 2), ["c", "b"]);
+    let completed = ListFilter { status: Some("completed".into()), process: None };
+    assert_eq!(listed(completed, None, 100), ["e", "c"]);
+    let other = ListFilter { status: None, process: Some("other".into()) };
+    assert!(listed(other, None, 100).is_empty());
+
+    // Ready: running or due, and nobody holds it (or its lease ran out).
+    let d = store.load("d").unwrap().info;
+    assert_eq!((d.status.as_str(), d.next_due_ms), ("waiting", Some(TEST_TIME_MS + 1000)));
+    assert_eq!(store.load("e").unwrap().info.next_due_ms, None, "an ended run is never due");
+    assert_eq!(store.ready(TEST_TIME_MS + 999, 10).unwrap(), ["a"], "b is held; d is not due yet");
+    let mut ready = store.ready(TEST_TIME_MS + 1000, 10).unwrap();
+    ready.sort();
+    assert_eq!(ready, ["a", "d"]);
+    assert_eq!(store.ready(u64::MAX / 2, 10).unwrap().len(), 3, "b's lease ran out long ago");
+}
+
+fn retention(store: &dyn Store) {
+    // Only an ended instance nobody holds is deleted; with it go the blobs only it was pinned to.
+    assert!(matches!(store.delete("a", NOW), Err(StoreError::NotEnded { .. })));
+    assert!(matches!(store.delete("zz", NOW), Err(StoreError::NotFound(_))));
+    let lease = store.acquire("e", ME, NOW, NOW + LEASE).unwrap();
+    assert!(matches!(store.delete("e", NOW), Err(StoreError::Held { .. })));
+    store.release("e", &lease).unwrap();
+    store.delete("e", NOW).unwrap();
+    assert!(matches!(store.load("e"), Err(StoreError::NotFound(_))));
+    assert!(store.blob("d-layout-e").unwrap().is_none(), "only e was pinned to its layout");
+    assert!(store.blob("d-echo").unwrap().is_some(), "the others still need the component");
+    // Prune: ended before the date, and not held.
+    let pruned = store.prune(TEST_TIME_MS + 1, NOW, 100).unwrap();
+    assert!(pruned.instances.is_empty(), "c ended at its creation, after the date");
+    let pruned = store.prune(u64::MAX, NOW, 100).unwrap();
+    assert_eq!(pruned.instances, ["c"]);
+    assert_eq!(pruned.blobs, 1, "c's layout");
+    let left: BTreeSet<String> =
+        store.list(&ListFilter::default(), None, 100).unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(left, ["a", "b", "d"].into_iter().map(String::from).collect());
+    assert!(store.blob("d-def").unwrap().is_some());
+}
+
+#[test]
+fn the_memory_store_conforms() {
+    conformance(&MemoryStore::new());
 }
 
 #[test]
@@ -145,8 +317,16 @@ fn sqlite_in_a_file_conforms_and_keeps_everything_across_opens() {
     let path = dir.path().join("nested/weft.db");
     conformance(&SqliteStore::open(&path, Durability::Full).unwrap());
     let reopened = SqliteStore::open(&path, Durability::Normal).unwrap();
-    assert_eq!(reopened.load("a").unwrap().info.revision, 3);
-    assert_eq!(reopened.history("a").unwrap().len(), 2);
+    assert_eq!(reopened.load("a").unwrap().info.revision, 5);
+    assert_eq!(reopened.history("a", 0, 100).unwrap().0.len(), 2);
+    assert_eq!(reopened.outbox("a", 0, 100).unwrap().len(), 5);
+}
+
+#[test]
+fn a_memory_store_without_history_keeps_none() {
+    let store = MemoryStore::without_history();
+    create(&store, "a", TEST_TIME_MS);
+    assert!(store.history("a", 0, 10).unwrap().0.is_empty());
 }
 
 /// Open `path` as a store; the error's text.
@@ -171,6 +351,14 @@ fn files_that_are_not_usable_stores_are_refused_untouched() {
     foreign_sql(&foreign, "CREATE TABLE accounts (id TEXT)");
     assert!(refusal(&foreign).contains("another program"), "{}", refusal(&foreign));
 
+    // An empty database another program stamped with its own schema version is not Weft's either.
+    let stamped = dir.path().join("stamped.db");
+    foreign_sql(&stamped, "PRAGMA user_version = 7");
+    assert!(refusal(&stamped).contains("another program"), "{}", refusal(&stamped));
+    let version: i64 =
+        rusqlite::Connection::open(&stamped).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 7, "left as it was");
+
     let newer = dir.path().join("newer.db");
     drop(SqliteStore::open(&newer, Durability::Full).unwrap());
     foreign_sql(&newer, "PRAGMA user_version = 99");
@@ -182,7 +370,7 @@ fn files_that_are_not_usable_stores_are_refused_untouched() {
     bytes[16..24].fill(0xff); // the header's page size and format bytes
     std::fs::write(&damaged, &bytes).unwrap();
     assert!(SqliteStore::open(&damaged, Durability::Full).is_err());
-    assert_eq!(std::fs::read(&damaged).unwrap(), bytes, "the damaged file was not written to");
+    assert!(std::fs::read(&damaged).unwrap() == bytes, "the damaged file was not written to");
 }
 
 /// Run `sql` on the SQLite file at `path` directly: another program writing to it.
@@ -190,37 +378,154 @@ fn foreign_sql(path: &std::path::Path, sql: &str) {
     rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
 }
 
+/// The schema of version `n`: the first `n` migration files.
+fn schema_up_to(n: usize) -> String {
+    let files = [
+        include_str!("../../../engine/src/store/sqlite/migrations/0001_instances.sql"),
+        include_str!("../../../engine/src/store/sqlite/migrations/0002_append_only_logs.sql"),
+        include_str!("../../../engine/src/store/sqlite/migrations/0003_deliveries.sql"),
+    ];
+    files[..n].join("\n")
+}
+
 /// A store written by a Weft of store schema version 1 (flags on outbox rows, WITHOUT ROWID logs) opens
-/// as the current version with everything kept: the history, the outbox, and which events were published;
-/// no webhook delivery is recorded for them.
+/// as the current version with everything kept: the history, the outbox, and which events were published.
 #[test]
 fn a_version_1_store_is_migrated_with_its_history_and_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
-    let v1 = include_str!("../../../engine/src/store/sqlite/migrations/0001_instances.sql");
     let history = serde_json::to_string(&[status_entry(0, Status::Running)]).unwrap();
     let checkpoint = serde_json::to_string(&state("a")).unwrap();
     foreign_sql(
         &path,
         &format!(
-            "{v1}
+            "{}
              PRAGMA application_id = 1464157780; PRAGMA user_version = 1;
              INSERT INTO blobs VALUES ('d-def', x'00');
              INSERT INTO instances VALUES ('a', 'linear', '1.0.0', 'running', 'linear.yaml', 'd-def', '[]', 2,
                  '{checkpoint}', 1, 2, 1, 1, NULL);
              INSERT INTO history VALUES ('a', 1, '{history}');
              INSERT INTO outbox VALUES ('a', 1, 'a-1', '{{\"id\":\"a-1\"}}', 1);
-             INSERT INTO outbox VALUES ('a', 2, 'a-2', '{{\"id\":\"a-2\"}}', 0);"
+             INSERT INTO outbox VALUES ('a', 2, 'a-2', '{{\"id\":\"a-2\"}}', 0);",
+            schema_up_to(1)
         ),
     );
     let store = SqliteStore::open(&path, Durability::Full).unwrap();
-    assert_eq!(store.load("a").unwrap().info.revision, 2);
-    assert_eq!(store.history("a").unwrap(), [status_entry(0, Status::Running)]);
-    assert_eq!(store.outbox("a").unwrap().len(), 2);
-    let unpublished = store.unpublished("a").unwrap();
-    assert_eq!(unpublished.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a-2"]);
+    let loaded = store.load("a").unwrap();
+    assert_eq!((loaded.info.revision, loaded.info.epoch, loaded.info.holder), (2, 1, None));
+    assert_eq!(loaded.info.next_due_ms, Some(1), "a running run is due at its last change");
+    assert_eq!(store.history("a", 0, 10).unwrap().0, [status_entry(0, Status::Running)]);
+    assert_eq!(store.outbox("a", 0, 10).unwrap().len(), 2);
+    assert_eq!(ids(store.unacked("a", 0, 10).unwrap()), ["a-2"]);
     let version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, weft_engine::store::sqlite::SCHEMA_VERSION);
-    store.delivered("a", &["a-1".into()]).unwrap();
+}
+
+/// A store of schema version 3 (a published watermark, webhook deliveries by event id, a pid owner): each
+/// sink's cursor stops before its first event that was unpublished or never delivered; the old owner's
+/// hold lapses; a waiting run is due at its earliest deadline.
+#[test]
+fn a_version_3_store_is_migrated_to_cursors_per_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let mut waiting = state("a");
+    waiting.status = Status::Waiting;
+    waiting.timers.push(Timer {
+        due_ms: 5_000,
+        fire: weft_engine::runner::Fire::Retry(weft_engine::runner::RetryCall {
+            step: 0,
+            function: 0,
+            args: vec![None],
+            attempt: 2,
+        }),
+    });
+    let checkpoint = serde_json::to_string(&waiting).unwrap();
+    let topic = |n: u32, topic: &str| format!("'{{\"id\":\"a-{n}\",\"wefttopic\":\"{topic}\"}}'");
+    foreign_sql(
+        &path,
+        &format!(
+            "{}
+             PRAGMA application_id = 1464157780; PRAGMA user_version = 3;
+             INSERT INTO blobs VALUES ('d-def', x'00'), ('d-echo', x'01');
+             INSERT INTO instances (id, process, version, status, definition_file, definition_digest, components,
+                 revision, checkpoint, history_len, outbox_len, created_ms, updated_ms, owner, published_len)
+                 VALUES ('a', 'linear', '1.0.0', 'waiting', 'linear.yaml', 'd-def', '[[\"echo\",\"d-echo\"]]', 4,
+                 '{checkpoint}', 0, 5, 1, 1, 'weft pid 9 on gone since 3', 4);
+             INSERT INTO outbox VALUES ('a', 1, 'a-1', '{{\"id\":\"a-1\"}}');
+             INSERT INTO outbox VALUES ('a', 2, 'a-2', {});
+             INSERT INTO outbox VALUES ('a', 3, 'a-3', {});
+             INSERT INTO outbox VALUES ('a', 4, 'a-4', {});
+             INSERT INTO outbox VALUES ('a', 5, 'a-5', '{{\"id\":\"a-5\"}}');
+             INSERT INTO deliveries VALUES ('a', 'a-2');",
+            schema_up_to(3),
+            topic(2, "Hooked"),
+            topic(3, "Hooked"),
+            topic(4, "Filed"),
+        ),
+    );
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    let loaded = store.load("a").unwrap();
+    assert_eq!((loaded.info.holder, loaded.info.next_due_ms), (None, Some(5_000)));
+    let unacked = store.unacked("a", 0, 10).unwrap();
+    let summary: Vec<(String, String)> = unacked.iter().map(|e| (e.id.clone(), e.sink.clone())).collect();
+    assert_eq!(
+        summary,
+        [
+            ("a-3".to_string(), "topic:Hooked".to_string()),
+            ("a-4".to_string(), "topic:Filed".to_string()),
+            ("a-5".to_string(), "default".to_string())
+        ],
+        "a-1 was published, a-2 delivered; a-3 never delivered; a-4 had no recorded delivery; a-5 unpublished"
+    );
+    assert_eq!(unacked[0].topic.as_deref(), Some("Hooked"));
+    // The blobs it was pinned to are known: deleting it (once ended) removes them.
+    assert!(store.blob("d-echo").unwrap().is_some());
+}
+
+/// Several processes opening one new store at once all succeed (each migration reads the schema
+/// version again inside its write transaction).
+#[test]
+fn processes_opening_a_new_store_at_once_all_succeed() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        SqliteStore::open(&path, Durability::Full).map(drop)
+                    })
+                })
+                .collect();
+            for (i, o) in opened.into_iter().enumerate() {
+                let result = o.join().unwrap();
+                assert!(result.is_ok(), "round {round}, opener {i}: {:?}", result.err().map(|e| e.to_string()));
+            }
+        });
+    }
+}
+
+/// Damage past the header is found when a newer schema first opens the store, before it is migrated.
+#[test]
+fn a_store_damaged_past_its_header_is_refused_before_a_migration_writes_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    foreign_sql(
+        &path,
+        &format!(
+            "{} PRAGMA application_id = 1464157780; PRAGMA user_version = 3; PRAGMA page_size = 4096;
+             CREATE TABLE filler (x TEXT); INSERT INTO filler VALUES (hex(randomblob(20000)));",
+            schema_up_to(3)
+        ),
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    bytes[len - 4096..].fill(0x5a); // the last page: table data, past the header
+    std::fs::write(&path, &bytes).unwrap();
+    let refused = refusal(&path);
+    assert!(refused.contains("damaged"), "{refused}");
+    assert!(std::fs::read(&path).unwrap() == bytes, "the damaged file was not written to");
 }

@@ -1,0 +1,189 @@
+//! Who may advance an instance: leases, not process ids (docs/durability.md, "One driver at a time").
+//!
+//! A [`Leases`] keeper has a random owner id (`weft pid 1234 on HOST (3f2a9c1e)`: the pid and host are for
+//! people reading messages; nothing checks them). It takes an instance's lease for a fixed time, and a
+//! heartbeat thread renews every lease it holds, in one store call, three times per lease period. A
+//! holder that stops renewing — killed, paused, cut off — loses its lease when the period runs out, and
+//! the next driver takes the instance over with a higher epoch, which fences every commit of the old
+//! holder ([`StoreError::LeaseLost`]). A [`Hold`] lets go of its instance when dropped, also while
+//! unwinding from a panic.
+//!
+//! Lease times are the machine's real clock, whatever clock the runs use (`WEFT_NOW` moves the runs'
+//! logical time, not the leases').
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::runner::{Clock, SystemClock};
+use crate::store::{Lease, Store, StoreError};
+
+/// How long a lease lasts unless renewed, when not configured.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+
+/// The environment variable that sets the lease period (a duration like `5s` or `500ms`).
+pub const LEASE_VAR: &str = "WEFT_LEASE";
+
+/// Takes, renews and lets go of leases for one owner.
+pub struct Leases {
+    store: Arc<dyn Store>,
+    owner: String,
+    period: Duration,
+    clock: Arc<dyn Clock>,
+    heartbeat: Mutex<Option<Heartbeat>>,
+}
+
+/// The heartbeat thread and the channel that stops it.
+struct Heartbeat {
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// An instance held under a lease; lets go of it when dropped.
+pub struct Hold {
+    leases: Arc<Leases>,
+    id: String,
+    lease: Lease,
+}
+
+impl Leases {
+    /// A keeper for a new random owner, with leases of `period`, timed by the machine's clock.
+    pub fn new(store: Arc<dyn Store>, period: Duration) -> Arc<Leases> {
+        Leases::with_clock(store, period, Arc::new(SystemClock))
+    }
+
+    /// A keeper whose lease times come from `clock` (for tests that move time).
+    pub fn with_clock(store: Arc<dyn Store>, period: Duration, clock: Arc<dyn Clock>) -> Arc<Leases> {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let owner = format!("weft pid {} on {} ({})", std::process::id(), host_name(), &suffix[..8]);
+        Arc::new(Leases {
+            store,
+            owner,
+            period: period.max(Duration::from_millis(30)),
+            clock,
+            heartbeat: Mutex::default(),
+        })
+    }
+
+    /// The owner id leases are taken under.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The lease period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Now and the end of a lease taken now, ms since the Unix epoch.
+    pub(crate) fn until(&self) -> (u64, u64) {
+        let now = self.clock.now_ms();
+        (now, now.saturating_add(u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX)))
+    }
+
+    /// A hold on an instance this keeper just created under `lease`.
+    pub fn adopt(self: &Arc<Self>, id: &str, lease: Lease) -> Hold {
+        self.beat();
+        Hold { leases: self.clone(), id: id.into(), lease }
+    }
+
+    /// Take instance `id`. A holder that does not renew its lease is waited out (at most one lease
+    /// period); one that renews meanwhile is alive, and refused at once.
+    ///
+    /// Errors: [`StoreError::Held`] while another driver holds it and renews its lease;
+    /// [`StoreError::NotFound`]; the store's.
+    pub fn take(self: &Arc<Self>, id: &str) -> Result<Hold, StoreError> {
+        let started = Instant::now();
+        let mut seen: Option<u64> = None;
+        loop {
+            let (now, until) = self.until();
+            match self.store.acquire(id, &self.owner, now, until) {
+                Ok(lease) => return Ok(self.adopt(id, lease)),
+                Err(StoreError::Held { until_ms, .. })
+                    if seen.is_none_or(|s| until_ms <= s) && started.elapsed() <= self.period * 2 =>
+                {
+                    if seen.is_none() {
+                        tracing::info!(
+                            instance = id,
+                            "the instance is held; waiting for its lease to run out or be renewed"
+                        );
+                    }
+                    seen = Some(until_ms);
+                    let left = Duration::from_millis(until_ms.saturating_sub(now).saturating_add(1));
+                    std::thread::sleep(left.min(Duration::from_millis(50)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Start the heartbeat thread if it is not running.
+    fn beat(self: &Arc<Self>) {
+        let mut heartbeat = self.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
+        if heartbeat.is_some() {
+            return;
+        }
+        let (stop, stopped) = channel();
+        // The thread holds the keeper weakly: dropping the last driver stops it.
+        let keeper = Arc::downgrade(self);
+        let every = self.period / 3;
+        let thread = std::thread::spawn(move || renew_until_stopped(&keeper, &stopped, every));
+        *heartbeat = Some(Heartbeat { stop, thread });
+    }
+}
+
+fn renew_until_stopped(keeper: &std::sync::Weak<Leases>, stopped: &Receiver<()>, every: Duration) {
+    loop {
+        match stopped.recv_timeout(every) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let Some(keeper) = keeper.upgrade() else { return };
+        let (_, until) = keeper.until();
+        if let Err(e) = keeper.store.renew(&keeper.owner, until) {
+            tracing::warn!("cannot renew leases (they run out unless a later renewal succeeds): {e}");
+        }
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            drop(heartbeat.stop);
+            // The last reference may go on the heartbeat thread itself, which then just ends.
+            if heartbeat.thread.thread().id() != std::thread::current().id() {
+                let _ = heartbeat.thread.join();
+            }
+        }
+    }
+}
+
+impl Hold {
+    /// The lease it holds.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// The instance it holds.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Err(e) = self.leases.store.release(&self.id, &self.lease) {
+            tracing::warn!(instance = %self.id, "could not let go of the instance (its lease runs out by itself): {e}");
+        }
+    }
+}
+
+/// This machine's host name, for owner ids.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}

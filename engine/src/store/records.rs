@@ -1,0 +1,204 @@
+//! The records a [`Store`](super::Store) reads and writes: what an instance is ([`InstanceInfo`]), the one
+//! value every change of a run ends in ([`Checkpoint`], committed as a [`Commit`]), outbox events, leases,
+//! dead letters, and the filters and cursors of paginated reads.
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{HistoryEntry, RunState};
+
+/// A process instance as a store lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// Instance id.
+    pub id: String,
+    /// Process name.
+    pub process: String,
+    /// Process version.
+    pub version: String,
+    /// Status name (`running`, `waiting`, `completed`, `stopped`, `failed`, `cancelled`).
+    pub status: String,
+    /// The definition file the run was started from (for messages and `--upgrade`).
+    pub definition_file: String,
+    /// SHA-256 of the pinned definition text.
+    pub definition_digest: String,
+    /// Each step's pinned component and each sub-process's definition text: `(key, SHA-256)`, in load
+    /// order (see [`crate::load::Process::pins`]).
+    pub components: Vec<(String, String)>,
+    /// SHA-256 of the pinned [`Layout`](crate::runner::layout::Layout) (what `weft status` needs to read a
+    /// checkpoint without loading components); none for a run started before layouts were pinned.
+    pub layout_digest: Option<String>,
+    /// Revision of the checkpoint: 1 when created, one more per commit.
+    pub revision: u64,
+    /// The lease epoch: 1 when created, one more per takeover.
+    pub epoch: u64,
+    /// When it was created, ms since the Unix epoch (the driver's logical clock).
+    pub created_ms: u64,
+    /// Last change, ms since the Unix epoch (the driver's logical clock).
+    pub updated_ms: u64,
+    /// When it next needs a driver, ms since the Unix epoch: the run's time while it runs, its earliest
+    /// timer or deadline while it waits; none when it has ended or waits with no deadline.
+    pub next_due_ms: Option<u64>,
+    /// Who holds its lease, if anyone.
+    pub holder: Option<Holder>,
+}
+
+/// The holder of an instance's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The holder's owner id.
+    pub owner: String,
+    /// When its lease runs out unless renewed, ms since the Unix epoch (real time).
+    pub until_ms: u64,
+}
+
+/// A held lease: the proof a driver shows at every commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder's owner id (random per driver).
+    pub owner: String,
+    /// The epoch it was taken at; a takeover bumps it, fencing every older holder.
+    pub epoch: u64,
+}
+
+/// A new instance: its pinned sources and its first checkpoint.
+#[derive(Debug)]
+pub struct NewInstance<'a> {
+    /// What it is (`revision`, `epoch` and `holder` are set by the store).
+    pub info: &'a InstanceInfo,
+    /// The definition text (stored as a blob under `info.definition_digest`).
+    pub definition: &'a [u8],
+    /// Every other pinned blob (components, sub-process texts, the layout), by digest, each stored once.
+    pub blobs: Vec<(&'a str, &'a [u8])>,
+    /// The driver that will hold it.
+    pub lease_owner: &'a str,
+    /// Until when, ms since the Unix epoch (real time).
+    pub lease_until_ms: u64,
+    /// The first checkpoint.
+    pub checkpoint: Checkpoint<'a>,
+}
+
+/// What a run is pinned to after `weft resume --upgrade`: a new definition and its components.
+#[derive(Debug)]
+pub struct Pinned<'a> {
+    /// The definition file it came from.
+    pub definition_file: &'a str,
+    /// The process version the new definition declares.
+    pub version: &'a str,
+    /// SHA-256 of the definition text.
+    pub definition_digest: &'a str,
+    /// The definition text.
+    pub definition: &'a [u8],
+    /// Each pin: `(key, SHA-256)`, in load order.
+    pub components: &'a [(String, String)],
+    /// SHA-256 of the new layout.
+    pub layout_digest: &'a str,
+    /// Every other blob (components, sub-process texts, the layout), by digest, each stored once.
+    pub blobs: Vec<(&'a str, &'a [u8])>,
+}
+
+/// One event in an outbox: where it stands in the outbox, its CloudEvent `id`, the topic and sink it goes
+/// to, and its CloudEvents JSON text, exactly as it is published every time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// Position in the instance's outbox, from 1.
+    pub seq: u64,
+    /// The CloudEvent `id`.
+    pub id: String,
+    /// The external topic it was sent to; none for a public event.
+    pub topic: Option<String>,
+    /// The sink that publishes it: [`DEFAULT_SINK`] (the command's output), or `topic:<name>` for a topic
+    /// with a sink of its own (a file or a webhook). Each sink has its own cursor.
+    pub sink: String,
+    /// Structured-mode CloudEvents JSON.
+    pub json: String,
+}
+
+/// The sink of public events and of topics without a sink of their own: the driving command's output.
+pub const DEFAULT_SINK: &str = "default";
+
+/// The value every change of a run ends in — a superstep, a start, a delivered event, a wake-up, a
+/// rebind, a cancel: its state and what the change produced. The store takes exactly this.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint<'a> {
+    /// The run state after the change.
+    pub state: &'a RunState,
+    /// Its history records, in order.
+    pub history: &'a [HistoryEntry],
+    /// Its outbox events, in order, numbered on from the instance's last outbox position.
+    pub outbox: &'a [OutboxEvent],
+    /// Sinks that acknowledged events since the last commit: `(sink, up to this outbox position)`.
+    pub acks: &'a [(String, u64)],
+    /// The driver's logical clock, ms since the Unix epoch.
+    pub now_ms: u64,
+}
+
+/// A checkpoint of one instance, fenced: committed only while `lease` holds and the revision is still
+/// `expected_revision`.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// Instance id.
+    pub id: &'a str,
+    /// The lease it is committed under.
+    pub lease: &'a Lease,
+    /// The revision it follows.
+    pub expected_revision: u64,
+    /// What to commit.
+    pub checkpoint: Checkpoint<'a>,
+}
+
+/// An instance read back: what it is and its last checkpoint.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// What it is.
+    pub info: InstanceInfo,
+    /// Its last committed state.
+    pub state: RunState,
+    /// The last outbox position given (0 for none).
+    pub outbox_len: u64,
+}
+
+/// An event a sink refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// Its outbox position.
+    pub seq: u64,
+    /// The sink that refused it.
+    pub sink: String,
+    /// Why, as the sink said.
+    pub reason: String,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Which instances [`Store::list`](super::Store::list) gives.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this process.
+    pub process: Option<String>,
+}
+
+/// Where a page of [`Store::list`](super::Store::list) ended: the last instance's creation time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Its `created_ms`.
+    pub created_ms: u64,
+    /// Its id.
+    pub id: String,
+}
+
+impl From<&InstanceInfo> for ListCursor {
+    fn from(info: &InstanceInfo) -> Self {
+        ListCursor { created_ms: info.created_ms, id: info.id.clone() }
+    }
+}
+
+/// What [`Store::prune`](super::Store::prune) deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Instances, with their history, outbox, cursors and dead letters.
+    pub instances: Vec<String>,
+    /// Blobs no remaining instance was pinned to.
+    pub blobs: usize,
+}

@@ -1,0 +1,132 @@
+//! The SQLite store's reads: each runs on a reader connection, so none waits for a writer's disk flush.
+//! Lists and logs are read a page at a time, by keyset (never by offset).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::runner::{HistoryEntry, RunState};
+use crate::store::{DeadLetter, InstanceInfo, ListCursor, ListFilter, Loaded, OutboxEvent, StoreError};
+
+use super::backend;
+use super::rows::{self, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, u64_at};
+
+/// The page size SQLite is asked for: `limit` as an SQL integer.
+fn page(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+pub fn load(conn: &Connection, id: &str) -> Result<Loaded, StoreError> {
+    let sql = format!("SELECT {INFO_COLUMNS}, checkpoint, outbox_len FROM instances WHERE id = ?1");
+    let row = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok((rows::info(r), r.get::<_, String>(rows::INFO_COUNT)?, u64_at(r, rows::INFO_COUNT + 1)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(id.into()))?;
+    let info = row.0?;
+    let state = RunState::from_checkpoint(&row.1)
+        .map_err(|e| StoreError::Damaged(format!("the checkpoint of instance \"{id}\": {e}")))?;
+    Ok(Loaded { info, state, outbox_len: row.2 })
+}
+
+pub fn unacked(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    // Seek past what every sink acknowledged, then compare each event with its own sink's cursor.
+    let sql = format!(
+        "SELECT {} FROM outbox o JOIN sink_cursors c ON c.instance = o.instance AND c.sink = o.sink \
+         WHERE o.instance = ?1 AND o.seq > ?2 \
+         AND o.seq > (SELECT min(acked_through) FROM sink_cursors WHERE instance = ?1) \
+         AND o.seq > c.acked_through ORDER BY o.seq LIMIT ?3",
+        OUTBOX_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    rows::exists(conn, id)?;
+    rows::outbox_rows(conn, &sql, params![id, i64_of(after), page(limit)])
+}
+
+pub fn outbox(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE instance = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+    rows::exists(conn, id)?;
+    rows::outbox_rows(conn, &sql, params![id, i64_of(after), page(limit)])
+}
+
+pub fn dead_letters(conn: &Connection, id: &str) -> Result<Vec<DeadLetter>, StoreError> {
+    rows::exists(conn, id)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, sink, reason, at_ms FROM dead_letters WHERE instance = ?1 ORDER BY seq")
+        .map_err(backend)?;
+    let letters = stmt
+        .query_map([id], |r| {
+            Ok(DeadLetter { seq: u64_at(r, 0)?, sink: r.get(1)?, reason: r.get(2)?, at_ms: u64_at(r, 3)? })
+        })
+        .map_err(backend)?;
+    letters.map(|l| l.map_err(backend)).collect()
+}
+
+pub fn history(
+    conn: &Connection,
+    id: &str,
+    after: u64,
+    limit: usize,
+) -> Result<(Vec<HistoryEntry>, Option<u64>), StoreError> {
+    rows::exists(conn, id)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, entries FROM history WHERE instance = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+        .map_err(backend)?;
+    // One more than asked for tells whether there is a next page.
+    let texts = stmt
+        .query_map(params![id, i64_of(after), page(limit.saturating_add(1))], |r| {
+            Ok((u64_at(r, 0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(backend)?;
+    let mut entries = Vec::new();
+    let (mut last, mut read) = (after, 0);
+    for text in texts {
+        let (seq, text) = text.map_err(backend)?;
+        if read == limit {
+            return Ok((entries, Some(last)));
+        }
+        let commit: Vec<HistoryEntry> = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Damaged(format!("the history of \"{id}\" at commit {seq}: {e}")))?;
+        entries.extend(commit);
+        (last, read) = (seq, read + 1);
+    }
+    Ok((entries, None))
+}
+
+pub fn list(
+    conn: &Connection,
+    filter: &ListFilter,
+    after: Option<&ListCursor>,
+    limit: usize,
+) -> Result<Vec<InstanceInfo>, StoreError> {
+    let sql = format!(
+        "SELECT {INFO_COLUMNS} FROM instances WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR process = ?2) \
+         AND (?3 IS NULL OR created_ms < ?3 OR (created_ms = ?3 AND id > ?4)) \
+         ORDER BY created_ms DESC, id LIMIT ?5"
+    );
+    let (created, id) = after.map(|c| (Some(i64_of(c.created_ms)), Some(c.id.as_str()))).unwrap_or_default();
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let infos = stmt
+        .query_map(params![filter.status, filter.process, created, id, page(limit)], |r| Ok(rows::info(r)))
+        .map_err(backend)?;
+    infos.map(|i| i.map_err(backend)?).collect()
+}
+
+pub fn ready(conn: &Connection, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id FROM instances WHERE next_due IS NOT NULL AND next_due <= ?1 \
+             AND (lease_owner IS NULL OR lease_until < ?1) ORDER BY next_due LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let ids = stmt.query_map(params![i64_of(now_ms), page(limit)], |r| r.get(0)).map_err(backend)?;
+    ids.map(|i| i.map_err(backend)).collect()
+}
+
+pub fn blob(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    conn.prepare_cached("SELECT content FROM blobs WHERE digest = ?1")
+        .and_then(|mut s| s.query_row([digest], |r| r.get(0)).optional())
+        .map_err(backend)
+}

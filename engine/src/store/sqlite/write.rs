@@ -1,0 +1,326 @@
+//! The SQLite store's writes, each inside the immediate transaction the caller opened on the writer.
+//! Every commit is fenced: it names the lease (owner and epoch) and the revision it follows, and changes
+//! nothing when either no longer holds.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::store::{Checkpoint, Commit, Lease, NewInstance, Pinned, Pruned, StoreError};
+
+use super::backend;
+use super::rows::{self, FINAL_STATUSES, i64_of, u64_at};
+
+/// The revision, lease and counters of an instance, read inside a transaction.
+struct Head {
+    status: String,
+    revision: u64,
+    epoch: u64,
+    lease_owner: Option<String>,
+    lease_until: u64,
+    history_len: u64,
+}
+
+fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
+    tx.prepare_cached(
+        "SELECT status, revision, epoch, lease_owner, lease_until, history_len FROM instances WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([id], |r| {
+            Ok(Head {
+                status: r.get(0)?,
+                revision: u64_at(r, 1)?,
+                epoch: u64_at(r, 2)?,
+                lease_owner: r.get(3)?,
+                lease_until: u64_at(r, 4)?,
+                history_len: u64_at(r, 5)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::NotFound(id.into()))
+}
+
+impl Head {
+    /// Whether `lease` still holds the instance.
+    fn fenced(&self, id: &str, lease: &Lease) -> Result<(), StoreError> {
+        if self.lease_owner.as_deref() == Some(lease.owner.as_str()) && self.epoch == lease.epoch {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost(id.into()))
+        }
+    }
+
+    /// Refuse deleting it unless it has ended and nobody holds it at `now_ms`.
+    fn deletable(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {
+        if !FINAL_STATUSES.contains(&format!("'{}'", self.status)) {
+            return Err(StoreError::NotEnded { instance: id.into(), status: self.status.clone() });
+        }
+        match &self.lease_owner {
+            Some(owner) if self.lease_until >= now_ms => {
+                Err(StoreError::Held { instance: id.into(), owner: owner.clone(), until_ms: self.lease_until })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Store each blob once per digest, and pin instance `id` to it (the instance row must exist).
+fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), StoreError> {
+    for (digest, content) in blobs {
+        tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+            .and_then(|mut s| s.execute(params![digest, content]))
+            .map_err(backend)?;
+        tx.prepare_cached("INSERT INTO pins (instance, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+            .and_then(|mut s| s.execute(params![id, digest]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, StoreError> {
+    let info = new.info;
+    if rows::exists(tx, &info.id).is_ok() {
+        return Err(StoreError::AlreadyExists(info.id.clone()));
+    }
+    let components = serde_json::to_string(&info.components).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let cp = &new.checkpoint;
+    // The definition's blob first: the instance row refers to it.
+    tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+        .and_then(|mut s| s.execute(params![info.definition_digest, new.definition]))
+        .map_err(backend)?;
+    tx.prepare_cached(
+        "INSERT INTO instances (id, process, version, status, definition_file, definition_digest, components, \
+         layout_digest, revision, epoch, checkpoint, history_len, outbox_len, created_ms, updated_ms, next_due, \
+         lease_owner, lease_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 1, '', 0, 0, ?9, ?9, NULL, ?10, ?11)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            info.id,
+            info.process,
+            info.version,
+            cp.state.status.name(),
+            info.definition_file,
+            info.definition_digest,
+            components,
+            info.layout_digest,
+            i64_of(cp.now_ms),
+            new.lease_owner,
+            i64_of(new.lease_until_ms),
+        ])
+    })
+    .map_err(backend)?;
+    pin(
+        tx,
+        &info.id,
+        std::iter::once((info.definition_digest.as_str(), new.definition)).chain(new.blobs.iter().copied()),
+    )?;
+    let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
+    commit_in(tx, &Commit { id: &info.id, lease: &lease, expected_revision: 0, checkpoint: new.checkpoint })?;
+    Ok(lease)
+}
+
+/// Commit number `i` of a batch inside a savepoint of its own, so that its failure undoes only its own
+/// writes.
+pub fn commit_fenced(tx: &Transaction<'_>, i: usize, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    tx.execute_batch(&format!("SAVEPOINT c{i}")).map_err(backend)?;
+    let out = commit_in(tx, commit);
+    let end = if out.is_ok() { format!("RELEASE c{i}") } else { format!("ROLLBACK TO c{i}; RELEASE c{i}") };
+    tx.execute_batch(&end).map_err(backend)?;
+    out
+}
+
+/// Check `commit`'s fence, then save its checkpoint, history, outbox and acknowledgements; the new
+/// revision.
+fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    let id = commit.id;
+    let head = head(tx, id)?;
+    head.fenced(id, commit.lease)?;
+    if head.revision != commit.expected_revision {
+        return Err(StoreError::Conflict { instance: id.into(), expected: commit.expected_revision });
+    }
+    let cp = &commit.checkpoint;
+    let history_len = append(tx, id, &head, cp)?;
+    let outbox_len = cp.outbox.last().map(|e| e.seq);
+    let checkpoint = rows::checkpoint_json(cp.state)?;
+    tx.prepare_cached(
+        "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, \
+         outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8 WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            cp.state.status.name(),
+            i64_of(head.revision + 1),
+            checkpoint,
+            i64_of(history_len),
+            outbox_len.map(i64_of),
+            i64_of(cp.now_ms),
+            cp.state.next_due_ms().map(i64_of),
+        ])
+    })
+    .map_err(backend)?;
+    Ok(head.revision + 1)
+}
+
+/// Append `cp`'s history row, outbox rows (a cursor row for each sink new to the instance) and
+/// acknowledgements after `head`; the history length after it.
+fn append(tx: &Connection, id: &str, head: &Head, cp: &Checkpoint<'_>) -> Result<u64, StoreError> {
+    let mut history_len = head.history_len;
+    // One row per commit: a superstep's records are written and read together.
+    if !cp.history.is_empty() {
+        history_len += 1;
+        let json = serde_json::to_string(cp.history).map_err(|e| StoreError::Backend(e.to_string()))?;
+        tx.prepare_cached("INSERT INTO history (instance, seq, entries) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![id, i64_of(history_len), json]))
+            .map_err(backend)?;
+    }
+    if !cp.outbox.is_empty() {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO outbox (instance, seq, event_id, topic, sink, cloudevent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(backend)?;
+        let mut cursor = tx
+            .prepare_cached(
+                "INSERT INTO sink_cursors (instance, sink, acked_through) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
+            )
+            .map_err(backend)?;
+        let mut last_sink = None;
+        for e in cp.outbox {
+            insert.execute(params![id, i64_of(e.seq), e.id, e.topic, e.sink, e.json]).map_err(backend)?;
+            if last_sink != Some(&e.sink) {
+                cursor.execute(params![id, e.sink]).map_err(backend)?;
+                last_sink = Some(&e.sink);
+            }
+        }
+    }
+    for (sink, seq) in cp.acks {
+        ack(tx, id, sink, *seq)?;
+    }
+    Ok(history_len)
+}
+
+pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    let revision = commit_in(tx, commit)?;
+    let id = commit.id;
+    tx.execute("DELETE FROM pins WHERE instance = ?1", [id]).map_err(backend)?;
+    pin(tx, id, std::iter::once((pinned.definition_digest, pinned.definition)).chain(pinned.blobs.iter().copied()))?;
+    let components = serde_json::to_string(pinned.components).map_err(|e| StoreError::Backend(e.to_string()))?;
+    tx.execute(
+        "UPDATE instances SET definition_file = ?2, version = ?3, definition_digest = ?4, components = ?5, \
+         layout_digest = ?6 WHERE id = ?1",
+        params![id, pinned.definition_file, pinned.version, pinned.definition_digest, components, pinned.layout_digest],
+    )
+    .map_err(backend)?;
+    Ok(revision)
+}
+
+pub fn acquire(tx: &Transaction<'_>, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
+    let head = head(tx, id)?;
+    let epoch = match &head.lease_owner {
+        Some(holder) if holder == owner => head.epoch,
+        Some(holder) if head.lease_until >= now_ms => {
+            return Err(StoreError::Held { instance: id.into(), owner: holder.clone(), until_ms: head.lease_until });
+        }
+        _ => head.epoch + 1,
+    };
+    tx.prepare_cached("UPDATE instances SET lease_owner = ?2, lease_until = ?3, epoch = ?4 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, owner, i64_of(until_ms), i64_of(epoch)]))
+        .map_err(backend)?;
+    Ok(Lease { owner: owner.into(), epoch })
+}
+
+pub fn renew(tx: &Transaction<'_>, owner: &str, until_ms: u64) -> Result<usize, StoreError> {
+    tx.prepare_cached("UPDATE instances SET lease_until = ?2 WHERE lease_owner = ?1")
+        .and_then(|mut s| s.execute(params![owner, i64_of(until_ms)]))
+        .map_err(backend)
+}
+
+pub fn release(tx: &Transaction<'_>, id: &str, lease: &Lease) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE instances SET lease_owner = NULL, lease_until = 0 WHERE id = ?1 AND lease_owner = ?2 AND epoch = ?3",
+    )
+    .and_then(|mut s| s.execute(params![id, lease.owner, i64_of(lease.epoch)]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn ack(tx: &Connection, id: &str, sink: &str, seq: u64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO sink_cursors (instance, sink, acked_through) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (instance, sink) DO UPDATE SET acked_through = excluded.acked_through \
+         WHERE excluded.acked_through > sink_cursors.acked_through",
+    )
+    .and_then(|mut s| s.execute(params![id, sink, i64_of(seq)]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn dead_letter(
+    tx: &Transaction<'_>,
+    id: &str,
+    sink: &str,
+    seq: u64,
+    reason: &str,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    rows::exists(tx, id)?;
+    tx.prepare_cached(
+        "INSERT INTO dead_letters (instance, seq, sink, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (instance, seq) DO UPDATE SET reason = excluded.reason, at_ms = excluded.at_ms",
+    )
+    .and_then(|mut s| s.execute(params![id, i64_of(seq), sink, reason, i64_of(now_ms)]))
+    .map_err(backend)?;
+    ack(tx, id, sink, seq)
+}
+
+pub fn redelivered(tx: &Transaction<'_>, id: &str, seq: u64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM dead_letters WHERE instance = ?1 AND seq = ?2", params![id, i64_of(seq)])
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Delete `id` (which must be deletable at `now_ms`) and what only it refers to; how many blobs went.
+pub fn delete(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<usize, StoreError> {
+    head(tx, id)?.deletable(id, now_ms)?;
+    let digests: Vec<String> = {
+        let mut stmt = tx.prepare_cached("SELECT digest FROM pins WHERE instance = ?1").map_err(backend)?;
+        let digests = stmt.query_map([id], |r| r.get(0)).map_err(backend)?;
+        digests.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for table in ["history", "outbox", "sink_cursors", "dead_letters", "pins"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE instance = ?1"), [id]).map_err(backend)?;
+    }
+    tx.execute("DELETE FROM instances WHERE id = ?1", [id]).map_err(backend)?;
+    let mut blobs = 0;
+    for digest in digests {
+        blobs += tx
+            .execute(
+                "DELETE FROM blobs WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM pins WHERE digest = ?1)",
+                [digest],
+            )
+            .map_err(backend)?;
+    }
+    Ok(blobs)
+}
+
+pub fn prune(tx: &Transaction<'_>, ended_before_ms: u64, now_ms: u64, limit: usize) -> Result<Pruned, StoreError> {
+    let ids: Vec<String> = {
+        let sql = format!(
+            "SELECT id FROM instances WHERE status IN {FINAL_STATUSES} AND updated_ms < ?1 \
+             AND (lease_owner IS NULL OR lease_until < ?2) ORDER BY updated_ms LIMIT ?3"
+        );
+        let mut stmt = tx.prepare(&sql).map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids =
+            stmt.query_map(params![i64_of(ended_before_ms), i64_of(now_ms), limit], |r| r.get(0)).map_err(backend)?;
+        ids.collect::<Result<_, _>>().map_err(backend)?
+    };
+    let mut pruned = Pruned::default();
+    for id in ids {
+        pruned.blobs += delete(tx, &id, now_ms)?;
+        pruned.instances.push(id);
+    }
+    Ok(pruned)
+}
