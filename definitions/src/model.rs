@@ -10,6 +10,9 @@ use serde_json::Value;
 /// Default for [`Limits::max_supersteps`]: docs/semantics.md, "Ending and statuses".
 pub const DEFAULT_MAX_SUPERSTEPS: u64 = 1_000;
 
+/// Most values a parameter queue or an all-of member holds unless `limits.maxQueuedValues` says.
+pub const DEFAULT_MAX_QUEUED_VALUES: u64 = 100_000;
+
 /// A process: a named, versioned graph of steps connected by edges.
 ///
 /// ```yaml
@@ -475,14 +478,14 @@ pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_supersteps: Option<u64>,
+    /// Most values one parameter queue, or one member of an all-of group, may hold waiting for the rest
+    /// of its set; more fails the run with `message-limit` (default 100000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_queued_values: Option<u64>,
 }
 
 impl ProcessDefinition {
-    /// The topics whose sink is a webhook (delivered later by a worker, so their deliveries are recorded).
-    pub fn webhook_topics(&self) -> Vec<&str> {
-        self.sinks.iter().filter(|s| matches!(s.to, SinkTo::Webhook(_))).map(|s| s.topic.as_str()).collect()
-    }
-
     /// Every external topic its targets name, in order of first appearance.
     pub fn topics(&self) -> Vec<String> {
         fn walk(targets: &[Target], out: &mut Vec<String>) {
@@ -508,6 +511,11 @@ impl ProcessDefinition {
     /// The superstep limit in force: [`Limits::max_supersteps`] or [`DEFAULT_MAX_SUPERSTEPS`].
     pub fn max_supersteps(&self) -> u64 {
         self.limits.as_ref().and_then(|l| l.max_supersteps).unwrap_or(DEFAULT_MAX_SUPERSTEPS)
+    }
+
+    /// The bound on waiting values in force: [`Limits::max_queued_values`] or [`DEFAULT_MAX_QUEUED_VALUES`].
+    pub fn max_queued_values(&self) -> u64 {
+        self.limits.as_ref().and_then(|l| l.max_queued_values).unwrap_or(DEFAULT_MAX_QUEUED_VALUES)
     }
 }
 

@@ -209,22 +209,23 @@ impl EventSink for Collected {
     }
 }
 
-/// The map's result and events from its items' outputs: one event per type that an edge from the map
-/// listens to or an item emitted (in that order of first appearance), each holding one entry per item,
-/// the item's data or `null`.
+/// The map's result and events from its items' outputs: one internal event per type that an edge from the
+/// map listens to or an item emitted (in that order of first appearance), each holding one entry per item,
+/// the item's data or `null`. None is public, whether or not the items' events were, so that a map over
+/// an empty array and one with items publish the same: nothing.
 ///
 /// Errors: an item emitted one type twice.
 fn collect(done: Vec<ItemOutput>, listened: &[String]) -> Result<Invoked, Failure> {
     let n = done.len();
-    let mut types: Vec<(String, bool)> = listened.iter().map(|t| (t.clone(), false)).collect();
-    let mut index: HashMap<String, usize> = types.iter().enumerate().map(|(i, (t, _))| (t.clone(), i)).collect();
+    let mut types: Vec<String> = listened.to_vec();
+    let mut index: HashMap<String, usize> = types.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
     let mut columns: Vec<Vec<Option<Json>>> = vec![vec![None; n]; types.len()];
     let mut results = Vec::with_capacity(n);
     for (j, item) in done.into_iter().enumerate() {
         results.push(item.result);
         for e in item.events {
             let i = *index.entry(e.event_type.clone()).or_insert_with(|| {
-                types.push((e.event_type.clone(), false));
+                types.push(e.event_type.clone());
                 columns.push(vec![None; n]);
                 types.len() - 1
             });
@@ -235,17 +236,17 @@ fn collect(done: Vec<ItemOutput>, listened: &[String]) -> Result<Invoked, Failur
                 );
                 return Err(Failure::new(ErrorKind::InvalidOutput, message));
             }
-            types[i].1 |= e.public;
             columns[i][j] = Some(e.data);
         }
     }
     let output = |e: crate::data::JsonError| Failure::new(ErrorKind::InvalidOutput, format!("the map's output: {e}"));
     let mut events = Vec::with_capacity(types.len());
-    for ((event_type, public), column) in types.into_iter().zip(columns) {
+    for (event_type, column) in types.into_iter().zip(columns) {
+        // A map publishes nothing, with items or without: what it collects is the map step's internal event.
         events.push(Emitted {
             event_type,
             data: Json::array(column.iter().map(Option::as_ref)).map_err(output)?,
-            public,
+            public: false,
         });
     }
     Ok(Invoked { result: Json::array(results.iter().map(Some)).map_err(output)?, state: None, events })

@@ -356,9 +356,43 @@ impl Run {
                 }
             }
         }
-        if stop {
+        if let Some(error) = self.over_bound() {
+            self.set_status(Status::Failed { error });
+        } else if stop {
             self.set_status(Status::Stopped);
         }
+    }
+
+    /// A parameter queue or an all-of member holding more values than the process allows
+    /// (`limits.maxQueuedValues`): values that never form a complete set would otherwise pile up in every
+    /// checkpoint for ever.
+    fn over_bound(&self) -> Option<RunError> {
+        let max = self.process.loaded.definition.max_queued_values();
+        let max_len = usize::try_from(max).unwrap_or(usize::MAX);
+        for (step, functions) in self.state.queues.iter().enumerate() {
+            for (function, queue) in functions.iter().enumerate() {
+                if let Some(p) = queue.params.iter().position(|q| q.len() > max_len) {
+                    let param = &self.process.steps[step].description.functions[function].params[p].name;
+                    let message = format!(
+                        "more than {max} values wait in the queue of parameter \"{param}\", never forming a \
+                         complete set of arguments; send its other parameters, or raise `limits.maxQueuedValues`"
+                    );
+                    return Some(self.error_at(step, function, ErrorKind::MessageLimit, message));
+                }
+            }
+        }
+        let groups = self.process.routing.all_of().iter().zip(&self.state.arrivals);
+        for (group, members) in groups {
+            if let Some(m) = members.iter().position(|q| q.len() > max_len) {
+                let message = format!(
+                    "more than {max} arrivals from {} wait for the rest of the all-of group of /edges/{}; raise \
+                     `limits.maxQueuedValues`, or make the group's members arrive as often as each other",
+                    group.keys[m], group.edge
+                );
+                return Some(RunError { kind: ErrorKind::MessageLimit, message, step: None, function: None });
+            }
+        }
+        None
     }
 
     /// [`Run::invoke`], failing the run on an unhandled failure: `Some(stopped)`, or `None` when the run

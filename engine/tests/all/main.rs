@@ -8,7 +8,10 @@ mod capabilities;
 mod cli;
 mod crash;
 mod durable;
+mod leases;
 mod properties;
+mod replay;
+mod service;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -23,8 +26,21 @@ pub fn root() -> PathBuf {
 /// `env`; not yet started. The account-opening example's credit bureau is started (once) and its test
 /// key is in the environment.
 pub fn command(store: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    command_under(&[], store, args, env)
+}
+
+/// [`command`], run by the program and arguments `wrapper` (e.g. `unshare --pid --fork`).
+pub fn command_under(wrapper: &[&str], store: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     credit_bureau::for_tests();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    let weft = env!("CARGO_BIN_EXE_weft");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(weft);
+            c
+        }
+        None => Command::new(weft),
+    };
     command
         .env(credit_bureau::KEY_VARIABLE, credit_bureau::TEST_KEY)
         .args(args)
@@ -58,6 +74,32 @@ pub fn weft_with_cache(args: &[&str], cache: &Path) -> Output {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let cache = cache.to_string_lossy();
     weft_in(&dir.path().join("weft.db"), args, &[("WEFT_CACHE_DIR", &cache)])
+}
+
+/// Write `yaml` to `<dir>/<name>.yaml`, with `{steps}` standing for the built test components' folder;
+/// its path, as text.
+pub fn definition(dir: &Path, name: &str, yaml: &str) -> String {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml.replace("{steps}", &root().join("tests/steps").to_string_lossy())).expect("write it");
+    file.to_string_lossy().into_owned()
+}
+
+/// The CloudEvents in `stdout`, parsed (other lines, such as a summary, left out).
+pub fn cloudevents(stdout: &[u8]) -> Vec<serde_json::Value> {
+    text(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("specversion").is_some())
+        .collect()
+}
+
+/// Poll `done` every 10 ms, for at most 20 s.
+pub fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Bytes as text.

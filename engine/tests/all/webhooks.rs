@@ -1,77 +1,18 @@
 //! Webhook sinks over real HTTP on loopback: a `tiny_http` server stands for the receiving service.
 
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-
 use serde_json::Value;
 
-use crate::{root, text, weft_in};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-/// One request the webhook server received.
-#[derive(Debug, Clone)]
-struct Received {
-    content_type: String,
-    body: Value,
-    /// The status it answered with.
-    status: u16,
-}
+use crate::service::{Reply, Service};
+use crate::{command, root, text, wait_for, weft_in};
 
-/// A webhook receiver on 127.0.0.1 that answers 503 to its first `failures` requests, then 200.
-struct Receiver {
-    port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start(port: u16, failures: usize) -> Receiver {
-        let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).expect("a loopback port"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (serving, log) = (server.clone(), received.clone());
-        let thread = std::thread::spawn(move || {
-            for mut request in serving.incoming_requests() {
-                let content_type = request
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("Content-Type"))
-                    .map(|h| h.value.to_string())
-                    .unwrap_or_default();
-                let mut body = String::new();
-                let _ = request.as_reader().read_to_string(&mut body);
-                let mut log = log.lock().unwrap();
-                let status = if log.len() < failures { 503 } else { 200 };
-                let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                log.push(Received { content_type, body, status });
-                drop(log);
-                let _ = request.respond(tiny_http::Response::empty(status));
-            }
-        });
-        Receiver { port, received, server, thread: Some(thread) }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/events", self.port)
-    }
-
-    /// The events it acknowledged, in order.
-    fn accepted(&self) -> Vec<Value> {
-        self.received.lock().unwrap().iter().filter(|r| r.status == 200).map(|r| r.body.clone()).collect()
-    }
-
-    fn requests(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A webhook receiver that answers 503 to its first `failures` requests, then 200.
+fn receiver(port: u16, failures: usize) -> Service {
+    Service::start(port, move |i, _| Reply::status(if i < failures { 503 } else { 200 }))
 }
 
 /// A counter that loops 5 rounds; each `Again` (data 1 to 4) also goes to the topic `Ticks`, whose sink
@@ -106,8 +47,8 @@ fn tick_data(events: &[Value], instance: &str) -> Vec<Value> {
 #[test]
 fn a_webhook_that_fails_twice_then_succeeds_gets_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
-    let hook = Receiver::start(0, 2);
-    let file = ticks_process(dir.path(), &hook.url(), "");
+    let hook = receiver(0, 2);
+    let file = ticks_process(dir.path(), &hook.url("/events"), "");
     let store = dir.path().join("store.db");
     let out = weft_in(&store, &["run", &file, "--event", "Start", "--instance-id", "t-1"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -115,7 +56,12 @@ fn a_webhook_that_fails_twice_then_succeeds_gets_each_event_once() {
     let ids: Vec<Value> = hook.accepted().iter().map(|e| e["id"].clone()).collect();
     let requests = hook.requests();
     assert_eq!(requests.iter().map(|r| r.status).collect::<Vec<_>>(), [503, 503, 200, 200, 200, 200]);
-    assert!(requests.iter().all(|r| r.content_type.starts_with("application/cloudevents+json")), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("content-type").is_some_and(|t| t.starts_with("application/cloudevents+json"))),
+        "{requests:?}"
+    );
     // The first event was offered three times, always the same.
     assert!(requests[..3].iter().all(|r| r.body["id"] == ids[0]));
     // Nothing of a webhook's topic goes to standard output.
@@ -149,7 +95,7 @@ fn events_a_webhook_never_took_are_delivered_by_resume() {
     );
     assert!(text(&out.stdout).contains("\"status\":\"completed\""), "{}", text(&out.stdout));
 
-    let hook = Receiver::start(port, 0);
+    let hook = receiver(port, 0);
     let out = weft_in(&store, &["resume", "t-2"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(tick_data(&hook.accepted(), "t-2"), [1, 2, 3, 4]);
@@ -167,4 +113,106 @@ fn a_webhook_url_that_is_not_http_is_a_load_error() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("ticks.yaml:15:20") && stderr.contains("is not an http or https URL"), "{stderr}");
+}
+
+/// A webhook that answers with a redirect is not followed (a redirected POST would arrive as a GET without
+/// its body, and its 2xx would count as delivered): the redirect is retried like a failure, reported, and
+/// the events wait for the next driver, which delivers them once the service answers 2xx.
+#[test]
+fn a_webhook_that_redirects_is_not_followed_and_its_events_are_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = Arc::new(AtomicBool::new(false));
+    let answers = fixed.clone();
+    let hook = Service::start(0, move |_, r| match r.path.as_str() {
+        "/events" if !answers.load(Ordering::SeqCst) => {
+            Reply { headers: vec![("Location", "/elsewhere".into())], ..Reply::status(302) }
+        }
+        _ => Reply::status(200),
+    });
+    let file = ticks_process(dir.path(), &hook.url("/events"), ", attempts: 2, timeout: 2s");
+    let store = dir.path().join("store.db");
+    let out = weft_in(&store, &["run", &file, "--event", "Start", "--instance-id", "t-r"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("HTTP status 302 Found redirects to /elsewhere") && stderr.contains("were not delivered"),
+        "{stderr}"
+    );
+    let requests = hook.requests();
+    assert!(requests.iter().all(|r| r.method == "POST" && r.path == "/events"), "{requests:?}");
+    assert_eq!(requests.len(), 2, "two attempts at the first event; the rest wait behind it");
+
+    fixed.store(true, Ordering::SeqCst);
+    let out = weft_in(&store, &["resume", "t-r"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(tick_data(&hook.accepted(), "t-r"), [1, 2, 3, 4]);
+}
+
+/// While a slow webhook delivers, the command keeps the instance held (a second `weft resume` is refused,
+/// so the events are never posted twice, interleaved), and each acknowledgement is committed as it
+/// arrives: a command killed after two deliveries leaves only the other two to deliver.
+#[test]
+fn a_slow_webhook_keeps_its_instance_held_and_each_acknowledgement_is_committed_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Service::start(0, |_, _| Reply { delay: Duration::from_millis(700), ..Reply::status(200) });
+    let file = ticks_process(dir.path(), &hook.url("/events"), "");
+    let store = dir.path().join("store.db");
+    let lease = [("WEFT_LEASE", "300ms")];
+    let mut first = command(&store, &["run", &file, "--event", "Start", "--instance-id", "t-s"], &lease)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first delivery", || !hook.requests().is_empty());
+    let second = weft_in(&store, &["resume", "t-s"], &lease);
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
+    assert!(text(&second.stderr).contains("\"t-s\" is held by weft pid"), "{}", text(&second.stderr));
+
+    // Killed while the third event is in flight (each answer takes 700 ms): two acknowledgements are
+    // committed already.
+    wait_for("the third delivery", || hook.requests().len() >= 3);
+    std::thread::sleep(Duration::from_millis(100));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let out = weft_in(&store, &["resume", "t-s"], &lease);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let data: Vec<String> = hook.requests().iter().map(|r| r.body["data"].to_string()).collect();
+    assert_eq!(data, ["1", "2", "3", "3", "4"], "only what was never acknowledged is posted again");
+}
+
+/// An event the webhook refuses for good becomes a dead letter: the events after it are delivered, `weft
+/// status` lists it with the reason, and `weft redeliver` offers it again.
+#[test]
+fn a_refused_event_is_a_dead_letter_that_redeliver_offers_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let accepting = Arc::new(AtomicBool::new(false));
+    let answers = accepting.clone();
+    let hook = Service::start(0, move |_, r| {
+        let refused = r.body["data"] == 2 && !answers.load(Ordering::SeqCst);
+        Reply::status(if refused { 422 } else { 200 })
+    });
+    let file = ticks_process(dir.path(), &hook.url("/events"), "");
+    let store = dir.path().join("store.db");
+    let out = weft_in(&store, &["run", &file, "--event", "Start", "--instance-id", "t-d"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is a dead letter") && stderr.contains("`weft redeliver t-d`"), "{stderr}");
+    assert_eq!(tick_data(&hook.accepted(), "t-d"), [1, 3, 4], "the events after it went on");
+
+    let status = weft_in(&store, &["status", "t-d", "--json"], &[]);
+    let summary: Value = serde_json::from_str(text(&status.stdout).trim()).unwrap();
+    let dead = summary["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{summary}");
+    assert_eq!(dead[0]["sink"], "topic:Ticks");
+    assert!(dead[0]["reason"].as_str().unwrap().contains("HTTP status 422"), "{summary}");
+    let out = weft_in(&store, &["resume", "t-d"], &[]);
+    assert_eq!(out.status.code(), Some(2), "a dead letter is not offered again by resume: {}", text(&out.stderr));
+
+    accepting.store(true, Ordering::SeqCst);
+    let out = weft_in(&store, &["redeliver", "t-d"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(tick_data(&hook.accepted(), "t-d"), [1, 3, 4, 2]);
+    let status = weft_in(&store, &["status", "t-d", "--json"], &[]);
+    let summary: Value = serde_json::from_str(text(&status.stdout).trim()).unwrap();
+    assert_eq!(summary["dead_letters"], serde_json::json!([]));
 }
