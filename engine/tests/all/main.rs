@@ -8,9 +8,11 @@ mod capabilities;
 mod cli;
 mod crash;
 mod durable;
+mod inspection;
 mod leases;
 mod properties;
 mod replay;
+mod retention;
 mod service;
 mod webhooks;
 

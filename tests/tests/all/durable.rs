@@ -208,3 +208,70 @@ fn a_sub_process_is_pinned_with_its_parent() {
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(data(&events), [json!("Hi Hi"), json!("Hi Hi Hi Hi"), json!("Hi Hi Hi Hi")]);
 }
+
+/// `yaml` (with `{steps}` for the built test components) written to `<dir>/<name>.yaml`.
+fn write_definition(dir: &Path, name: &str, yaml: &str) -> std::path::PathBuf {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml.replace("{steps}", &tests_dir("steps").to_string_lossy())).unwrap();
+    file
+}
+
+/// A run cancelled after a commit whose events were never published (its driver died first) publishes
+/// them as it ends; nothing is left for a later driver.
+#[test]
+fn cancelling_publishes_what_was_committed_and_never_published() {
+    let fx = Fixture::new();
+    let file = write_definition(
+        fx.dir.path(),
+        "audited",
+        "name: audited\nversion: 1.0.0\nsteps:\n  - id: echo\n    component: '{steps}/echo.wasm'\n\
+         inputs:\n  - event: Start\n    to: [{ topic: Audit }, { step: echo }]\n",
+    );
+    let driver = fx.driver();
+    drop(start(&driver, &file, "x")); // committed with the Audit event in its outbox, never driven
+    let mut held = driver.open_running("x").unwrap();
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.cancel(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    let published: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(data(&published), [json!("Hi")]);
+    assert!(fx.store.unacked("x", 0, 10).unwrap().is_empty());
+    drop(held);
+    assert!(matches!(driver.open("x"), Err(DurableError::Ended { .. })), "nothing left to publish");
+}
+
+/// Two awaits of one event, with different timeouts and timeout paths: after an upgrade each open await
+/// keeps its own (matched by where it is declared, not by its event), so each timeout takes its own path.
+#[test]
+fn an_upgrade_keeps_each_of_two_awaits_of_one_event_on_its_own_timeout_path() {
+    let fx = Fixture::new();
+    let yaml = "name: twice\nversion: 1.0.0\nsteps:\n  - id: echo\n    component: '{steps}/echo.wasm'\n  \
+                - id: short\n    component: '{steps}/recorder.wasm'\n  - id: long\n    component: '{steps}/recorder.wasm'\n\
+                inputs:\n  - event: Start\n    to: [{ step: echo }]\n  - event: Reply\n    to: [{ step: short }]\n\
+                edges:\n  - from: { step: echo, result: echo }\n    to:\n      - await: Reply\n        timeout: 1h\n        \
+                onTimeout: [{ step: short }]\n  - from: { step: echo, result: echo }\n    to:\n      - await: Reply\n        \
+                timeout: 2h\n        onTimeout: [{ step: long }]\n";
+    let file = write_definition(fx.dir.path(), "twice", yaml);
+    let driver = fx.driver();
+    let mut held = start(&driver, &file, "t");
+    drive(&driver, &mut held);
+    assert_eq!(held.run().state().status, Status::Waiting);
+    drop(held);
+    // Version 2 accepts one more input event; its awaits are declared where they were.
+    let v2 = yaml.replace("inputs:\n", "inputs:\n  - event: Ping\n    to: [{ step: long }]\n");
+    write_definition(fx.dir.path(), "twice", &v2);
+    let mut held = driver.open_running("t").unwrap();
+    let mut relay = driver.relay(&held, Vec::new());
+    driver.upgrade(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    drop(held);
+    // Three hours later both have timed out: one value each, not two for `short`.
+    let later = FixedClock(TEST_TIME_MS + 3 * 3_600_000);
+    let late = Driver::new(fx.store.clone(), runtime(), &later);
+    let mut held = late.open("t").unwrap();
+    drive(&late, &mut held);
+    let states = &held.run().state().step_states;
+    let seen = |i: usize| states[i].as_ref().map(|s| s.to_value()["seen"].as_array().unwrap().len());
+    assert_eq!((seen(1), seen(2)), (Some(1), Some(1)), "{states:?}");
+}
