@@ -312,8 +312,8 @@ impl<'a> Driver<'a> {
     }
 
     /// Deliver the awaited event `event_type` with `data` to the held instance (after publishing what is
-    /// unacknowledged, re-running a superstep left in flight and waking the run up, as [`Driver::drive`]
-    /// does), commit that, and run on.
+    /// unacknowledged and re-running a superstep left in flight, as [`Driver::drive`] does), waking the run
+    /// up in the same commit, and run on.
     ///
     /// Errors: as [`Driver::drive`]; [`DurableError::NotAwaited`] (the event changes nothing).
     pub fn send<W: Write>(
@@ -325,8 +325,10 @@ impl<'a> Driver<'a> {
     ) -> Result<(), DurableError> {
         self.relay_unacked(instance, relay)?;
         self.settle(instance, relay)?;
-        // An await whose deadline has passed has timed out, whether or not anyone resumed the run since.
-        self.wake(instance, relay)?;
+        // Waking up and taking the event are one commit, so that a running checkpoint is always followed by
+        // a superstep (what the replay rule re-runs). An await whose deadline has passed has timed out,
+        // whether or not anyone resumed the run since; a refused event leaves the run as it was committed.
+        instance.run.fire_due(self.clock.now_ms());
         instance.run.send_awaited(event_type, data)?;
         let effects = instance.run.take_effects();
         self.commit(instance, effects, relay)?;

@@ -7,20 +7,21 @@
 //! re-publications), and the same history apart from timings: no message lost or delivered twice.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::{command, text, weft_in};
+use crate::{command, killed_output, random_delay, text, weft_in};
 
 const PROCESS: &str = "tests/processes/crash-loop.yaml";
 const INSTANCE: &str = "crash";
 /// Every run sees this time, so that the crashed and uncrashed runs' events can be compared byte for byte.
 const NOW: (&str, &str) = ("WEFT_NOW", "2026-11-22T09:00:00Z");
+/// A killed `weft` leaves its lease behind: the next waits until it runs out, so keep it short.
+const LEASE: (&str, &str) = ("WEFT_LEASE", "200ms");
 /// Kills required over the whole test.
 const KILLS: usize = 25;
 /// Of those, kills after the attempt had committed and published at least one superstep (the rest land
@@ -37,10 +38,10 @@ struct Outcome {
 }
 
 fn outcome(store: &Path) -> Outcome {
-    let status = weft_in(store, &["status", INSTANCE, "--json"], &[NOW]);
+    let status = weft_in(store, &["status", INSTANCE, "--json"], &[NOW, LEASE]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
     let summary: Value = serde_json::from_str(text(&status.stdout).trim()).expect("status prints JSON");
-    let history = weft_in(store, &["history", INSTANCE, "--json"], &[NOW]);
+    let history = weft_in(store, &["history", INSTANCE, "--json"], &[NOW, LEASE]);
     let history = text(&history.stdout)
         .lines()
         .map(|l| {
@@ -54,35 +55,16 @@ fn outcome(store: &Path) -> Outcome {
     Outcome { status: summary["status"].clone(), states: summary["states"].clone(), history }
 }
 
-/// The events in `stdout`, as complete JSON lines; a line cut by a kill can only be the last one.
-fn events(stdout: &str) -> Vec<String> {
-    let lines: Vec<&str> = stdout.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) if v.get("specversion").is_some() => out.push(line.to_string()),
-            Ok(_) => {} // a summary
-            Err(e) => assert_eq!(i, lines.len() - 1, "only the last line may be cut by a kill: {line}: {e}"),
-        }
-    }
-    out
-}
-
-/// A random delay up to `max`.
-fn random_delay(max: Duration) -> Duration {
-    let r = RandomState::new().hash_one(Instant::now());
-    Duration::from_micros(r % u64::try_from(max.as_micros()).unwrap_or(1).max(1))
-}
-
 #[test]
 fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
     let dir = tempfile::tempdir().unwrap();
     let reference_store = dir.path().join("reference.db");
     let started = Instant::now();
-    let reference = weft_in(&reference_store, &["run", PROCESS, "--event", "Start", "--instance-id", INSTANCE], &[NOW]);
+    let reference =
+        weft_in(&reference_store, &["run", PROCESS, "--event", "Start", "--instance-id", INSTANCE], &[NOW, LEASE]);
     let full_run = started.elapsed();
     assert_eq!(reference.status.code(), Some(0), "{}", text(&reference.stderr));
-    let expected_events = events(&text(&reference.stdout));
+    let expected_events = killed_output(&text(&reference.stdout));
     let expected = outcome(&reference_store);
     assert_eq!(expected.status, "completed");
     assert_eq!(
@@ -107,7 +89,7 @@ fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
                 &["resume", INSTANCE]
             };
             let stdout = dir.path().join(format!("out-{instances}-{attempt}.txt"));
-            let mut child = command(&store, args, &[NOW])
+            let mut child = command(&store, args, &[NOW, LEASE])
                 .stdout(std::fs::File::create(&stdout).unwrap())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -117,7 +99,7 @@ fn a_run_killed_at_random_moments_and_resumed_ends_as_if_it_never_crashed() {
             let _ = child.kill(); // SIGKILL; fails only when the child was already reaped
             let status = child.wait_with_output().unwrap();
             let killed = status.status.signal() == Some(9);
-            let attempt_events = events(&std::fs::read_to_string(&stdout).unwrap());
+            let attempt_events = killed_output(&std::fs::read_to_string(&stdout).unwrap());
             if killed {
                 kills += 1;
                 mid_run += usize::from(!attempt_events.is_empty());

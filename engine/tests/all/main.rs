@@ -7,6 +7,7 @@
 mod capabilities;
 mod cli;
 mod crash;
+mod crash_time;
 mod durable;
 mod inspection;
 mod leases;
@@ -102,6 +103,28 @@ pub fn wait_for(what: &str, done: impl Fn() -> bool) {
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// The CloudEvents JSON lines in the output of a `weft` that may have been killed: complete lines only; a
+/// line cut by the kill can only be the last one.
+pub fn killed_output(stdout: &str) -> Vec<String> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) if v.get("specversion").is_some() => out.push(line.to_string()),
+            Ok(_) => {} // a summary
+            Err(e) => assert_eq!(i, lines.len() - 1, "only the last line may be cut by a kill: {line}: {e}"),
+        }
+    }
+    out
+}
+
+/// A random delay up to `max`.
+pub fn random_delay(max: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let r = RandomState::new().hash_one(std::time::Instant::now());
+    std::time::Duration::from_micros(r % u64::try_from(max.as_micros()).unwrap_or(1).max(1))
 }
 
 /// Bytes as text.
