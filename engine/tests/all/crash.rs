@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::{command, killed_output, random_delay, text, weft_in};
+use crate::{command, history_of, killed_output, random_delay, summary_of, text, weft_in};
 
 const PROCESS: &str = "tests/processes/crash-loop.yaml";
 const INSTANCE: &str = "crash";
@@ -38,21 +38,12 @@ struct Outcome {
 }
 
 fn outcome(store: &Path) -> Outcome {
-    let status = weft_in(store, &["status", INSTANCE, "--json"], &[NOW, LEASE]);
-    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
-    let summary: Value = serde_json::from_str(text(&status.stdout).trim()).expect("status prints JSON");
-    let history = weft_in(store, &["history", INSTANCE, "--json"], &[NOW, LEASE]);
-    let history = text(&history.stdout)
-        .lines()
-        .map(|l| {
-            let mut entry: Value = serde_json::from_str(l).expect("history prints JSON lines");
-            if let Some(invoked) = entry["record"].get_mut("invoked") {
-                invoked["duration_us"] = Value::from(0);
-            }
-            entry
-        })
-        .collect();
-    Outcome { status: summary["status"].clone(), states: summary["states"].clone(), history }
+    let summary = summary_of(store, INSTANCE);
+    Outcome {
+        status: summary["status"].clone(),
+        states: summary["states"].clone(),
+        history: history_of(store, INSTANCE),
+    }
 }
 
 #[test]

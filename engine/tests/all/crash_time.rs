@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::service::{Received, Reply, Service};
-use crate::{command, killed_output, random_delay, root, text, weft_in};
+use crate::{command, history_of, killed_output, random_delay, root, summary_of, text, weft_in};
 
 const INSTANCE: &str = "orders";
 /// Kills required over the whole test.
@@ -132,24 +132,12 @@ fn keys(requests: &[Received]) -> BTreeMap<String, Value> {
 }
 
 fn outcome(store: &Path, dir: &Path, published: Vec<String>, requests: &[Received]) -> Outcome {
-    let status = weft_in(store, &["status", INSTANCE, "--json"], &[]);
-    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
-    let summary: Value = serde_json::from_str(text(&status.stdout).trim()).expect("status prints JSON");
-    let history = text(&weft_in(store, &["history", INSTANCE, "--json"], &[]).stdout)
-        .lines()
-        .map(|l| {
-            let mut entry: Value = serde_json::from_str(l).expect("history prints JSON lines");
-            if let Some(invoked) = entry["record"].get_mut("invoked") {
-                invoked["duration_us"] = Value::from(0);
-            }
-            entry
-        })
-        .collect();
+    let summary = summary_of(store, INSTANCE);
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("the audit topic's file");
     Outcome {
         status: summary["status"].clone(),
         states: summary["states"].clone(),
-        history,
+        history: history_of(store, INSTANCE),
         published: by_id(published, "published events"),
         audit: by_id(audit.lines().map(str::to_owned), "the audit file"),
         keys: keys(requests),

@@ -127,6 +127,28 @@ pub fn random_delay(max: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_micros(r % u64::try_from(max.as_micros()).unwrap_or(1).max(1))
 }
 
+/// The summary of instance `id` in `store` (`weft status --json`), asserting it is readable.
+pub fn summary_of(store: &Path, id: &str) -> serde_json::Value {
+    let status = weft_in(store, &["status", id, "--json"], &[]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    serde_json::from_str(text(&status.stdout).trim()).expect("status prints JSON")
+}
+
+/// The history of instance `id` in `store` (`weft history --json`) with its timings zeroed: what two runs
+/// of the same schedule must agree on.
+pub fn history_of(store: &Path, id: &str) -> Vec<serde_json::Value> {
+    text(&weft_in(store, &["history", id, "--json"], &[]).stdout)
+        .lines()
+        .map(|l| {
+            let mut entry: serde_json::Value = serde_json::from_str(l).expect("history prints JSON lines");
+            if let Some(invoked) = entry["record"].get_mut("invoked") {
+                invoked["duration_us"] = serde_json::Value::from(0);
+            }
+            entry
+        })
+        .collect()
+}
+
 /// Bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

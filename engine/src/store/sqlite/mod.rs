@@ -336,3 +336,31 @@ impl Store for SqliteStore {
         self.write(|tx| write::prune(tx, ended_before_ms, now_ms, limit))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A read takes a connection of its own: while the writer is busy (here: its lock held for a while, as
+    /// during a slow disk flush), a read goes on at once.
+    #[test]
+    fn reads_do_not_queue_behind_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("weft.db"), Durability::Full).unwrap();
+        std::thread::scope(|scope| {
+            let (held, hold) = std::sync::mpsc::channel();
+            let store = &store;
+            scope.spawn(move || {
+                let _writer = store.writer();
+                held.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(1500));
+            });
+            hold.recv().unwrap();
+            let started = Instant::now();
+            assert!(store.list(&ListFilter::default(), None, 10).unwrap().is_empty());
+            assert!(store.blob("none").unwrap().is_none());
+            assert!(started.elapsed() < Duration::from_millis(500), "the reads waited {:?}", started.elapsed());
+        });
+    }
+}
