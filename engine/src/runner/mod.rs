@@ -69,6 +69,19 @@ pub struct Run {
 struct Log {
     effects: Effects,
     history: bool,
+    /// The most values a parameter queue or an all-of member may hold (`limits.maxQueuedValues`).
+    max_queued: usize,
+    /// The first queue that went past `max_queued` since the last superstep ended.
+    over: Option<Over>,
+}
+
+/// A queue that holds more values than the process allows.
+#[derive(Debug, Clone, Copy)]
+enum Over {
+    /// Parameter `param` of kernel function `function` of step `step`.
+    Param { step: usize, function: usize, param: usize },
+    /// Member `member` of all-of group `group`.
+    Member { group: usize, member: usize },
 }
 
 impl Log {
@@ -136,7 +149,8 @@ impl Run {
         // A checkpoint written before state changes were counted.
         state.state_changes.resize(process.steps.len(), 0);
         let instances = StepInstances::new(process.steps.len());
-        Ok(Run { process, state, instances, log: Log::default() })
+        let max_queued = usize::try_from(process.loaded.definition.max_queued_values()).unwrap_or(usize::MAX);
+        Ok(Run { process, state, instances, log: Log { max_queued, ..Log::default() } })
     }
 
     /// Record history entries in the effects (off by default: an in-memory run does not pay for them).
@@ -337,7 +351,10 @@ impl Run {
         // Drained in place, so that the next superstep's messages reuse the allocation.
         let mut pending = std::mem::take(&mut self.state.pending);
         for m in pending.drain(..) {
-            self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
+            let queued = self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
+            if let Some(param) = m.to.param.filter(|_| queued > self.log.max_queued) {
+                self.log.over.get_or_insert(Over::Param { step: m.to.step, function: m.to.function, param });
+            }
         }
         self.state.pending = pending;
         let mut stop = false;
@@ -363,36 +380,30 @@ impl Run {
         }
     }
 
-    /// A parameter queue or an all-of member holding more values than the process allows
-    /// (`limits.maxQueuedValues`): values that never form a complete set would otherwise pile up in every
-    /// checkpoint for ever.
-    fn over_bound(&self) -> Option<RunError> {
-        let max = self.process.loaded.definition.max_queued_values();
-        let max_len = usize::try_from(max).unwrap_or(usize::MAX);
-        for (step, functions) in self.state.queues.iter().enumerate() {
-            for (function, queue) in functions.iter().enumerate() {
-                if let Some(p) = queue.params.iter().position(|q| q.len() > max_len) {
-                    let param = &self.process.steps[step].description.functions[function].params[p].name;
-                    let message = format!(
-                        "more than {max} values wait in the queue of parameter \"{param}\", never forming a \
-                         complete set of arguments; send its other parameters, or raise `limits.maxQueuedValues`"
-                    );
-                    return Some(self.error_at(step, function, ErrorKind::MessageLimit, message));
-                }
+    /// The error for the first parameter queue or all-of member that went past `limits.maxQueuedValues`
+    /// since the last superstep ended (checked where values are queued, so the hot path pays one
+    /// comparison): values that never form a complete set would otherwise pile up in every checkpoint.
+    fn over_bound(&mut self) -> Option<RunError> {
+        let max = self.log.max_queued;
+        match self.log.over.take()? {
+            Over::Param { step, function, param } => {
+                let name = &self.process.steps[step].description.functions[function].params[param].name;
+                let message = format!(
+                    "more than {max} values wait in the queue of parameter \"{name}\", never forming a complete \
+                     set of arguments; send its other parameters, or raise `limits.maxQueuedValues`"
+                );
+                Some(self.error_at(step, function, ErrorKind::MessageLimit, message))
             }
-        }
-        let groups = self.process.routing.all_of().iter().zip(&self.state.arrivals);
-        for (group, members) in groups {
-            if let Some(m) = members.iter().position(|q| q.len() > max_len) {
+            Over::Member { group, member } => {
+                let group = &self.process.routing.all_of()[group];
                 let message = format!(
                     "more than {max} arrivals from {} wait for the rest of the all-of group of /edges/{}; raise \
                      `limits.maxQueuedValues`, or make the group's members arrive as often as each other",
-                    group.keys[m], group.edge
+                    group.keys[member], group.edge
                 );
-                return Some(RunError { kind: ErrorKind::MessageLimit, message, step: None, function: None });
+                Some(RunError { kind: ErrorKind::MessageLimit, message, step: None, function: None })
             }
         }
-        None
     }
 
     /// [`Run::invoke`], failing the run on an unhandled failure: `Some(stopped)`, or `None` when the run
@@ -737,6 +748,8 @@ fn deliver(
                         log.record(state.superstep, HistoryRecord::Fired { edges: vec![fired.path.clone()] });
                     }
                     stop |= deliver(state, routing, &routing.all_of()[group].routes, &object, "", log);
+                } else if state.arrivals[group][member].len() > log.max_queued {
+                    log.over.get_or_insert(Over::Member { group, member });
                 }
             }
             Route::Await(i) => {

@@ -309,10 +309,17 @@ impl FunctionQueue {
     }
 
     /// Queue one message: a value for parameter `param`, or a trigger for a function without parameters.
-    pub fn push(&mut self, param: Option<usize>, data: Json) {
+    /// Returns how many values the parameter's queue holds now (0 for a trigger).
+    pub fn push(&mut self, param: Option<usize>, data: Json) -> usize {
         match param.and_then(|p| self.params.get_mut(p)) {
-            Some(queue) => queue.push_back(data),
-            None => self.triggers += 1,
+            Some(queue) => {
+                queue.push_back(data);
+                queue.len()
+            }
+            None => {
+                self.triggers += 1;
+                0
+            }
         }
     }
 
