@@ -96,23 +96,23 @@ impl SqliteStore {
         &self.path
     }
 
-    fn init(mut conn: Connection, path: &Path, durability: Durability, in_memory: bool) -> Result<Self, StoreError> {
+    fn init(conn: Connection, path: &Path, durability: Durability, in_memory: bool) -> Result<Self, StoreError> {
         let unusable = |why: String| StoreError::Unusable(format!("{}: {why}; it was left untouched", path.display()));
-        conn.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
+        conn.busy_timeout(BUSY_FOR).map_err(backend)?;
         // One read transaction, so that the three agree even while another process creates the store.
-        let (application_id, version, tables) = {
-            let tx = conn.transaction().map_err(backend)?;
-            let application_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| {
-                unusable(format!(
-                    "not a Weft store ({e}); give --store (or WEFT_STORE) the path of a Weft store or a new file"
-                ))
-            })?;
-            let version = user_version(&tx).map_err(|e| unusable(e.to_string()))?;
-            let tables: i64 = tx
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| unusable(e.to_string()))?;
-            (application_id, version, tables)
+        let inspect = || {
+            let tx = conn.unchecked_transaction()?;
+            let application_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            let version = user_version(&tx)?;
+            let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            Ok((application_id, version, tables))
         };
+        let (application_id, version, tables) = retry_busy(inspect).map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => unusable(format!(
+                "not a Weft store ({e}); give --store (or WEFT_STORE) the path of a Weft store or a new file"
+            )),
+            _ => opening(e, &unusable),
+        })?;
         if application_id != APPLICATION_ID && (application_id != 0 || tables > 0 || version != 0) {
             return Err(unusable(
                 "an SQLite database of another program, not a Weft store; give --store (or WEFT_STORE) another path"
@@ -127,11 +127,16 @@ impl SqliteStore {
         }
         // A store a newer schema opens for the first time is checked whole before anything writes to it.
         if version > 0 && version < SCHEMA_VERSION {
-            check_whole(&conn).map_err(unusable)?;
+            let result: String = retry_busy(|| conn.query_row("PRAGMA quick_check", [], |r| r.get(0)))
+                .map_err(|e| opening(e, &unusable))?;
+            if result != "ok" {
+                return Err(unusable(format!("the file is damaged ({result})")));
+            }
         }
         if !in_memory {
-            let mode: String =
-                conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| unusable(e.to_string()))?;
+            // Switching to WAL needs the file to itself, and SQLite does not wait for that: try again.
+            let mode: String = retry_busy(|| conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)))
+                .map_err(|e| opening(e, &unusable))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(unusable(format!(
                     "SQLite cannot use write-ahead logging here (journal mode stays \"{mode}\"); keep the store on \
@@ -143,8 +148,9 @@ impl SqliteStore {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
-        conn.execute_batch(&format!("PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;")).map_err(backend)?;
-        migrate(&mut conn).map_err(|e| match e {
+        retry_busy(|| conn.execute_batch(&format!("PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;")))
+            .map_err(backend)?;
+        migrate(&conn).map_err(|e| match e {
             Migration::Failed(n, why) => unusable(format!("schema migration {n} failed: {why}")),
             Migration::Store(e) => e,
         })?;
@@ -203,10 +209,38 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
-/// `PRAGMA quick_check` of the whole file: the first problem it finds.
-fn check_whole(conn: &Connection) -> Result<(), String> {
-    let result: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
-    if result == "ok" { Ok(()) } else { Err(format!("the file is damaged ({result})")) }
+/// How long opening a store keeps trying while another process holds it locked.
+const BUSY_FOR: Duration = Duration::from_secs(10);
+
+/// Whether SQLite said busy or locked: another connection holds a lock, and trying again may succeed.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+/// Run `f` again while SQLite answers busy or locked, every 10 ms for up to [`BUSY_FOR`]: the busy
+/// handler covers most waits, but not all (switching a new file to WAL, a read that meets another
+/// process's first write).
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_FOR => std::thread::sleep(Duration::from_millis(10)),
+            done => return done,
+        }
+    }
+}
+
+/// An error while opening a store: busy for too long is [`StoreError::Backend`] (try again), anything else
+/// makes the file unusable (`unusable` says so, naming it).
+fn opening(e: rusqlite::Error, unusable: &dyn Fn(String) -> StoreError) -> StoreError {
+    if is_busy(&e) {
+        StoreError::Backend(format!(
+            "another process kept the store locked for {} s: {e}; try again",
+            BUSY_FOR.as_secs()
+        ))
+    } else {
+        unusable(e.to_string())
+    }
 }
 
 enum Migration {
@@ -216,21 +250,29 @@ enum Migration {
 
 /// Apply every migration the store lacks, each in its own write transaction that reads the version again
 /// first: another process may have applied it meanwhile.
-fn migrate(conn: &mut Connection) -> Result<(), Migration> {
+fn migrate(conn: &Connection) -> Result<(), Migration> {
+    let store = |e: rusqlite::Error| Migration::Store(backend(e));
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
-        if user_version(conn).map_err(|e| Migration::Store(backend(e)))? >= version {
+        if retry_busy(|| user_version(conn)).map_err(store)? >= version {
             continue;
         }
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| Migration::Store(backend(e)))?;
-        if user_version(&tx).map_err(|e| Migration::Store(backend(e)))? >= version {
-            continue;
+        retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE")).map_err(store)?;
+        let applied = (|| {
+            if user_version(conn).map_err(store)? >= version {
+                return Ok(());
+            }
+            conn.execute_batch(sql).map_err(|e| Migration::Failed(i + 1, e.to_string()))?;
+            conn.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={version};"))
+                .map_err(store)
+        })();
+        match applied {
+            Ok(()) => retry_busy(|| conn.execute_batch("COMMIT")).map_err(store)?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
         }
-        tx.execute_batch(sql).map_err(|e| Migration::Failed(i + 1, e.to_string()))?;
-        tx.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={version};"))
-            .map_err(|e| Migration::Store(backend(e)))?;
-        tx.commit().map_err(|e| Migration::Store(backend(e)))?;
     }
     Ok(())
 }
