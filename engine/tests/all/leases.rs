@@ -68,9 +68,10 @@ fn a_killed_holder_is_taken_over_once_its_lease_runs_out() {
 #[test]
 fn a_live_holder_in_another_pid_namespace_is_never_taken_over() {
     let dir = tempfile::tempdir().unwrap();
-    let (service, file) = slow_process(dir.path(), Duration::from_secs(3));
+    let (service, file) = slow_process(dir.path(), Duration::from_secs(5));
     let store = dir.path().join("store.db");
-    let lease = [("WEFT_LEASE", "500ms")];
+    // A period long enough that a loaded machine still renews in time (three times per period).
+    let lease = [("WEFT_LEASE", "1500ms")];
     let isolated = std::process::Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .status()
@@ -88,7 +89,7 @@ fn a_live_holder_in_another_pid_namespace_is_never_taken_over() {
         let second = weft_in(&store, &["resume", "n"], &lease);
         assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
         assert!(text(&second.stderr).contains("\"n\" is held by weft pid"), "{}", text(&second.stderr));
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(800));
     }
     let done = holder.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", text(&done.stderr));

@@ -157,7 +157,7 @@ fn a_slow_webhook_keeps_its_instance_held_and_each_acknowledgement_is_committed_
     let hook = Service::start(0, |_, _| Reply { delay: Duration::from_millis(700), ..Reply::status(200) });
     let file = ticks_process(dir.path(), &hook.url("/events"), "");
     let store = dir.path().join("store.db");
-    let lease = [("WEFT_LEASE", "300ms")];
+    let lease = [("WEFT_LEASE", "1500ms")];
     let mut first = command(&store, &["run", &file, "--event", "Start", "--instance-id", "t-s"], &lease)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
