@@ -171,8 +171,7 @@ impl<'a> Driver<'a> {
         run.record_history(self.history);
         run.send(event_type, data)?;
         let effects = run.take_effects();
-        let layout = Layout::of(&process).to_json();
-        let layout_digest = sha256_hex(layout.as_bytes());
+        let layout = PinnedLayout::of(&process);
         let info = InstanceInfo {
             id: id.into(),
             process: process.name().into(),
@@ -181,7 +180,7 @@ impl<'a> Driver<'a> {
             definition_file: file.display().to_string(),
             definition_digest: process.digest.clone(),
             components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
-            layout_digest: Some(layout_digest.clone()),
+            layout_digest: Some(layout.digest.clone()),
             revision: 1,
             epoch: 1,
             created_ms: now,
@@ -190,13 +189,11 @@ impl<'a> Driver<'a> {
             holder: None,
         };
         let outbox = outbox(&process, id, &effects.published, 0);
-        let mut blobs: Vec<(&str, &[u8])> = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
-        blobs.push((&layout_digest, layout.as_bytes()));
         let (_, until) = self.leases.until();
         let new = NewInstance {
             info: &info,
             definition: process.text.as_bytes(),
-            blobs,
+            blobs: layout.blobs(&process),
             lease_owner: self.leases.owner(),
             lease_until_ms: until,
             checkpoint: Checkpoint {
@@ -481,18 +478,15 @@ impl<'a> Driver<'a> {
             superstep: run.state().superstep,
             record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },
         }];
-        let layout = Layout::of(&new).to_json();
-        let layout_digest = sha256_hex(layout.as_bytes());
-        let mut blobs: Vec<(&str, &[u8])> = new.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes)).collect();
-        blobs.push((&layout_digest, layout.as_bytes()));
+        let layout = PinnedLayout::of(&new);
         let pinned = Pinned {
             definition_file: &instance.info.definition_file,
             version: &new.loaded.definition.version,
             definition_digest: &new.digest,
             definition: new.text.as_bytes(),
             components: &components,
-            layout_digest: &layout_digest,
-            blobs,
+            layout_digest: &layout.digest,
+            blobs: layout.blobs(&new),
         };
         let acks = relay.take_acks();
         let commit = Commit {
@@ -511,8 +505,28 @@ impl<'a> Driver<'a> {
         instance.run = run;
         instance.info.definition_digest.clone_from(&new.digest);
         instance.info.components = components;
-        instance.info.layout_digest = Some(layout_digest);
+        instance.info.layout_digest = Some(layout.digest);
         Ok(())
+    }
+}
+
+/// The layout a run of a process is pinned to, as the JSON text stored and its SHA-256.
+struct PinnedLayout {
+    text: String,
+    digest: String,
+}
+
+impl PinnedLayout {
+    fn of(process: &Process) -> Self {
+        let text = Layout::of(process).to_json();
+        PinnedLayout { digest: sha256_hex(text.as_bytes()), text }
+    }
+
+    /// Every blob a run of `process` is pinned to besides its definition: its components, its
+    /// sub-processes' texts and this layout, by digest.
+    fn blobs<'a>(&'a self, process: &'a Process) -> Vec<(&'a str, &'a [u8])> {
+        let pins = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes));
+        pins.chain(std::iter::once((self.digest.as_str(), self.text.as_bytes()))).collect()
     }
 }
 

@@ -194,6 +194,9 @@ pub enum Status {
     Cancelled,
 }
 
+/// The names of the statuses in which a run has ended (see [`Status::is_final`]).
+pub const FINAL_STATUS_NAMES: [&str; 4] = ["completed", "stopped", "failed", "cancelled"];
+
 impl Status {
     /// Whether the run has ended: completed, stopped, failed or cancelled. Nothing of it runs again.
     pub fn is_final(&self) -> bool {

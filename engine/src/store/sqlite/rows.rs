@@ -18,7 +18,8 @@ pub const INFO_COUNT: usize = 15;
 /// The columns [`outbox_event`] reads, in its order.
 pub const OUTBOX_COLUMNS: &str = "seq, event_id, topic, sink, cloudevent";
 
-/// The status names of a run that has ended, as an SQL list.
+/// The status names of a run that has ended ([`FINAL_STATUS_NAMES`](crate::runner::state::FINAL_STATUS_NAMES)),
+/// as an SQL list.
 pub const FINAL_STATUSES: &str = "('completed', 'stopped', 'failed', 'cancelled')";
 
 /// `n` as an SQLite integer (saturating at `i64::MAX`).
@@ -92,4 +93,13 @@ pub fn exists(conn: &Connection, id: &str) -> Result<(), StoreError> {
         .map_err(backend)?
         .map(drop)
         .ok_or_else(|| StoreError::NotFound(id.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sql_list_of_final_statuses_is_the_runner_s() {
+        let names: Vec<String> = crate::runner::state::FINAL_STATUS_NAMES.iter().map(|n| format!("'{n}'")).collect();
+        assert_eq!(super::FINAL_STATUSES, format!("({})", names.join(", ")));
+    }
 }

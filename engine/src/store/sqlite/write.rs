@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::runner::state::FINAL_STATUS_NAMES;
 use crate::store::{Checkpoint, Commit, Lease, NewInstance, Pinned, Pruned, StoreError};
 
 use super::backend;
@@ -52,7 +53,7 @@ impl Head {
 
     /// Refuse deleting it unless it has ended and nobody holds it at `now_ms`.
     fn deletable(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {
-        if !FINAL_STATUSES.contains(&format!("'{}'", self.status)) {
+        if !FINAL_STATUS_NAMES.contains(&self.status.as_str()) {
             return Err(StoreError::NotEnded { instance: id.into(), status: self.status.clone() });
         }
         match &self.lease_owner {
