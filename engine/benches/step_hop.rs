@@ -139,8 +139,9 @@ fn benches(c: &mut Criterion) {
         durable.bench_function(format!("cycle/{mode}"), |b| {
             b.iter(|| {
                 n += 1;
-                let mut held =
-                    driver.start(durable_cycle.clone(), &file, &format!("bench-{n}"), "Start", Json::null()).unwrap();
+                let mut held = driver
+                    .start(durable_cycle.clone(), &file, &format!("bench-{n}"), "Start", Json::null(), None)
+                    .unwrap();
                 let mut relay = driver.relay(&held, std::io::sink());
                 driver.drive(&mut held, &mut relay).unwrap();
                 driver.finish(&held, relay).unwrap();

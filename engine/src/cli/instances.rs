@@ -15,7 +15,7 @@ use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
 use crate::durable::{Driver, DurableError};
 use crate::runner::clock::{self, format_time};
 use crate::runner::layout::Layout;
-use crate::store::{ListCursor, ListFilter, Store, StoreError};
+use crate::store::{Appended, Inbound, InboxKind, ListCursor, ListFilter, Store, StoreError};
 
 /// How many instances or history commits a command reads from the store at a time.
 const PAGE: usize = 500;
@@ -38,6 +38,28 @@ pub struct InstanceArgs {
     cache: CacheArgs,
 }
 
+/// The CloudEvent identity of an event given on the command line.
+#[derive(Args)]
+pub struct IdentityArgs {
+    /// The event's CloudEvent `source` (default: weft:cli).
+    #[arg(long, value_name = "URI", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    event_source: Option<String>,
+    /// The event's CloudEvent `id`: an event with the same source and id received again is recognised as a
+    /// duplicate and changes nothing (default: a random UUID).
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub event_id: Option<String>,
+}
+
+/// The `source` of events given on the command line without `--event-source`.
+pub const CLI_SOURCE: &str = "weft:cli";
+
+impl IdentityArgs {
+    /// The `source`: as given, else [`CLI_SOURCE`].
+    pub fn source(&self) -> &str {
+        self.event_source.as_deref().unwrap_or(CLI_SOURCE)
+    }
+}
+
 /// Arguments of `weft send`.
 #[derive(Args)]
 pub struct SendArgs {
@@ -55,6 +77,8 @@ pub struct SendArgs {
     /// Print the summary as one JSON line on stdout instead of text on stderr.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    identity: IdentityArgs,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -116,26 +140,80 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    if let Action::Cancel = action {
+        let id = uuid::Uuid::new_v4().to_string();
+        let request = Inbound {
+            source: CLI_SOURCE,
+            id: &id,
+            kind: InboxKind::Cancel,
+            event_type: "",
+            data: "null",
+            received_ms: clock.now_ms(),
+        };
+        return deliver(&driver, &args.id, &request, args.json);
+    }
     let mut held = match action {
         Action::Resume if args.upgrade => driver.open_running(&args.id),
         Action::Resume => driver.open(&args.id),
-        Action::Cancel => driver.open_running(&args.id),
-        Action::Status | Action::Redeliver => driver.open_any(&args.id),
+        Action::Status | Action::Cancel | Action::Redeliver => driver.open_any(&args.id),
     }
     .map_err(durable_error)?;
     let mut relay = driver.relay(&held, std::io::stdout().lock());
     let done = match action {
         Action::Resume if args.upgrade => {
-            driver.upgrade(&mut held, &mut relay).and_then(|()| driver.drive(&mut held, &mut relay))
+            driver.upgrade(&mut held, &mut relay).and_then(|()| driver.drive(&mut held, &mut relay).map(drop))
         }
-        Action::Resume => driver.drive(&mut held, &mut relay),
-        Action::Cancel => driver.cancel(&mut held, &mut relay),
-        Action::Status | Action::Redeliver => driver.redeliver(&held, &mut relay).map(|n| {
+        Action::Resume => driver.drive(&mut held, &mut relay).map(drop),
+        Action::Status | Action::Cancel | Action::Redeliver => driver.redeliver(&held, &mut relay).map(|n| {
             eprintln!("offered {n} dead letter(s) again");
         }),
     };
     done.map_err(durable_error)?;
     super::deliveries::conclude(&driver, &held, relay, true, args.json)
+}
+
+/// `weft send` and `weft cancel`: receive `event` into the inbox of `id` (checked against the instance's
+/// last checkpoint, and recognised if it is a duplicate), then drive the instance if no other driver holds
+/// it; one that does takes the event at its next superstep boundary. Reports as [`report`] does.
+///
+/// Errors: exit code 2 when the event is refused, before or after it was appended (say, its await timed
+/// out in between).
+fn deliver(driver: &Driver<'_>, id: &str, event: &Inbound<'_>, json: bool) -> Result<ExitCode, ExitCode> {
+    // A duplicate of an event this instance received is not appended again, but the instance is driven all
+    // the same: the first attempt may have appended it and stopped before it was taken.
+    let seq = match driver.receive(id, event).map_err(durable_error)? {
+        Appended::New(seq) => seq,
+        Appended::Duplicate { instance, seq } => {
+            eprintln!(
+                "this event (source \"{}\", id \"{}\") was received before, by process instance \"{instance}\" \
+                 (inbox position {seq}); it is not received again",
+                event.source, event.id
+            );
+            if instance != id {
+                return Ok(ExitCode::SUCCESS);
+            }
+            seq
+        }
+    };
+    let mut held = match driver.open_running(id) {
+        Ok(held) => held,
+        Err(DurableError::Store(StoreError::Held { owner, .. })) => {
+            eprintln!(
+                "queued in the inbox of process instance \"{id}\" (position {seq}): {owner} holds it and takes \
+                 it at its next superstep boundary"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(durable_error(e)),
+    };
+    let mut relay = driver.relay(&held, std::io::stdout().lock());
+    let taken = driver.drive(&mut held, &mut relay).map_err(durable_error)?;
+    let refused = taken.into_iter().find(|t| t.seq == seq).and_then(|t| t.refused);
+    let code = super::deliveries::conclude(driver, &held, relay, true, json)?;
+    match refused {
+        Some(why) => Err(fail(EXIT_BAD_INPUT, why)),
+        None => Ok(code),
+    }
 }
 
 /// `weft status ID`: the summary, from the store alone (a run started before layouts were pinned loads
@@ -184,10 +262,16 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
-    let mut held = driver.open_running(&args.id).map_err(durable_error)?;
-    let mut relay = driver.relay(&held, std::io::stdout().lock());
-    driver.send(&mut held, &mut relay, &args.event, data).map_err(durable_error)?;
-    super::deliveries::conclude(&driver, &held, relay, true, args.json)
+    let generated = uuid::Uuid::new_v4().to_string();
+    let event = Inbound {
+        source: args.identity.source(),
+        id: args.identity.event_id.as_deref().unwrap_or(&generated),
+        kind: InboxKind::Event,
+        event_type: &args.event,
+        data: data.as_str(),
+        received_ms: clock.now_ms(),
+    };
+    deliver(&driver, &args.id, &event, args.json)
 }
 
 /// `weft list`: the instances, newest first, read a page at a time.

@@ -15,10 +15,10 @@ use clap::Args;
 use super::store::StoreArgs;
 use super::{CacheArgs, EXIT_BAD_INPUT, fail};
 use crate::data::Json;
-use crate::durable::Driver;
+use crate::durable::{Driver, DurableError, Identity};
 use crate::runner::clock;
-use crate::store::Store;
 use crate::store::memory::MemoryStore;
+use crate::store::{Store, StoreError};
 
 /// Arguments of `weft run`.
 #[derive(Args)]
@@ -37,6 +37,8 @@ pub struct RunArgs {
     /// The process instance id (default: a random UUID).
     #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     instance_id: Option<String>,
+    #[command(flatten)]
+    identity: super::instances::IdentityArgs,
     /// Print the summary as one JSON line on stdout instead of text on stderr.
     #[arg(long)]
     json: bool,
@@ -64,9 +66,17 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     if args.in_memory {
         driver = driver.without_history();
     }
-    let mut held = driver
-        .start(process.clone(), &args.file, &instance, &args.event, data)
-        .map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+    // With an event id, the input event is kept in the instance's inbox: the same event run again is
+    // recognised as a duplicate.
+    let identity = args.identity.event_id.as_deref().map(|id| Identity { source: args.identity.source(), id });
+    let mut held = match driver.start(process.clone(), &args.file, &instance, &args.event, data, identity) {
+        Ok(held) => held,
+        Err(DurableError::Store(e @ StoreError::Duplicate { .. })) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(fail(EXIT_BAD_INPUT, e.to_string())),
+    };
     let mut relay = driver.relay(&held, std::io::stdout().lock());
     driver.drive(&mut held, &mut relay).map_err(super::instances::durable_error)?;
     super::deliveries::conclude(&driver, &held, relay, !args.in_memory, args.json)

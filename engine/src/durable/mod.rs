@@ -46,11 +46,16 @@ use crate::runner::layout::Layout;
 use crate::runner::{Clock, Effects, EventRecord, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::cloudevents::to_json;
 use crate::sinks::relay::{Relay, WebhookReport, sink_key};
-use crate::store::{Checkpoint, Commit, InstanceInfo, NewInstance, OutboxEvent, Pinned, Store, StoreError};
+use crate::store::{
+    Appended, Checkpoint, Commit, Inbound, InboxKind, InstanceInfo, NewInstance, OutboxEvent, Pinned, Store, StoreError,
+};
 pub use lease::{DEFAULT_LEASE, Hold, LEASE_VAR, Leases};
 
-/// How many outbox events a driver reads at a time when it publishes what is unacknowledged.
+/// How many outbox or inbox events a driver reads at a time.
 const OUTBOX_PAGE: usize = 1000;
+
+/// The CloudEvent `source` of the cancel requests [`Driver::cancel`] makes.
+pub const CANCEL_SOURCE: &str = "weft:driver";
 
 /// Drives durable runs of one store.
 pub struct Driver<'a> {
@@ -68,7 +73,28 @@ pub struct Instance {
     info: InstanceInfo,
     revision: u64,
     outbox_len: u64,
+    /// The inbox's length as the last commit or load saw it.
+    inbox_len: u64,
     hold: Hold,
+}
+
+/// An event the run took from its inbox: its position, and why it was refused, if it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// Its position in the inbox.
+    pub seq: u64,
+    /// Why it was refused (it changed nothing else then).
+    pub refused: Option<String>,
+}
+
+/// The CloudEvent identity of an event for an instance: what makes a duplicate (CloudEvents 1.0.2,
+/// section 3.1.1).
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// The CloudEvent `source`.
+    pub source: &'a str,
+    /// The CloudEvent `id`.
+    pub id: &'a str,
 }
 
 /// Why a durable operation failed.
@@ -154,10 +180,11 @@ impl<'a> Driver<'a> {
 
     /// Create instance `id` of `process` (loaded from `file`), pinned to its definition, components and
     /// layout, with input event `event_type` and `data` delivered, and commit it, held by this driver.
-    /// Nothing runs until [`Driver::drive`].
+    /// Nothing runs until [`Driver::drive`]. With `identity`, the event is kept as the first of the
+    /// instance's inbox, so that the same event received again is recognised.
     ///
     /// Errors: [`DurableError::Input`] for an event the process does not accept (nothing is stored);
-    /// [`StoreError::AlreadyExists`].
+    /// [`StoreError::AlreadyExists`]; [`StoreError::Duplicate`] when `identity` was received before.
     pub fn start(
         &self,
         process: Arc<Process>,
@@ -165,11 +192,24 @@ impl<'a> Driver<'a> {
         id: &str,
         event_type: &str,
         data: Json,
+        identity: Option<Identity<'_>>,
     ) -> Result<Instance, DurableError> {
         let now = self.clock.now_ms();
         let mut run = Run::starting_at(process.clone(), id, now);
         run.record_history(self.history);
+        let kept = data.clone();
         run.send(event_type, data)?;
+        let received = identity.map(|i| Inbound {
+            source: i.source,
+            id: i.id,
+            kind: InboxKind::Event,
+            event_type,
+            data: kept.as_str(),
+            received_ms: now,
+        });
+        if received.is_some() {
+            run.started_from_inbox();
+        }
         let effects = run.take_effects();
         let layout = PinnedLayout::of(&process);
         let info = InstanceInfo {
@@ -194,6 +234,7 @@ impl<'a> Driver<'a> {
             info: &info,
             definition: process.text.as_bytes(),
             blobs: layout.blobs(&process),
+            received,
             lease_owner: self.leases.owner(),
             lease_until_ms: until,
             checkpoint: Checkpoint {
@@ -206,7 +247,8 @@ impl<'a> Driver<'a> {
         };
         let lease = self.store.create(&new)?;
         let hold = self.leases.adopt(id, lease);
-        Ok(Instance { run, info, revision: 1, outbox_len: outbox.len() as u64, hold })
+        let inbox_len = u64::from(identity.is_some());
+        Ok(Instance { run, info, revision: 1, outbox_len: outbox.len() as u64, inbox_len, hold })
     }
 
     /// Take hold of instance `id` and load it as it was last committed, on the definition and components
@@ -250,7 +292,8 @@ impl<'a> Driver<'a> {
             Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
         run.record_history(self.history);
         let revision = loaded.info.revision;
-        Ok(Instance { run, info: loaded.info, revision, outbox_len: loaded.outbox_len, hold })
+        let (outbox_len, inbox_len) = (loaded.outbox_len, loaded.inbox_len);
+        Ok(Instance { run, info: loaded.info, revision, outbox_len, inbox_len, hold })
     }
 
     /// The layout instance `info` is pinned to.
@@ -295,53 +338,75 @@ impl<'a> Driver<'a> {
     }
 
     /// Publish what the instance's sinks never acknowledged, re-run the superstep a crash may have left in
-    /// flight (the replay rule), wake the run up, then run supersteps until it is no longer running,
-    /// committing after each and publishing its events after the commit.
+    /// flight (the replay rule), wake the run up and take what waits in its inbox, then run supersteps until
+    /// it is no longer running, committing after each and publishing its events after the commit; events
+    /// that arrive in the inbox meanwhile are taken at superstep boundaries, and once more before it stops.
+    /// What it took from the inbox, in order.
     ///
     /// Errors: the store's (the run stays as last committed; [`StoreError::LeaseLost`] when another driver
     /// took it over); [`DurableError::Publish`].
-    pub fn drive<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+    pub fn drive<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
         self.relay_unacked(instance, relay)?;
         self.settle(instance, relay)?;
-        self.wake(instance, relay)?;
-        while self.step(instance, relay)? {}
-        Ok(())
+        let mut taken = self.wake(instance, relay)?;
+        loop {
+            if instance.inbox_len > instance.run.state().inbox_taken {
+                taken.extend(self.take_inbox(instance, relay)?);
+            }
+            if self.step(instance, relay)? {
+                continue;
+            }
+            // Before stopping: what arrived since the last commit is taken now, not left for the next driver.
+            let after = instance.run.state().inbox_taken;
+            match self.store.inbox(&instance.info.id, after, 1)?.first() {
+                Some(next) => instance.inbox_len = instance.inbox_len.max(next.seq),
+                None => return Ok(taken),
+            }
+        }
     }
 
-    /// Deliver the awaited event `event_type` with `data` to the held instance (after publishing what is
-    /// unacknowledged and re-running a superstep left in flight, as [`Driver::drive`] does), waking the run
-    /// up in the same commit, and run on.
+    /// Receive an event for instance `id` into its inbox (the CLI's `weft send` and `weft cancel`, and a
+    /// server's ingress). An event with the same `source` and `id` received before is a duplicate, whatever
+    /// became of it: nothing is appended, and where it went is said. Otherwise it is checked against the
+    /// instance's last checkpoint — a run that has ended takes nothing, and an event it does not await by
+    /// the driver's clock (no open await of it, or only ones whose deadline has passed) is refused — then
+    /// appended. Whoever holds the instance takes it at its next superstep boundary.
     ///
-    /// Errors: as [`Driver::drive`]; [`DurableError::NotAwaited`] (the event changes nothing).
-    pub fn send<W: Write>(
-        &self,
-        instance: &mut Instance,
-        relay: &mut Relay<W>,
-        event_type: &str,
-        data: Json,
-    ) -> Result<(), DurableError> {
-        self.relay_unacked(instance, relay)?;
-        self.settle(instance, relay)?;
-        // Waking up and taking the event are one commit, so that a running checkpoint is always followed by
-        // a superstep (what the replay rule re-runs). An await whose deadline has passed has timed out,
-        // whether or not anyone resumed the run since; a refused event leaves the run as it was committed.
-        instance.run.fire_due(self.clock.now_ms());
-        instance.run.send_awaited(event_type, data)?;
-        let effects = instance.run.take_effects();
-        self.commit(instance, effects, relay)?;
-        while self.step(instance, relay)? {}
-        Ok(())
+    /// Errors: [`StoreError::NotFound`]; [`DurableError::Ended`]; [`DurableError::NotAwaited`].
+    pub fn receive(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, DurableError> {
+        if let Some((instance, seq)) = self.store.received(event.source, event.id)? {
+            return Ok(Appended::Duplicate { instance, seq });
+        }
+        let loaded = self.store.load(id)?;
+        let status = &loaded.state.status;
+        if status.is_final() {
+            return Err(DurableError::Ended { instance: id.into(), status: status.name().into() });
+        }
+        if event.kind == InboxKind::Event {
+            loaded.state.awaited(event.event_type, Some(self.clock.now_ms()))?;
+        }
+        Ok(self.store.append_inbox(id, event)?)
     }
 
-    /// Cancel the held instance: it ends as cancelled, committed, and nothing of it runs afterwards; what
-    /// it committed before is published.
+    /// Cancel the held instance, as a cancel request through its inbox: it ends as cancelled (after the
+    /// replay rule re-ran a superstep left in flight), committed, and nothing of it runs afterwards; what it
+    /// committed before is published.
     ///
     /// Errors: as [`Driver::drive`].
     pub fn cancel<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
-        self.relay_unacked(instance, relay)?;
-        instance.run.cancel();
-        let effects = instance.run.take_effects();
-        self.commit(instance, effects, relay)
+        let id = uuid::Uuid::new_v4().to_string();
+        let request = Inbound {
+            source: CANCEL_SOURCE,
+            id: &id,
+            kind: InboxKind::Cancel,
+            event_type: "",
+            data: "null",
+            received_ms: self.clock.now_ms(),
+        };
+        if let Appended::New(seq) = self.store.append_inbox(&instance.info.id, &request)? {
+            instance.inbox_len = instance.inbox_len.max(seq);
+        }
+        self.drive(instance, relay).map(drop)
     }
 
     /// Offer the held instance's dead letters to their sinks again; how many.
@@ -394,16 +459,46 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    /// Wake the run up: its time becomes now and what is due by then fires, committed before any further
-    /// superstep (so that a superstep re-run after a crash sees the time and the fired timers it saw the
-    /// first time).
-    fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+    /// Wake the run up: its time becomes now, what is due by then fires, and it takes what waits in its
+    /// inbox, committed in one commit before any further superstep (so that a superstep re-run after a
+    /// crash sees the time, the fired timers and the taken events it saw the first time).
+    fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
         let before = instance.run.state().time_ms;
-        if instance.run.fire_due(self.clock.now_ms()) || instance.run.state().time_ms != before {
+        let fired = instance.run.fire_due(self.clock.now_ms());
+        let taken = self.take_waiting(instance)?;
+        if fired || !taken.is_empty() || instance.run.state().time_ms != before {
             let effects = instance.run.take_effects();
             self.commit(instance, effects, relay)?;
         }
-        Ok(())
+        Ok(taken)
+    }
+
+    /// Take what waits in the inbox at a superstep boundary, committed before the next superstep.
+    fn take_inbox<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
+        let taken = self.take_waiting(instance)?;
+        if !taken.is_empty() {
+            let effects = instance.run.take_effects();
+            self.commit(instance, effects, relay)?;
+        }
+        Ok(taken)
+    }
+
+    /// Read, a page at a time, the inbox events the run has not taken, and let it take each (not committed).
+    fn take_waiting(&self, instance: &mut Instance) -> Result<Vec<Taken>, DurableError> {
+        let mut taken = Vec::new();
+        loop {
+            let after = instance.run.state().inbox_taken;
+            let page = self.store.inbox(&instance.info.id, after, OUTBOX_PAGE)?;
+            if page.is_empty() {
+                return Ok(taken);
+            }
+            for event in page {
+                let sent = (event.kind == InboxKind::Event).then_some((event.event_type.as_str(), event.data.as_str()));
+                let refused = instance.run.take_inbox(event.seq, &event.source, &event.id, sent);
+                instance.inbox_len = instance.inbox_len.max(event.seq);
+                taken.push(Taken { seq: event.seq, refused });
+            }
+        }
     }
 
     /// Fire what is due at the run's own time; if the run is running, run one superstep, move its time to
@@ -449,7 +544,8 @@ impl<'a> Driver<'a> {
                 now_ms: now,
             },
         };
-        instance.revision = self.store.commit(&commit)?;
+        let committed = self.store.commit(&commit)?;
+        (instance.revision, instance.inbox_len) = (committed.revision, committed.inbox_len);
         instance.outbox_len += outbox.len() as u64;
         relay.publish(&outbox).map_err(DurableError::Publish)
     }
@@ -501,7 +597,8 @@ impl<'a> Driver<'a> {
                 now_ms: self.clock.now_ms(),
             },
         };
-        instance.revision = self.store.repin(&pinned, &commit)?;
+        let committed = self.store.repin(&pinned, &commit)?;
+        (instance.revision, instance.inbox_len) = (committed.revision, committed.inbox_len);
         instance.run = run;
         instance.info.definition_digest.clone_from(&new.digest);
         instance.info.components = components;

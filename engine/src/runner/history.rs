@@ -90,6 +90,20 @@ pub enum HistoryRecord {
         /// When it times out, ms since the Unix epoch; none for never.
         deadline_ms: Option<u64>,
     },
+    /// The run took event `seq` of its inbox (received with CloudEvent `source` and `id`): an event to
+    /// deliver, or a cancel. When it was refused (not awaited any more, say), `refused` says why and the
+    /// event changed nothing else.
+    Taken {
+        /// Its position in the inbox.
+        seq: u64,
+        /// Its CloudEvent `source`.
+        source: String,
+        /// Its CloudEvent `id`.
+        id: String,
+        /// Why it was refused, if it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
     /// An await closed: the event came (`timed_out` false) or its time ran out.
     AwaitClosed {
         /// The awaited input event.

@@ -215,23 +215,7 @@ impl Run {
     ///
     /// Errors: [`NotAwaited`], listing what the run does await, when no open await is for `event_type`.
     pub fn send_awaited(&mut self, event_type: &str, data: Json) -> Result<(), NotAwaited> {
-        let open = !self.state.status.is_final();
-        let Some(i) = self.state.awaits.iter().position(|a| open && a.event == event_type) else {
-            let awaited: Vec<String> = self
-                .state
-                .awaits
-                .iter()
-                .map(|a| match a.deadline_ms {
-                    Some(d) => format!("{} (until {})", a.event, clock::format_time(d)),
-                    None => a.event.clone(),
-                })
-                .collect();
-            return Err(NotAwaited {
-                instance: self.state.instance_id.clone(),
-                event: event_type.into(),
-                awaited: if awaited.is_empty() { "nothing".into() } else { awaited.join(", ") },
-            });
-        };
+        let i = self.state.awaited(event_type, None)?;
         self.state.awaits.remove(i);
         self.record(HistoryRecord::AwaitClosed { event: event_type.into(), timed_out: false });
         self.send(event_type, data).map_err(|e| NotAwaited {
@@ -241,6 +225,35 @@ impl Run {
         })?;
         self.wake();
         Ok(())
+    }
+
+    /// Mark the run's inbox taken through its first event, the one that started it (delivered by
+    /// [`Run::send`] and kept in the inbox so that a duplicate of it is recognised).
+    pub fn started_from_inbox(&mut self) {
+        self.state.inbox_taken = self.state.inbox_taken.max(1);
+    }
+
+    /// Take event `seq` of the run's inbox, received with CloudEvent `source` and `id`: deliver the awaited
+    /// event `event_type` with `data` (JSON text), or, when `event` is `None`, cancel the run. The history
+    /// records it, with why it was refused when it was (then it changed nothing else); the run's
+    /// `inbox_taken` moves to `seq` either way. Returns the refusal.
+    pub fn take_inbox(&mut self, seq: u64, source: &str, id: &str, event: Option<(&str, &str)>) -> Option<String> {
+        self.state.inbox_taken = self.state.inbox_taken.max(seq);
+        let refused = match event {
+            None if self.state.status.is_final() => {
+                Some(format!("process instance \"{}\" has already ended", self.state.instance_id))
+            }
+            None => {
+                self.cancel();
+                None
+            }
+            Some((event_type, data)) => match Json::parse(data.to_owned()) {
+                Err(e) => Some(format!("its data is not JSON: {e}")),
+                Ok(data) => self.send_awaited(event_type, data).err().map(|e| e.to_string()),
+            },
+        };
+        self.record(HistoryRecord::Taken { seq, source: source.into(), id: id.into(), refused: refused.clone() });
+        refused
     }
 
     /// Fire every timer due and time out every await whose deadline has passed at `now_ms` (which also

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Json;
 use crate::load::{Delivery, Process};
+use crate::runner::NotAwaited;
 use crate::runner::failure::RunError;
 
 /// Most unrouted events a run keeps in its state (the latest ones): a checkpoint stays bounded however
@@ -14,9 +15,10 @@ use crate::runner::failure::RunError;
 pub const MAX_UNROUTED_KEPT: usize = 100;
 
 /// The checkpoint format this Weft writes: the version of [`RunState`]'s JSON. A checkpoint without the
-/// field is format 1 (what Weft wrote before it was versioned). A newer format is refused rather than
-/// read in part: an older Weft would drop what it does not know at its next commit.
-pub const CHECKPOINT_FORMAT: u32 = 2;
+/// field is format 1 (what Weft wrote before it was versioned); format 3 added `inbox_taken`. A newer
+/// format is refused rather than read in part: an older Weft would drop what it does not know at its next
+/// commit.
+pub const CHECKPOINT_FORMAT: u32 = 3;
 
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +74,10 @@ pub struct RunState {
     /// [`SNAPSHOT_EVERY`]-th is recorded whole, the others as a patch).
     #[serde(default)]
     pub state_changes: Vec<u64>,
+    /// How far the run has taken its inbox: every event up to this position was delivered, refused or
+    /// acted on (docs/durability.md, "The inbox").
+    #[serde(default)]
+    pub inbox_taken: u64,
 }
 
 fn format_one() -> u32 {
@@ -249,6 +255,7 @@ impl RunState {
             timers: Vec::new(),
             retries_due: Vec::new(),
             state_changes: vec![0; process.steps.len()],
+            inbox_taken: 0,
         }
     }
 
@@ -286,6 +293,36 @@ impl RunState {
             }
             _ => None,
         }
+    }
+
+    /// The index of the oldest open await of `event_type`: one still open at `now_ms` (its deadline, if it
+    /// has one, after it) when given, else any open one.
+    ///
+    /// Errors: [`NotAwaited`], listing what the run awaits (with deadlines), when there is none; a run that
+    /// has ended awaits nothing.
+    pub fn awaited(&self, event_type: &str, now_ms: Option<u64>) -> Result<usize, NotAwaited> {
+        let open = |a: &OpenAwait| match (a.deadline_ms, now_ms) {
+            (Some(deadline), Some(now)) => deadline > now,
+            _ => true,
+        };
+        let ended = self.status.is_final();
+        let found = self.awaits.iter().position(|a| !ended && a.event == event_type && open(a));
+        found.ok_or_else(|| {
+            let awaited: Vec<String> = self
+                .awaits
+                .iter()
+                .filter(|a| !ended && open(a))
+                .map(|a| match a.deadline_ms {
+                    Some(d) => format!("{} (until {})", a.event, crate::runner::clock::format_time(d)),
+                    None => a.event.clone(),
+                })
+                .collect();
+            NotAwaited {
+                instance: self.instance_id.clone(),
+                event: event_type.into(),
+                awaited: if awaited.is_empty() { "nothing".into() } else { awaited.join(", ") },
+            }
+        })
     }
 
     /// Parameter values left over: parameters still holding values that never formed a complete set, as

@@ -11,8 +11,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::runner::{HistoryEntry, RunState};
 use crate::store::{
-    Commit, DeadLetter, Holder, InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned,
-    Pruned, Store, StoreError,
+    Appended, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter,
+    Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
 };
 
 /// A store in memory.
@@ -26,6 +26,8 @@ pub struct MemoryStore {
 struct Inner {
     instances: BTreeMap<String, Entry>,
     blobs: HashMap<String, Vec<u8>>,
+    /// Every inbox event by CloudEvent `(source, id)`: the instance and position that received it.
+    received: HashMap<(String, String), (String, u64)>,
 }
 
 struct Entry {
@@ -34,6 +36,7 @@ struct Entry {
     /// One element per commit that had records.
     history: Vec<Vec<HistoryEntry>>,
     outbox: Vec<OutboxEvent>,
+    inbox: Vec<InboxEvent>,
     cursors: HashMap<String, u64>,
     dead: BTreeMap<u64, DeadLetter>,
 }
@@ -70,6 +73,7 @@ impl Inner {
     /// blobs went.
     fn remove(&mut self, id: &str) -> usize {
         self.instances.remove(id);
+        self.received.retain(|_, (instance, _)| instance != id);
         let pinned: std::collections::HashSet<&str> = self.instances.values().flat_map(|e| pins(&e.info)).collect();
         let before = self.blobs.len();
         self.blobs.retain(|digest, _| pinned.contains(digest.as_str()));
@@ -97,7 +101,7 @@ impl Entry {
         Ok(())
     }
 
-    fn apply(&mut self, commit: &Commit<'_>, keep_history: bool) -> u64 {
+    fn apply(&mut self, commit: &Commit<'_>, keep_history: bool) -> Committed {
         let cp = &commit.checkpoint;
         self.state = cp.state.clone();
         if keep_history && !cp.history.is_empty() {
@@ -111,7 +115,22 @@ impl Entry {
         self.info.status = cp.state.status.name().into();
         self.info.updated_ms = cp.now_ms;
         self.info.next_due_ms = cp.state.next_due_ms();
-        self.info.revision
+        Committed { revision: self.info.revision, inbox_len: self.inbox.len() as u64 }
+    }
+
+    /// Append `event` (whose identity is new) to the inbox; its position.
+    fn receive(&mut self, event: &Inbound<'_>) -> u64 {
+        let seq = self.inbox.len() as u64 + 1;
+        self.inbox.push(InboxEvent {
+            seq,
+            source: event.source.into(),
+            id: event.id.into(),
+            kind: event.kind,
+            event_type: event.event_type.into(),
+            data: event.data.into(),
+            received_ms: event.received_ms,
+        });
+        seq
     }
 
     fn ack(&mut self, sink: &str, seq: u64) {
@@ -139,6 +158,12 @@ impl Store for MemoryStore {
         if inner.instances.contains_key(&new.info.id) {
             return Err(StoreError::AlreadyExists(new.info.id.clone()));
         }
+        if let Some(e) = &new.received
+            && let Some((instance, _)) = inner.received.get(&(e.source.to_owned(), e.id.to_owned()))
+        {
+            let (event_source, id, instance) = (e.source.into(), e.id.into(), instance.clone());
+            return Err(StoreError::Duplicate { event_source, id, instance });
+        }
         inner.put_blobs(std::iter::once((new.info.definition_digest.as_str(), new.definition)));
         inner.put_blobs(new.blobs.iter().copied());
         let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
@@ -151,9 +176,14 @@ impl Store for MemoryStore {
             state: new.checkpoint.state.clone(),
             history: Vec::new(),
             outbox: Vec::new(),
+            inbox: Vec::new(),
             cursors: HashMap::new(),
             dead: BTreeMap::new(),
         };
+        if let Some(e) = &new.received {
+            let seq = entry.receive(e);
+            inner.received.insert((e.source.into(), e.id.into()), (new.info.id.clone(), seq));
+        }
         let commit = Commit { id: &new.info.id, lease: &lease, expected_revision: 0, checkpoint: new.checkpoint };
         entry.apply(&commit, !self.discard_history);
         entry.info.created_ms = new.checkpoint.now_ms;
@@ -165,10 +195,11 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let entry = inner.entry(id)?;
         let outbox_len = entry.outbox.last().map_or(0, |e| e.seq);
-        Ok(Loaded { info: entry.info.clone(), state: entry.state.clone(), outbox_len })
+        let inbox_len = entry.inbox.len() as u64;
+        Ok(Loaded { info: entry.info.clone(), state: entry.state.clone(), outbox_len, inbox_len })
     }
 
-    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<u64, StoreError>> {
+    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>> {
         let mut inner = self.lock();
         commits
             .iter()
@@ -180,7 +211,7 @@ impl Store for MemoryStore {
             .collect()
     }
 
-    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         let mut inner = self.lock();
         inner.entry(commit.id)?.fence(commit)?;
         inner.put_blobs(std::iter::once((pinned.definition_digest, pinned.definition)));
@@ -193,6 +224,28 @@ impl Store for MemoryStore {
         info.components = pinned.components.to_vec();
         info.layout_digest = Some(pinned.layout_digest.into());
         Ok(entry.apply(commit, !self.discard_history))
+    }
+
+    fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError> {
+        let mut inner = self.lock();
+        inner.entry(id)?;
+        let key = (event.source.to_owned(), event.id.to_owned());
+        if let Some((instance, seq)) = inner.received.get(&key) {
+            return Ok(Appended::Duplicate { instance: instance.clone(), seq: *seq });
+        }
+        let seq = inner.entry(id)?.receive(event);
+        inner.received.insert(key, (id.to_owned(), seq));
+        Ok(Appended::New(seq))
+    }
+
+    fn received(&self, source: &str, id: &str) -> Result<Option<(String, u64)>, StoreError> {
+        Ok(self.lock().received.get(&(source.to_owned(), id.to_owned())).cloned())
+    }
+
+    fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.entry(id)?;
+        Ok(entry.inbox.iter().filter(|e| e.seq > after).take(limit).cloned().collect())
     }
 
     fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
@@ -298,7 +351,11 @@ impl Store for MemoryStore {
             .instances
             .values()
             .filter(|e| e.info.holder.as_ref().is_none_or(|h| h.until_ms < now_ms))
-            .filter_map(|e| e.info.next_due_ms.filter(|d| *d <= now_ms).map(|d| (d, e.info.id.as_str())))
+            .filter_map(|e| {
+                // Events waiting in the inbox make an instance ready at once, before anything merely due.
+                let inbox = (e.inbox.len() as u64 > e.state.inbox_taken).then_some(0);
+                inbox.or(e.info.next_due_ms.filter(|d| *d <= now_ms)).map(|d| (d, e.info.id.as_str()))
+            })
             .collect();
         due.sort();
         Ok(due.into_iter().take(limit).map(|(_, id)| id.to_owned()).collect())

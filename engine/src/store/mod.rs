@@ -14,6 +14,9 @@
 //!   kept once per digest as blobs;
 //! - its append-only **history** and its **outbox** of CloudEvents, each with its topic and the sink it
 //!   goes to, and a **cursor per sink** saying up to which outbox position that sink acknowledged;
+//! - its **inbox**: every event for it (a sent event, a cancel request, the event that started it), appended
+//!   before anything runs and keyed by CloudEvent `source` + `id` across the store, so that a duplicate is
+//!   recognised; the run takes them in order at superstep boundaries, and its checkpoint says how far;
 //! - **dead letters**: events a sink refused for good, kept with the reason until redelivered;
 //! - `next_due`: when it next needs a driver (now for a running run, the earliest timer or deadline for a
 //!   waiting one), so that ready instances are found without reading checkpoints.
@@ -30,8 +33,8 @@ pub mod records;
 pub mod sqlite;
 
 pub use records::{
-    Checkpoint, Commit, DeadLetter, Holder, InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance,
-    OutboxEvent, Pinned, Pruned,
+    Appended, Checkpoint, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InboxKind, InstanceInfo, Lease,
+    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned,
 };
 
 use crate::runner::HistoryEntry;
@@ -74,6 +77,19 @@ pub enum StoreError {
          of it is written from here"
     )]
     LeaseLost(String),
+    /// An event with this CloudEvent `source` and `id` was received before: nothing was done again.
+    #[error(
+        "an event with source \"{event_source}\" and id \"{id}\" was received before, by process instance \
+         \"{instance}\"; nothing was done again"
+    )]
+    Duplicate {
+        /// The event's `source`.
+        event_source: String,
+        /// The event's `id`.
+        id: String,
+        /// The instance that received it.
+        instance: String,
+    },
     /// The instance has not ended: cancel it first.
     #[error("process instance \"{instance}\" has not ended ({status}); cancel it first (`weft cancel {instance}`)")]
     NotEnded {
@@ -100,9 +116,11 @@ pub enum StoreError {
 /// `updated_ms`, the machine's real clock for leases.
 pub trait Store: Send + Sync {
     /// Create an instance held by `new.lease_owner` at epoch 1 until `new.lease_until_ms`, store its blobs
-    /// (each once per digest), its first checkpoint at revision 1, its history and outbox.
+    /// (each once per digest), its first checkpoint at revision 1, its history and outbox, and the event
+    /// that started it as the first of its inbox.
     ///
-    /// Errors: [`StoreError::AlreadyExists`]; [`StoreError::Backend`].
+    /// Errors: [`StoreError::AlreadyExists`]; [`StoreError::Duplicate`] when the starting event's `source`
+    /// and `id` were received before (nothing is created); [`StoreError::Backend`].
     fn create(&self, new: &NewInstance<'_>) -> Result<Lease, StoreError>;
 
     /// The instance `id` and its last checkpoint.
@@ -114,16 +132,16 @@ pub trait Store: Send + Sync {
     /// Commit each of `commits` in one transaction (one disk flush), each fenced on its own: a commit
     /// whose lease or revision does not hold fails alone and the others are kept. Each commit saves its
     /// checkpoint after `expected_revision`, appends its history and outbox, and moves the sink cursors
-    /// it acknowledges. Returns, per commit, the new revision.
+    /// it acknowledges. Returns, per commit, the new revision and the inbox's length.
     ///
     /// Per-commit errors: [`StoreError::LeaseLost`] when the lease's epoch or owner is no longer the
     /// instance's; [`StoreError::Conflict`] when the revision is not `expected_revision`;
     /// [`StoreError::NotFound`]. When the transaction itself fails, every commit gets
     /// [`StoreError::Backend`].
-    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<u64, StoreError>>;
+    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>>;
 
     /// [`Store::commit_many`] of one commit.
-    fn commit(&self, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         self.commit_many(std::slice::from_ref(commit))
             .pop()
             .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result for a commit".into())))
@@ -133,7 +151,20 @@ pub trait Store: Send + Sync {
     /// state carried over to it), in one transaction.
     ///
     /// Errors: as [`Store::commit`].
-    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError>;
+    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError>;
+
+    /// Append `event` to the inbox of instance `id`, in one transaction, unless an event with the same
+    /// `source` and `id` was received before by any instance: then nothing is appended, and where it went
+    /// is said. Needs no lease: whoever holds the instance takes it at its next superstep boundary.
+    ///
+    /// Errors: [`StoreError::NotFound`].
+    fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError>;
+
+    /// The instance and inbox position that received an event with CloudEvent `source` and `id`, if any.
+    fn received(&self, source: &str, id: &str) -> Result<Option<(String, u64)>, StoreError>;
+
+    /// The inbox of `id` after position `after`, in order, at most `limit` events.
+    fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError>;
 
     /// Take hold of instance `id` for `owner` until `until_ms`. An instance nobody holds, or whose
     /// holder's lease ran out before `now_ms`, is taken: its epoch goes up by one (a takeover fences the
@@ -185,15 +216,16 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<InstanceInfo>, StoreError>;
 
-    /// Ids of instances that need a driver at `now_ms` (running, or with a timer or deadline due) and
-    /// that nobody holds, or whose holder's lease ran out: most overdue first, at most `limit`.
+    /// Ids of instances that need a driver at `now_ms` (running, with a timer or deadline due, or with
+    /// events in their inbox not yet taken) and that nobody holds, or whose holder's lease ran out: most
+    /// overdue first, at most `limit`.
     fn ready(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 
     /// The blob stored under `digest`, if any.
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Delete instance `id` with its history, outbox, cursors and dead letters, and the blobs no other
-    /// instance is pinned to.
+    /// Delete instance `id` with its history, outbox, inbox, cursors and dead letters, and the blobs no
+    /// other instance is pinned to.
     ///
     /// Errors: [`StoreError::NotEnded`] for a run that has not ended; [`StoreError::Held`];
     /// [`StoreError::NotFound`].

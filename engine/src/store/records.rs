@@ -60,6 +60,88 @@ pub struct Lease {
     pub epoch: u64,
 }
 
+/// What an inbox event asks of its instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxKind {
+    /// Deliver an event the run awaits.
+    Event,
+    /// Cancel the run.
+    Cancel,
+}
+
+impl InboxKind {
+    /// Its name in the store: `event` or `cancel`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InboxKind::Event => "event",
+            InboxKind::Cancel => "cancel",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn from_name(name: &str) -> Option<InboxKind> {
+        match name {
+            "event" => Some(InboxKind::Event),
+            "cancel" => Some(InboxKind::Cancel),
+            _ => None,
+        }
+    }
+}
+
+/// An event on its way into an instance, as it is appended to the instance's inbox before anything runs:
+/// its CloudEvent identity (`source` + `id`, what makes a duplicate: CloudEvents 1.0.2, section 3.1.1),
+/// what it asks, its type and data, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// The CloudEvent `source`.
+    pub source: &'a str,
+    /// The CloudEvent `id`.
+    pub id: &'a str,
+    /// What it asks.
+    pub kind: InboxKind,
+    /// The event type (empty for a cancel).
+    pub event_type: &'a str,
+    /// The event's data, JSON text (`null` for a cancel).
+    pub data: &'a str,
+    /// When it arrived, ms since the Unix epoch (the receiver's logical clock).
+    pub received_ms: u64,
+}
+
+/// One event in an instance's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    /// Its position in the inbox, from 1.
+    pub seq: u64,
+    /// The CloudEvent `source`.
+    pub source: String,
+    /// The CloudEvent `id`.
+    pub id: String,
+    /// What it asks.
+    pub kind: InboxKind,
+    /// The event type.
+    pub event_type: String,
+    /// The event's data, JSON text.
+    pub data: String,
+    /// When it arrived, ms since the Unix epoch.
+    pub received_ms: u64,
+}
+
+/// What appending to an inbox did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// The event is in the inbox at this position.
+    New(u64),
+    /// An event with the same `source` and `id` was received before, by this instance at this position:
+    /// nothing was appended.
+    Duplicate {
+        /// The instance that received it.
+        instance: String,
+        /// Its position in that instance's inbox.
+        seq: u64,
+    },
+}
+
 /// A new instance: its pinned sources and its first checkpoint.
 #[derive(Debug)]
 pub struct NewInstance<'a> {
@@ -69,6 +151,9 @@ pub struct NewInstance<'a> {
     pub definition: &'a [u8],
     /// Every other pinned blob (components, sub-process texts, the layout), by digest, each stored once.
     pub blobs: Vec<(&'a str, &'a [u8])>,
+    /// The event that starts it, kept as the first event of its inbox (taken: the checkpoint says so) so
+    /// that the same event received again is recognised as a duplicate; none for a start without one.
+    pub received: Option<Inbound<'a>>,
     /// The driver that will hold it.
     pub lease_owner: &'a str,
     /// Until when, ms since the Unix epoch (real time).
@@ -155,6 +240,19 @@ pub struct Loaded {
     pub state: RunState,
     /// The last outbox position given (0 for none).
     pub outbox_len: u64,
+    /// The last inbox position given (0 for none); the run has taken those up to its state's
+    /// `inbox_taken`.
+    pub inbox_len: u64,
+}
+
+/// What a commit did: the new revision, and how long the inbox is now (events appended since the run last
+/// looked are taken at its next superstep boundary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The new revision.
+    pub revision: u64,
+    /// The last inbox position given.
+    pub inbox_len: u64,
 }
 
 /// An event a sink refused for good.

@@ -71,7 +71,9 @@ fn args(call: Call, file: &str, created: bool, sent: bool) -> Vec<&str> {
     const ORDERS: &str = r#"[{"amount": 5}, {"amount": 7}, {"amount": 9}]"#;
     match call {
         Call::Run if !created => vec!["run", file, "--event", "Start", "--data", ORDERS, "--instance-id", INSTANCE],
-        Call::Send(event) if !sent => vec!["send", INSTANCE, "--event", event, "--data", r#"{"by": "ops"}"#],
+        Call::Send(event) if !sent => {
+            vec!["send", INSTANCE, "--event", event, "--data", r#"{"by": "ops"}"#, "--event-id", "confirm-1"]
+        }
         _ => vec!["resume", INSTANCE],
     }
 }

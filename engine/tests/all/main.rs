@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod crash_time;
 mod durable;
+mod inbox;
 mod inspection;
 mod leases;
 mod properties;

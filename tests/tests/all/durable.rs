@@ -27,7 +27,7 @@ fn linear_in(dir: &Path) -> std::path::PathBuf {
 
 fn start(driver: &Driver<'_>, file: &Path, id: &str) -> Instance {
     let process = Arc::new(runtime().load_process(file).unwrap());
-    driver.start(process, file, id, "Start", Json::from_value(&json!("Hi")).unwrap()).unwrap()
+    driver.start(process, file, id, "Start", Json::from_value(&json!("Hi")).unwrap(), None).unwrap()
 }
 
 /// linear.yaml and its components in a temporary folder, an in-memory store and a fixed clock.
@@ -91,7 +91,10 @@ fn a_cancelled_run_never_runs_again() {
     driver.cancel(&mut held, &mut relay).unwrap();
     driver.finish(&held, relay).unwrap();
     assert_eq!(held.run().state().status, Status::Cancelled);
-    assert_eq!(held.run().state().invocations, 0);
+    // The start's checkpoint said running: the superstep it was followed by (echo's) ran first, by the
+    // replay rule, then the cancel was taken; repeat never ran.
+    assert_eq!(held.run().state().invocations, 1);
+    assert_eq!(held.run().state().step_states[1], None);
     drop(held);
     assert!(matches!(driver.open("c"), Err(DurableError::Ended { status, .. }) if status == "cancelled"));
     assert!(matches!(driver.open_running("c"), Err(DurableError::Ended { .. })));

@@ -9,8 +9,8 @@ use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status, Timer};
 use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
 use weft_engine::store::{
-    Checkpoint, Commit, InstanceInfo, Lease, ListCursor, ListFilter, NewInstance, OutboxEvent, Store, StoreError,
-    each_history,
+    Appended, Checkpoint, Commit, Committed, Inbound, InboxKind, InstanceInfo, Lease, ListCursor, ListFilter,
+    NewInstance, OutboxEvent, Store, StoreError, each_history,
 };
 use weft_tests::{TEST_TIME_MS, process};
 
@@ -66,6 +66,7 @@ fn create(store: &dyn Store, id: &str, created_ms: u64) -> Lease {
         info: &info(id, created_ms),
         definition: b"name: linear",
         blobs: vec![("d-echo", b"\0asm".as_slice()), (&layout, b"{}".as_slice())],
+        received: None,
         lease_owner: ME,
         lease_until_ms: NOW + LEASE,
         checkpoint: Checkpoint { now_ms: created_ms, ..checkpoint(&state, &history, &[]) },
@@ -86,6 +87,7 @@ fn conformance(store: &dyn Store) {
     leases(store);
     the_outbox_relay(store);
     paging_and_finding_ready_instances(store);
+    the_inbox(store);
     retention(store);
 }
 
@@ -97,6 +99,7 @@ fn creating_and_committing(store: &dyn Store) {
         info: &info("a", TEST_TIME_MS),
         definition: b"x",
         blobs: vec![],
+        received: None,
         lease_owner: ME,
         lease_until_ms: NOW,
         checkpoint: checkpoint(&fresh, &[], &[]),
@@ -119,7 +122,7 @@ fn creating_and_committing(store: &dyn Store) {
     next.superstep = 1;
     let outbox = [event("a", 1, None), event("a", 2, Some("Hooked"))];
     let history = [status_entry(1, Status::Running)];
-    assert_eq!(store.commit(&commit("a", &lease, 1, checkpoint(&next, &history, &outbox))).unwrap(), 2);
+    assert_eq!(store.commit(&commit("a", &lease, 1, checkpoint(&next, &history, &outbox))).unwrap().revision, 2);
     let stale = store.commit(&commit("a", &lease, 1, checkpoint(&next, &history, &outbox)));
     assert!(matches!(stale, Err(StoreError::Conflict { expected: 1, .. })), "{stale:?}");
     let loaded = store.load("a").unwrap();
@@ -138,11 +141,11 @@ fn creating_and_committing(store: &dyn Store) {
         commit("b", &b, 1, checkpoint(&next, &history, &b_events)),
     ];
     let results = store.commit_many(&batch);
-    assert!(matches!(results[0], Ok(3)), "{:?}", results[0]);
+    assert!(matches!(results[0], Ok(Committed { revision: 3, inbox_len: 0 })), "{:?}", results[0]);
     assert!(matches!(results[1], Err(StoreError::LeaseLost(_))), "{:?}", results[1]);
     assert!(matches!(results[2], Err(StoreError::Conflict { expected: 7, .. })), "{:?}", results[2]);
     assert!(matches!(results[3], Err(StoreError::NotFound(_))), "{:?}", results[3]);
-    assert!(matches!(results[4], Ok(2)), "{:?}", results[4]);
+    assert!(matches!(results[4], Ok(Committed { revision: 2, .. })), "{:?}", results[4]);
     assert_eq!(store.load("b").unwrap().outbox_len, 1);
     assert_eq!(ids(store.outbox("b", 0, 10).unwrap()), ["b-1"]);
 }
@@ -169,7 +172,7 @@ fn leases(store: &dyn Store) {
     assert_eq!(store.load("a").unwrap().info.holder.unwrap().until_ms, NOW + 2 * LEASE);
     store.release("a", &mine).unwrap();
     assert!(store.load("a").unwrap().info.holder.is_some(), "a stale lease lets go of nothing");
-    assert_eq!(store.commit(&commit("a", &theirs, 3, checkpoint(&next, &[], &[]))).unwrap(), 4);
+    assert_eq!(store.commit(&commit("a", &theirs, 3, checkpoint(&next, &[], &[]))).unwrap().revision, 4);
     store.release("a", &theirs).unwrap();
     assert_eq!(store.load("a").unwrap().info.holder, None);
     // Nobody holds it: the next driver takes it at once, at the next epoch.
@@ -276,6 +279,75 @@ fn paging_and_finding_ready_instances(store: &dyn Store) {
     ready.sort();
     assert_eq!(ready, ["a", "d"]);
     assert_eq!(store.ready(u64::MAX / 2, 10).unwrap().len(), 3, "b's lease ran out long ago");
+}
+
+fn inbound<'a>(source: &'a str, id: &'a str, event_type: &'a str) -> Inbound<'a> {
+    Inbound { source, id, kind: InboxKind::Event, event_type, data: "{\"by\":\"ops\"}", received_ms: NOW }
+}
+
+fn the_inbox(store: &dyn Store) {
+    // Appended in order; the same source and id again, to this instance or another, is a duplicate.
+    assert_eq!(store.append_inbox("d", &inbound("crm", "e-1", "Reply")).unwrap(), Appended::New(1));
+    let cancel = Inbound { kind: InboxKind::Cancel, event_type: "", data: "null", ..inbound("ops", "c-1", "") };
+    assert_eq!(store.append_inbox("d", &cancel).unwrap(), Appended::New(2));
+    let again = Appended::Duplicate { instance: "d".into(), seq: 1 };
+    assert_eq!(store.append_inbox("d", &inbound("crm", "e-1", "Other")).unwrap(), again);
+    assert_eq!(store.append_inbox("a", &inbound("crm", "e-1", "Reply")).unwrap(), again);
+    assert_eq!(store.append_inbox("a", &inbound("erp", "e-1", "Reply")).unwrap(), Appended::New(1), "another source");
+    assert!(matches!(store.append_inbox("zz", &inbound("crm", "e-9", "Reply")), Err(StoreError::NotFound(_))));
+    assert_eq!(store.received("crm", "e-1").unwrap(), Some(("d".to_string(), 1)));
+    assert_eq!(store.received("crm", "e-9").unwrap(), None);
+    let inbox = store.inbox("d", 0, 10).unwrap();
+    assert_eq!(inbox.len(), 2);
+    let first = &inbox[0];
+    assert_eq!(
+        (first.seq, first.source.as_str(), first.id.as_str(), first.kind, first.event_type.as_str()),
+        (1, "crm", "e-1", InboxKind::Event, "Reply")
+    );
+    assert_eq!((first.data.as_str(), first.received_ms), ("{\"by\":\"ops\"}", NOW));
+    assert_eq!(inbox[1].kind, InboxKind::Cancel);
+    assert_eq!(store.inbox("d", 1, 10).unwrap().len(), 1);
+    assert_eq!(store.load("d").unwrap().inbox_len, 2);
+
+    // Events not taken make an instance ready before anything in it is due; taking them (the checkpoint
+    // says how far) makes it wait again.
+    assert!(store.ready(TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
+    let lease = store.acquire("d", ME, NOW, NOW + LEASE).unwrap();
+    let mut taken = store.load("d").unwrap().state;
+    taken.inbox_taken = 2;
+    let revision = store.load("d").unwrap().info.revision;
+    let committed = store.commit(&commit("d", &lease, revision, checkpoint(&taken, &[], &[]))).unwrap();
+    assert_eq!(committed.inbox_len, 2);
+    store.release("d", &lease).unwrap();
+    assert!(!store.ready(TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
+
+    // A new instance keeps the event that started it; the same event cannot start another.
+    let state = state("s");
+    let start = inbound("crm", "start-1", "Start");
+    let (s_info, s2_info) = (info("s", TEST_TIME_MS), info("s2", TEST_TIME_MS));
+    let new = |info| NewInstance {
+        info,
+        definition: b"name: linear",
+        blobs: vec![],
+        received: Some(start),
+        lease_owner: ME,
+        lease_until_ms: NOW,
+        checkpoint: checkpoint(&state, &[], &[]),
+    };
+    store.create(&new(&s_info)).unwrap();
+    assert_eq!(store.inbox("s", 0, 10).unwrap()[0].id, "start-1");
+    match store.create(&new(&s2_info)) {
+        Err(StoreError::Duplicate { instance, .. }) => assert_eq!(instance, "s"),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    assert!(matches!(store.load("s2"), Err(StoreError::NotFound(_))), "nothing was created");
+    let mut done = state.clone();
+    done.status = Status::Completed;
+    store.commit(&commit("s", &Lease { owner: ME.into(), epoch: 1 }, 1, checkpoint(&done, &[], &[]))).unwrap();
+    store.release("s", &Lease { owner: ME.into(), epoch: 1 }).unwrap();
+    // Deleted, its events are forgotten: the same identity is new again.
+    store.delete("s", NOW).unwrap();
+    assert_eq!(store.append_inbox("d", &start).unwrap(), Appended::New(3));
 }
 
 fn retention(store: &dyn Store) {

@@ -29,8 +29,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::runner::HistoryEntry;
 use crate::store::{
-    Commit, DeadLetter, InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned,
-    Store, StoreError,
+    Appended, Commit, Committed, DeadLetter, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter, Loaded,
+    NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
 };
 
 /// `PRAGMA application_id` of a Weft store: "WEFT" in ASCII.
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_append_only_logs.sql"),
     include_str!("migrations/0003_deliveries.sql"),
     include_str!("migrations/0004_leases_relay.sql"),
+    include_str!("migrations/0005_inbox.sql"),
 ];
 
 /// The schema version this Weft writes.
@@ -295,7 +296,7 @@ impl Store for SqliteStore {
         self.read(|conn| read::load(conn, id))
     }
 
-    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<u64, StoreError>> {
+    fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>> {
         let mut results = Vec::with_capacity(commits.len());
         let done = self.write(|tx| {
             for (i, commit) in commits.iter().enumerate() {
@@ -309,8 +310,20 @@ impl Store for SqliteStore {
         }
     }
 
-    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError> {
+    fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         self.write(|tx| write::repin(tx, pinned, commit))
+    }
+
+    fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError> {
+        self.write(|tx| write::append_inbox(tx, id, event))
+    }
+
+    fn received(&self, source: &str, id: &str) -> Result<Option<(String, u64)>, StoreError> {
+        self.read(|conn| write::received_by(conn, source, id))
+    }
+
+    fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
+        self.read(|conn| read::inbox(conn, id, after, limit))
     }
 
     fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {

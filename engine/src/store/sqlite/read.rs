@@ -4,7 +4,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::runner::{HistoryEntry, RunState};
-use crate::store::{DeadLetter, InstanceInfo, ListCursor, ListFilter, Loaded, OutboxEvent, StoreError};
+use crate::store::{
+    DeadLetter, InboxEvent, InboxKind, InstanceInfo, ListCursor, ListFilter, Loaded, OutboxEvent, StoreError,
+};
 
 use super::backend;
 use super::rows::{self, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, u64_at};
@@ -15,12 +17,18 @@ fn page(limit: usize) -> i64 {
 }
 
 pub fn load(conn: &Connection, id: &str) -> Result<Loaded, StoreError> {
-    let sql = format!("SELECT {INFO_COLUMNS}, checkpoint, outbox_len FROM instances WHERE id = ?1");
+    let sql = format!("SELECT {INFO_COLUMNS}, checkpoint, outbox_len, inbox_len FROM instances WHERE id = ?1");
     let row = conn
         .prepare_cached(&sql)
         .and_then(|mut s| {
             s.query_row([id], |r| {
-                Ok((rows::info(r), r.get::<_, String>(rows::INFO_COUNT)?, u64_at(r, rows::INFO_COUNT + 1)?))
+                let info = rows::info(r);
+                Ok((
+                    info,
+                    r.get::<_, String>(rows::INFO_COUNT)?,
+                    u64_at(r, rows::INFO_COUNT + 1)?,
+                    u64_at(r, rows::INFO_COUNT + 2)?,
+                ))
             })
             .optional()
         })
@@ -29,7 +37,7 @@ pub fn load(conn: &Connection, id: &str) -> Result<Loaded, StoreError> {
     let info = row.0?;
     let state = RunState::from_checkpoint(&row.1)
         .map_err(|e| StoreError::Damaged(format!("the checkpoint of instance \"{id}\": {e}")))?;
-    Ok(Loaded { info, state, outbox_len: row.2 })
+    Ok(Loaded { info, state, outbox_len: row.2, inbox_len: row.3 })
 }
 
 pub fn unacked(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
@@ -117,12 +125,44 @@ pub fn list(
 pub fn ready(conn: &Connection, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id FROM instances WHERE next_due IS NOT NULL AND next_due <= ?1 \
-             AND (lease_owner IS NULL OR lease_until < ?1) ORDER BY next_due LIMIT ?2",
+            "SELECT id FROM instances WHERE (inbox_len > inbox_taken OR (next_due IS NOT NULL AND next_due <= ?1)) \
+             AND (lease_owner IS NULL OR lease_until < ?1) \
+             ORDER BY CASE WHEN inbox_len > inbox_taken THEN 0 ELSE next_due END LIMIT ?2",
         )
         .map_err(backend)?;
     let ids = stmt.query_map(params![i64_of(now_ms), page(limit)], |r| r.get(0)).map_err(backend)?;
     ids.map(|i| i.map_err(backend)).collect()
+}
+
+pub fn inbox(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
+    rows::exists(conn, id)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, source, event_id, kind, event_type, data, received_ms FROM inbox \
+             WHERE instance = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(backend)?;
+    let events = stmt
+        .query_map(params![id, i64_of(after), page(limit)], |r| {
+            Ok((
+                u64_at(r, 0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                u64_at(r, 6)?,
+            ))
+        })
+        .map_err(backend)?;
+    events
+        .map(|e| {
+            let (seq, source, id, kind, event_type, data, received_ms) = e.map_err(backend)?;
+            let kind = InboxKind::from_name(&kind)
+                .ok_or_else(|| StoreError::Damaged(format!("inbox event {seq} has the kind \"{kind}\"")))?;
+            Ok(InboxEvent { seq, source, id, kind, event_type, data, received_ms })
+        })
+        .collect()
 }
 
 pub fn blob(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::runner::state::FINAL_STATUS_NAMES;
-use crate::store::{Checkpoint, Commit, Lease, NewInstance, Pinned, Pruned, StoreError};
+use crate::store::{Appended, Checkpoint, Commit, Committed, Inbound, Lease, NewInstance, Pinned, Pruned, StoreError};
 
 use super::backend;
 use super::rows::{self, FINAL_STATUSES, i64_of, u64_at};
@@ -18,11 +18,13 @@ struct Head {
     lease_owner: Option<String>,
     lease_until: u64,
     history_len: u64,
+    inbox_len: u64,
 }
 
 fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
     tx.prepare_cached(
-        "SELECT status, revision, epoch, lease_owner, lease_until, history_len FROM instances WHERE id = ?1",
+        "SELECT status, revision, epoch, lease_owner, lease_until, history_len, inbox_len FROM instances \
+         WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.query_row([id], |r| {
@@ -33,6 +35,7 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
                 lease_owner: r.get(3)?,
                 lease_until: u64_at(r, 4)?,
                 history_len: u64_at(r, 5)?,
+                inbox_len: u64_at(r, 6)?,
             })
         })
         .optional()
@@ -116,6 +119,13 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
         &info.id,
         std::iter::once((info.definition_digest.as_str(), new.definition)).chain(new.blobs.iter().copied()),
     )?;
+    if let Some(received) = &new.received {
+        if let Some((instance, _)) = received_by(tx, received.source, received.id)? {
+            let (event_source, id) = (received.source.into(), received.id.into());
+            return Err(StoreError::Duplicate { event_source, id, instance });
+        }
+        receive(tx, &info.id, 1, received)?;
+    }
     let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
     commit_in(tx, &Commit { id: &info.id, lease: &lease, expected_revision: 0, checkpoint: new.checkpoint })?;
     Ok(lease)
@@ -123,7 +133,7 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
 
 /// Commit number `i` of a batch inside a savepoint of its own, so that its failure undoes only its own
 /// writes.
-pub fn commit_fenced(tx: &Transaction<'_>, i: usize, commit: &Commit<'_>) -> Result<u64, StoreError> {
+pub fn commit_fenced(tx: &Transaction<'_>, i: usize, commit: &Commit<'_>) -> Result<Committed, StoreError> {
     tx.execute_batch(&format!("SAVEPOINT c{i}")).map_err(backend)?;
     let out = commit_in(tx, commit);
     let end = if out.is_ok() { format!("RELEASE c{i}") } else { format!("ROLLBACK TO c{i}; RELEASE c{i}") };
@@ -132,8 +142,8 @@ pub fn commit_fenced(tx: &Transaction<'_>, i: usize, commit: &Commit<'_>) -> Res
 }
 
 /// Check `commit`'s fence, then save its checkpoint, history, outbox and acknowledgements; the new
-/// revision.
-fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<u64, StoreError> {
+/// revision and the inbox's length.
+fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, StoreError> {
     let id = commit.id;
     let head = head(tx, id)?;
     head.fenced(id, commit.lease)?;
@@ -146,7 +156,7 @@ fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<u64, StoreError> {
     let checkpoint = rows::checkpoint_json(cp.state)?;
     tx.prepare_cached(
         "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, \
-         outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8 WHERE id = ?1",
+         outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8, inbox_taken = ?9 WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -158,10 +168,11 @@ fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<u64, StoreError> {
             outbox_len.map(i64_of),
             i64_of(cp.now_ms),
             cp.state.next_due_ms().map(i64_of),
+            i64_of(cp.state.inbox_taken),
         ])
     })
     .map_err(backend)?;
-    Ok(head.revision + 1)
+    Ok(Committed { revision: head.revision + 1, inbox_len: head.inbox_len })
 }
 
 /// Append `cp`'s history row, outbox rows (a cursor row for each sink new to the instance) and
@@ -202,7 +213,7 @@ fn append(tx: &Connection, id: &str, head: &Head, cp: &Checkpoint<'_>) -> Result
     Ok(history_len)
 }
 
-pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<u64, StoreError> {
+pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
     let revision = commit_in(tx, commit)?;
     let id = commit.id;
     tx.execute("DELETE FROM pins WHERE instance = ?1", [id]).map_err(backend)?;
@@ -215,6 +226,47 @@ pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> 
     )
     .map_err(backend)?;
     Ok(revision)
+}
+
+/// The instance and position that received an event with `source` and `id`, if any.
+pub fn received_by(conn: &Connection, source: &str, id: &str) -> Result<Option<(String, u64)>, StoreError> {
+    conn.prepare_cached("SELECT instance, seq FROM inbox WHERE source = ?1 AND event_id = ?2")
+        .and_then(|mut s| s.query_row(params![source, id], |r| Ok((r.get(0)?, u64_at(r, 1)?))).optional())
+        .map_err(backend)
+}
+
+/// Put `event` in the inbox of `id` at position `seq`.
+fn receive(tx: &Connection, id: &str, seq: u64, event: &Inbound<'_>) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO inbox (instance, seq, source, event_id, kind, event_type, data, received_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            i64_of(seq),
+            event.source,
+            event.id,
+            event.kind.name(),
+            event.event_type,
+            event.data,
+            i64_of(event.received_ms)
+        ])
+    })
+    .map_err(backend)?;
+    tx.prepare_cached("UPDATE instances SET inbox_len = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, i64_of(seq)]))
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub fn append_inbox(tx: &Transaction<'_>, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError> {
+    let head = head(tx, id)?;
+    if let Some((instance, seq)) = received_by(tx, event.source, event.id)? {
+        return Ok(Appended::Duplicate { instance, seq });
+    }
+    receive(tx, id, head.inbox_len + 1, event)?;
+    Ok(Appended::New(head.inbox_len + 1))
 }
 
 pub fn acquire(tx: &Transaction<'_>, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
@@ -290,7 +342,7 @@ pub fn delete(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<usize, Stor
         let digests = stmt.query_map([id], |r| r.get(0)).map_err(backend)?;
         digests.collect::<Result<_, _>>().map_err(backend)?
     };
-    for table in ["history", "outbox", "sink_cursors", "dead_letters", "pins"] {
+    for table in ["history", "outbox", "inbox", "sink_cursors", "dead_letters", "pins"] {
         tx.execute(&format!("DELETE FROM {table} WHERE instance = ?1"), [id]).map_err(backend)?;
     }
     tx.execute("DELETE FROM instances WHERE id = ?1", [id]).map_err(backend)?;
