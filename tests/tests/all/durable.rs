@@ -94,7 +94,8 @@ fn a_cancelled_run_never_runs_again() {
     // The start's checkpoint said running: the superstep it was followed by (echo's) ran first, by the
     // replay rule, then the cancel was taken; repeat never ran.
     assert_eq!(held.run().state().invocations, 1);
-    assert_eq!(held.run().state().step_states[1], None);
+    let repeat = held.run().state().step_states[1].as_ref().map(|s| s.to_value());
+    assert_eq!(repeat, Some(json!({"times": 2})), "repeat's initial state, untouched");
     drop(held);
     assert!(matches!(driver.open("c"), Err(DurableError::Ended { status, .. }) if status == "cancelled"));
     assert!(matches!(driver.open_running("c"), Err(DurableError::Ended { .. })));
