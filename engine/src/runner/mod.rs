@@ -239,20 +239,31 @@ impl Run {
     /// `inbox_taken` moves to `seq` either way. Returns the refusal.
     pub fn take_inbox(&mut self, seq: u64, source: &str, id: &str, event: Option<(&str, &str)>) -> Option<String> {
         self.state.inbox_taken = self.state.inbox_taken.max(seq);
-        let refused = match event {
+        // Decided first, so that the history says what was taken before what it did.
+        let taking = match event {
             None if self.state.status.is_final() => {
-                Some(format!("process instance \"{}\" has already ended", self.state.instance_id))
+                Err(format!("process instance \"{}\" has already ended", self.state.instance_id))
             }
-            None => {
-                self.cancel();
-                None
-            }
+            None => Ok(None),
             Some((event_type, data)) => match Json::parse(data.to_owned()) {
-                Err(e) => Some(format!("its data is not JSON: {e}")),
-                Ok(data) => self.send_awaited(event_type, data).err().map(|e| e.to_string()),
+                Err(e) => Err(format!("its data is not JSON: {e}")),
+                Ok(data) => match self.state.awaited(event_type, None) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(_) => Ok(Some((event_type, data))),
+                },
             },
         };
+        let refused = taking.as_ref().err().cloned();
         self.record(HistoryRecord::Taken { seq, source: source.into(), id: id.into(), refused: refused.clone() });
+        match taking {
+            Ok(None) => self.cancel(),
+            Ok(Some((event_type, data))) => {
+                // Awaited, as checked just now; and an awaited event is an input event (checked at load).
+                let sent = self.send_awaited(event_type, data);
+                debug_assert!(sent.is_ok(), "{sent:?}");
+            }
+            Err(_) => {}
+        }
         refused
     }
 
