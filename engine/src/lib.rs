@@ -3,7 +3,7 @@
 //! The flow, one module each: a definition file is validated ([`weft_definitions`]) → its components are
 //! loaded and its edges resolved ([`load`]) → the [`runner`] runs it superstep by superstep, calling steps
 //! through the host capabilities in [`host`] → a [`durable`] driver commits each superstep to a [`store`]
-//! → public events go to [`sinks`]. Event data, arguments and states travel as checked JSON text
+//! → public events go to [`sinks`]; [`serve`] runs it as a service. Event data, arguments and states travel as checked JSON text
 //! ([`data::Json`]).
 //!
 //! ```no_run
@@ -24,5 +24,6 @@ pub mod durable;
 pub mod host;
 pub mod load;
 pub mod runner;
+pub mod serve;
 pub mod sinks;
 pub mod store;

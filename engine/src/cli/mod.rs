@@ -12,8 +12,9 @@ mod graph;
 mod instances;
 mod retention;
 mod run;
+mod serve;
 mod store;
-mod summary;
+pub mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ enum Command {
     /// Print a process instance's history: events received, invocations, events emitted, state and
     /// status changes.
     History(instances::InstanceArgs),
+    /// Serve processes over HTTP: start instances and deliver events from CloudEvents, drive them, fire
+    /// their timers on time.
+    Serve(serve::ServeArgs),
     /// Offer the events a webhook refused for good (dead letters, listed by `weft status`) to it again.
     Redeliver(instances::InstanceArgs),
     /// Delete an ended process instance with its history, outbox and the blobs no other instance needs.
@@ -116,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => instances::instance(instances::Action::Resume, args),
         Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
         Command::History(args) => instances::history(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Redeliver(args) => instances::instance(instances::Action::Redeliver, args),
         Command::Delete(args) => retention::delete(args),
         Command::Prune(args) => retention::prune(args),

@@ -173,6 +173,20 @@ impl<'a> Driver<'a> {
         &self.leases
     }
 
+    /// Now on the runs' logical clock, ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Ids of the instances that need a driver now (see [`Store::ready`]): due by the runs' clock, and
+    /// free by the leases' (the machine's).
+    ///
+    /// Errors: the store's.
+    pub fn ready(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let (now, _) = self.leases.until();
+        self.store.ready(self.clock.now_ms(), now, limit)
+    }
+
     /// The relay that publishes `instance`'s events: its process's sinks, the rest to `out`.
     pub fn relay<W: Write>(&self, instance: &Instance, out: W) -> Relay<W> {
         Relay::new(instance.run.process(), self.store.clone(), &instance.info.id, out)
@@ -346,14 +360,32 @@ impl<'a> Driver<'a> {
     /// Errors: the store's (the run stays as last committed; [`StoreError::LeaseLost`] when another driver
     /// took it over); [`DurableError::Publish`].
     pub fn drive<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
+        self.drive_for(instance, relay, u64::MAX)
+    }
+
+    /// [`Driver::drive`], but yielding after `supersteps` supersteps: a run still running then is left
+    /// with its checkpoint saying so, and the next driver goes on with it (what a server does, so that no
+    /// instance starves the others).
+    ///
+    /// Errors: as [`Driver::drive`].
+    pub fn drive_for<W: Write>(
+        &self,
+        instance: &mut Instance,
+        relay: &mut Relay<W>,
+        supersteps: u64,
+    ) -> Result<Vec<Taken>, DurableError> {
         self.relay_unacked(instance, relay)?;
-        self.settle(instance, relay)?;
+        let mut ran = u64::from(self.settle(instance, relay)?);
         let mut taken = self.wake(instance, relay)?;
         loop {
             if instance.inbox_len > instance.run.state().inbox_taken {
                 taken.extend(self.take_inbox(instance, relay)?);
             }
+            if ran >= supersteps && instance.run.state().status == Status::Running {
+                return Ok(taken);
+            }
             if self.step(instance, relay)? {
+                ran += 1;
                 continue;
             }
             // Before stopping: what arrived since the last commit is taken now, not left for the next driver.
@@ -452,11 +484,12 @@ impl<'a> Driver<'a> {
 
     /// The replay rule: a run whose checkpoint says `running` may have had a superstep in flight; run
     /// exactly that superstep, at the checkpoint's time, before anything else happens to the run.
-    fn settle<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+    /// Whether it ran a superstep.
+    fn settle<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<bool, DurableError> {
         if instance.run.state().status == Status::Running {
-            self.step(instance, relay)?;
+            return self.step(instance, relay);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Wake the run up: its time becomes now, what is due by then fires, and it takes what waits in its

@@ -345,7 +345,7 @@ impl Store for MemoryStore {
         Ok(infos.into_iter().filter(past).take(limit).cloned().collect())
     }
 
-    fn ready(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+    fn ready(&self, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
         let mut due: Vec<(u64, &str)> = inner
             .instances
@@ -354,7 +354,7 @@ impl Store for MemoryStore {
             .filter_map(|e| {
                 // Events waiting in the inbox make an instance ready at once, before anything merely due.
                 let inbox = (e.inbox.len() as u64 > e.state.inbox_taken).then_some(0);
-                inbox.or(e.info.next_due_ms.filter(|d| *d <= now_ms)).map(|d| (d, e.info.id.as_str()))
+                inbox.or(e.info.next_due_ms.filter(|d| *d <= due_by_ms)).map(|d| (d, e.info.id.as_str()))
             })
             .collect();
         due.sort();

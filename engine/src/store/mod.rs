@@ -216,10 +216,10 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<InstanceInfo>, StoreError>;
 
-    /// Ids of instances that need a driver at `now_ms` (running, with a timer or deadline due, or with
-    /// events in their inbox not yet taken) and that nobody holds, or whose holder's lease ran out: most
-    /// overdue first, at most `limit`.
-    fn ready(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Ids of instances that need a driver (running, with a timer or deadline due by `due_by_ms` on the
+    /// runs' logical clock, or with events in their inbox not yet taken) and that nobody holds, or whose
+    /// holder's lease ran out before `now_ms` (real time): most overdue first, at most `limit`.
+    fn ready(&self, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 
     /// The blob stored under `digest`, if any.
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -15,6 +15,7 @@ mod leases;
 mod properties;
 mod replay;
 mod retention;
+mod serve;
 mod service;
 mod webhooks;
 

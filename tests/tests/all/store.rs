@@ -274,11 +274,11 @@ fn paging_and_finding_ready_instances(store: &dyn Store) {
     let d = store.load("d").unwrap().info;
     assert_eq!((d.status.as_str(), d.next_due_ms), ("waiting", Some(TEST_TIME_MS + 1000)));
     assert_eq!(store.load("e").unwrap().info.next_due_ms, None, "an ended run is never due");
-    assert_eq!(store.ready(TEST_TIME_MS + 999, 10).unwrap(), ["a"], "b is held; d is not due yet");
-    let mut ready = store.ready(TEST_TIME_MS + 1000, 10).unwrap();
+    assert_eq!(store.ready(TEST_TIME_MS + 999, TEST_TIME_MS + 999, 10).unwrap(), ["a"], "b is held; d is not due yet");
+    let mut ready = store.ready(TEST_TIME_MS + 1000, TEST_TIME_MS + 1000, 10).unwrap();
     ready.sort();
     assert_eq!(ready, ["a", "d"]);
-    assert_eq!(store.ready(u64::MAX / 2, 10).unwrap().len(), 3, "b's lease ran out long ago");
+    assert_eq!(store.ready(u64::MAX / 2, u64::MAX / 2, 10).unwrap().len(), 3, "b's lease ran out long ago");
 }
 
 fn inbound<'a>(source: &'a str, id: &'a str, event_type: &'a str) -> Inbound<'a> {
@@ -311,7 +311,7 @@ fn the_inbox(store: &dyn Store) {
 
     // Events not taken make an instance ready before anything in it is due; taking them (the checkpoint
     // says how far) makes it wait again.
-    assert!(store.ready(TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
+    assert!(store.ready(TEST_TIME_MS + 999, TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
     let lease = store.acquire("d", ME, NOW, NOW + LEASE).unwrap();
     let mut taken = store.load("d").unwrap().state;
     taken.inbox_taken = 2;
@@ -319,7 +319,7 @@ fn the_inbox(store: &dyn Store) {
     let committed = store.commit(&commit("d", &lease, revision, checkpoint(&taken, &[], &[]))).unwrap();
     assert_eq!(committed.inbox_len, 2);
     store.release("d", &lease).unwrap();
-    assert!(!store.ready(TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
+    assert!(!store.ready(TEST_TIME_MS + 999, TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
 
     // A new instance keeps the event that started it; the same event cannot start another.
     let state = state("s");

@@ -375,8 +375,8 @@ impl Store for SqliteStore {
         self.read(|conn| read::list(conn, filter, after, limit))
     }
 
-    fn ready(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| read::ready(conn, now_ms, limit))
+    fn ready(&self, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| read::ready(conn, due_by_ms, now_ms, limit))
     }
 
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {

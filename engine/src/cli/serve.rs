@@ -1,0 +1,60 @@
+//! `weft serve [DEFINITION...]`: serve processes over HTTP (docs/serving.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::store::StoreArgs;
+use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail};
+use crate::durable::Driver;
+use crate::runner::clock;
+use crate::serve::registry::Registry;
+use crate::serve::{ServeConfig, serve as run_server};
+
+/// Arguments of `weft serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The process definitions (YAML) whose instances events may start.
+    #[arg(required = true)]
+    definitions: Vec<PathBuf>,
+    /// The address to listen on; anything but loopback needs a token.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Worker threads driving instances (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Supersteps an instance runs before it yields to the others.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    slice: u64,
+    /// A file holding the bearer token every request must carry (or `WEFT_TOKEN`).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
+    let token = match &args.token_file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot read --token-file {}: {e}", file.display())))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
+    };
+    let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let store = args.store.open()?;
+    // The server lives as long as the process: its runtime and clock are never dropped.
+    let runtime = Box::leak(Box::new(args.cache.runtime()?));
+    let registry = Registry::load(runtime, &args.definitions).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+    let driver = Driver::new(store, runtime, Box::leak(clock)).with_lease(args.store.lease());
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let config = ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token };
+    run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
+    Ok(ExitCode::SUCCESS)
+}

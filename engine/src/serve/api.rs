@@ -1,0 +1,249 @@
+//! The HTTP API of `weft serve` (docs/serving.md): CloudEvents in, per the CloudEvents HTTP binding
+//! ([`super::ingress`]), and the instances' summaries out. A handler answers once what it received is
+//! committed (to a new instance, or to an instance's inbox), never after the run: the scheduler drives
+//! the instances.
+//!
+//! | route | what it does |
+//! | --- | --- |
+//! | `POST /processes/{name}/events` | starts an instance of process `name` per event (its input event) |
+//! | `POST /instances/{id}/events` | receives events into the inbox of instance `id` |
+//! | `GET /instances/{id}` | the instance's summary, as `weft status --json` prints it |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::ingress::{self, Incoming, Refusal};
+use crate::durable::{Driver, DurableError, Identity};
+use crate::runner::layout::Layout;
+use crate::store::{Appended, Inbound, InboxKind, StoreError};
+
+/// The largest request body taken, in bytes (the largest event data an event may carry), checked before
+/// the body is read.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The header that names the instance a started event creates (one event per request); without it, the
+/// instance gets a random UUID.
+pub const INSTANCE_HEADER: &str = "weft-instance-id";
+
+/// The API's routes over `shared`.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/processes/{name}/events", post(start))
+        .route("/instances/{id}/events", post(deliver))
+        .route("/instances/{id}", get(status))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// An answer: a status and a JSON body.
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// An error answer: `{"error": message}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    answer(status, json!({ "error": message.into() }))
+}
+
+/// The answer for a request without usable events.
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Malformed(m) => error(StatusCode::BAD_REQUEST, m),
+        Refusal::Unsupported(m) => error(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+    }
+}
+
+/// What one accepted event did: the instance it went to, and whether it was a duplicate.
+fn accepted(instance: &str, duplicate: bool) -> Value {
+    json!({ "instance": instance, "url": format!("/instances/{instance}"), "duplicate": duplicate })
+}
+
+/// Why one event was not accepted: the status to answer with, and what to say.
+struct Failed {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failed {
+    fn of(e: &DurableError) -> Failed {
+        Failed { status: durable_error(e), message: e.to_string() }
+    }
+}
+
+/// The answer for `results`: 202 with one result (one event) or `{"events": [...]}` (a batch); the first
+/// failure's status when one failed, with what was accepted before it.
+fn results(results: Vec<Result<Value, Failed>>, batch: bool) -> Response {
+    let mut done = Vec::new();
+    for result in results {
+        match result {
+            Ok(value) => done.push(value),
+            Err(failed) if done.is_empty() => return error(failed.status, failed.message),
+            Err(failed) => {
+                let message = format!("event {} of the batch: {}", done.len(), failed.message);
+                return answer(failed.status, json!({ "error": message, "accepted": done }));
+            }
+        }
+    }
+    match (batch, done.pop()) {
+        (false, Some(one)) => answer(StatusCode::ACCEPTED, one),
+        (_, last) => {
+            answer(StatusCode::ACCEPTED, json!({ "events": done.into_iter().chain(last).collect::<Vec<_>>() }))
+        }
+    }
+}
+
+/// Run `work` on a blocking thread (the store and the driver are synchronous); a panic there is a 500.
+async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the server"))
+}
+
+/// The status of a store failure: not found 404, a duplicate id 409, the rest 500.
+fn store_error(e: &StoreError) -> StatusCode {
+    match e {
+        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::AlreadyExists(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The status of a durable operation's failure.
+fn durable_error(e: &DurableError) -> StatusCode {
+    match e {
+        DurableError::Store(e) => store_error(e),
+        DurableError::Input(_) => StatusCode::BAD_REQUEST,
+        DurableError::NotAwaited(_) | DurableError::Ended { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+async fn start(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if shared.signal.stopping() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
+    }
+    let events = match ingress::events(&headers, &body) {
+        Ok(events) => events,
+        Err(refusal) => return refused(refusal),
+    };
+    let named = headers.get(INSTANCE_HEADER).map(|v| v.to_str().map(str::to_owned));
+    let named = match named.transpose() {
+        Ok(named) if named.is_some() && events.len() > 1 => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{INSTANCE_HEADER} names one instance; a batch starts several"),
+            );
+        }
+        Ok(named) => named,
+        Err(_) => return error(StatusCode::BAD_REQUEST, format!("{INSTANCE_HEADER} is not ASCII text")),
+    };
+    let batch = events.len() > 1;
+    blocking(move || {
+        let Some(served) = shared.registry.get(&name) else {
+            let names = shared.registry.names().join(", ");
+            return error(StatusCode::NOT_FOUND, format!("no process \"{name}\" is served; served: {names}"));
+        };
+        let started = events
+            .into_iter()
+            .map(|e| {
+                let id = named.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                start_one(&shared.driver, served, &id, e)
+            })
+            .collect();
+        shared.signal.notify();
+        results(started, batch)
+    })
+    .await
+}
+
+/// Start instance `id` of `served` on event `e`; a duplicate of an event received before answers with
+/// the instance it started.
+fn start_one(driver: &Driver<'_>, served: &super::registry::Served, id: &str, e: Incoming) -> Result<Value, Failed> {
+    let identity = Identity { source: &e.source, id: &e.id };
+    match driver.start(served.process.clone(), &served.file, id, &e.event_type, e.data, Some(identity)) {
+        Ok(held) => {
+            drop(held);
+            Ok(accepted(id, false))
+        }
+        Err(DurableError::Store(StoreError::Duplicate { instance, .. })) => Ok(accepted(&instance, true)),
+        Err(err) => Err(Failed::of(&err)),
+    }
+}
+
+async fn deliver(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if shared.signal.stopping() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
+    }
+    let events = match ingress::events(&headers, &body) {
+        Ok(events) => events,
+        Err(refusal) => return refused(refusal),
+    };
+    let batch = events.len() > 1;
+    blocking(move || {
+        let driver = &shared.driver;
+        let received = events
+            .iter()
+            .map(|e| {
+                let data = e.data.as_str();
+                let event = Inbound {
+                    source: &e.source,
+                    id: &e.id,
+                    kind: InboxKind::Event,
+                    event_type: &e.event_type,
+                    data,
+                    received_ms: driver.now_ms(),
+                };
+                match driver.receive(&id, &event) {
+                    Ok(Appended::New(_)) => Ok(accepted(&id, false)),
+                    Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
+                    Err(err) => Err(Failed::of(&err)),
+                }
+            })
+            .collect();
+        shared.signal.notify();
+        results(received, batch)
+    })
+    .await
+}
+
+async fn status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    blocking(move || {
+        let store = shared.driver.store();
+        let summary = store.load(&id).and_then(|loaded| {
+            let dead = store.dead_letters(&id)?;
+            let layout = Driver::layout(&**store, &loaded.info)?;
+            Ok((loaded, dead, layout))
+        });
+        match summary {
+            Ok((loaded, dead, Some(layout))) => {
+                answer(StatusCode::OK, crate::cli::summary::summary(&layout, &loaded.state, &dead))
+            }
+            Ok((loaded, dead, None)) => match shared.driver.pinned_process(&loaded.info) {
+                Ok(process) => {
+                    answer(StatusCode::OK, crate::cli::summary::summary(&Layout::of(&process), &loaded.state, &dead))
+                }
+                Err(e) => error(durable_error(&e), e.to_string()),
+            },
+            Err(e) => error(store_error(&e), e.to_string()),
+        }
+    })
+    .await
+}

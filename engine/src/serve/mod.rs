@@ -1,0 +1,156 @@
+//! `weft serve`: Weft as a service (docs/serving.md). Other systems post CloudEvents over HTTP
+//! ([`ingress`], [`api`]); each is committed — to a new instance, or to an instance's inbox — before the
+//! request is answered; a [`scheduler`] over the store drives the instances that need it on a pool of
+//! worker threads, a slice of supersteps at a time, and fires timers and await timeouts on its own at
+//! their due time. The HTTP side runs on tokio; runs stay synchronous on their own threads.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use weft_engine::{durable::Driver, load::{Runtime, RuntimeConfig}, runner::SystemClock};
+//! # use weft_engine::serve::{ServeConfig, registry::Registry};
+//! # use weft_engine::store::{Store, sqlite::{Durability, SqliteStore}};
+//! let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeConfig::default())?));
+//! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
+//! let registry = Registry::load(runtime, &["examples/support-ticket/process.yaml".into()])?;
+//! let config = ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None };
+//! weft_engine::serve::serve(Driver::new(store, runtime, &SystemClock), registry, config)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod api;
+pub mod ingress;
+pub mod registry;
+pub mod scheduler;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::durable::Driver;
+use registry::Registry;
+use scheduler::Signal;
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Worker threads driving instances.
+    pub workers: usize,
+    /// Supersteps an instance runs before it yields to the others.
+    pub slice: u64,
+    /// The bearer token every request must carry; none on loopback only.
+    pub token: Option<String>,
+}
+
+/// What the API and the scheduler share.
+pub struct Shared {
+    /// The driver of every instance.
+    pub driver: Driver<'static>,
+    /// The processes served.
+    pub registry: Registry,
+    /// Wakes the scheduler; says when the server stops.
+    pub signal: Signal,
+}
+
+/// Serve until SIGINT or SIGTERM: then stop taking requests (503), finish the slices in flight, let go of
+/// every instance, and return.
+///
+/// Errors: the address cannot be bound; a non-loopback address without a token; the async runtime cannot
+/// start.
+pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -> Result<(), String> {
+    if !config.listen.ip().is_loopback() && config.token.is_none() {
+        return Err(format!(
+            "{} is not a loopback address: give a token (--token-file or WEFT_TOKEN) that every request must carry",
+            config.listen
+        ));
+    }
+    let shared = Arc::new(Shared { driver, registry, signal: Signal::default() });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.listen))
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("weft serve: listening on http://{address}");
+    let app = api::router(shared.clone());
+    let app = match config.token.clone() {
+        Some(token) => app.layer(axum::middleware::from_fn(move |request, next| {
+            let token = token.clone();
+            async move { api_token::check(&token, request, next).await }
+        })),
+        None => app,
+    };
+    std::thread::scope(|scope| {
+        let scheduler = scope.spawn(|| scheduler::run(&shared.driver, &shared.signal, config.workers, config.slice));
+        let stopping = shared.clone();
+        let served = runtime.block_on(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    stop_signal().await;
+                    stopping.signal.stop();
+                })
+                .await
+        });
+        shared.signal.stop();
+        let _ = scheduler.join();
+        served.map_err(|e| format!("the server failed: {e}"))
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(_) => {
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// Bearer tokens.
+mod api_token {
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::middleware::Next;
+    use axum::response::{IntoResponse, Response};
+
+    /// Let the request through if it carries `Authorization: Bearer <token>`, compared in constant time;
+    /// 401 otherwise.
+    pub async fn check(token: &str, request: Request, next: Next) -> Response {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if same(given.as_bytes(), token.as_bytes()) {
+            next.run(request).await
+        } else {
+            (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "a bearer token is needed"})))
+                .into_response()
+        }
+    }
+
+    /// Whether `a` and `b` are equal, in a time that depends on their lengths only.
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn tokens_compare_whole() {
+            assert!(super::same(b"secret", b"secret"));
+            assert!(!super::same(b"secret", b"secreT") && !super::same(b"secret", b"secrets"));
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The scheduler of `weft serve`: finds the instances that need a driver through the store
+//! ([`Store::ready`](crate::store::Store::ready): running, a timer or deadline due, events waiting in the
+//! inbox, and nobody holding them) and drives each on a bounded pool of worker threads, a slice of
+//! supersteps at a time, so that no instance starves the others. A waiting instance costs a store row and
+//! nothing in memory. Timers fire on their own: the scheduler looks again at least every
+//! [`POLL`], and at once when the API received something.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use crate::durable::{Driver, DurableError};
+use crate::store::StoreError;
+
+/// The longest the scheduler waits before looking for due instances again.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// What the API and the scheduler share to wake the scheduler up and stop it.
+#[derive(Default)]
+pub struct Signal {
+    pending: Mutex<bool>,
+    wake: Condvar,
+    stopping: AtomicBool,
+}
+
+impl Signal {
+    /// Something arrived: look for work now.
+    pub fn notify(&self) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    /// Stop after the slices in flight.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    /// Whether the server is stopping.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Wait until notified, or `timeout`.
+    fn wait(&self, timeout: Duration) {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut pending, _) =
+            self.wake.wait_timeout_while(pending, timeout, |p| !*p).unwrap_or_else(|e| e.into_inner());
+        *pending = false;
+    }
+}
+
+/// Drive ready instances with `driver` on `workers` threads, `slice` supersteps at a time, until `signal`
+/// says stop; then finish the slices in flight and return. Published events go to standard output.
+pub fn run(driver: &Driver<'_>, signal: &Signal, workers: usize, slice: u64) {
+    let in_flight: Mutex<HashSet<String>> = Mutex::default();
+    let (work, queue) = channel::<String>();
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|| work_on(driver, signal, &queue, &in_flight, slice));
+        }
+        dispatch(driver, signal, &work, &in_flight, workers.max(1));
+        drop(work);
+    });
+}
+
+/// Hand ready instances, each once at a time, to the workers until stopped.
+fn dispatch(
+    driver: &Driver<'_>,
+    signal: &Signal,
+    work: &Sender<String>,
+    in_flight: &Mutex<HashSet<String>>,
+    workers: usize,
+) {
+    while !signal.stopping() {
+        let ready = match driver.ready(workers * 4) {
+            Ok(ready) => ready,
+            Err(e) => {
+                tracing::warn!("cannot find the instances that are ready (trying again): {e}");
+                Vec::new()
+            }
+        };
+        let mut handed = 0;
+        for id in ready {
+            if in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone()) {
+                handed += 1;
+                if work.send(id).is_err() {
+                    return;
+                }
+            }
+        }
+        if handed == 0 {
+            signal.wait(POLL);
+        }
+    }
+}
+
+/// Take instances from `queue` and drive each one slice, until the queue closes.
+fn work_on(
+    driver: &Driver<'_>,
+    signal: &Signal,
+    queue: &Mutex<Receiver<String>>,
+    in_flight: &Mutex<HashSet<String>>,
+    slice: u64,
+) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(id) = next else { return };
+        if !signal.stopping() {
+            drive_once(driver, &id, slice);
+        }
+        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        // What it left (a yielded slice, events that came meanwhile) is found at once.
+        signal.notify();
+    }
+}
+
+/// Drive instance `id` one slice; what goes wrong is logged (the instance stays as last committed, and is
+/// found again when it is ready).
+fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) {
+    let mut held = match driver.open(id) {
+        Ok(held) => held,
+        // Someone else holds it, or it ended with nothing left to publish since it was found.
+        Err(DurableError::Store(StoreError::Held { .. }) | DurableError::Ended { .. }) => return,
+        Err(e) => {
+            tracing::warn!(instance = id, "cannot open the instance: {e}");
+            return;
+        }
+    };
+    let mut relay = driver.relay(&held, std::io::stdout());
+    let driven = driver.drive_for(&mut held, &mut relay, slice);
+    if let Err(e) = driven {
+        tracing::warn!(instance = id, "driving the instance failed (it stays as last committed): {e}");
+    }
+    for (topic, url, outcome) in driver.finish(&held, relay).unwrap_or_default() {
+        if let Some((why, left)) = outcome.failed {
+            tracing::warn!(instance = id, topic, url, left, "a webhook did not take every event: {why}");
+        }
+    }
+}

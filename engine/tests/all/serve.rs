@@ -1,0 +1,210 @@
+//! `weft serve` over real HTTP on loopback (docs/serving.md): CloudEvents in binary, structured and batched
+//! mode start instances and reach their inboxes; duplicates are answered as such; each status code; timers
+//! fire on their own when the (injected) clock moves; SIGTERM stops the server cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{command, root, summary_of, text, wait_for};
+
+/// A running `weft serve` and its address.
+struct Server {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    /// `weft serve` of the support-ticket process on a free loopback port, with `env`.
+    fn start(store: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let args = ["serve", "examples/support-ticket/process.yaml", "--listen", "127.0.0.1:0", "--workers", "2"];
+        let mut child = command(store, &args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("weft serve: listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Server { child, base, agent }
+    }
+
+    /// POST `body` to `path` with `headers`: the status and the JSON answer.
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A structured-mode CloudEvent posted to `path`.
+    fn structured(&self, path: &str, event: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut all = vec![("content-type", "application/cloudevents+json")];
+        all.extend_from_slice(headers);
+        self.post(path, &all, &event.to_string())
+    }
+
+    /// The summary of instance `id`.
+    fn status(&self, id: &str) -> Value {
+        let mut response = self.agent.get(format!("{}/instances/{id}", self.base)).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// Wait until instance `id` has status `status`.
+    fn wait_status(&self, id: &str, status: &str) {
+        wait_for(&format!("{id} {status}"), || self.status(id)["status"] == status);
+    }
+
+    /// Stop it with SIGTERM: its exit status and what it printed on stdout.
+    fn stop(self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        (out.status, text(&out.stdout))
+    }
+}
+
+/// A request that is refused: its path, headers and body, and the status it gets.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u16);
+
+fn ticket(id: &str, file: &str) -> Value {
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(root().join(file)).unwrap()).unwrap();
+    json!({"specversion": "1.0", "id": id, "source": "/crm", "type": "NewTicket", "data": data})
+}
+
+#[test]
+fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = Server::start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
+
+    // Structured mode, the instance named by a header; the same event again is a duplicate.
+    let (status, body) = server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "T-1")]);
+    assert_eq!((status, &body), (202, &json!({"instance": "T-1", "url": "/instances/T-1", "duplicate": false})));
+    let (status, body) = server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "T-9")]);
+    assert_eq!((status, body["instance"].as_str(), body["duplicate"].as_bool()), (202, Some("T-1"), Some(true)));
+    server.wait_status("T-1", "waiting");
+
+    // Binary mode into the inbox, with a percent-encoded subject.
+    let reply = std::fs::read_to_string(root().join("examples/support-ticket/tickets/reply-1001.json")).unwrap();
+    let binary = [
+        ("content-type", "application/json"),
+        ("ce-specversion", "1.0"),
+        ("ce-id", "r-1"),
+        ("ce-source", "/desk"),
+        ("ce-type", "AgentReplied"),
+        ("ce-subject", "T-1%20reply"),
+    ];
+    let (status, body) = server.post("/instances/T-1/events", &binary, &reply);
+    assert_eq!((status, body["duplicate"].as_bool()), (202, Some(false)), "{body}");
+    server.wait_status("T-1", "completed");
+    assert_eq!(server.status("T-1")["states"]["desk"], json!({"resolved": 1, "escalated": 0}));
+
+    // Batched mode: two tickets, two instances.
+    let batch = json!([
+        ticket("t-2", "examples/support-ticket/tickets/refund.json"),
+        ticket("t-3", "examples/support-ticket/tickets/outage.json")
+    ]);
+    let (status, body) = server.post(
+        "/processes/support-ticket/events",
+        &[("content-type", "application/cloudevents-batch+json")],
+        &batch.to_string(),
+    );
+    assert_eq!(status, 202, "{body}");
+    let started: Vec<String> =
+        body["events"].as_array().unwrap().iter().map(|e| e["instance"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(started.len(), 2);
+    for id in &started {
+        server.wait_status(id, "waiting");
+    }
+
+    // What is refused, and how.
+    let cases: Vec<Case> = vec![
+        (
+            "/processes/nope/events",
+            vec![("content-type", "application/cloudevents+json")],
+            ticket("x-1", "examples/support-ticket/tickets/outage.json").to_string(),
+            404,
+        ),
+        (
+            "/instances/nope/events",
+            binary.iter().map(|(k, v)| (*k, if *k == "ce-id" { "r-404" } else { v })).collect(),
+            reply.clone(),
+            404,
+        ),
+        (
+            "/instances/T-1/events",
+            binary.iter().map(|(k, v)| (*k, if *k == "ce-id" { "r-2" } else { v })).collect(),
+            reply.clone(),
+            409,
+        ),
+        ("/instances/T-1/events", vec![("content-type", "text/plain")], "hi".into(), 415),
+        (
+            "/processes/support-ticket/events",
+            vec![("content-type", "application/cloudevents+json")],
+            r#"{"specversion":"1.0","source":"s","type":"NewTicket"}"#.into(),
+            400,
+        ),
+        (
+            "/processes/support-ticket/events",
+            vec![("content-type", "application/cloudevents+json")],
+            "x".repeat(17 * 1024 * 1024),
+            413,
+        ),
+    ];
+    for (path, headers, body, expected) in cases {
+        let (status, answer) = server.post(path, &headers, &body);
+        assert_eq!(status, expected, "{path}: {answer}");
+        if expected != 413 {
+            assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {answer}");
+        }
+    }
+
+    let (exit, stdout) = server.stop();
+    assert!(exit.success(), "{exit:?}");
+    let types: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 3, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "TicketResolved").count(), 1, "{types:?}");
+}
+
+/// A ticket nobody answers is escalated at its 72-hour deadline with no request: the server fires it on
+/// its own when its clock (a file here) reaches the deadline. Stopped with SIGTERM, it lets go of
+/// everything: the CLI reads and drives the store at once.
+#[test]
+fn timers_fire_on_their_own_and_a_stopped_server_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let now = dir.path().join("now");
+    std::fs::write(&now, "2026-11-23T09:00:00Z").unwrap();
+    let clock = format!("@{}", now.display());
+    let server = Server::start(&store, &[("WEFT_NOW", &clock)]);
+    let refund = ticket("t-1", "examples/support-ticket/tickets/refund.json");
+    let (status, _) = server.structured("/processes/support-ticket/events", &refund, &[("weft-instance-id", "T-2")]);
+    assert_eq!(status, 202);
+    server.wait_status("T-2", "waiting");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.status("T-2")["status"], "waiting", "not before its deadline");
+    std::fs::write(&now, "2026-11-26T09:00:00Z").unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options().write(true).open(&now).unwrap().set_modified(later).unwrap();
+    server.wait_status("T-2", "completed");
+    let (exit, stdout) = server.stop();
+    assert!(exit.success());
+    assert!(stdout.contains("\"type\":\"TicketEscalated\""), "{stdout}");
+    let summary = summary_of(&store, "T-2");
+    assert_eq!(summary["states"]["desk"], json!({"resolved": 0, "escalated": 1}));
+    let list = crate::weft_in(&store, &["list", "--json"], &[]);
+    let info: Value = serde_json::from_str(text(&list.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(info["holder"], Value::Null, "the server let go of it");
+}
