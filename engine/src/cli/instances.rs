@@ -142,14 +142,7 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
     if let Action::Cancel = action {
         let id = uuid::Uuid::new_v4().to_string();
-        let request = Inbound {
-            source: CLI_SOURCE,
-            id: &id,
-            kind: InboxKind::Cancel,
-            event_type: "",
-            data: "null",
-            received_ms: clock.now_ms(),
-        };
+        let request = Inbound::cancel(CLI_SOURCE, &id, clock.now_ms());
         return deliver(&driver, &args.id, &request, args.json);
     }
     let mut held = match action {

@@ -427,14 +427,7 @@ impl<'a> Driver<'a> {
     /// Errors: as [`Driver::drive`].
     pub fn cancel<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let request = Inbound {
-            source: CANCEL_SOURCE,
-            id: &id,
-            kind: InboxKind::Cancel,
-            event_type: "",
-            data: "null",
-            received_ms: self.clock.now_ms(),
-        };
+        let request = Inbound::cancel(CANCEL_SOURCE, &id, self.clock.now_ms());
         if let Appended::New(seq) = self.store.append_inbox(&instance.info.id, &request)? {
             instance.inbox_len = instance.inbox_len.max(seq);
         }

@@ -53,6 +53,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     answer(status, json!({ "error": message.into() }))
 }
 
+/// The events of a request, unless the server is stopping (503) or there are none usable (400, 415).
+#[allow(clippy::result_large_err)]
+fn received(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Incoming>, Response> {
+    if shared.signal.stopping() {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"));
+    }
+    ingress::events(headers, body).map_err(refused)
+}
+
 /// The answer for a request without usable events.
 fn refused(refusal: Refusal) -> Response {
     match refusal {
@@ -132,12 +141,9 @@ async fn start(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if shared.signal.stopping() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
-    }
-    let events = match ingress::events(&headers, &body) {
+    let events = match received(&shared, &headers, &body) {
         Ok(events) => events,
-        Err(refusal) => return refused(refusal),
+        Err(answer) => return answer,
     };
     let named = headers.get(INSTANCE_HEADER).map(|v| v.to_str().map(str::to_owned));
     let named = match named.transpose() {
@@ -189,12 +195,9 @@ async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if shared.signal.stopping() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
-    }
-    let events = match ingress::events(&headers, &body) {
+    let events = match received(&shared, &headers, &body) {
         Ok(events) => events,
-        Err(refusal) => return refused(refusal),
+        Err(answer) => return answer,
     };
     let batch = events.len() > 1;
     blocking(move || {

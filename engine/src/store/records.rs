@@ -108,6 +108,13 @@ pub struct Inbound<'a> {
     pub received_ms: u64,
 }
 
+impl<'a> Inbound<'a> {
+    /// A cancel request with CloudEvent `source` and `id`, arriving at `received_ms`.
+    pub fn cancel(source: &'a str, id: &'a str, received_ms: u64) -> Self {
+        Inbound { source, id, kind: InboxKind::Cancel, event_type: "", data: "null", received_ms }
+    }
+}
+
 /// One event in an instance's inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEvent {

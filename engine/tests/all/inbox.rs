@@ -6,19 +6,15 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::service::{Reply, Service};
+use crate::service::Service;
 use crate::{cloudevents, command, definition, history_of, summary_of, text, wait_for, weft_in};
 
 /// A process whose start calls a slow outside service (the first call takes 2 s) and awaits `Go`, which
 /// goes to a recorder.
 fn busy_process(dir: &std::path::Path) -> (Service, String) {
-    let calls = std::sync::atomic::AtomicUsize::new(0);
-    let service = Service::start(0, move |_, _| {
-        let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-        Reply::json(&json!({"ok": true}), Duration::from_millis(if first { 2000 } else { 0 }))
-    });
+    let service = Service::first_call_waits(Duration::from_secs(2));
     let file = definition(
         dir,
         "busy",

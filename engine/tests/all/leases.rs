@@ -3,23 +3,15 @@
 //! are); a holder killed without letting go is taken over once its lease runs out.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use crate::service::{Reply, Service};
+use crate::service::Service;
 use crate::{command, command_under, definition, text, wait_for, weft_in};
 
 /// A service whose first `/slow` call answers after `hang`, the others at once; and a process whose one
 /// step calls it (with its invocation id as the idempotency key).
 fn slow_process(dir: &std::path::Path, hang: Duration) -> (Service, String) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let service = Service::start(0, move |_, _| {
-        let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
-        Reply::json(&json!({"ok": true}), if first { hang } else { Duration::ZERO })
-    });
+    let service = Service::first_call_waits(hang);
     let file = definition(
         dir,
         "slow",

@@ -112,6 +112,15 @@ impl Service {
         Service { port, received, server, thread: Some(thread) }
     }
 
+    /// A service whose first request is answered after `wait`, the others at once, each with `{"ok": true}`.
+    pub fn first_call_waits(wait: Duration) -> Service {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        Service::start(0, move |_, _| {
+            let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            Reply::json(&serde_json::json!({"ok": true}), if first { wait } else { Duration::ZERO })
+        })
+    }
+
     /// Its port.
     pub fn port(&self) -> u16 {
         self.port
