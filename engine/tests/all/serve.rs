@@ -20,7 +20,12 @@ struct Server {
 impl Server {
     /// `weft serve` of the support-ticket process on a free loopback port, with `env`.
     fn start(store: &std::path::Path, env: &[(&str, &str)]) -> Server {
-        let args = ["serve", "examples/support-ticket/process.yaml", "--listen", "127.0.0.1:0", "--workers", "2"];
+        Server::serving("examples/support-ticket/process.yaml", store, env)
+    }
+
+    /// `weft serve` of the definition `file` on a free loopback port, with `env`.
+    fn serving(file: &str, store: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let args = ["serve", file, "--listen", "127.0.0.1:0", "--workers", "2"];
         let mut child = command(store, &args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
@@ -207,4 +212,43 @@ fn timers_fire_on_their_own_and_a_stopped_server_lets_go() {
     let list = crate::weft_in(&store, &["list", "--json"], &[]);
     let info: Value = serde_json::from_str(text(&list.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(info["holder"], Value::Null, "the server let go of it");
+}
+
+/// A server killed with SIGKILL in the middle of an outside call loses nothing: its lease runs out, the next
+/// server takes the instance over, re-runs the superstep (the call again, with the same idempotency key)
+/// and goes on.
+#[test]
+fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = crate::service::Service::first_call_waits(Duration::from_secs(30));
+    let file = crate::definition(
+        dir.path(),
+        "pay",
+        &format!(
+            "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n    \
+             capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n\
+             inputs:\n  - event: Order\n    to: [{{ step: payer }}]\n",
+            service.url("/pay"),
+            service.url("")
+        ),
+    );
+    let store = dir.path().join("store.db");
+    let lease = [("WEFT_LEASE", "1s")];
+    let first = Server::serving(&file, &store, &lease);
+    let order = json!({"specversion": "1.0", "id": "o-1", "source": "/shop", "type": "Order", "data": {"amount": 3}});
+    let (status, _) = first.structured("/processes/pay/events", &order, &[("weft-instance-id", "o-1")]);
+    assert_eq!(status, 202);
+    wait_for("the call", || !service.requests().is_empty());
+    let Server { mut child, .. } = first;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let second = Server::serving(&file, &store, &lease);
+    second.wait_status("o-1", "completed");
+    let keys: Vec<String> =
+        service.requests().iter().map(|r| r.header("idempotency-key").unwrap_or_default().to_owned()).collect();
+    assert_eq!(keys, ["o-1:payer:1", "o-1:payer:1"], "the same call again, with the same key");
+    let (exit, stdout) = second.stop();
+    assert!(exit.success());
+    assert!(stdout.contains("\"type\":\"Paid\""), "{stdout}");
 }
