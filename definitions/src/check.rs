@@ -334,6 +334,15 @@ impl Targets<'_> {
                             )),
                         ));
                     }
+                    if let Some(text) = &a.correlate
+                        && let Err(e) = Condition::compile(text)
+                    {
+                        out.push(self.loaded.diagnostic(
+                            &format!("{pointer}/{j}/correlate"),
+                            format!("the correlation key `{text}` is not a valid jq expression: {e}"),
+                            Some("write a jq expression over `.data`, e.g. `.data.ticketId`".into()),
+                        ));
+                    }
                     if let Some(d) = &a.timeout {
                         self.duration(&format!("{pointer}/{j}/timeout"), d, out);
                     }

@@ -141,6 +141,34 @@ impl Condition {
     }
 }
 
+impl Condition {
+    /// Run the expression on `input` (JSON text) as a correlation key: its first output, a string as it is
+    /// or a number as its JSON text; `None` for no output or `null`.
+    ///
+    /// Errors: the expression fails, or its first output is another kind of value.
+    pub fn key(&self, input: &str) -> Result<Option<String>, String> {
+        let input = jaq_json::read::parse_single(input.as_bytes()).map_err(|e| format!("unreadable input: {e}"))?;
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
+        let first = match self.filter.id.run((ctx, input)).next() {
+            None => return Ok(None),
+            Some(Ok(value)) => value,
+            Some(Err(exn)) => {
+                return Err(match exn.get_err() {
+                    Ok(error) => error.to_string(),
+                    Err(_) => "the expression tried to halt".into(),
+                });
+            }
+        };
+        let text = first.to_string();
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Null) => Ok(None),
+            Ok(serde_json::Value::String(s)) => Ok(Some(s)),
+            Ok(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+            _ => Err(format!("a correlation key must be a string or a number, not {text}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +196,15 @@ mod tests {
         let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
         assert!(Condition::compile(&deep).unwrap_err().to_string().contains("nest deeper"));
         assert!(Condition::compile(&"1+".repeat(3000)).unwrap_err().to_string().contains("longer than"));
+    }
+
+    #[test]
+    fn a_key_is_the_first_output_as_a_string() {
+        let key = Condition::compile(".data.ticketId").unwrap();
+        assert_eq!(key.key(r#"{"data":{"ticketId":"T-1"}}"#).unwrap().as_deref(), Some("T-1"));
+        assert_eq!(key.key(r#"{"data":{"ticketId":42}}"#).unwrap().as_deref(), Some("42"));
+        assert_eq!(key.key(r#"{"data":{}}"#).unwrap(), None);
+        assert!(key.key(r#"{"data":{"ticketId":[1]}}"#).unwrap_err().contains("a string or a number"));
     }
 
     #[test]

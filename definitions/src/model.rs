@@ -438,6 +438,13 @@ pub struct AwaitTarget {
     /// Where the data that opened the await goes when the timeout passes first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_timeout: Vec<Target>,
+    /// A correlation key: a jq expression over `{"data": ...}`, the data that opened the await, whose
+    /// first output (a string or a number) is the key. An event addressed to the process (not to an
+    /// instance) whose type is this awaited event and whose CloudEvent `subject` is the key goes to the one
+    /// instance awaiting it, e.g. `correlate: .data.ticketId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub correlate: Option<String>,
 }
 
 /// The word `stop`.

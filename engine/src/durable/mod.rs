@@ -120,6 +120,32 @@ pub enum DurableError {
         /// Its final status.
         status: String,
     },
+    /// No instance of the process awaits the event with that correlation key.
+    #[error("no instance of process \"{process}\" awaits \"{event}\" with the key \"{key}\"")]
+    NotCorrelated {
+        /// Process name.
+        process: String,
+        /// The event type.
+        event: String,
+        /// The key.
+        key: String,
+    },
+    /// Several instances await the event with that correlation key: it goes to none of them.
+    #[error(
+        "several instances of process \"{process}\" await \"{event}\" with the key \"{key}\" ({}); send it to one \
+         of them by its id",
+        instances.join(", ")
+    )]
+    Ambiguous {
+        /// Process name.
+        process: String,
+        /// The event type.
+        event: String,
+        /// The key.
+        key: String,
+        /// Some of the instances.
+        instances: Vec<String>,
+    },
     /// The checkpoint does not fit the pinned process: the store is damaged.
     #[error("the checkpoint of process instance \"{instance}\" does not fit its process: {why}")]
     Mismatch {
@@ -418,6 +444,35 @@ impl<'a> Driver<'a> {
             loaded.state.awaited(event.event_type, Some(self.clock.now_ms()))?;
         }
         Ok(self.store.append_inbox(id, event)?)
+    }
+
+    /// Receive `event`, addressed to process `process` with correlation key `key`, into the inbox of the
+    /// one instance of the process with an open await of the event under that key (see
+    /// [`Driver::receive`]); the instance's id and what was appended. A duplicate of an event received
+    /// before is recognised first.
+    ///
+    /// Errors: [`DurableError::NotCorrelated`] when no instance awaits it; [`DurableError::Ambiguous`] when
+    /// several do; as [`Driver::receive`].
+    pub fn receive_correlated(
+        &self,
+        process: &str,
+        key: &str,
+        event: &Inbound<'_>,
+    ) -> Result<(String, Appended), DurableError> {
+        if let Some((instance, seq)) = self.store.received(event.source, event.id)? {
+            return Ok((instance.clone(), Appended::Duplicate { instance, seq }));
+        }
+        let mut awaiting = self.store.correlated(process, event.event_type, key, 3)?;
+        let (process, event_type, key) = (process.to_owned(), event.event_type.to_owned(), key.to_owned());
+        match awaiting.len() {
+            0 => Err(DurableError::NotCorrelated { process, event: event_type, key }),
+            1 => {
+                let instance = awaiting.remove(0);
+                let appended = self.receive(&instance, event)?;
+                Ok((instance, appended))
+            }
+            _ => Err(DurableError::Ambiguous { process, event: event_type, key, instances: awaiting }),
+        }
     }
 
     /// Cancel the held instance, as a cancel request through its inbox: it ends as cancelled (after the

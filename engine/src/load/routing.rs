@@ -75,7 +75,7 @@ pub struct AllOfGroup {
 
 /// An await an edge opens: the input event it waits for, how long, and where the data that opened it
 /// goes if the time runs out first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AwaitRoute {
     /// Where the await target is declared, as a JSON Pointer without its leading `/` (`edges/3/to/0`;
     /// prefixed with the step id inside a sub-process): what identifies it across versions of a definition.
@@ -86,6 +86,9 @@ pub struct AwaitRoute {
     pub timeout_ms: Option<u64>,
     /// Routes of the data that opened it, on timeout.
     pub on_timeout: Vec<Route>,
+    /// The correlation key's expression, over `{"data": ...}` (see
+    /// [`weft_definitions::AwaitTarget::correlate`]).
+    pub correlate: Option<Arc<Condition>>,
 }
 
 /// How a kernel function's errors are retried (from the definition's `retries`).
@@ -377,6 +380,7 @@ impl RoutingTable {
             event: a.event.clone(),
             timeout_ms: a.timeout_ms,
             on_timeout: shift.routes(&a.on_timeout),
+            correlate: a.correlate.clone(),
         }));
         self.all_of.extend(child.all_of.iter().map(|g| AllOfGroup {
             edge: g.edge,
@@ -597,7 +601,9 @@ impl Binder<'_> {
                         self.bind_all(&a.on_timeout, &format!("{pointer}/{j}/onTimeout"), awaits, problems);
                     let timeout_ms = a.timeout.as_ref().and_then(|d| d.millis());
                     let path = format!("{pointer}/{j}").trim_start_matches('/').into();
-                    awaits.push(AwaitRoute { path, event: a.event.clone(), timeout_ms, on_timeout });
+                    // Checked when the definition loaded: it compiles.
+                    let correlate = a.correlate.as_deref().and_then(|text| Condition::compile(text).ok()).map(Arc::new);
+                    awaits.push(AwaitRoute { path, event: a.event.clone(), timeout_ms, on_timeout, correlate });
                     routes.push(Route::Await(awaits.len() - 1));
                 }
             }

@@ -89,6 +89,9 @@ pub enum HistoryRecord {
         event: String,
         /// When it times out, ms since the Unix epoch; none for never.
         deadline_ms: Option<u64>,
+        /// Its correlation key, when the await has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// The run took event `seq` of its inbox (received with CloudEvent `source` and `id`): an event to
     /// deliver, or a cancel. When it was refused (not awaited any more, say), `refused` says why and the

@@ -73,6 +73,9 @@ struct Log {
     max_queued: usize,
     /// The first queue that went past `max_queued` since the last superstep ended.
     over: Option<Over>,
+    /// The first correlation key that could not be worked out since the last superstep ended: the run
+    /// fails with it.
+    fault: Option<RunError>,
 }
 
 /// A queue that holds more values than the process allows.
@@ -397,7 +400,7 @@ impl Run {
                 }
             }
         }
-        if let Some(error) = self.over_bound() {
+        if let Some(error) = self.log.fault.take().or_else(|| self.over_bound()) {
             self.set_status(Status::Failed { error });
         } else if stop {
             self.set_status(Status::Stopped);
@@ -780,8 +783,22 @@ fn deliver(
                 let spec = &routing.awaits()[i];
                 let deadline_ms = spec.timeout_ms.map(|t| state.time_ms.saturating_add(t));
                 let event = spec.event.clone();
-                log.record(state.superstep, HistoryRecord::AwaitOpened { event: event.clone(), deadline_ms });
-                state.awaits.push(OpenAwait { route: i, event, deadline_ms, data: data.clone() });
+                let key = spec.correlate.as_ref().and_then(|expression| {
+                    let input = format!(r#"{{"data":{}}}"#, data.as_str());
+                    expression.key(&input).unwrap_or_else(|message| {
+                        let message = format!(
+                            "the correlation key `{}` of the await of \"{event}\" at /{} failed: {message}",
+                            expression.text(),
+                            spec.path
+                        );
+                        let error = RunError { kind: ErrorKind::ConditionFailed, message, step: None, function: None };
+                        log.fault.get_or_insert(error);
+                        None
+                    })
+                });
+                let opened = HistoryRecord::AwaitOpened { event: event.clone(), deadline_ms, key: key.clone() };
+                log.record(state.superstep, opened);
+                state.awaits.push(OpenAwait { route: i, event, deadline_ms, data: data.clone(), key });
             }
         }
     }

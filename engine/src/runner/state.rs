@@ -15,10 +15,11 @@ use crate::runner::failure::RunError;
 pub const MAX_UNROUTED_KEPT: usize = 100;
 
 /// The checkpoint format this Weft writes: the version of [`RunState`]'s JSON. A checkpoint without the
-/// field is format 1 (what Weft wrote before it was versioned); format 3 added `inbox_taken`. A newer
+/// field is format 1 (what Weft wrote before it was versioned); format 3 added `inbox_taken`, format 4 an
+/// await's correlation `key`. A newer
 /// format is refused rather than read in part: an older Weft would drop what it does not know at its next
 /// commit.
-pub const CHECKPOINT_FORMAT: u32 = 3;
+pub const CHECKPOINT_FORMAT: u32 = 4;
 
 /// Everything a run knows between supersteps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +101,9 @@ pub struct OpenAwait {
     pub deadline_ms: Option<u64>,
     /// The data of the event that opened it (goes to the timeout's targets).
     pub data: Json,
+    /// Its correlation key (the await's `correlate` on that data), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A durable timer.

@@ -5,7 +5,7 @@
 //!
 //! | route | what it does |
 //! | --- | --- |
-//! | `POST /processes/{name}/events` | starts an instance of process `name` per event (its input event) |
+//! | `POST /processes/{name}/events` | starts an instance of process `name` per event (its input event), or delivers an event awaited under a correlation key (its `subject`) to the instance awaiting it |
 //! | `POST /instances/{id}/events` | receives events into the inbox of instance `id` |
 //! | `GET /instances/{id}` | the instance's summary, as `weft status --json` prints it |
 
@@ -130,7 +130,10 @@ fn durable_error(e: &DurableError) -> StatusCode {
     match e {
         DurableError::Store(e) => store_error(e),
         DurableError::Input(_) => StatusCode::BAD_REQUEST,
-        DurableError::NotAwaited(_) | DurableError::Ended { .. } => StatusCode::CONFLICT,
+        DurableError::NotAwaited(_) | DurableError::Ended { .. } | DurableError::Ambiguous { .. } => {
+            StatusCode::CONFLICT
+        }
+        DurableError::NotCorrelated { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -162,9 +165,17 @@ async fn start(
             let names = shared.registry.names().join(", ");
             return error(StatusCode::NOT_FOUND, format!("no process \"{name}\" is served; served: {names}"));
         };
+        // An event the process awaits under a correlation key goes to the instance awaiting it; any other
+        // starts an instance.
+        let correlated = |e: &Incoming| {
+            served.process.routing.awaits().iter().any(|a| a.event == e.event_type && a.correlate.is_some())
+        };
         let started = events
             .into_iter()
             .map(|e| {
+                if correlated(&e) {
+                    return correlate_one(&shared.driver, served, &e);
+                }
                 let id = named.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 start_one(&shared.driver, served, &id, e)
             })
@@ -173,6 +184,31 @@ async fn start(
         results(started, batch)
     })
     .await
+}
+
+/// Deliver `e`, addressed to the process of `served`, to the one instance awaiting it under its
+/// correlation key, the event's `subject`.
+fn correlate_one(driver: &Driver<'_>, served: &super::registry::Served, e: &Incoming) -> Result<Value, Failed> {
+    let Some(key) = e.subject.as_deref() else {
+        let message = format!(
+            "\"{}\" is awaited with a correlation key: give the key as the event's `subject`, or post the event to \
+             the instance (/instances/{{id}}/events)",
+            e.event_type
+        );
+        return Err(Failed { status: StatusCode::BAD_REQUEST, message });
+    };
+    let event = Inbound {
+        source: &e.source,
+        id: &e.id,
+        kind: InboxKind::Event,
+        event_type: &e.event_type,
+        data: e.data.as_str(),
+        received_ms: driver.now_ms(),
+    };
+    match driver.receive_correlated(served.process.name(), key, &event) {
+        Ok((instance, appended)) => Ok(accepted(&instance, matches!(appended, Appended::Duplicate { .. }))),
+        Err(err) => Err(Failed::of(&err)),
+    }
 }
 
 /// Start instance `id` of `served` on event `e`; a duplicate of an event received before answers with

@@ -242,6 +242,16 @@ impl Store for MemoryStore {
         Ok(self.lock().received.get(&(source.to_owned(), id.to_owned())).cloned())
     }
 
+    fn correlated(&self, process: &str, event: &str, key: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.lock();
+        let awaiting = inner.instances.values().filter(|e| {
+            e.info.process == process
+                && !e.state.status.is_final()
+                && e.state.awaits.iter().any(|a| a.event == event && a.key.as_deref() == Some(key))
+        });
+        Ok(awaiting.map(|e| e.info.id.clone()).take(limit).collect())
+    }
+
     fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
         let mut inner = self.lock();
         let entry = inner.entry(id)?;

@@ -163,6 +163,10 @@ pub trait Store: Send + Sync {
     /// The instance and inbox position that received an event with CloudEvent `source` and `id`, if any.
     fn received(&self, source: &str, id: &str) -> Result<Option<(String, u64)>, StoreError>;
 
+    /// The instances of process `process` with an open await of `event` whose correlation key is `key`, at
+    /// most `limit` (two tell that the key is not unique).
+    fn correlated(&self, process: &str, event: &str, key: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+
     /// The inbox of `id` after position `after`, in order, at most `limit` events.
     fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError>;
 

@@ -98,7 +98,7 @@ fn a_checkpoint_from_a_newer_weft_is_refused_and_left_as_it_was() {
     let start = ["run", "tests/processes/retry.yaml", "--event", "Call", "--data", "\"x\"", "--instance-id", "f"];
     assert!(text(&weft_in(&store, &start, &[("WEFT_NOW", "2026-11-22T09:00:00Z")]).stderr).contains("waiting"));
     for (set, says) in [
-        ("'$.format', 99", "written by a newer Weft (checkpoint format 99; this Weft reads up to 3)"),
+        ("'$.format', 99", "written by a newer Weft (checkpoint format 99; this Weft reads up to 4)"),
         ("'$.deadlines', json('[]')", "unknown field `deadlines`"),
     ] {
         sql(&store, &format!("UPDATE instances SET checkpoint = json_set(checkpoint, {set})"));
@@ -111,7 +111,7 @@ fn a_checkpoint_from_a_newer_weft_is_refused_and_left_as_it_was() {
         assert_eq!(checkpoint(&store, "f"), before, "left as it was");
         sql(
             &store,
-            "UPDATE instances SET checkpoint = json_remove(json_set(checkpoint, '$.format', 3), '$.deadlines')",
+            "UPDATE instances SET checkpoint = json_remove(json_set(checkpoint, '$.format', 4), '$.deadlines')",
         );
     }
     let out = weft_in(&store, &["resume", "f"], &[("WEFT_NOW", "2026-11-22T10:00:00Z")]);

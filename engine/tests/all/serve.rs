@@ -252,3 +252,57 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
     assert!(exit.success());
     assert!(stdout.contains("\"type\":\"Paid\""), "{stdout}");
 }
+
+/// A reply posted to the process, with the ticket id as its `subject`, finds the one instance awaiting it
+/// under that correlation key (the support-ticket await's `correlate: .data.ticketId`); no instance, or
+/// several, is a clear error to the sender.
+#[test]
+fn an_event_addressed_to_the_process_finds_its_instance_by_correlation_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = Server::start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let start = |id: &str, event: &str, file: &str| {
+        let (status, body) =
+            server.structured("/processes/support-ticket/events", &ticket(event, file), &[("weft-instance-id", id)]);
+        assert_eq!(status, 202, "{body}");
+        server.wait_status(id, "waiting");
+    };
+    start("A", "t-a", "examples/support-ticket/tickets/outage.json"); // ticket T-1001
+    start("B", "t-b", "examples/support-ticket/tickets/refund.json");
+    let refund: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/support-ticket/tickets/refund.json")).unwrap(),
+    )
+    .unwrap();
+    let refund_id = refund["id"].as_str().unwrap().to_owned();
+    let reply = |id: &str, subject: Option<&str>| {
+        let mut event = json!({"specversion": "1.0", "id": id, "source": "/mail", "type": "AgentReplied",
+                               "data": {"ticketId": subject, "agent": "Grace", "message": "Done."}});
+        if let Some(subject) = subject {
+            event["subject"] = Value::from(subject);
+        }
+        server.structured("/processes/support-ticket/events", &event, &[])
+    };
+    let (status, body) = reply("m-1", Some(&refund_id));
+    assert_eq!((status, body["instance"].as_str()), (202, Some("B")), "{body}");
+    server.wait_status("B", "completed");
+    assert_eq!(server.status("A")["status"], "waiting", "the other ticket is untouched");
+
+    let (status, body) = reply("m-2", Some("T-0000"));
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no instance of process \"support-ticket\" awaits \"AgentReplied\" with the key \"T-0000\""),
+        "{body}"
+    );
+    let (status, body) = reply("m-3", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("`subject`"), "{body}");
+    start("C", "t-c", "examples/support-ticket/tickets/outage.json"); // T-1001 again
+    let (status, body) = reply("m-4", Some("T-1001"));
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("several instances"), "{body}");
+    let (exit, _) = server.stop();
+    assert!(exit.success());
+}

@@ -88,6 +88,7 @@ fn conformance(store: &dyn Store) {
     the_outbox_relay(store);
     paging_and_finding_ready_instances(store);
     the_inbox(store);
+    correlation_keys(store);
     retention(store);
 }
 
@@ -348,6 +349,52 @@ fn the_inbox(store: &dyn Store) {
     // Deleted, its events are forgotten: the same identity is new again.
     store.delete("s", NOW).unwrap();
     assert_eq!(store.append_inbox("d", &start).unwrap(), Appended::New(3));
+}
+
+fn correlation_keys(store: &dyn Store) {
+    // Open awaits with a key are found by process, event and key; closed or ended, they are not.
+    let keyed = |id: &str, key: &str| {
+        let mut s = state(id);
+        s.status = Status::Waiting;
+        let data = weft_engine::data::Json::null();
+        s.awaits.push(weft_engine::runner::OpenAwait {
+            route: 0,
+            event: "Reply".into(),
+            deadline_ms: None,
+            data,
+            key: Some(key.into()),
+        });
+        s
+    };
+    let one = create(store, "k1", TEST_TIME_MS);
+    let two = create(store, "k2", TEST_TIME_MS);
+    store.commit(&commit("k1", &one, 1, checkpoint(&keyed("k1", "T-1"), &[], &[]))).unwrap();
+    store.commit(&commit("k2", &two, 1, checkpoint(&keyed("k2", "T-2"), &[], &[]))).unwrap();
+    assert_eq!(store.correlated("linear", "Reply", "T-1", 3).unwrap(), ["k1"]);
+    assert!(store.correlated("linear", "Other", "T-1", 3).unwrap().is_empty());
+    assert!(store.correlated("other", "Reply", "T-1", 3).unwrap().is_empty());
+    store.commit(&commit("k2", &two, 2, checkpoint(&keyed("k2", "T-1"), &[], &[]))).unwrap();
+    let mut both = store.correlated("linear", "Reply", "T-1", 3).unwrap();
+    both.sort();
+    assert_eq!(both, ["k1", "k2"]);
+    assert!(store.correlated("linear", "Reply", "T-2", 3).unwrap().is_empty(), "k2's key moved");
+    let mut closed = keyed("k1", "T-1");
+    closed.awaits.clear();
+    store.commit(&commit("k1", &one, 2, checkpoint(&closed, &[], &[]))).unwrap();
+    let mut ended = keyed("k2", "T-1");
+    ended.status = Status::Cancelled;
+    store.commit(&commit("k2", &two, 3, checkpoint(&ended, &[], &[]))).unwrap();
+    assert!(store.correlated("linear", "Reply", "T-1", 3).unwrap().is_empty());
+    for (id, lease) in [("k1", &one), ("k2", &two)] {
+        store.release(id, lease).unwrap();
+    }
+    store.delete("k2", NOW).unwrap();
+    let mut done = closed;
+    done.status = Status::Completed;
+    let lease = store.acquire("k1", ME, NOW, NOW + LEASE).unwrap();
+    store.commit(&commit("k1", &lease, 3, checkpoint(&done, &[], &[]))).unwrap();
+    store.release("k1", &lease).unwrap();
+    store.delete("k1", NOW).unwrap();
 }
 
 fn retention(store: &dyn Store) {

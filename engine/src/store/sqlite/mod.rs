@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_deliveries.sql"),
     include_str!("migrations/0004_leases_relay.sql"),
     include_str!("migrations/0005_inbox.sql"),
+    include_str!("migrations/0006_correlations.sql"),
 ];
 
 /// The schema version this Weft writes.
@@ -324,6 +325,10 @@ impl Store for SqliteStore {
 
     fn inbox(&self, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
         self.read(|conn| read::inbox(conn, id, after, limit))
+    }
+
+    fn correlated(&self, process: &str, event: &str, key: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| read::correlated(conn, process, event, key, limit))
     }
 
     fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {

@@ -165,6 +165,23 @@ pub fn inbox(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Ve
         .collect()
 }
 
+pub fn correlated(
+    conn: &Connection,
+    process: &str,
+    event: &str,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT instance FROM correlations WHERE process = ?1 AND event = ?2 AND key = ?3 \
+             ORDER BY instance LIMIT ?4",
+        )
+        .map_err(backend)?;
+    let ids = stmt.query_map(params![process, event, key, page(limit)], |r| r.get(0)).map_err(backend)?;
+    ids.map(|i| i.map_err(backend)).collect()
+}
+
 pub fn blob(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
     conn.prepare_cached("SELECT content FROM blobs WHERE digest = ?1")
         .and_then(|mut s| s.query_row([digest], |r| r.get(0)).optional())

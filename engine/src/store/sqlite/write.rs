@@ -12,6 +12,9 @@ use super::rows::{self, FINAL_STATUSES, i64_of, u64_at};
 
 /// The revision, lease and counters of an instance, read inside a transaction.
 struct Head {
+    process: String,
+    /// Its rows in `correlations`.
+    correlated: u64,
     status: String,
     revision: u64,
     epoch: u64,
@@ -23,8 +26,8 @@ struct Head {
 
 fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
     tx.prepare_cached(
-        "SELECT status, revision, epoch, lease_owner, lease_until, history_len, inbox_len FROM instances \
-         WHERE id = ?1",
+        "SELECT status, revision, epoch, lease_owner, lease_until, history_len, inbox_len, process, correlated \
+         FROM instances WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.query_row([id], |r| {
@@ -36,6 +39,8 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
                 lease_until: u64_at(r, 4)?,
                 history_len: u64_at(r, 5)?,
                 inbox_len: u64_at(r, 6)?,
+                process: r.get(7)?,
+                correlated: u64_at(r, 8)?,
             })
         })
         .optional()
@@ -152,6 +157,7 @@ fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, StoreErr
     }
     let cp = &commit.checkpoint;
     let history_len = append(tx, id, &head, cp)?;
+    correlate(tx, id, &head, cp)?;
     let outbox_len = cp.outbox.last().map(|e| e.seq);
     let checkpoint = rows::checkpoint_json(cp.state)?;
     tx.prepare_cached(
@@ -211,6 +217,31 @@ fn append(tx: &Connection, id: &str, head: &Head, cp: &Checkpoint<'_>) -> Result
         ack(tx, id, sink, *seq)?;
     }
     Ok(history_len)
+}
+
+/// Keep the instance's rows in `correlations` those of `cp`'s open awaits that have a key (an instance that
+/// had none and has none writes nothing).
+fn correlate(tx: &Connection, id: &str, head: &Head, cp: &Checkpoint<'_>) -> Result<(), StoreError> {
+    // A run that has ended awaits nothing, whatever its last state lists.
+    let open = if cp.state.status.is_final() { &[][..] } else { &cp.state.awaits[..] };
+    let keyed: Vec<(&str, &str)> =
+        open.iter().filter_map(|a| a.key.as_deref().map(|k| (a.event.as_str(), k))).collect();
+    if head.correlated == 0 && keyed.is_empty() {
+        return Ok(());
+    }
+    tx.prepare_cached("DELETE FROM correlations WHERE instance = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(backend)?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO correlations (instance, process, event, key) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?;
+    for (event, key) in &keyed {
+        insert.execute(params![id, head.process, event, key]).map_err(backend)?;
+    }
+    tx.prepare_cached("UPDATE instances SET correlated = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, i64_of(keyed.len() as u64)]))
+        .map_err(backend)?;
+    Ok(())
 }
 
 pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
@@ -342,7 +373,7 @@ pub fn delete(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<usize, Stor
         let digests = stmt.query_map([id], |r| r.get(0)).map_err(backend)?;
         digests.collect::<Result<_, _>>().map_err(backend)?
     };
-    for table in ["history", "outbox", "inbox", "sink_cursors", "dead_letters", "pins"] {
+    for table in ["history", "outbox", "inbox", "correlations", "sink_cursors", "dead_letters", "pins"] {
         tx.execute(&format!("DELETE FROM {table} WHERE instance = ?1"), [id]).map_err(backend)?;
     }
     tx.execute("DELETE FROM instances WHERE id = ?1", [id]).map_err(backend)?;
