@@ -19,13 +19,11 @@ fn busy_process(dir: &std::path::Path) -> (Service, String) {
         dir,
         "busy",
         &format!(
-            "name: busy\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n    \
-             capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n  \
+            "name: busy\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}  \
              - id: recorder\n    component: '{{steps}}/recorder.wasm'\n\
              inputs:\n  - event: Start\n    to: [{{ step: payer }}, {{ await: Go }}]\n  \
              - event: Go\n    to: [{{ step: recorder }}]\n",
-            service.url("/pay"),
-            service.url("")
+            service.grant("/pay")
         ),
     );
     (service, file)

@@ -16,11 +16,9 @@ fn slow_process(dir: &std::path::Path, hang: Duration) -> (Service, String) {
         dir,
         "slow",
         &format!(
-            "name: slow\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n    \
-             capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n\
+            "name: slow\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}\
              inputs:\n  - event: Start\n    to: [{{ step: payer }}]\n",
-            service.url("/slow"),
-            service.url("")
+            service.grant("/slow")
         ),
     );
     (service, file)

@@ -61,13 +61,6 @@ fn a_superstep_a_crash_left_in_flight_runs_again_first_with_the_same_keys() {
         let hangs = r.path == "/slow" && counted.fetch_add(1, Ordering::SeqCst).is_multiple_of(2);
         Reply::json(&json!({"ok": true}), Duration::from_millis(if hangs { 30_000 } else { 0 }))
     });
-    let grant = |path: &str| {
-        format!(
-            "    capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n",
-            service.url(path),
-            service.url("")
-        )
-    };
     let file = definition(
         dir.path(),
         "replay",
@@ -76,8 +69,8 @@ fn a_superstep_a_crash_left_in_flight_runs_again_first_with_the_same_keys() {
              - id: payer\n    component: '{{steps}}/payer.wasm'\n{}  - id: slow\n    component: '{{steps}}/payer.wasm'\n{}\
              inputs:\n  - event: Start\n    to:\n      - {{ step: early, delay: 1m }}\n      - {{ step: payer }}\n      \
              - {{ step: slow }}\n      - await: Go\n  - event: Go\n    to: [{{ step: early }}]\n",
-            grant("/pay"),
-            grant("/slow")
+            service.grant("/pay"),
+            service.grant("/slow")
         ),
     );
     let store = dir.path().join("store.db");
@@ -121,11 +114,9 @@ fn each_map_item_has_its_own_invocation_id_and_random_numbers() {
         dir.path(),
         "payments",
         &format!(
-            "name: payments\nversion: 1.0.0\nsteps:\n  - id: payments\n    map: {{ component: '{{steps}}/payer.wasm' }}\n    \
-             capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n\
+            "name: payments\nversion: 1.0.0\nsteps:\n  - id: payments\n    map: {{ component: '{{steps}}/payer.wasm' }}\n{}\
              inputs:\n  - event: Start\n    to: [{{ step: payments, function: pay }}]\n",
-            service.url("/pay"),
-            service.url("")
+            service.grant("/pay")
         ),
     );
     let store = dir.path().join("store.db");

@@ -225,11 +225,9 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
         dir.path(),
         "pay",
         &format!(
-            "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n    \
-             capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n\
+            "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}\
              inputs:\n  - event: Order\n    to: [{{ step: payer }}]\n",
-            service.url("/pay"),
-            service.url("")
+            service.grant("/pay")
         ),
     );
     let store = dir.path().join("store.db");

@@ -121,6 +121,16 @@ impl Service {
         })
     }
 
+    /// The `capabilities` of a step (YAML, indented for an item of `steps`) that may call this service,
+    /// with the config value `url` its `path` here (what the payer test step reads).
+    pub fn grant(&self, path: &str) -> String {
+        format!(
+            "    capabilities:\n      config: {{ url: '{}' }}\n      http: {{ allow: ['{}'] }}\n",
+            self.url(path),
+            self.url("")
+        )
+    }
+
     /// Its port.
     pub fn port(&self) -> u16 {
         self.port
