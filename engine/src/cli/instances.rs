@@ -15,7 +15,7 @@ use super::{CacheArgs, EXIT_BAD_INPUT, EXIT_RUN_FAILED, fail, report};
 use crate::durable::{Driver, DurableError};
 use crate::runner::clock::{self, format_time};
 use crate::runner::layout::Layout;
-use crate::store::{Appended, Inbound, InboxKind, ListCursor, ListFilter, Store, StoreError};
+use crate::store::{Appended, Inbound, ListCursor, ListFilter, Store, StoreError};
 
 /// How many instances or history commits a command reads from the store at a time.
 const PAGE: usize = 500;
@@ -256,14 +256,8 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
     let generated = uuid::Uuid::new_v4().to_string();
-    let event = Inbound {
-        source: args.identity.source(),
-        id: args.identity.event_id.as_deref().unwrap_or(&generated),
-        kind: InboxKind::Event,
-        event_type: &args.event,
-        data: data.as_str(),
-        received_ms: clock.now_ms(),
-    };
+    let id = args.identity.event_id.as_deref().unwrap_or(&generated);
+    let event = Inbound::event(args.identity.source(), id, &args.event, data.as_str(), clock.now_ms());
     deliver(&driver, &args.id, &event, args.json)
 }
 

@@ -239,14 +239,7 @@ impl<'a> Driver<'a> {
         run.record_history(self.history);
         let kept = data.clone();
         run.send(event_type, data)?;
-        let received = identity.map(|i| Inbound {
-            source: i.source,
-            id: i.id,
-            kind: InboxKind::Event,
-            event_type,
-            data: kept.as_str(),
-            received_ms: now,
-        });
+        let received = identity.map(|i| Inbound::event(i.source, i.id, event_type, kept.as_str(), now));
         if received.is_some() {
             run.started_from_inbox();
         }

@@ -23,7 +23,7 @@ use super::Shared;
 use super::ingress::{self, Incoming, Refusal};
 use crate::durable::{Driver, DurableError, Identity};
 use crate::runner::layout::Layout;
-use crate::store::{Appended, Inbound, InboxKind, StoreError};
+use crate::store::{Appended, StoreError};
 
 /// The largest request body taken, in bytes (the largest event data an event may carry), checked before
 /// the body is read.
@@ -197,15 +197,7 @@ fn correlate_one(driver: &Driver<'_>, served: &super::registry::Served, e: &Inco
         );
         return Err(Failed { status: StatusCode::BAD_REQUEST, message });
     };
-    let event = Inbound {
-        source: &e.source,
-        id: &e.id,
-        kind: InboxKind::Event,
-        event_type: &e.event_type,
-        data: e.data.as_str(),
-        received_ms: driver.now_ms(),
-    };
-    match driver.receive_correlated(served.process.name(), key, &event) {
+    match driver.receive_correlated(served.process.name(), key, &e.inbound(driver.now_ms())) {
         Ok((instance, appended)) => Ok(accepted(&instance, matches!(appended, Appended::Duplicate { .. }))),
         Err(err) => Err(Failed::of(&err)),
     }
@@ -240,21 +232,10 @@ async fn deliver(
         let driver = &shared.driver;
         let received = events
             .iter()
-            .map(|e| {
-                let data = e.data.as_str();
-                let event = Inbound {
-                    source: &e.source,
-                    id: &e.id,
-                    kind: InboxKind::Event,
-                    event_type: &e.event_type,
-                    data,
-                    received_ms: driver.now_ms(),
-                };
-                match driver.receive(&id, &event) {
-                    Ok(Appended::New(_)) => Ok(accepted(&id, false)),
-                    Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
-                    Err(err) => Err(Failed::of(&err)),
-                }
+            .map(|e| match driver.receive(&id, &e.inbound(driver.now_ms())) {
+                Ok(Appended::New(_)) => Ok(accepted(&id, false)),
+                Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
+                Err(err) => Err(Failed::of(&err)),
             })
             .collect();
         shared.signal.notify();

@@ -13,6 +13,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::data::Json;
+use crate::store::Inbound;
 
 /// The content type of a structured-mode CloudEvent in JSON (binding section 3.2.1).
 pub const STRUCTURED: &str = "application/cloudevents+json";
@@ -32,6 +33,13 @@ pub struct Incoming {
     pub subject: Option<String>,
     /// The data (JSON `null` when it has none).
     pub data: Json,
+}
+
+impl Incoming {
+    /// The event as an instance's inbox receives it, arriving at `received_ms` (ms since the Unix epoch).
+    pub fn inbound(&self, received_ms: u64) -> Inbound<'_> {
+        Inbound::event(&self.source, &self.id, &self.event_type, self.data.as_str(), received_ms)
+    }
 }
 
 /// Why a request holds no usable CloudEvent: the HTTP status to answer with, and what is wrong.

@@ -109,6 +109,12 @@ pub struct Inbound<'a> {
 }
 
 impl<'a> Inbound<'a> {
+    /// An event of type `event_type` with JSON text `data` and CloudEvent `source` and `id`, arriving at
+    /// `received_ms`.
+    pub fn event(source: &'a str, id: &'a str, event_type: &'a str, data: &'a str, received_ms: u64) -> Self {
+        Inbound { source, id, kind: InboxKind::Event, event_type, data, received_ms }
+    }
+
     /// A cancel request with CloudEvent `source` and `id`, arriving at `received_ms`.
     pub fn cancel(source: &'a str, id: &'a str, received_ms: u64) -> Self {
         Inbound { source, id, kind: InboxKind::Cancel, event_type: "", data: "null", received_ms }
