@@ -87,9 +87,10 @@ impl Failed {
     }
 }
 
-/// The answer for `results`: 202 with one result (one event) or `{"events": [...]}` (a batch); the first
+/// Take the events of a request in order through `results` (lazy: an event after the first failure is
+/// never taken) and answer: 202 with one result (one event) or `{"events": [...]}` (a batch); the first
 /// failure's status when one failed, with what was accepted before it.
-fn results(results: Vec<Result<Value, Failed>>, batch: bool) -> Response {
+fn results(results: impl Iterator<Item = Result<Value, Failed>>, batch: bool) -> Response {
     let mut done = Vec::new();
     for result in results {
         match result {
@@ -170,18 +171,16 @@ async fn start(
         let correlated = |e: &Incoming| {
             served.process.routing.awaits().iter().any(|a| a.event == e.event_type && a.correlate.is_some())
         };
-        let started = events
-            .into_iter()
-            .map(|e| {
-                if correlated(&e) {
-                    return correlate_one(&shared.driver, served, &e);
-                }
-                let id = named.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                start_one(&shared.driver, served, &id, e)
-            })
-            .collect();
+        let started = events.into_iter().map(|e| {
+            if correlated(&e) {
+                return correlate_one(&shared.driver, served, &e);
+            }
+            let id = named.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            start_one(&shared.driver, served, &id, e)
+        });
+        let answer = results(started, batch);
         shared.signal.notify();
-        results(started, batch)
+        answer
     })
     .await
 }
@@ -230,16 +229,14 @@ async fn deliver(
     let batch = events.len() > 1;
     blocking(move || {
         let driver = &shared.driver;
-        let received = events
-            .iter()
-            .map(|e| match driver.receive(&id, &e.inbound(driver.now_ms())) {
-                Ok(Appended::New(_)) => Ok(accepted(&id, false)),
-                Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
-                Err(err) => Err(Failed::of(&err)),
-            })
-            .collect();
+        let received = events.iter().map(|e| match driver.receive(&id, &e.inbound(driver.now_ms())) {
+            Ok(Appended::New(_)) => Ok(accepted(&id, false)),
+            Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
+            Err(err) => Err(Failed::of(&err)),
+        });
+        let answer = results(received, batch);
         shared.signal.notify();
-        results(received, batch)
+        answer
     })
     .await
 }

@@ -130,6 +130,24 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
         server.wait_status(id, "waiting");
     }
 
+    // A batch is taken in order up to its first failure: the answer is that failure's status with what
+    // was accepted before it, and an event after it is never taken (posted alone later, it is new).
+    let undeclared = json!({"specversion": "1.0", "id": "t-5", "source": "/crm", "type": "Nope", "data": {}});
+    let after = ticket("t-6", "examples/support-ticket/tickets/refund.json");
+    let batch = json!([ticket("t-4", "examples/support-ticket/tickets/refund.json"), undeclared, after]);
+    let (status, body) = server.post(
+        "/processes/support-ticket/events",
+        &[("content-type", "application/cloudevents-batch+json")],
+        &batch.to_string(),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("event 1 of the batch: "), "{body}");
+    assert_eq!(body["accepted"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["accepted"][0]["duplicate"], false, "{body}");
+    let (status, body) = server.structured("/processes/support-ticket/events", &after, &[]);
+    assert_eq!((status, body["duplicate"].as_bool()), (202, Some(false)), "never taken before: {body}");
+    server.wait_status(body["instance"].as_str().unwrap(), "waiting");
+
     // What is refused, and how.
     let cases: Vec<Case> = vec![
         (
@@ -179,7 +197,7 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 3, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 5, "{types:?}");
     assert_eq!(types.iter().filter(|t| *t == "TicketResolved").count(), 1, "{types:?}");
 }
 
