@@ -38,7 +38,7 @@ pub struct ServeConfig {
     pub workers: usize,
     /// Supersteps an instance runs before it yields to the others.
     pub slice: u64,
-    /// The bearer token every request must carry; none on loopback only.
+    /// The bearer token every request must carry (not empty); none on loopback only.
     pub token: Option<String>,
 }
 
@@ -55,9 +55,12 @@ pub struct Shared {
 /// Serve until SIGINT or SIGTERM: then stop taking requests (503), finish the slices in flight, let go of
 /// every instance, and return.
 ///
-/// Errors: the address cannot be bound; a non-loopback address without a token; the async runtime cannot
-/// start.
+/// Errors: the address cannot be bound; a non-loopback address without a token; an empty token (it would
+/// let every request through); the async runtime cannot start.
 pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -> Result<(), String> {
+    if config.token.as_deref().is_some_and(str::is_empty) {
+        return Err("the bearer token is empty: put the token in --token-file (or WEFT_TOKEN)".to_owned());
+    }
     if !config.listen.ip().is_loopback() && config.token.is_none() {
         return Err(format!(
             "{} is not a loopback address: give a token (--token-file or WEFT_TOKEN) that every request must carry",

@@ -322,3 +322,44 @@ fn an_event_addressed_to_the_process_finds_its_instance_by_correlation_key() {
     let (exit, _) = server.stop();
     assert!(exit.success());
 }
+
+/// A token, once given, is asked of every request (401 without it, or with another); an address other
+/// than loopback is refused without a token, and an empty token is refused anywhere (it would let every
+/// request through).
+#[test]
+fn a_token_guards_every_request_and_is_needed_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = Server::start(&store, &[("WEFT_TOKEN", "s3cret")]);
+    let path = "/processes/support-ticket/events";
+    let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
+    for auth in [None, Some("Bearer s3cre"), Some("Bearer s3cret2"), Some("Bearer "), Some("s3cret")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let (status, body) = server.structured(path, &outage, &headers);
+        assert_eq!(status, 401, "{auth:?}: {body}");
+    }
+    let (status, body) = server.structured(path, &outage, &[("authorization", "Bearer s3cret")]);
+    assert_eq!(status, 202, "{body}");
+    let (exit, _) = server.stop();
+    assert!(exit.success());
+
+    let empty = dir.path().join("token");
+    std::fs::write(&empty, "\n").unwrap();
+    let empty = empty.to_str().unwrap();
+    let refusals: [(&[&str], &str); 3] = [
+        (&["--listen", "0.0.0.0:0"], "0.0.0.0:0 is not a loopback address: give a token"),
+        (&["--listen", "0.0.0.0:0", "--token-file", empty], "the bearer token is empty"),
+        (&["--listen", "127.0.0.1:0", "--token-file", empty], "the bearer token is empty"),
+    ];
+    for (extra, expected) in refusals {
+        let mut args = vec!["serve", "examples/support-ticket/process.yaml"];
+        args.extend_from_slice(extra);
+        let child = command(&store, &args, &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        // A server that is not refused would never exit: wait a bounded time.
+        let child = std::cell::RefCell::new(child);
+        wait_for("the refusal", || child.borrow_mut().try_wait().is_ok_and(|s| s.is_some()));
+        let out = child.into_inner().wait_with_output().unwrap();
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(text(&out.stderr).contains(expected), "{extra:?}: {}", text(&out.stderr));
+    }
+}
