@@ -58,11 +58,8 @@ pub enum Refusal {
 /// JSON data); [`Refusal::Malformed`] for a missing or empty required attribute, another `specversion`,
 /// data that is not JSON, a batch that is not an array.
 pub fn events(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Incoming>, Refusal> {
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let content_type =
+        headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(essence).unwrap_or_default();
     match content_type.as_str() {
         STRUCTURED => Ok(vec![structured(parse(body)?, "the event")?]),
         BATCHED => match parse(body)? {
@@ -174,9 +171,15 @@ fn incoming(
     })
 }
 
+/// A media type without its parameters, in lower case (`Application/JSON; charset=utf-8` is
+/// `application/json`: RFC 9110, section 8.3.1).
+fn essence(media_type: &str) -> String {
+    media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
 /// Whether a media type is JSON: `application/json`, or any `+json` type.
 fn is_json(media_type: &str) -> bool {
-    let t = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let t = essence(media_type);
     t == "application/json" || t.ends_with("+json")
 }
 
