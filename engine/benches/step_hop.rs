@@ -15,6 +15,9 @@
 //!   SQLite store in a temporary file (checkpoint, history and outbox in one transaction), with
 //!   `synchronous=FULL` (`full`, the default) or `NORMAL` (`normal`).
 //!
+//! - `durable/open/<lang>`: opening an ended instance of one echo step in Rust or Python: its lease taken
+//!   and let go, its pinned process loaded.
+//!
 //! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
 
 use std::path::{Path, PathBuf};
@@ -150,6 +153,31 @@ fn benches(c: &mut Criterion) {
         });
     }
     durable.finish();
+
+    // Opening an ended instance of one echo step (Rust; Python, whose component is ~19 MB): take its
+    // lease, load its pinned process, let go.
+    let mut open = c.benchmark_group("durable/open");
+    open.sample_size(10);
+    let store = Arc::new(SqliteStore::open(&dir.path().join("open.db"), Durability::Full).unwrap());
+    let clock = FixedClock(1_795_305_600_000);
+    let driver = Driver::new(store, &runtime, &clock);
+    for (lang, file) in [("rust", "echo.wasm"), ("python", "py-echo.wasm")] {
+        let yaml = format!(
+            "name: open-{lang}\nversion: '1'\nsteps:\n  - id: echo\n    component: '{}/{file}'\n\
+             inputs:\n  - event: Start\n    to: [{{ step: echo }}]\n",
+            steps.display()
+        );
+        let process = load(&runtime, dir.path(), &format!("open-{lang}"), yaml);
+        let file = dir.path().join(format!("open-{lang}.yaml"));
+        let data = Json::parse("\"hi\"".to_owned()).unwrap();
+        let mut held = driver.start(process, &file, lang, "Start", data, None).unwrap();
+        let mut relay = driver.relay(&held, std::io::sink());
+        driver.drive(&mut held, &mut relay).unwrap();
+        driver.finish(&held, relay).unwrap();
+        drop(held);
+        open.bench_function(lang, |b| b.iter(|| driver.open_any(lang).unwrap()));
+    }
+    open.finish();
 
     let echo = Invocation {
         function: "echo".into(),
