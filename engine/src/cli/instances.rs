@@ -220,7 +220,8 @@ fn status(store: &Arc<dyn Store>, args: &InstanceArgs) -> Result<ExitCode, ExitC
             let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
             let runtime = args.cache.runtime()?;
             let driver = Driver::new(store.clone(), &runtime, clock.as_ref());
-            Layout::of(&driver.pinned_process(&loaded.info).map_err(durable_error)?)
+            let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
+            Layout::of(&process)
         }
     };
     Ok(report(&layout, &loaded.state, &dead_letters, args.json))

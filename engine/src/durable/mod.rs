@@ -31,8 +31,8 @@
 //! ```
 
 pub mod lease;
+mod pinned;
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -64,6 +64,8 @@ pub struct Driver<'a> {
     clock: &'a dyn Clock,
     leases: Arc<Leases>,
     history: bool,
+    /// The processes instances are pinned to, loaded once each ([`Driver::pinned_process`]).
+    pinned: pinned::Loaded,
 }
 
 /// A durable run held by a [`Driver`]: the run, what the store says of it, the revision of its last
@@ -174,7 +176,7 @@ impl<'a> Driver<'a> {
     /// `clock`, holding instances under leases of [`DEFAULT_LEASE`] and recording history.
     pub fn new(store: Arc<dyn Store>, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
         let leases = Leases::new(store.clone(), DEFAULT_LEASE);
-        Driver { store, runtime, clock, leases, history: true }
+        Driver { store, runtime, clock, leases, history: true, pinned: pinned::Loaded::default() }
     }
 
     /// The same driver holding instances under leases of `period` instead.
@@ -320,54 +322,13 @@ impl<'a> Driver<'a> {
         // Hold first, then read: nobody can commit between the read and this driver's first commit.
         let hold = self.leases.take(id)?;
         let loaded = self.store.load(id)?;
-        let process = Arc::new(self.pinned_process(&loaded.info)?);
+        let process = self.pinned_process(&loaded.info)?;
         let mut run =
             Run::resume(process, loaded.state).map_err(|why| DurableError::Mismatch { instance: id.into(), why })?;
         run.record_history(self.history);
         let revision = loaded.info.revision;
         let (outbox_len, inbox_len) = (loaded.outbox_len, loaded.inbox_len);
         Ok(Instance { run, info: loaded.info, revision, outbox_len, inbox_len, hold })
-    }
-
-    /// The layout instance `info` is pinned to.
-    ///
-    /// Errors: none is pinned (a run started by an older Weft), or its blob is missing or unreadable
-    /// ([`StoreError::Damaged`]).
-    pub fn layout(store: &dyn Store, info: &InstanceInfo) -> Result<Option<Layout>, StoreError> {
-        let Some(digest) = &info.layout_digest else { return Ok(None) };
-        let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
-        Layout::from_json(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Damaged(format!("the layout of \"{}\" cannot be read: {e}", info.id)))
-    }
-
-    /// The process instance `info` is pinned to, loaded from the store's blobs, with the configuration
-    /// its layout pinned.
-    ///
-    /// Errors: a missing blob ([`StoreError::Damaged`]); [`DurableError::Pinned`].
-    pub fn pinned_process(&self, info: &InstanceInfo) -> Result<Process, DurableError> {
-        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing_blob(&info.definition_digest))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
-        // Steps that share a component share its blob: read each digest once.
-        let mut by_digest: HashMap<&str, Arc<[u8]>> = HashMap::new();
-        let mut components = HashMap::new();
-        for (step, digest) in &info.components {
-            let bytes = match by_digest.get(digest.as_str()) {
-                Some(bytes) => bytes.clone(),
-                None => {
-                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing_blob(digest))?.into();
-                    by_digest.insert(digest, bytes.clone());
-                    bytes
-                }
-            };
-            components.insert(step.clone(), bytes);
-        }
-        let config: Option<HashMap<String, BTreeMap<String, String>>> = Driver::layout(&*self.store, info)?
-            .map(|layout| layout.config().map(|(step, config)| (step.to_owned(), config.clone())).collect());
-        self.runtime
-            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned(), config.as_ref())
-            .map_err(DurableError::Pinned)
     }
 
     /// Publish what the instance's sinks never acknowledged, re-run the superstep a crash may have left in
@@ -714,10 +675,6 @@ fn outbox(process: &Process, id: &str, published: &[EventRecord], after: u64) ->
             json: to_json(process.name(), id, event),
         })
         .collect()
-}
-
-fn missing_blob(digest: &str) -> StoreError {
-    StoreError::Damaged(format!("the store lacks the blob {digest}"))
 }
 
 impl Instance {

@@ -1,0 +1,99 @@
+//! The process an instance is pinned to ([`Driver::pinned_process`]), loaded from the store's blobs once
+//! per driver and pinned version: a server opens an instance for every slice it drives and every event it
+//! delivers, and loading reads and hashes every component (a Python step's is ~19 MB: ~21 ms an open
+//! uncached, `durable/open/python` in engine/benches/step_hop.rs).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::{Driver, DurableError};
+use crate::load::Process;
+use crate::runner::layout::Layout;
+use crate::store::{InstanceInfo, Store, StoreError};
+
+/// What names a pinned version exactly: the definition's file and digest, each step's component digest,
+/// and the layout's digest (its resolved configuration). Blobs are content-addressed, so equal keys load
+/// equal processes.
+type Key = (String, String, Vec<(String, String)>, Option<String>);
+
+/// The pinned processes a driver loaded, by [`Key`]: one entry per version its instances are pinned to,
+/// kept as long as the driver (the runtime keeps their compiled components as long anyway).
+#[derive(Default)]
+pub(super) struct Loaded {
+    by_key: Mutex<HashMap<Key, Arc<Process>>>,
+}
+
+impl Loaded {
+    fn get(&self, key: &Key) -> Option<Arc<Process>> {
+        self.by_key.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    fn insert(&self, key: Key, process: Arc<Process>) {
+        self.by_key.lock().unwrap_or_else(|e| e.into_inner()).insert(key, process);
+    }
+}
+
+impl Driver<'_> {
+    /// The layout instance `info` is pinned to.
+    ///
+    /// Errors: none is pinned (a run started by an older Weft), or its blob is missing or unreadable
+    /// ([`StoreError::Damaged`]).
+    pub fn layout(store: &dyn Store, info: &InstanceInfo) -> Result<Option<Layout>, StoreError> {
+        let Some(digest) = &info.layout_digest else { return Ok(None) };
+        let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
+        Layout::from_json(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Damaged(format!("the layout of \"{}\" cannot be read: {e}", info.id)))
+    }
+
+    /// The process instance `info` is pinned to, with the configuration its layout pinned: loaded from the
+    /// store's blobs the first time this driver meets its version, shared afterwards.
+    ///
+    /// Errors: a missing blob ([`StoreError::Damaged`]); [`DurableError::Pinned`].
+    pub fn pinned_process(&self, info: &InstanceInfo) -> Result<Arc<Process>, DurableError> {
+        let key = (
+            info.definition_file.clone(),
+            info.definition_digest.clone(),
+            info.components.clone(),
+            info.layout_digest.clone(),
+        );
+        if let Some(process) = self.pinned.get(&key) {
+            return Ok(process);
+        }
+        let process = Arc::new(self.load_pinned(info)?);
+        self.pinned.insert(key, process.clone());
+        Ok(process)
+    }
+
+    /// [`Driver::pinned_process`], read from the store.
+    fn load_pinned(&self, info: &InstanceInfo) -> Result<Process, DurableError> {
+        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing_blob(&info.definition_digest))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
+        // Steps that share a component share its blob: read each digest once.
+        let mut by_digest: HashMap<&str, Arc<[u8]>> = HashMap::new();
+        let mut components = HashMap::new();
+        for (step, digest) in &info.components {
+            let bytes = match by_digest.get(digest.as_str()) {
+                Some(bytes) => bytes.clone(),
+                None => {
+                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing_blob(digest))?.into();
+                    by_digest.insert(digest, bytes.clone());
+                    bytes
+                }
+            };
+            components.insert(step.clone(), bytes);
+        }
+        let config: Option<HashMap<String, BTreeMap<String, String>>> = Driver::layout(&*self.store, info)?
+            .map(|layout| layout.config().map(|(step, config)| (step.to_owned(), config.clone())).collect());
+        self.runtime
+            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned(), config.as_ref())
+            .map_err(DurableError::Pinned)
+    }
+}
+
+/// The error for a blob the store should hold and does not.
+fn missing_blob(digest: &str) -> StoreError {
+    StoreError::Damaged(format!("the store lacks the blob {digest}"))
+}
