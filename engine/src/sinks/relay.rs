@@ -28,7 +28,12 @@ pub fn sink_key(process: &Process, topic: Option<&str>) -> String {
     let own = topic.filter(|t| {
         process.loaded.definition.sinks.iter().any(|s| s.topic == *t && !matches!(s.to, SinkTo::Stdout(_)))
     });
-    own.map_or_else(|| DEFAULT_SINK.to_owned(), |t| format!("topic:{t}"))
+    own.map_or_else(|| DEFAULT_SINK.to_owned(), topic_sink)
+}
+
+/// The cursor key of the file or webhook sink of `topic`: `topic:<name>`.
+fn topic_sink(topic: &str) -> String {
+    format!("topic:{topic}")
 }
 
 /// The sinks of one instance's events.
@@ -55,11 +60,8 @@ impl<W: Write> Relay<W> {
             match &sink.to {
                 SinkTo::File(f) => drop(files.insert(sink.topic.clone(), FileSink::new(folder.join(&f.file)))),
                 SinkTo::Webhook(w) => {
-                    let ledger = Ledger {
-                        store: store.clone(),
-                        instance: instance.into(),
-                        sink: format!("topic:{}", sink.topic),
-                    };
+                    let ledger =
+                        Ledger { store: store.clone(), instance: instance.into(), sink: topic_sink(&sink.topic) };
                     drop(webhooks.insert(sink.topic.clone(), Webhook::start(w, ledger)));
                 }
                 SinkTo::Stdout(_) => {}
