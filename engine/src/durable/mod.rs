@@ -638,6 +638,7 @@ impl<'a> Driver<'a> {
         instance.info.definition_digest.clone_from(&new.digest);
         instance.info.components = components;
         instance.info.layout_digest = Some(layout.digest);
+        relay.resink(&new, self.store.clone(), &id);
         Ok(())
     }
 }

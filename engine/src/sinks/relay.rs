@@ -45,6 +45,31 @@ pub struct Relay<W: Write> {
     webhooks: HashMap<String, Webhook>,
     /// Acknowledgements not yet committed: sink → outbox position.
     acks: BTreeMap<String, u64>,
+    /// What the webhooks of sinks replaced by [`Relay::resink`] did.
+    finished: Vec<WebhookReport>,
+}
+
+/// The file and webhook sinks `process` declares for instance `instance` of `store`, by topic (relative
+/// file paths resolved against the definition's folder).
+fn sinks(
+    process: &Process,
+    store: Arc<dyn Store>,
+    instance: &str,
+) -> (HashMap<String, FileSink>, HashMap<String, Webhook>) {
+    let folder = process.loaded.file.parent().map(PathBuf::from).unwrap_or_default();
+    let mut files = HashMap::new();
+    let mut webhooks = HashMap::new();
+    for sink in &process.loaded.definition.sinks {
+        match &sink.to {
+            SinkTo::File(f) => drop(files.insert(sink.topic.clone(), FileSink::new(folder.join(&f.file)))),
+            SinkTo::Webhook(w) => {
+                let ledger = Ledger { store: store.clone(), instance: instance.into(), sink: topic_sink(&sink.topic) };
+                drop(webhooks.insert(sink.topic.clone(), Webhook::start(w, ledger)));
+            }
+            SinkTo::Stdout(_) => {}
+        }
+    }
+    (files, webhooks)
 }
 
 /// What one webhook did, by topic: `(topic, url, outcome)`.
@@ -53,21 +78,16 @@ pub type WebhookReport = (String, String, Outcome);
 impl<W: Write> Relay<W> {
     /// The sinks `process` declares for instance `instance` of `store`; the rest goes to `out`.
     pub fn new(process: &Process, store: Arc<dyn Store>, instance: &str, out: W) -> Self {
-        let folder = process.loaded.file.parent().map(PathBuf::from).unwrap_or_default();
-        let mut files = HashMap::new();
-        let mut webhooks = HashMap::new();
-        for sink in &process.loaded.definition.sinks {
-            match &sink.to {
-                SinkTo::File(f) => drop(files.insert(sink.topic.clone(), FileSink::new(folder.join(&f.file)))),
-                SinkTo::Webhook(w) => {
-                    let ledger =
-                        Ledger { store: store.clone(), instance: instance.into(), sink: topic_sink(&sink.topic) };
-                    drop(webhooks.insert(sink.topic.clone(), Webhook::start(w, ledger)));
-                }
-                SinkTo::Stdout(_) => {}
-            }
-        }
-        Relay { default: out, files, webhooks, acks: BTreeMap::new() }
+        let (files, webhooks) = sinks(process, store, instance);
+        Relay { default: out, files, webhooks, acks: BTreeMap::new(), finished: Vec::new() }
+    }
+
+    /// Publish from now on to the sinks `process` declares (the instance was rebound to it): the webhooks
+    /// of the sinks before first deliver what they were handed (their reports come with
+    /// [`Relay::finish_webhooks`]); acknowledgements not yet committed are kept.
+    pub fn resink(&mut self, process: &Process, store: Arc<dyn Store>, instance: &str) {
+        self.finished = self.finish_webhooks();
+        (self.files, self.webhooks) = sinks(process, store, instance);
     }
 
     /// Publish `events` (committed, in outbox order) to their sinks: hand each webhook its events, append
@@ -133,10 +153,12 @@ impl<W: Write> Relay<W> {
     /// Wait for every webhook to deliver what it was handed (each retries with backoff, so this may take a
     /// while when one is down); what each did, by topic. Their acknowledgements are committed already.
     pub fn finish_webhooks(&mut self) -> Vec<WebhookReport> {
-        let mut done: Vec<_> = std::mem::take(&mut self.webhooks)
-            .into_iter()
-            .map(|(topic, webhook)| (topic, webhook.url().to_owned(), webhook.finish()))
-            .collect();
+        let mut done = std::mem::take(&mut self.finished);
+        done.extend(
+            std::mem::take(&mut self.webhooks)
+                .into_iter()
+                .map(|(topic, webhook)| (topic, webhook.url().to_owned(), webhook.finish())),
+        );
         done.sort_by(|a, b| a.0.cmp(&b.0));
         done
     }

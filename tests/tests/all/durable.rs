@@ -279,3 +279,30 @@ fn an_upgrade_keeps_each_of_two_awaits_of_one_event_on_its_own_timeout_path() {
     let seen = |i: usize| states[i].as_ref().map(|s| s.to_value()["seen"].as_array().unwrap().len());
     assert_eq!((seen(1), seen(2)), (Some(1), Some(1)), "{states:?}");
 }
+
+/// An upgrade that gives a topic a file sink publishes the topic's later events to that file, through the
+/// relay the driver opened before the upgrade (as `weft resume --upgrade` does), and acknowledges them
+/// under the file sink's cursor.
+#[test]
+fn an_upgrade_publishes_to_the_sinks_of_the_new_version() {
+    let fx = Fixture::new();
+    let v1 = std::fs::read_to_string(&fx.file).unwrap()
+        + "  - from: { step: repeat, result: repeat }\n    to: [{ topic: Audit }]\n";
+    std::fs::write(&fx.file, &v1).unwrap();
+    let driver = fx.driver();
+    drop(start(&driver, &fx.file, "s")); // a message for echo.echo is queued; repeat runs after the upgrade
+    std::fs::write(&fx.file, v1 + "sinks:\n  - topic: Audit\n    to: { file: audit.jsonl }\n").unwrap();
+    let mut held = driver.open_running("s").unwrap();
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.upgrade(&mut held, &mut relay).unwrap();
+    driver.drive(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    assert_eq!(held.run().state().status, Status::Completed);
+    let printed: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    assert!(printed.iter().all(|e| !e.contains("\"type\":\"Audit\"")), "not on the default output: {printed:?}");
+    let audit = std::fs::read_to_string(fx.dir.path().join("audit.jsonl")).unwrap_or_default();
+    let lines: Vec<String> = audit.lines().map(str::to_owned).collect();
+    assert_eq!(data(&lines), [json!("Hi Hi")], "{audit}");
+    assert!(fx.store.unacked("s", 0, 10).unwrap().is_empty(), "acknowledged under the file sink's cursor");
+}
