@@ -7,8 +7,8 @@
 //! event), so an event acknowledged once is never offered again, whatever happens to the command after.
 //! A 2xx answer acknowledges. A refused connection, a timeout, 408, 429, a 5xx or a redirect (3xx: a
 //! webhook never follows one, as a redirected POST would arrive as a GET without its body) is tried again
-//! with backoff; when the attempts are used up, the event and those after it wait for the instance's next
-//! driver. Any other status refuses the event for good: it becomes a dead letter, with the reason, and the
+//! with backoff; when the attempts are used up (or its answer cannot be recorded in the store), the event
+//! and those after it wait for the instance's next driver. Any other status refuses the event for good: it becomes a dead letter, with the reason, and the
 //! events after it go on.
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use weft_definitions::WebhookSink;
 
 use crate::runner::{Clock, SystemClock};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The `Content-Type` of a structured-mode CloudEvent in JSON (HTTP binding, section 3.2.1).
 pub const CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
@@ -137,15 +137,19 @@ impl Poster {
                 *left += 1;
                 continue;
             }
+            // An answer that cannot be recorded stops the worker like a give-up: a later acknowledgement would
+            // move the sink's cursor past this event, and a refusal would then be neither a dead letter
+            // nor offered again.
+            let unrecorded = |e: StoreError| Some((format!("event {}: its answer cannot be recorded: {e}", job.id), 1));
             match self.deliver(&job.json) {
-                Delivery::Acknowledged => {
-                    self.record(&job, None);
-                    outcome.delivered.push(job.id);
-                }
-                Delivery::Refused(why) => {
-                    self.record(&job, Some(&why));
-                    outcome.refused.push((job.id, why));
-                }
+                Delivery::Acknowledged => match self.record(&job, None) {
+                    Ok(()) => outcome.delivered.push(job.id),
+                    Err(e) => outcome.failed = unrecorded(e),
+                },
+                Delivery::Refused(why) => match self.record(&job, Some(&why)) {
+                    Ok(()) => outcome.refused.push((job.id, why)),
+                    Err(e) => outcome.failed = unrecorded(e),
+                },
                 Delivery::GaveUp(why) => outcome.failed = Some((format!("event {}: {why}", job.id), 1)),
             }
         }
@@ -153,15 +157,14 @@ impl Poster {
     }
 
     /// Commit what became of `job`: acknowledged (`refused` none), or a dead letter.
-    fn record(&self, job: &Job, refused: Option<&str>) {
+    ///
+    /// Errors: the store's.
+    fn record(&self, job: &Job, refused: Option<&str>) -> Result<(), StoreError> {
         let Ledger { store, instance, sink } = &self.ledger;
-        let recorded = match (refused, job.redelivery) {
+        match (refused, job.redelivery) {
             (None, false) => store.ack(instance, sink, job.seq),
             (None, true) => store.redelivered(instance, job.seq),
             (Some(why), _) => store.dead_letter(instance, sink, job.seq, why, SystemClock.now_ms()),
-        };
-        if let Err(e) = recorded {
-            tracing::warn!(url = %self.url, event = %job.id, "cannot record the webhook's answer (the event will be offered again): {e}");
         }
     }
 
