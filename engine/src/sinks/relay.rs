@@ -163,3 +163,15 @@ impl<W: Write> Relay<W> {
         done
     }
 }
+
+/// A relay dropped without [`crate::durable::Driver::finish`] (a driver's error path) still waits for its
+/// webhooks, so that no worker posts or records after the driver let go of the instance.
+impl<W: Write> Drop for Relay<W> {
+    fn drop(&mut self) {
+        for (topic, url, outcome) in self.finish_webhooks() {
+            if let Some((why, left)) = outcome.failed {
+                tracing::warn!(topic, url, left, "a webhook did not take every event: {why}");
+            }
+        }
+    }
+}

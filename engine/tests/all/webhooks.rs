@@ -216,3 +216,37 @@ fn a_refused_event_is_a_dead_letter_that_redeliver_offers_again() {
     let summary: Value = serde_json::from_str(text(&status.stdout).trim()).unwrap();
     assert_eq!(summary["dead_letters"], serde_json::json!([]));
 }
+
+/// A driver that fails after handing an event to a slow webhook (here the file sink of another topic
+/// cannot be opened) keeps the instance until the webhook answered and the answer is recorded: the next
+/// driver never posts that event again.
+#[test]
+fn a_driver_that_fails_still_waits_for_its_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Service::first_call_waits(Duration::from_millis(800));
+    let yaml = format!(
+        "name: both\nversion: 1.0.0\nsteps:\n  - id: echo\n    component: '{}/echo.wasm'\n\
+         inputs:\n  - event: Start\n    to: [{{ topic: Hook }}, {{ topic: Log }}, {{ step: echo }}]\n\
+         sinks:\n  - topic: Hook\n    to: {{ webhook: '{}' }}\n  - topic: Log\n    to: {{ file: later/log.jsonl }}\n",
+        root().join("tests/steps").display(),
+        hook.url("/events")
+    );
+    let file = dir.path().join("both.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let store = dir.path().join("store.db");
+    let out = weft_in(&store, &["run", &file, "--event", "Start", "--data", "\"x\"", "--instance-id", "b"], &[]);
+    assert_ne!(out.status.code(), Some(0), "the file cannot be opened: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("log.jsonl"), "{}", text(&out.stderr));
+
+    std::fs::create_dir(dir.path().join("later")).unwrap();
+    let out = weft_in(&store, &["resume", "b"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(dir.path().join("later/log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert_eq!(
+        hook.requests().len(),
+        1,
+        "the webhook's event was recorded as delivered before the first driver let go"
+    );
+}
