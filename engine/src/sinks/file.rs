@@ -4,8 +4,8 @@
 //! Each batch is written under an exclusive lock on the file (several `weft` processes may share one
 //! sink file), each line in one `write` call (JSON and newline together, so a kill cannot leave half a
 //! line followed by the next one), and the file is synced (`fdatasync`) before the events are reported
-//! written: only then may the commit that acknowledges them be made, so a power loss cannot lose an
-//! acknowledged line. A line a crash did cut short is always the file's last: the next writer finds the
+//! written (and its folder, once, when the sink created the file): only then may the commit that
+//! acknowledges them be made, so a power loss cannot lose an acknowledged line. A line a crash did cut short is always the file's last: the next writer finds the
 //! file not ending in a newline and cuts that fragment off (its event was never acknowledged, and is
 //! written again whole).
 
@@ -36,12 +36,18 @@ impl FileSink {
     pub fn append<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
         let failed = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", self.path.display());
         if self.file.is_none() {
+            let created = !self.path.exists();
             let file = OpenOptions::new()
                 .create(true)
                 .read(true)
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| failed("open", e))?;
+            if created {
+                // The new file's name must survive a power loss as its synced lines do.
+                let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                File::open(folder).and_then(|d| d.sync_all()).map_err(|e| failed("sync the folder of", e))?;
+            }
             self.file = Some(file);
         }
         let Some(file) = self.file.as_mut() else { return Err(format!("cannot open {}", self.path.display())) };
