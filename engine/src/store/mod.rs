@@ -40,7 +40,7 @@ pub use records::{
 use crate::runner::HistoryEntry;
 
 /// Why a store operation failed, by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// No instance has that id: check the id (`weft list` shows them).
     #[error("no process instance has the id \"{0}\" in this store; `weft list` shows the instances it has")]

@@ -300,14 +300,15 @@ impl Store for SqliteStore {
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>> {
         let mut results = Vec::with_capacity(commits.len());
         let done = self.write(|tx| {
-            for (i, commit) in commits.iter().enumerate() {
-                results.push(write::commit_fenced(tx, i, commit));
+            for commit in commits {
+                results.push(write::commit_fenced(tx, commit)?);
             }
             Ok(())
         });
         match done {
             Ok(()) => results,
-            Err(e) => commits.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect(),
+            // The transaction was given up: none of the commits was made.
+            Err(e) => commits.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 

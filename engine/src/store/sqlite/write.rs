@@ -88,8 +88,10 @@ fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, 
 
 pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, StoreError> {
     let info = new.info;
-    if rows::exists(tx, &info.id).is_ok() {
-        return Err(StoreError::AlreadyExists(info.id.clone()));
+    match rows::exists(tx, &info.id) {
+        Ok(()) => return Err(StoreError::AlreadyExists(info.id.clone())),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
     }
     let components = serde_json::to_string(&info.components).map_err(|e| StoreError::Backend(e.to_string()))?;
     let cp = &new.checkpoint;
@@ -136,14 +138,18 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
     Ok(lease)
 }
 
-/// Commit number `i` of a batch inside a savepoint of its own, so that its failure undoes only its own
-/// writes.
-pub fn commit_fenced(tx: &Transaction<'_>, i: usize, commit: &Commit<'_>) -> Result<Committed, StoreError> {
-    tx.execute_batch(&format!("SAVEPOINT c{i}")).map_err(backend)?;
+/// One commit of a batch inside a savepoint of its own, so that its failure undoes only its own writes:
+/// the commit's result, inside the transaction's (an error there means the savepoint could not be taken,
+/// released or rolled back, and the whole transaction must be given up).
+pub fn commit_fenced(tx: &Transaction<'_>, commit: &Commit<'_>) -> Result<Result<Committed, StoreError>, StoreError> {
+    let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(backend);
+    run("SAVEPOINT one_commit")?;
     let out = commit_in(tx, commit);
-    let end = if out.is_ok() { format!("RELEASE c{i}") } else { format!("ROLLBACK TO c{i}; RELEASE c{i}") };
-    tx.execute_batch(&end).map_err(backend)?;
-    out
+    if out.is_err() {
+        run("ROLLBACK TO one_commit")?;
+    }
+    run("RELEASE one_commit")?;
+    Ok(out)
 }
 
 /// Check `commit`'s fence, then save its checkpoint, history, outbox and acknowledgements; the new
