@@ -10,7 +10,7 @@ use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
 use weft_engine::store::{
     Appended, Checkpoint, Commit, Committed, Inbound, InboxKind, InstanceInfo, Lease, ListCursor, ListFilter,
-    NewInstance, OutboxEvent, Store, StoreError, each_history,
+    NewInstance, OutboxEvent, Pinned, Store, StoreError, each_history,
 };
 use weft_tests::{TEST_TIME_MS, process};
 
@@ -418,6 +418,29 @@ fn retention(store: &dyn Store) {
         store.list(&ListFilter::default(), None, 100).unwrap().into_iter().map(|i| i.id).collect();
     assert_eq!(left, ["a", "b", "d"].into_iter().map(String::from).collect());
     assert!(store.blob("d-def").unwrap().is_some());
+
+    // An instance rebound to another version, then deleted: the blobs of both versions that only it was
+    // pinned to go with it.
+    let lease = create(store, "r", TEST_TIME_MS);
+    let components = [("echo".to_owned(), "d-echo-2".to_owned())];
+    let pinned = Pinned {
+        definition_file: "linear.yaml",
+        version: "2.0.0",
+        definition_digest: "d-def-2",
+        definition: b"name: linear # 2",
+        components: &components,
+        layout_digest: "d-layout-r2",
+        blobs: vec![("d-echo-2", b"\0asm2".as_slice()), ("d-layout-r2", b"{}".as_slice())],
+    };
+    let mut ended = state("r");
+    ended.status = Status::Completed;
+    store.repin(&pinned, &commit("r", &lease, 1, checkpoint(&ended, &[], &[]))).unwrap();
+    store.release("r", &lease).unwrap();
+    store.delete("r", NOW).unwrap();
+    for digest in ["d-layout-r", "d-def-2", "d-echo-2", "d-layout-r2"] {
+        assert!(store.blob(digest).unwrap().is_none(), "{digest} is pinned by nobody");
+    }
+    assert!(store.blob("d-def").unwrap().is_some() && store.blob("d-echo").unwrap().is_some());
 }
 
 #[test]

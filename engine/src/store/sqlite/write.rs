@@ -373,26 +373,26 @@ pub fn redelivered(tx: &Transaction<'_>, id: &str, seq: u64) -> Result<(), Store
 
 /// Delete `id` (which must be deletable at `now_ms`) and what only it refers to; how many blobs went.
 pub fn delete(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<usize, StoreError> {
+    delete_rows(tx, id, now_ms)?;
+    sweep_blobs(tx)
+}
+
+/// Delete `id` (which must be deletable at `now_ms`) and its rows; its blobs are left to [`sweep_blobs`].
+fn delete_rows(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<(), StoreError> {
     head(tx, id)?.deletable(id, now_ms)?;
-    let digests: Vec<String> = {
-        let mut stmt = tx.prepare_cached("SELECT digest FROM pins WHERE instance = ?1").map_err(backend)?;
-        let digests = stmt.query_map([id], |r| r.get(0)).map_err(backend)?;
-        digests.collect::<Result<_, _>>().map_err(backend)?
-    };
     for table in ["history", "outbox", "inbox", "correlations", "sink_cursors", "dead_letters", "pins"] {
         tx.execute(&format!("DELETE FROM {table} WHERE instance = ?1"), [id]).map_err(backend)?;
     }
     tx.execute("DELETE FROM instances WHERE id = ?1", [id]).map_err(backend)?;
-    let mut blobs = 0;
-    for digest in digests {
-        blobs += tx
-            .execute(
-                "DELETE FROM blobs WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM pins WHERE digest = ?1)",
-                [digest],
-            )
-            .map_err(backend)?;
-    }
-    Ok(blobs)
+    Ok(())
+}
+
+/// Delete every blob no instance is pinned to: those of deleted instances, and those an upgrade left
+/// behind (a rebound instance is pinned to its new version only); how many went.
+fn sweep_blobs(tx: &Transaction<'_>) -> Result<usize, StoreError> {
+    tx.prepare_cached("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM pins WHERE pins.digest = blobs.digest)")
+        .and_then(|mut s| s.execute([]))
+        .map_err(backend)
 }
 
 pub fn prune(tx: &Transaction<'_>, ended_before_ms: u64, now_ms: u64, limit: usize) -> Result<Pruned, StoreError> {
@@ -407,10 +407,8 @@ pub fn prune(tx: &Transaction<'_>, ended_before_ms: u64, now_ms: u64, limit: usi
             stmt.query_map(params![i64_of(ended_before_ms), i64_of(now_ms), limit], |r| r.get(0)).map_err(backend)?;
         ids.collect::<Result<_, _>>().map_err(backend)?
     };
-    let mut pruned = Pruned::default();
-    for id in ids {
-        pruned.blobs += delete(tx, &id, now_ms)?;
-        pruned.instances.push(id);
+    for id in &ids {
+        delete_rows(tx, id, now_ms)?;
     }
-    Ok(pruned)
+    Ok(Pruned { blobs: sweep_blobs(tx)?, instances: ids })
 }
