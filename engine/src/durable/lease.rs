@@ -32,6 +32,9 @@ pub struct Leases {
     period: Duration,
     clock: Arc<dyn Clock>,
     heartbeat: Mutex<Option<Heartbeat>>,
+    /// Leases a [`Hold`] could not let go of when dropped: the heartbeat tries again before it renews (it
+    /// renews every lease of the owner, so it would otherwise keep them for as long as it runs).
+    unreleased: Mutex<Vec<(String, Lease)>>,
 }
 
 /// The heartbeat thread and the channel that stops it.
@@ -63,6 +66,7 @@ impl Leases {
             period: period.max(Duration::from_millis(30)),
             clock,
             heartbeat: Mutex::default(),
+            unreleased: Mutex::default(),
         })
     }
 
@@ -140,10 +144,19 @@ fn renew_until_stopped(keeper: &std::sync::Weak<Leases>, stopped: &Receiver<()>,
             _ => return,
         }
         let Some(keeper) = keeper.upgrade() else { return };
+        keeper.release_unreleased();
         let (_, until) = keeper.until();
         if let Err(e) = keeper.store.renew(&keeper.owner, until) {
             tracing::warn!("cannot renew leases (they run out unless a later renewal succeeds): {e}");
         }
+    }
+}
+
+impl Leases {
+    /// Try again to let go of the leases dropped holds could not release; keep those that still fail.
+    fn release_unreleased(&self) {
+        let mut unreleased = self.unreleased.lock().unwrap_or_else(|e| e.into_inner());
+        unreleased.retain(|(id, lease)| self.store.release(id, lease).is_err());
     }
 }
 
@@ -174,7 +187,9 @@ impl Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         if let Err(e) = self.leases.store.release(&self.id, &self.lease) {
-            tracing::warn!(instance = %self.id, "could not let go of the instance (its lease runs out by itself): {e}");
+            tracing::warn!(instance = %self.id, "could not let go of the instance (trying again with the next renewal): {e}");
+            let mut unreleased = self.leases.unreleased.lock().unwrap_or_else(|e| e.into_inner());
+            unreleased.push((std::mem::take(&mut self.id), self.lease.clone()));
         }
     }
 }
