@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::runner::{HistoryEntry, RunState};
+use crate::store::tenure::Tenure;
 use crate::store::{
     Appended, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter,
     Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
@@ -89,16 +90,19 @@ fn pins(info: &InstanceInfo) -> impl Iterator<Item = &str> {
 }
 
 impl Entry {
+    /// Who drives it.
+    fn tenure(&self) -> Tenure<'_> {
+        let holder = self.info.holder.as_ref();
+        Tenure {
+            owner: holder.map(|h| h.owner.as_str()),
+            until_ms: holder.map_or(0, |h| h.until_ms),
+            epoch: self.info.epoch,
+        }
+    }
+
     /// Check `commit` against this entry's lease and revision.
     fn fence(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
-        let held = self.info.holder.as_ref().is_some_and(|h| h.owner == commit.lease.owner);
-        if !held || self.info.epoch != commit.lease.epoch {
-            return Err(StoreError::LeaseLost(self.info.id.clone()));
-        }
-        if self.info.revision != commit.expected_revision {
-            return Err(StoreError::Conflict { instance: self.info.id.clone(), expected: commit.expected_revision });
-        }
-        Ok(())
+        self.tenure().fence(&self.info.id, self.info.revision, commit)
     }
 
     fn apply(&mut self, commit: &Commit<'_>, keep_history: bool) -> Committed {
@@ -140,15 +144,7 @@ impl Entry {
 
     /// Refuse deleting it unless it has ended and nobody holds it at `now_ms`.
     fn deletable(&self, now_ms: u64) -> Result<(), StoreError> {
-        if !self.state.status.is_final() {
-            return Err(StoreError::NotEnded { instance: self.info.id.clone(), status: self.info.status.clone() });
-        }
-        match &self.info.holder {
-            Some(h) if h.until_ms >= now_ms => {
-                Err(StoreError::Held { instance: self.info.id.clone(), owner: h.owner.clone(), until_ms: h.until_ms })
-            }
-            _ => Ok(()),
-        }
+        self.tenure().deletable(&self.info.id, &self.info.status, self.state.status.is_final(), now_ms)
     }
 }
 
@@ -260,14 +256,10 @@ impl Store for MemoryStore {
 
     fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
         let mut inner = self.lock();
-        let info = &mut inner.entry(id)?.info;
-        match &info.holder {
-            Some(h) if h.owner == owner => {}
-            Some(h) if h.until_ms >= now_ms => {
-                return Err(StoreError::Held { instance: id.into(), owner: h.owner.clone(), until_ms: h.until_ms });
-            }
-            _ => info.epoch += 1,
-        }
+        let entry = inner.entry(id)?;
+        let epoch = entry.tenure().take(id, owner, now_ms)?;
+        let info = &mut entry.info;
+        info.epoch = epoch;
         info.holder = Some(Holder { owner: owner.into(), until_ms });
         Ok(Lease { owner: owner.into(), epoch: info.epoch })
     }

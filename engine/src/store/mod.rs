@@ -31,6 +31,7 @@
 pub mod memory;
 pub mod records;
 pub mod sqlite;
+pub mod tenure;
 
 pub use records::{
     Appended, Checkpoint, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InboxKind, InstanceInfo, Lease,

@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::runner::state::FINAL_STATUS_NAMES;
+use crate::store::tenure::Tenure;
 use crate::store::{Appended, Checkpoint, Commit, Committed, Inbound, Lease, NewInstance, Pinned, Pruned, StoreError};
 
 use super::backend;
@@ -50,26 +51,15 @@ fn head(tx: &Connection, id: &str) -> Result<Head, StoreError> {
 }
 
 impl Head {
-    /// Whether `lease` still holds the instance.
-    fn fenced(&self, id: &str, lease: &Lease) -> Result<(), StoreError> {
-        if self.lease_owner.as_deref() == Some(lease.owner.as_str()) && self.epoch == lease.epoch {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost(id.into()))
-        }
+    /// Who drives it.
+    fn tenure(&self) -> Tenure<'_> {
+        Tenure { owner: self.lease_owner.as_deref(), until_ms: self.lease_until, epoch: self.epoch }
     }
 
     /// Refuse deleting it unless it has ended and nobody holds it at `now_ms`.
     fn deletable(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {
-        if !FINAL_STATUS_NAMES.contains(&self.status.as_str()) {
-            return Err(StoreError::NotEnded { instance: id.into(), status: self.status.clone() });
-        }
-        match &self.lease_owner {
-            Some(owner) if self.lease_until >= now_ms => {
-                Err(StoreError::Held { instance: id.into(), owner: owner.clone(), until_ms: self.lease_until })
-            }
-            _ => Ok(()),
-        }
+        let ended = FINAL_STATUS_NAMES.contains(&self.status.as_str());
+        self.tenure().deletable(id, &self.status, ended, now_ms)
     }
 }
 
@@ -157,10 +147,7 @@ pub fn commit_fenced(tx: &Transaction<'_>, commit: &Commit<'_>) -> Result<Result
 fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, StoreError> {
     let id = commit.id;
     let head = head(tx, id)?;
-    head.fenced(id, commit.lease)?;
-    if head.revision != commit.expected_revision {
-        return Err(StoreError::Conflict { instance: id.into(), expected: commit.expected_revision });
-    }
+    head.tenure().fence(id, head.revision, commit)?;
     let cp = &commit.checkpoint;
     let history_len = append(tx, id, &head, cp)?;
     correlate(tx, id, &head, cp)?;
@@ -307,14 +294,7 @@ pub fn append_inbox(tx: &Transaction<'_>, id: &str, event: &Inbound<'_>) -> Resu
 }
 
 pub fn acquire(tx: &Transaction<'_>, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
-    let head = head(tx, id)?;
-    let epoch = match &head.lease_owner {
-        Some(holder) if holder == owner => head.epoch,
-        Some(holder) if head.lease_until >= now_ms => {
-            return Err(StoreError::Held { instance: id.into(), owner: holder.clone(), until_ms: head.lease_until });
-        }
-        _ => head.epoch + 1,
-    };
+    let epoch = head(tx, id)?.tenure().take(id, owner, now_ms)?;
     tx.prepare_cached("UPDATE instances SET lease_owner = ?2, lease_until = ?3, epoch = ?4 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id, owner, i64_of(until_ms), i64_of(epoch)]))
         .map_err(backend)?;
