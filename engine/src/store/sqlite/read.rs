@@ -9,12 +9,7 @@ use crate::store::{
 };
 
 use super::backend;
-use super::rows::{self, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, u64_at};
-
-/// The page size SQLite is asked for: `limit` as an SQL integer.
-fn page(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
+use super::rows::{self, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, page, u64_at};
 
 pub fn load(conn: &Connection, id: &str) -> Result<Loaded, StoreError> {
     let sql = format!("SELECT {INFO_COLUMNS}, checkpoint, outbox_len, inbox_len FROM instances WHERE id = ?1");

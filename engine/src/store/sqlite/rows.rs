@@ -27,6 +27,11 @@ pub fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The page size SQLite is asked for: `limit` as an SQL integer (saturating at `i64::MAX`).
+pub fn page(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// Column `i` as a `u64` (a negative value reads as 0).
 pub fn u64_at(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0))

@@ -9,7 +9,7 @@ use crate::store::tenure::Tenure;
 use crate::store::{Appended, Checkpoint, Commit, Committed, Inbound, Lease, NewInstance, Pinned, Pruned, StoreError};
 
 use super::backend;
-use super::rows::{self, FINAL_STATUSES, i64_of, u64_at};
+use super::rows::{self, FINAL_STATUSES, i64_of, page, u64_at};
 
 /// The revision, lease and counters of an instance, read inside a transaction.
 struct Head {
@@ -382,9 +382,9 @@ pub fn prune(tx: &Transaction<'_>, ended_before_ms: u64, now_ms: u64, limit: usi
              AND (lease_owner IS NULL OR lease_until < ?2) ORDER BY updated_ms LIMIT ?3"
         );
         let mut stmt = tx.prepare(&sql).map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let ids =
-            stmt.query_map(params![i64_of(ended_before_ms), i64_of(now_ms), limit], |r| r.get(0)).map_err(backend)?;
+        let ids = stmt
+            .query_map(params![i64_of(ended_before_ms), i64_of(now_ms), page(limit)], |r| r.get(0))
+            .map_err(backend)?;
         ids.collect::<Result<_, _>>().map_err(backend)?
     };
     for id in &ids {
