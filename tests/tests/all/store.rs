@@ -276,9 +276,8 @@ fn paging_and_finding_ready_instances(store: &dyn Store) {
     assert_eq!((d.status.as_str(), d.next_due_ms), ("waiting", Some(TEST_TIME_MS + 1000)));
     assert_eq!(store.load("e").unwrap().info.next_due_ms, None, "an ended run is never due");
     assert_eq!(store.ready(TEST_TIME_MS + 999, TEST_TIME_MS + 999, 10).unwrap(), ["a"], "b is held; d is not due yet");
-    let mut ready = store.ready(TEST_TIME_MS + 1000, TEST_TIME_MS + 1000, 10).unwrap();
-    ready.sort();
-    assert_eq!(ready, ["a", "d"]);
+    let ready = store.ready(TEST_TIME_MS + 1000, TEST_TIME_MS + 1000, 10).unwrap();
+    assert_eq!(ready, ["a", "d"], "most overdue first: a (running) is due at its own time, d a second later");
     assert_eq!(store.ready(u64::MAX / 2, u64::MAX / 2, 10).unwrap().len(), 3, "b's lease ran out long ago");
 }
 

@@ -122,7 +122,7 @@ pub fn ready(conn: &Connection, due_by_ms: u64, now_ms: u64, limit: usize) -> Re
         .prepare_cached(
             "SELECT id FROM instances WHERE (inbox_len > inbox_taken OR (next_due IS NOT NULL AND next_due <= ?1)) \
              AND (lease_owner IS NULL OR lease_until < ?2) \
-             ORDER BY CASE WHEN inbox_len > inbox_taken THEN 0 ELSE next_due END LIMIT ?3",
+             ORDER BY CASE WHEN inbox_len > inbox_taken THEN 0 ELSE next_due END, id LIMIT ?3",
         )
         .map_err(backend)?;
     let ids = stmt.query_map(params![i64_of(due_by_ms), i64_of(now_ms), page(limit)], |r| r.get(0)).map_err(backend)?;
