@@ -219,7 +219,7 @@ fn a_refused_event_is_a_dead_letter_that_redeliver_offers_again() {
 
 /// A driver that fails after handing an event to a slow webhook (here the file sink of another topic
 /// cannot be opened) keeps the instance until the webhook answered and the answer is recorded: the next
-/// driver never posts that event again.
+/// driver never posts that event again, and the failed driver let go of the instance.
 #[test]
 fn a_driver_that_fails_still_waits_for_its_webhooks() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,6 +238,9 @@ fn a_driver_that_fails_still_waits_for_its_webhooks() {
     let out = weft_in(&store, &["run", &file, "--event", "Start", "--data", "\"x\"", "--instance-id", "b"], &[]);
     assert_ne!(out.status.code(), Some(0), "the file cannot be opened: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("log.jsonl"), "{}", text(&out.stderr));
+    let list = weft_in(&store, &["list", "--json"], &[]);
+    let info: Value = serde_json::from_str(text(&list.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(info["holder"], Value::Null, "a driver that failed let go of the instance");
 
     std::fs::create_dir(dir.path().join("later")).unwrap();
     let out = weft_in(&store, &["resume", "b"], &[]);
