@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_leases_relay.sql"),
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_correlations.sql"),
+    include_str!("migrations/0007_indexed_reads.sql"),
 ];
 
 /// The schema version this Weft writes.
@@ -423,5 +424,32 @@ mod tests {
             assert!(store.blob("none").unwrap().is_none());
             assert!(started.elapsed() < Duration::from_millis(500), "the reads waited {:?}", started.elapsed());
         });
+    }
+
+    /// The scheduler's and the listing's queries read an index in order: no table scan, no sort of the
+    /// table's rows (the ready query merges two limited reads, which is all its temporary B-tree holds).
+    #[test]
+    fn the_hot_queries_read_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("weft.db"), Durability::Full).unwrap();
+        let conn = store.writer();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let unbound = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+            let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        };
+        let ready = plan(read::READY_SQL);
+        assert!(ready.contains("instances_inbox_waiting") && ready.contains("instances_ready"), "{ready}");
+        assert!(!ready.contains("SCAN instances\n") && !ready.ends_with("SCAN instances"), "{ready}");
+        for status in [None, Some("waiting".to_owned())] {
+            for process in [None, Some("p".to_owned())] {
+                for after in [false, true] {
+                    let filter = ListFilter { status: status.clone(), process: process.clone() };
+                    let list = plan(&read::list_sql(&filter, after));
+                    assert!(list.contains("USING") && !list.contains("TEMP B-TREE"), "{filter:?} {after}: {list}");
+                }
+            }
+        }
     }
 }

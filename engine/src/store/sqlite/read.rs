@@ -104,27 +104,49 @@ pub fn list(
     after: Option<&ListCursor>,
     limit: usize,
 ) -> Result<Vec<InstanceInfo>, StoreError> {
-    let sql = format!(
-        "SELECT {INFO_COLUMNS} FROM instances WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR process = ?2) \
-         AND (?3 IS NULL OR created_ms < ?3 OR (created_ms = ?3 AND id > ?4)) \
-         ORDER BY created_ms DESC, id LIMIT ?5"
-    );
+    let sql = list_sql(filter, after.is_some());
     let (created, id) = after.map(|c| (Some(i64_of(c.created_ms)), Some(c.id.as_str()))).unwrap_or_default();
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    // Every number is bound, used or not: SQLite counts parameters up to the highest, ?5.
     let infos = stmt
         .query_map(params![filter.status, filter.process, created, id, page(limit)], |r| Ok(rows::info(r)))
         .map_err(backend)?;
     infos.map(|i| i.map_err(backend)?).collect()
 }
 
+/// The listing's query for `filter`, paged after a cursor or not: only the filters given are in it, so
+/// that an index (migration 0007) answers each shape in order, and the keyset is a range on `created_ms`
+/// the index seeks to. Parameters: ?1 status, ?2 process, ?3 and ?4 the cursor, ?5 the limit; every one
+/// is bound, used or not (SQLite counts parameters up to the highest).
+pub(super) fn list_sql(filter: &ListFilter, after: bool) -> String {
+    let mut sql = format!("SELECT {INFO_COLUMNS} FROM instances WHERE 1");
+    if filter.status.is_some() {
+        sql.push_str(" AND status = ?1");
+    }
+    if filter.process.is_some() {
+        sql.push_str(" AND process = ?2");
+    }
+    if after {
+        sql.push_str(" AND created_ms <= ?3 AND (created_ms < ?3 OR id > ?4)");
+    }
+    sql.push_str(" ORDER BY created_ms DESC, id LIMIT ?5");
+    sql
+}
+
+/// The scheduler's query: two index reads (migration 0007), each limited, merged: instances with events
+/// waiting in their inbox first, then the most overdue. Held instances are skipped unless their lease
+/// lapsed. Parameters: ?1 due by (ms), ?2 now (ms), ?3 the limit.
+pub(super) const READY_SQL: &str = "SELECT id FROM ( \
+       SELECT id, 0 AS due FROM (SELECT id FROM instances WHERE inbox_len > inbox_taken \
+         AND (lease_owner IS NULL OR lease_until < ?2) ORDER BY id LIMIT ?3) \
+       UNION ALL \
+       SELECT id, due FROM (SELECT id, next_due AS due FROM instances WHERE next_due <= ?1 \
+         AND NOT (inbox_len > inbox_taken) AND (lease_owner IS NULL OR lease_until < ?2) \
+         ORDER BY next_due, id LIMIT ?3)) \
+     ORDER BY due, id LIMIT ?3";
+
 pub fn ready(conn: &Connection, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id FROM instances WHERE (inbox_len > inbox_taken OR (next_due IS NOT NULL AND next_due <= ?1)) \
-             AND (lease_owner IS NULL OR lease_until < ?2) \
-             ORDER BY CASE WHEN inbox_len > inbox_taken THEN 0 ELSE next_due END, id LIMIT ?3",
-        )
-        .map_err(backend)?;
+    let mut stmt = conn.prepare_cached(READY_SQL).map_err(backend)?;
     let ids = stmt.query_map(params![i64_of(due_by_ms), i64_of(now_ms), page(limit)], |r| r.get(0)).map_err(backend)?;
     ids.map(|i| i.map_err(backend)).collect()
 }
