@@ -8,6 +8,8 @@
 //! | `POST /processes/{name}/events` | starts an instance of process `name` per event (its input event), or delivers an event awaited under a correlation key (its `subject`) to the instance awaiting it |
 //! | `POST /instances/{id}/events` | receives events into the inbox of instance `id` |
 //! | `GET /instances/{id}` | the instance's summary, as `weft status --json` prints it |
+//!
+//! and the routes of [`super::instances`] (list, history, cancel).
 
 use std::sync::Arc;
 
@@ -38,18 +40,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/processes/{name}/events", post(start))
         .route("/instances/{id}/events", post(deliver))
+        .route("/instances", get(super::instances::list))
         .route("/instances/{id}", get(status))
+        .route("/instances/{id}/history", get(super::instances::history))
+        .route("/instances/{id}/cancel", post(super::instances::cancel))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
 
 /// An answer: a status and a JSON body.
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
 /// An error answer: `{"error": message}`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     answer(status, json!({ "error": message.into() }))
 }
 
@@ -71,7 +76,7 @@ fn refused(refusal: Refusal) -> Response {
 }
 
 /// What one accepted event did: the instance it went to, and whether it was a duplicate.
-fn accepted(instance: &str, duplicate: bool) -> Value {
+pub(super) fn accepted(instance: &str, duplicate: bool) -> Value {
     json!({ "instance": instance, "url": format!("/instances/{instance}"), "duplicate": duplicate })
 }
 
@@ -111,14 +116,14 @@ fn results(results: impl Iterator<Item = Result<Value, Failed>>, batch: bool) ->
 }
 
 /// Run `work` on a blocking thread (the store and the driver are synchronous); a panic there is a 500.
-async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -> Response {
+pub(super) async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -> Response {
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the server"))
 }
 
 /// The status of a store failure: not found 404, a duplicate id 409, the rest 500.
-fn store_error(e: &StoreError) -> StatusCode {
+pub(super) fn store_error(e: &StoreError) -> StatusCode {
     match e {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
         StoreError::AlreadyExists(_) => StatusCode::CONFLICT,
@@ -127,7 +132,7 @@ fn store_error(e: &StoreError) -> StatusCode {
 }
 
 /// The status of a durable operation's failure.
-fn durable_error(e: &DurableError) -> StatusCode {
+pub(super) fn durable_error(e: &DurableError) -> StatusCode {
     match e {
         DurableError::Store(e) => store_error(e),
         DurableError::Input(_) => StatusCode::BAD_REQUEST,

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod ingress;
+pub mod instances;
 pub mod registry;
 pub mod scheduler;
 

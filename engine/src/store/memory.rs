@@ -151,14 +151,15 @@ impl Entry {
 impl Store for MemoryStore {
     fn create(&self, new: &NewInstance<'_>) -> Result<Lease, StoreError> {
         let mut inner = self.lock();
-        if inner.instances.contains_key(&new.info.id) {
-            return Err(StoreError::AlreadyExists(new.info.id.clone()));
-        }
+        // A start received before is a duplicate, whatever instance id it names now (the sender retrying).
         if let Some(e) = &new.received
             && let Some((instance, _)) = inner.received.get(&(e.source.to_owned(), e.id.to_owned()))
         {
             let (event_source, id, instance) = (e.source.into(), e.id.into(), instance.clone());
             return Err(StoreError::Duplicate { event_source, id, instance });
+        }
+        if inner.instances.contains_key(&new.info.id) {
+            return Err(StoreError::AlreadyExists(new.info.id.clone()));
         }
         inner.put_blobs(std::iter::once((new.info.definition_digest.as_str(), new.definition)));
         inner.put_blobs(new.blobs.iter().copied());

@@ -120,8 +120,9 @@ pub trait Store: Send + Sync {
     /// (each once per digest), its first checkpoint at revision 1, its history and outbox, and the event
     /// that started it as the first of its inbox.
     ///
-    /// Errors: [`StoreError::AlreadyExists`]; [`StoreError::Duplicate`] when the starting event's `source`
-    /// and `id` were received before (nothing is created); [`StoreError::Backend`].
+    /// Errors: [`StoreError::Duplicate`] when the starting event's `source` and `id` were received before
+    /// (nothing is created), checked first: a sender retrying a start is answered as a duplicate whatever
+    /// instance id it names; [`StoreError::AlreadyExists`]; [`StoreError::Backend`].
     fn create(&self, new: &NewInstance<'_>) -> Result<Lease, StoreError>;
 
     /// The instance `id` and its last checkpoint.

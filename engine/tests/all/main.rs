@@ -12,10 +12,12 @@ mod durable;
 mod inbox;
 mod inspection;
 mod leases;
+mod load;
 mod properties;
 mod replay;
 mod retention;
 mod serve;
+mod server;
 mod service;
 mod webhooks;
 

@@ -2,77 +2,17 @@
 //! mode start instances and reach their inboxes; duplicates are answered as such; each status code; timers
 //! fire on their own when the (injected) clock moves; SIGTERM stops the server cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::server::Server;
 use crate::{command, root, summary_of, text, wait_for};
 
-/// A running `weft serve` and its address.
-struct Server {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Server {
-    /// `weft serve` of the support-ticket process on a free loopback port, with `env`.
-    fn start(store: &std::path::Path, env: &[(&str, &str)]) -> Server {
-        Server::serving("examples/support-ticket/process.yaml", store, env)
-    }
-
-    /// `weft serve` of the definition `file` on a free loopback port, with `env`.
-    fn serving(file: &str, store: &std::path::Path, env: &[(&str, &str)]) -> Server {
-        let args = ["serve", file, "--listen", "127.0.0.1:0", "--workers", "2"];
-        let mut child = command(store, &args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("weft serve: listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child, base, agent }
-    }
-
-    /// POST `body` to `path` with `headers`: the status and the JSON answer.
-    fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
-        let mut request = self.agent.post(format!("{}{path}", self.base));
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let mut response = request.send(body).unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    /// A structured-mode CloudEvent posted to `path`.
-    fn structured(&self, path: &str, event: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut all = vec![("content-type", "application/cloudevents+json")];
-        all.extend_from_slice(headers);
-        self.post(path, &all, &event.to_string())
-    }
-
-    /// The summary of instance `id`.
-    fn status(&self, id: &str) -> Value {
-        let mut response = self.agent.get(format!("{}/instances/{id}", self.base)).call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-    }
-
-    /// Wait until instance `id` has status `status`.
-    fn wait_status(&self, id: &str, status: &str) {
-        wait_for(&format!("{id} {status}"), || self.status(id)["status"] == status);
-    }
-
-    /// Stop it with SIGTERM: its exit status and what it printed on stdout.
-    fn stop(self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let out = self.child.wait_with_output().unwrap();
-        (out.status, text(&out.stdout))
-    }
+/// `weft serve` of the support-ticket process on a free loopback port, with `env`.
+fn start(store: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    Server::serving("examples/support-ticket/process.yaml", store, env)
 }
 
 /// A request that is refused: its path, headers and body, and the status it gets.
@@ -87,7 +27,7 @@ fn ticket(id: &str, file: &str) -> Value {
 fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inboxes() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = Server::start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let server = start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
     let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
 
     // Structured mode, the instance named by a header; the same event again is a duplicate.
@@ -211,7 +151,7 @@ fn timers_fire_on_their_own_and_a_stopped_server_lets_go() {
     let now = dir.path().join("now");
     std::fs::write(&now, "2026-11-23T09:00:00Z").unwrap();
     let clock = format!("@{}", now.display());
-    let server = Server::start(&store, &[("WEFT_NOW", &clock)]);
+    let server = start(&store, &[("WEFT_NOW", &clock)]);
     let refund = ticket("t-1", "examples/support-ticket/tickets/refund.json");
     let (status, _) = server.structured("/processes/support-ticket/events", &refund, &[("weft-instance-id", "T-2")]);
     assert_eq!(status, 202);
@@ -255,9 +195,7 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
     let (status, _) = first.structured("/processes/pay/events", &order, &[("weft-instance-id", "o-1")]);
     assert_eq!(status, 202);
     wait_for("the call", || !service.requests().is_empty());
-    let Server { mut child, .. } = first;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    first.kill();
 
     let second = Server::serving(&file, &store, &lease);
     second.wait_status("o-1", "completed");
@@ -276,7 +214,7 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
 fn an_event_addressed_to_the_process_finds_its_instance_by_correlation_key() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = Server::start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let server = start(&store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
     let start = |id: &str, event: &str, file: &str| {
         let (status, body) =
             server.structured("/processes/support-ticket/events", &ticket(event, file), &[("weft-instance-id", id)]);
@@ -330,7 +268,7 @@ fn an_event_addressed_to_the_process_finds_its_instance_by_correlation_key() {
 fn a_token_guards_every_request_and_is_needed_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = Server::start(&store, &[("WEFT_TOKEN", "s3cret")]);
+    let server = start(&store, &[("WEFT_TOKEN", "s3cret")]);
     let path = "/processes/support-ticket/events";
     let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
     for auth in [None, Some("Bearer s3cre"), Some("Bearer s3cret2"), Some("Bearer "), Some("s3cret")] {

@@ -341,6 +341,12 @@ fn the_inbox(store: &dyn Store) {
         other => panic!("expected Duplicate, got {other:?}"),
     }
     assert!(matches!(store.load("s2"), Err(StoreError::NotFound(_))), "nothing was created");
+    // The same start again under the same instance id (a sender retrying) is a duplicate too, not a
+    // clash of ids.
+    match store.create(&new(&s_info)) {
+        Err(StoreError::Duplicate { instance, .. }) => assert_eq!(instance, "s"),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
     let mut done = state.clone();
     done.status = Status::Completed;
     store.commit(&commit("s", &Lease { owner: ME.into(), epoch: 1 }, 1, checkpoint(&done, &[], &[]))).unwrap();

@@ -78,6 +78,13 @@ fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, 
 
 pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, StoreError> {
     let info = new.info;
+    // A start received before is a duplicate, whatever instance id it names now (the sender retrying).
+    if let Some(received) = &new.received
+        && let Some((instance, _)) = received_by(tx, received.source, received.id)?
+    {
+        let (event_source, id) = (received.source.into(), received.id.into());
+        return Err(StoreError::Duplicate { event_source, id, instance });
+    }
     match rows::exists(tx, &info.id) {
         Ok(()) => return Err(StoreError::AlreadyExists(info.id.clone())),
         Err(StoreError::NotFound(_)) => {}
@@ -117,10 +124,6 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
         std::iter::once((info.definition_digest.as_str(), new.definition)).chain(new.blobs.iter().copied()),
     )?;
     if let Some(received) = &new.received {
-        if let Some((instance, _)) = received_by(tx, received.source, received.id)? {
-            let (event_source, id) = (received.source.into(), received.id.into());
-            return Err(StoreError::Duplicate { event_source, id, instance });
-        }
         receive(tx, &info.id, 1, received)?;
     }
     let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };

@@ -1,0 +1,144 @@
+//! A `weft serve` child process for the tests: started on a loopback port, its standard output (the
+//! published events) read as it comes so that it never blocks, stopped with SIGTERM or killed with
+//! SIGKILL, and killed when dropped (a failing test leaves no server behind).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+
+use crate::{command, wait_for};
+
+/// A running `weft serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    agent: ureq::Agent,
+    stdout: Option<JoinHandle<String>>,
+}
+
+/// How to start a server: the definition, the store, the address and extra environment.
+#[derive(Clone)]
+pub struct Launch {
+    /// The definition file served.
+    pub file: String,
+    /// The store.
+    pub store: PathBuf,
+    /// `--listen`.
+    pub listen: String,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// `--workers`.
+    pub workers: usize,
+}
+
+impl Launch {
+    /// `file` served from `store` on a free loopback port by 2 workers, with `env`.
+    pub fn new(file: &str, store: &Path, env: &[(&str, &str)]) -> Launch {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Launch { file: file.to_owned(), store: store.to_owned(), listen: "127.0.0.1:0".into(), env, workers: 2 }
+    }
+
+    /// Start it.
+    pub fn start(&self) -> Server {
+        let workers = self.workers.to_string();
+        let args = ["serve", &self.file, "--listen", &self.listen, "--workers", &workers];
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut child =
+            command(&self.store, &args, &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("weft serve: listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Server { child: Some(child), base, agent, stdout: Some(stdout) }
+    }
+}
+
+impl Server {
+    /// `weft serve` of the definition `file` on a free loopback port, with `env`.
+    pub fn serving(file: &str, store: &Path, env: &[(&str, &str)]) -> Server {
+        Launch::new(file, store, env).start()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+    }
+
+    /// POST `body` to `path` with `headers`: the status and the JSON answer.
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// GET `path`: the status and the JSON answer.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let mut response = self.agent.get(format!("{}{path}", self.base)).call().unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A structured-mode CloudEvent posted to `path`.
+    pub fn structured(&self, path: &str, event: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut all = vec![("content-type", "application/cloudevents+json")];
+        all.extend_from_slice(headers);
+        self.post(path, &all, &event.to_string())
+    }
+
+    /// The summary of instance `id`.
+    pub fn status(&self, id: &str) -> Value {
+        self.get(&format!("/instances/{id}")).1
+    }
+
+    /// Wait until instance `id` has status `status`.
+    pub fn wait_status(&self, id: &str, status: &str) {
+        wait_for(&format!("{id} {status}"), || self.status(id)["status"] == status);
+    }
+
+    /// Stop it with SIGTERM: its exit status and what it printed on stdout.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let child = self.child.take().expect("running");
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        self.finish(child)
+    }
+
+    /// Kill it with SIGKILL: what it printed on stdout.
+    pub fn kill(mut self) -> String {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        self.finish(child).1
+    }
+
+    /// Wait for `child` to exit and for its output.
+    fn finish(&mut self, mut child: Child) -> (ExitStatus, String) {
+        let status = child.wait().unwrap();
+        (status, self.stdout.take().map(|t| t.join().unwrap()).unwrap_or_default())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
