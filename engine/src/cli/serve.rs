@@ -22,9 +22,13 @@ pub struct ServeArgs {
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Worker threads driving instances (default: the machine's cores).
+    /// Worker threads driving instances (default: 8 per core: a worker mostly waits for its commit, and
+    /// the commits of workers that wait together are written in one transaction).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// The most commits written in one transaction (group commit); 1 writes each alone.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    group_commit: usize,
     /// Supersteps an instance runs before it yields to the others.
     #[arg(long, value_name = "N", default_value_t = 100)]
     slice: u64,
@@ -52,8 +56,11 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     // The server lives as long as the process: its runtime and clock are never dropped.
     let runtime = Box::leak(Box::new(args.cache.runtime()?));
     let registry = Registry::load(runtime, &args.definitions).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let driver = Driver::new(store, runtime, Box::leak(clock)).with_lease(args.store.lease());
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let driver = Driver::new(store, runtime, Box::leak(clock))
+        .with_lease(args.store.lease())
+        .with_group_commit(args.group_commit);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = args.workers.unwrap_or(8 * cores);
     let config = ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token };
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     Ok(ExitCode::SUCCESS)

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod group;
 pub mod lease;
 mod pinned;
 
@@ -66,6 +67,8 @@ pub struct Driver<'a> {
     history: bool,
     /// The processes instances are pinned to, loaded once each ([`Driver::pinned_process`]).
     pinned: pinned::Loaded,
+    /// Commits of concurrent threads batched, when set ([`Driver::with_group_commit`]).
+    group: Option<Arc<group::GroupCommit>>,
 }
 
 /// A durable run held by a [`Driver`]: the run, what the store says of it, the revision of its last
@@ -176,7 +179,20 @@ impl<'a> Driver<'a> {
     /// `clock`, holding instances under leases of [`DEFAULT_LEASE`] and recording history.
     pub fn new(store: Arc<dyn Store>, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
         let leases = Leases::new(store.clone(), DEFAULT_LEASE);
-        Driver { store, runtime, clock, leases, history: true, pinned: pinned::Loaded::default() }
+        Driver { store, runtime, clock, leases, history: true, pinned: pinned::Loaded::default(), group: None }
+    }
+
+    /// The same driver committing supersteps of threads that commit at about the same time together, at
+    /// most `max_batch` in one transaction ([`group`]): what a server driving many instances on several
+    /// threads uses.
+    pub fn with_group_commit(mut self, max_batch: usize) -> Self {
+        self.group = Some(Arc::new(group::GroupCommit::new(self.store.clone(), max_batch)));
+        self
+    }
+
+    /// Transactions and commits written through group commit so far (zero without it).
+    pub fn group_stats(&self) -> group::GroupStats {
+        self.group.as_ref().map(|g| g.stats()).unwrap_or_default()
     }
 
     /// The same driver holding instances under leases of `period` instead.
@@ -567,19 +583,37 @@ impl<'a> Driver<'a> {
         let now = self.clock.now_ms();
         let outbox = outbox(instance.run.process(), &instance.info.id, &effects.published, instance.outbox_len);
         let acks = relay.take_acks();
-        let commit = Commit {
-            id: &instance.info.id,
-            lease: instance.hold.lease(),
-            expected_revision: instance.revision,
-            checkpoint: Checkpoint {
-                state: instance.run.state(),
-                history: &effects.history,
-                outbox: &outbox,
-                acks: &acks,
-                now_ms: now,
-            },
+        let (committed, outbox) = match &self.group {
+            Some(group) => {
+                let owned = group::OwnedCommit {
+                    id: instance.info.id.clone(),
+                    lease: instance.hold.lease().clone(),
+                    expected_revision: instance.revision,
+                    state: instance.run.state().clone(),
+                    history: effects.history,
+                    outbox,
+                    acks,
+                    now_ms: now,
+                };
+                let (committed, owned) = group.commit(owned);
+                (committed?, owned.outbox)
+            }
+            None => {
+                let commit = Commit {
+                    id: &instance.info.id,
+                    lease: instance.hold.lease(),
+                    expected_revision: instance.revision,
+                    checkpoint: Checkpoint {
+                        state: instance.run.state(),
+                        history: &effects.history,
+                        outbox: &outbox,
+                        acks: &acks,
+                        now_ms: now,
+                    },
+                };
+                (self.store.commit(&commit)?, outbox)
+            }
         };
-        let committed = self.store.commit(&commit)?;
         (instance.revision, instance.inbox_len) = (committed.revision, committed.inbox_len);
         instance.outbox_len += outbox.len() as u64;
         relay.publish(&outbox).map_err(DurableError::Publish)

@@ -100,6 +100,15 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
         });
         shared.signal.stop();
         let _ = scheduler.join();
+        let group = shared.driver.group_stats();
+        if group.batches > 0 {
+            eprintln!(
+                "weft serve: stopped; {} superstep commits in {} transactions ({:.1} per transaction)",
+                group.commits,
+                group.batches,
+                group.commits as f64 / group.batches as f64
+            );
+        }
         served.map_err(|e| format!("the server failed: {e}"))
     })
 }

@@ -677,3 +677,52 @@ fn a_store_damaged_past_its_header_is_refused_before_a_migration_writes_to_it() 
     assert!(refused.contains("damaged"), "{refused}");
     assert!(std::fs::read(&path).unwrap() == bytes, "the damaged file was not written to");
 }
+
+/// Group commit: threads committing at once share transactions, each commit fenced on its own (a stale
+/// lease is refused without failing the others of its batch), and every result goes to its own thread.
+#[test]
+fn group_commit_batches_the_commits_of_threads_each_fenced_on_its_own() {
+    use std::sync::Arc;
+    use weft_engine::durable::group::{GroupCommit, OwnedCommit};
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("weft.db"), Durability::Full).unwrap());
+    const THREADS: usize = 8;
+    const COMMITS: u64 = 25;
+    let leases: Vec<Lease> = (0..THREADS).map(|t| create(&*store, &format!("g{t}"), NOW)).collect();
+    let group = GroupCommit::new(store.clone(), 64);
+    std::thread::scope(|scope| {
+        for (t, lease) in leases.iter().enumerate() {
+            let group = &group;
+            scope.spawn(move || {
+                let id = format!("g{t}");
+                for revision in 1..=COMMITS {
+                    let owned = |lease: Lease, expected_revision| OwnedCommit {
+                        id: id.clone(),
+                        lease,
+                        expected_revision,
+                        state: state(&id),
+                        history: vec![status_entry(revision, Status::Running)],
+                        outbox: vec![event(&id, revision, None)],
+                        acks: vec![],
+                        now_ms: NOW,
+                    };
+                    // A commit under a lease of another epoch is refused, alone.
+                    let stale = Lease { owner: lease.owner.clone(), epoch: lease.epoch + 1 };
+                    let (refused, _) = group.commit(owned(stale, revision));
+                    assert!(matches!(refused, Err(StoreError::LeaseLost(_))), "{refused:?}");
+                    let (committed, back) = group.commit(owned(lease.clone(), revision));
+                    assert_eq!(committed.unwrap().revision, revision + 1);
+                    assert_eq!(back.outbox[0].seq, revision, "the commit comes back to its own thread");
+                }
+            });
+        }
+    });
+    for t in 0..THREADS {
+        let id = format!("g{t}");
+        assert_eq!(store.load(&id).unwrap().info.revision, COMMITS + 1);
+        assert_eq!(ids(store.outbox(&id, 0, 100).unwrap()).len(), COMMITS as usize);
+    }
+    let stats = group.stats();
+    assert_eq!(stats.commits, 2 * THREADS as u64 * COMMITS);
+    assert!(stats.batches < stats.commits, "some commits shared a transaction: {stats:?}");
+}

@@ -1,0 +1,151 @@
+//! Group commit (docs/serving.md, "Group commit"): the commits of many instances that end a superstep at
+//! about the same time go to the store together, in one transaction and one fsync
+//! ([`Store::commit_many`]), each fenced on its own lease and revision, so that one refused commit does
+//! not undo the others.
+//!
+//! The scheme is the classic leader/follower one of databases' write-ahead logs: a driver thread that
+//! commits queues its commit; if no batch is being written it becomes the leader, takes everything
+//! queued, writes it and hands each thread its result; threads that queued meanwhile wait, and the next
+//! of them to wake leads the next batch. With one thread it is a plain commit; with many, the batch grows
+//! with the time an fsync takes, which is what lets a server go past one fsync per superstep.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::runner::{HistoryEntry, RunState};
+use crate::store::{Checkpoint, Commit, Committed, Lease, OutboxEvent, Store, StoreError};
+
+/// A commit whose parts it owns, so that another thread can write it.
+#[derive(Debug, Clone)]
+pub struct OwnedCommit {
+    /// Instance id.
+    pub id: String,
+    /// The lease it is committed under.
+    pub lease: Lease,
+    /// The revision it follows.
+    pub expected_revision: u64,
+    /// The run state after the change.
+    pub state: RunState,
+    /// Its history records.
+    pub history: Vec<HistoryEntry>,
+    /// Its outbox events.
+    pub outbox: Vec<OutboxEvent>,
+    /// Sinks' acknowledgements: `(sink, up to this outbox position)`.
+    pub acks: Vec<(String, u64)>,
+    /// The driver's logical clock, ms since the Unix epoch.
+    pub now_ms: u64,
+}
+
+impl OwnedCommit {
+    /// The commit, borrowed.
+    pub fn commit(&self) -> Commit<'_> {
+        Commit {
+            id: &self.id,
+            lease: &self.lease,
+            expected_revision: self.expected_revision,
+            checkpoint: Checkpoint {
+                state: &self.state,
+                history: &self.history,
+                outbox: &self.outbox,
+                acks: &self.acks,
+                now_ms: self.now_ms,
+            },
+        }
+    }
+}
+
+/// What waits to be written, and what was.
+#[derive(Default)]
+struct Queue {
+    /// Commits not yet taken by a leader, with their tickets.
+    pending: Vec<(u64, OwnedCommit)>,
+    /// Results not yet collected, by ticket, with the commit given back.
+    done: HashMap<u64, (Result<Committed, StoreError>, OwnedCommit)>,
+    /// Whether a leader is writing a batch.
+    writing: bool,
+    /// The next ticket.
+    next: u64,
+}
+
+/// Batches the commits of concurrent threads into [`Store::commit_many`] calls.
+pub struct GroupCommit {
+    store: Arc<dyn Store>,
+    queue: Mutex<Queue>,
+    written: Condvar,
+    /// The most commits one batch takes.
+    max_batch: usize,
+    batches: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// Batches written and commits in them, since the start: what a benchmark reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Transactions written.
+    pub batches: u64,
+    /// Commits in them.
+    pub commits: u64,
+}
+
+impl GroupCommit {
+    /// Group commits to `store`, at most `max_batch` (at least 1) per transaction.
+    pub fn new(store: Arc<dyn Store>, max_batch: usize) -> GroupCommit {
+        GroupCommit {
+            store,
+            queue: Mutex::default(),
+            written: Condvar::new(),
+            max_batch: max_batch.max(1),
+            batches: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+        }
+    }
+
+    /// Batches written and commits in them so far.
+    pub fn stats(&self) -> GroupStats {
+        GroupStats { batches: self.batches.load(Ordering::Relaxed), commits: self.commits.load(Ordering::Relaxed) }
+    }
+
+    /// Commit `commit` with whatever other threads commit at about the same time; its result, and the
+    /// commit given back (its outbox is what to publish next).
+    ///
+    /// Errors: as [`Store::commit`], for this commit alone (another's refusal does not make it fail); a
+    /// transaction the store gave up fails every commit in it.
+    pub fn commit(&self, commit: OwnedCommit) -> (Result<Committed, StoreError>, OwnedCommit) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = queue.next;
+        queue.next += 1;
+        queue.pending.push((ticket, commit));
+        loop {
+            if let Some(done) = queue.done.remove(&ticket) {
+                return done;
+            }
+            if queue.writing {
+                queue = self.written.wait(queue).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // Lead: write what is queued (this thread's commit among it, unless an earlier leader took it).
+            queue.writing = true;
+            let take = queue.pending.len().min(self.max_batch);
+            let batch: Vec<(u64, OwnedCommit)> = queue.pending.drain(..take).collect();
+            drop(queue);
+            let commits: Vec<Commit<'_>> = batch.iter().map(|(_, c)| c.commit()).collect();
+            // A panic in the store must not leave the others waiting for a leader that is gone.
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.store.commit_many(&commits)))
+                .unwrap_or_default();
+            drop(commits);
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.commits.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut results = results.into_iter();
+            for (ticket, commit) in batch {
+                let result = results
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result for a commit".into())));
+                queue.done.insert(ticket, (result, commit));
+            }
+            queue.writing = false;
+            self.written.notify_all();
+        }
+    }
+}
