@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Supersteps an instance runs before it yields to the others.
     #[arg(long, value_name = "N", default_value_t = 100)]
     slice: u64,
+    /// The most instances that may wait for a worker; past it, requests that add events are answered
+    /// 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_backlog: usize,
     /// A file holding the bearer token every request must carry (or `WEFT_TOKEN`).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
@@ -61,7 +65,8 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         .with_group_commit(args.group_commit);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = args.workers.unwrap_or(8 * cores);
-    let config = ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token };
+    let config =
+        ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token, max_backlog: args.max_backlog };
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     Ok(ExitCode::SUCCESS)
 }

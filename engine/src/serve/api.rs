@@ -64,7 +64,17 @@ fn received(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Inc
     if shared.signal.stopping() {
         return Err(error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"));
     }
-    ingress::events(headers, body).map_err(refused)
+    let events = ingress::events(headers, body).map_err(refused)?;
+    if let Some(waiting) = shared.backlog.over(&shared.driver) {
+        let message = format!(
+            "{waiting} or more instances wait for a worker (the bound is {}, --max-backlog): try again later",
+            shared.backlog.bound()
+        );
+        let mut answer = error(StatusCode::TOO_MANY_REQUESTS, message);
+        answer.headers_mut().insert(axum::http::header::RETRY_AFTER, super::backlog::RETRY_AFTER_S.into());
+        return Err(answer);
+    }
+    Ok(events)
 }
 
 /// The answer for a request without usable events.

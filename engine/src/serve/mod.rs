@@ -12,12 +12,14 @@
 //! let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeConfig::default())?));
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
 //! let registry = Registry::load(runtime, &["examples/support-ticket/process.yaml".into()])?;
-//! let config = ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None };
+//! let config =
+//!     ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None, max_backlog: 10_000 };
 //! weft_engine::serve::serve(Driver::new(store, runtime, &SystemClock), registry, config)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod api;
+pub mod backlog;
 pub mod ingress;
 pub mod instances;
 pub mod registry;
@@ -41,6 +43,8 @@ pub struct ServeConfig {
     pub slice: u64,
     /// The bearer token every request must carry (not empty); none on loopback only.
     pub token: Option<String>,
+    /// The most instances that may wait for a worker before requests that add events get `429`.
+    pub max_backlog: usize,
 }
 
 /// What the API and the scheduler share.
@@ -51,6 +55,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Wakes the scheduler; says when the server stops.
     pub signal: Signal,
+    /// The backlog bound (backpressure).
+    pub backlog: backlog::Backlog,
 }
 
 /// Serve until SIGINT or SIGTERM: then stop taking requests (503), finish the slices in flight, let go of
@@ -68,7 +74,8 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
             config.listen
         ));
     }
-    let shared = Arc::new(Shared { driver, registry, signal: Signal::default() });
+    let backlog = backlog::Backlog::new(config.max_backlog);
+    let shared = Arc::new(Shared { driver, registry, signal: Signal::default(), backlog });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -89,7 +89,8 @@ impl Client {
         Client { base: format!("http://127.0.0.1:{port}"), agent }
     }
 
-    /// Send a request until it is answered with something other than 503: its status and JSON answer.
+    /// Send a request until it is answered with something other than 503 (stopping) or 429 (backlog):
+    /// its status and JSON answer.
     fn send(&self, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, Value) {
         let started = Instant::now();
         loop {
@@ -107,7 +108,7 @@ impl Client {
             if let Ok(mut response) = sent {
                 let status = response.status().as_u16();
                 let text = response.body_mut().read_to_string().unwrap_or_default();
-                if status != 503 {
+                if status != 503 && status != 429 {
                     return (status, serde_json::from_str(&text).unwrap_or(Value::String(text)));
                 }
             }

@@ -301,3 +301,50 @@ fn a_token_guards_every_request_and_is_needed_off_loopback() {
         assert!(text(&out.stderr).contains(expected), "{extra:?}: {}", text(&out.stderr));
     }
 }
+
+/// Backpressure: with more instances waiting for a worker than `--max-backlog`, a request that adds events
+/// is answered 429 with `Retry-After`, and nothing of it is stored; a read still answers.
+#[test]
+fn a_server_past_its_backlog_answers_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    // The one worker is kept busy by an outside call that takes 30 s; the instances started after it wait.
+    let service = crate::service::Service::first_call_waits(Duration::from_secs(30));
+    let file = crate::definition(
+        dir.path(),
+        "pay",
+        &format!(
+            "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}\
+             inputs:\n  - event: Order\n    to: [{{ step: payer }}]\n",
+            service.grant("/pay")
+        ),
+    );
+    let mut launch = crate::server::Launch::new(&file, &dir.path().join("store.db"), &[]);
+    (launch.workers, launch.extra) = (1, vec!["--max-backlog".into(), "2".into()]);
+    let server = launch.start();
+    let order = |n: usize| {
+        let event = json!({"specversion": "1.0", "id": format!("o-{n}"), "source": "/shop", "type": "Order",
+                           "data": {"amount": n}});
+        let id = format!("o-{n}");
+        let headers = [("content-type", "application/cloudevents+json"), ("weft-instance-id", id.as_str())];
+        server.post_with_headers("/processes/pay/events", &headers, &event.to_string())
+    };
+    assert_eq!(order(0).0, 202);
+    wait_for("the first call", || !service.requests().is_empty());
+    let mut refused = None;
+    for n in 1..200 {
+        let (status, headers, body) = order(n);
+        if status == 429 {
+            refused = Some((n, headers, body));
+            break;
+        }
+        assert_eq!(status, 202, "{body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (n, headers, body) = refused.expect("a 429 once the backlog is past its bound");
+    assert!(n >= 3, "not before the bound is passed: refused at order {n}");
+    assert_eq!(headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(body["error"].as_str().unwrap().contains("--max-backlog"), "{body}");
+    assert_eq!(server.get(&format!("/instances/o-{}", n - 1)).0, 200);
+    assert_eq!(server.get(&format!("/instances/o-{n}")).0, 404, "nothing of a refused request is stored");
+    assert_eq!(server.get("/instances?process=pay").0, 200, "reads still answer");
+}

@@ -33,19 +33,29 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// `--workers`.
     pub workers: usize,
+    /// More arguments.
+    pub extra: Vec<String>,
 }
 
 impl Launch {
     /// `file` served from `store` on a free loopback port by 2 workers, with `env`.
     pub fn new(file: &str, store: &Path, env: &[(&str, &str)]) -> Launch {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Launch { file: file.to_owned(), store: store.to_owned(), listen: "127.0.0.1:0".into(), env, workers: 2 }
+        Launch {
+            file: file.to_owned(),
+            store: store.to_owned(),
+            listen: "127.0.0.1:0".into(),
+            env,
+            workers: 2,
+            extra: vec![],
+        }
     }
 
     /// Start it.
     pub fn start(&self) -> Server {
         let workers = self.workers.to_string();
-        let args = ["serve", &self.file, "--listen", &self.listen, "--workers", &workers];
+        let mut args = vec!["serve", &self.file, "--listen", &self.listen, "--workers", &workers];
+        args.extend(self.extra.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut child =
             command(&self.store, &args, &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -78,14 +88,26 @@ impl Server {
 
     /// POST `body` to `path` with `headers`: the status and the JSON answer.
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let (status, _, body) = self.post_with_headers(path, headers, body);
+        (status, body)
+    }
+
+    /// POST `body` to `path` with `headers`: the status, the answer's headers and its JSON.
+    pub fn post_with_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, ureq::http::HeaderMap, Value) {
         let mut request = self.agent.post(format!("{}{path}", self.base));
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         let mut response = request.send(body).unwrap();
         let status = response.status().as_u16();
+        let answer_headers = response.headers().clone();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (status, answer_headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// GET `path`: the status and the JSON answer.
