@@ -9,7 +9,8 @@
 //! | `POST /instances/{id}/events` | receives events into the inbox of instance `id` |
 //! | `GET /instances/{id}` | the instance's summary, as `weft status --json` prints it |
 //!
-//! and the routes of [`super::instances`] (list, history, cancel).
+//! and the routes of [`super::instances`] (list, history, cancel) and [`super::follow`] (`GET
+//! /instances/{id}/events`: its published events, live).
 
 use std::sync::Arc;
 
@@ -39,10 +40,10 @@ pub const INSTANCE_HEADER: &str = "weft-instance-id";
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/processes/{name}/events", post(start))
-        .route("/instances/{id}/events", post(deliver))
         .route("/instances", get(super::instances::list))
         .route("/instances/{id}", get(status))
         .route("/instances/{id}/history", get(super::instances::history))
+        .route("/instances/{id}/events", get(super::follow::follow).post(deliver))
         .route("/instances/{id}/cancel", post(super::instances::cancel))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)

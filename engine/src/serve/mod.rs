@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod backlog;
+pub mod follow;
 pub mod ingress;
 pub mod instances;
 pub mod registry;

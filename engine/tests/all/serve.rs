@@ -348,3 +348,51 @@ fn a_server_past_its_backlog_answers_429_with_retry_after() {
     assert_eq!(server.get(&format!("/instances/o-{n}")).0, 404, "nothing of a refused request is stored");
     assert_eq!(server.get("/instances?process=pay").0, 200, "reads still answer");
 }
+
+/// `GET /instances/{id}/events` follows an instance: its published events arrive as Server-Sent Events as
+/// they are committed, the stream ends when the instance has ended, and `Last-Event-ID` goes on after a
+/// position.
+#[test]
+fn a_client_follows_an_instance_s_events_live() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store.db"), &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
+    let (status, _) = server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "F-1")]);
+    assert_eq!(status, 202);
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let url = format!("{}/instances/F-1/events", server.base);
+    let reader = std::thread::spawn(move || {
+        let mut response = ureq::get(&url).call().unwrap();
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        for line in std::io::BufReader::new(response.body_mut().as_reader()).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let mut seen = Vec::new();
+    let mut until = |what: &str, seen: &mut Vec<String>| {
+        while !seen.iter().any(|l| l.contains(what)) {
+            seen.push(received.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what}: {seen:?}")));
+        }
+    };
+    until("TicketTriaged", &mut seen);
+    assert!(!seen.iter().any(|l| l.contains("TicketResolved")), "not before the reply");
+    let reply = std::fs::read_to_string(root().join("examples/support-ticket/tickets/reply-1001.json")).unwrap();
+    let event = json!({"specversion": "1.0", "id": "r-1", "source": "/desk", "type": "AgentReplied",
+                       "data": serde_json::from_str::<Value>(&reply).unwrap()});
+    assert_eq!(server.structured("/instances/F-1/events", &event, &[]).0, 202);
+    until("TicketResolved", &mut seen);
+    reader.join().unwrap();
+    seen.extend(received.try_iter());
+    let events: Vec<&String> = seen.iter().filter(|l| l.starts_with("data: ")).collect();
+    assert_eq!(events.len(), 2, "{seen:?}");
+    assert_eq!(seen.iter().filter(|l| l.starts_with("id: ")).collect::<Vec<_>>(), ["id: 1", "id: 2"]);
+    assert!(seen.contains(&"event: cloudevent".to_owned()), "{seen:?}");
+
+    // Reconnecting after position 1 gives the rest, and the stream ends at once: the instance has ended.
+    let mut response =
+        ureq::get(format!("{}/instances/F-1/events", server.base)).header("last-event-id", "1").call().unwrap();
+    let rest = response.body_mut().read_to_string().unwrap();
+    assert!(rest.contains("id: 2") && !rest.contains("id: 1\n") && rest.contains("TicketResolved"), "{rest}");
+    assert_eq!(server.get("/instances/nope/events").0, 404);
+}
