@@ -370,7 +370,7 @@ fn a_client_follows_an_instance_s_events_live() {
         }
     });
     let mut seen = Vec::new();
-    let mut until = |what: &str, seen: &mut Vec<String>| {
+    let until = |what: &str, seen: &mut Vec<String>| {
         while !seen.iter().any(|l| l.contains(what)) {
             seen.push(received.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what}: {seen:?}")));
         }
