@@ -36,10 +36,15 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// instance gets a random UUID.
 pub const INSTANCE_HEADER: &str = "weft-instance-id";
 
+/// The OpenAPI 3.1 document of this API, served at `GET /openapi.json` (the tests fuzz the server with
+/// schemathesis against it).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The API's routes over `shared`.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/processes/{name}/events", post(start))
+        .route("/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/instances", get(super::instances::list))
         .route("/instances/{id}", get(status))
         .route("/instances/{id}/history", get(super::instances::history))

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -39,6 +40,11 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
+/// The answer to a query string that does not parse: 400 with what is wrong, as JSON like every error.
+fn bad_query(rejection: &QueryRejection) -> Response {
+    error(StatusCode::BAD_REQUEST, format!("the query string is not usable: {}", rejection.body_text()))
+}
+
 /// A page's size from `limit`, or why it is refused.
 fn page_size(limit: Option<usize>) -> Result<usize, String> {
     match limit.unwrap_or(PAGE) {
@@ -60,7 +66,11 @@ fn cursor(text: &str) -> Result<ListCursor, String> {
 }
 
 /// `GET /instances`: `{"instances": [InstanceInfo...], "next": cursor or null}`.
-pub async fn list(State(shared): State<Arc<Shared>>, Query(query): Query<ListQuery>) -> Response {
+pub async fn list(State(shared): State<Arc<Shared>>, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
     let paging = page_size(query.limit).and_then(|limit| Ok((limit, query.after.as_deref().map(cursor).transpose()?)));
     let (limit, after) = match paging {
         Ok(paging) => paging,
@@ -93,8 +103,12 @@ pub struct HistoryQuery {
 pub async fn history(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
     let limit = match page_size(query.limit) {
         Ok(limit) => limit,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),

@@ -396,3 +396,35 @@ fn a_client_follows_an_instance_s_events_live() {
     assert!(rest.contains("id: 2") && !rest.contains("id: 1\n") && rest.contains("TicketResolved"), "{rest}");
     assert_eq!(server.get("/instances/nope/events").0, 404);
 }
+
+/// The HTTP API is what its OpenAPI document (`GET /openapi.json`) says: schemathesis (installed by
+/// scripts/install-tools) generates requests from the document — valid ones and broken ones, one
+/// operation at a time and in sequences that follow the document's links — against a server with a
+/// waiting instance, and checks that none is answered 5xx, and that every status code, content type,
+/// header and body is one the document declares. (The live event stream is left out: on a waiting
+/// instance it never ends, by design.)
+#[test]
+fn the_api_conforms_to_its_openapi_document_under_schemathesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store.db"), &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "S-1")]).0, 202);
+    server.wait_status("S-1", "waiting");
+    let (status, document) = server.get("/openapi.json");
+    assert_eq!((status, document["openapi"].as_str()), (200, Some("3.1.0")));
+    let schemathesis = root().join(".tools/venv/bin/schemathesis");
+    let out = std::process::Command::new(&schemathesis)
+        .args(["run", &format!("{}/openapi.json", server.base)])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,\
+             response_headers_conformance",
+        ])
+        .args(["--max-examples", "50", "--exclude-operation-id", "followInstance", "--request-timeout", "10"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (scripts/install-tools installs it)", schemathesis.display()));
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}\n{}", text(&out.stderr));
+    assert!(report.contains("passed") && !report.contains("failures"), "{report}");
+}
