@@ -33,6 +33,7 @@
 pub mod group;
 pub mod lease;
 mod pinned;
+mod start;
 
 use std::io::Write;
 use std::path::Path;
@@ -41,16 +42,17 @@ use std::time::Duration;
 
 use weft_definitions::DefinitionError;
 
-use crate::data::{Json, sha256_hex};
+use crate::data::sha256_hex;
 use crate::load::{Process, Runtime};
 use crate::runner::layout::Layout;
 use crate::runner::{Clock, Effects, EventRecord, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
 use crate::sinks::cloudevents::to_json;
 use crate::sinks::relay::{Relay, WebhookReport, sink_key};
 use crate::store::{
-    Appended, Checkpoint, Commit, Inbound, InboxKind, InstanceInfo, NewInstance, OutboxEvent, Pinned, Store, StoreError,
+    Appended, Checkpoint, Commit, Inbound, InboxKind, InstanceInfo, OutboxEvent, Pinned, Store, StoreError,
 };
 pub use lease::{DEFAULT_LEASE, Hold, LEASE_VAR, Leases};
+pub use start::Start;
 
 /// How many outbox or inbox events a driver reads at a time.
 const OUTBOX_PAGE: usize = 1000;
@@ -234,72 +236,6 @@ impl<'a> Driver<'a> {
     /// The relay that publishes `instance`'s events: its process's sinks, the rest to `out`.
     pub fn relay<W: Write>(&self, instance: &Instance, out: W) -> Relay<W> {
         Relay::new(instance.run.process(), self.store.clone(), &instance.info.id, out)
-    }
-
-    /// Create instance `id` of `process` (loaded from `file`), pinned to its definition, components and
-    /// layout, with input event `event_type` and `data` delivered, and commit it, held by this driver.
-    /// Nothing runs until [`Driver::drive`]. With `identity`, the event is kept as the first of the
-    /// instance's inbox, so that the same event received again is recognised.
-    ///
-    /// Errors: [`DurableError::Input`] for an event the process does not accept (nothing is stored);
-    /// [`StoreError::AlreadyExists`]; [`StoreError::Duplicate`] when `identity` was received before.
-    pub fn start(
-        &self,
-        process: Arc<Process>,
-        file: &Path,
-        id: &str,
-        event_type: &str,
-        data: Json,
-        identity: Option<Identity<'_>>,
-    ) -> Result<Instance, DurableError> {
-        let now = self.clock.now_ms();
-        let mut run = Run::starting_at(process.clone(), id, now);
-        run.record_history(self.history);
-        let kept = data.clone();
-        run.send(event_type, data)?;
-        let received = identity.map(|i| Inbound::event(i.source, i.id, event_type, kept.as_str(), now));
-        if received.is_some() {
-            run.started_from_inbox();
-        }
-        let effects = run.take_effects();
-        let layout = PinnedLayout::of(&process);
-        let info = InstanceInfo {
-            id: id.into(),
-            process: process.name().into(),
-            version: process.loaded.definition.version.clone(),
-            status: run.state().status.name().into(),
-            definition_file: file.display().to_string(),
-            definition_digest: process.digest.clone(),
-            components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
-            layout_digest: Some(layout.digest.clone()),
-            revision: 1,
-            epoch: 1,
-            created_ms: now,
-            updated_ms: now,
-            next_due_ms: run.state().next_due_ms(),
-            holder: None,
-        };
-        let outbox = outbox(&process, id, &effects.published, 0);
-        let (_, until) = self.leases.until();
-        let new = NewInstance {
-            info: &info,
-            definition: process.text.as_bytes(),
-            blobs: layout.blobs(&process),
-            received,
-            lease_owner: self.leases.owner(),
-            lease_until_ms: until,
-            checkpoint: Checkpoint {
-                state: run.state(),
-                history: &effects.history,
-                outbox: &outbox,
-                acks: &[],
-                now_ms: now,
-            },
-        };
-        let lease = self.store.create(&new)?;
-        let hold = self.leases.adopt(id, lease);
-        let inbox_len = u64::from(identity.is_some());
-        Ok(Instance { run, info, revision: 1, outbox_len: outbox.len() as u64, inbox_len, hold })
     }
 
     /// Take hold of instance `id` and load it as it was last committed, on the definition and components

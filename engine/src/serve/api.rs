@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::ingress::{self, Incoming, Refusal};
-use crate::durable::{Driver, DurableError, Identity};
+use crate::durable::{Driver, DurableError, Identity, Start};
 use crate::runner::layout::Layout;
 use crate::store::{Appended, StoreError};
 
@@ -187,23 +187,77 @@ async fn start(
             let names = shared.registry.names().join(", ");
             return error(StatusCode::NOT_FOUND, format!("no process \"{name}\" is served; served: {names}"));
         };
-        // An event the process awaits under a correlation key goes to the instance awaiting it; any other
-        // starts an instance.
-        let correlated = |e: &Incoming| {
-            served.process.routing.awaits().iter().any(|a| a.event == e.event_type && a.correlate.is_some())
-        };
-        let started = events.into_iter().map(|e| {
-            if correlated(&e) {
-                return correlate_one(&shared.driver, served, &e);
-            }
-            let id = named.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            start_one(&shared.driver, served, &id, e)
-        });
-        let answer = results(started, batch);
+        let started = take(&shared.driver, served, events, named.as_deref());
+        let answer = results(started.into_iter(), batch);
         shared.signal.notify();
         answer
     })
     .await
+}
+
+/// Take the events posted to the process of `served`, in order, up to the first that fails: an event the
+/// process awaits under a correlation key goes to the instance awaiting it; the others start instances
+/// (`named`, or a random UUID each), those in a row committed together in one transaction.
+fn take(
+    driver: &Driver<'_>,
+    served: &super::registry::Served,
+    events: Vec<Incoming>,
+    named: Option<&str>,
+) -> Vec<Result<Value, Failed>> {
+    let correlated =
+        |e: &Incoming| served.process.routing.awaits().iter().any(|a| a.event == e.event_type && a.correlate.is_some());
+    let mut done = Vec::with_capacity(events.len());
+    let mut events = events.into_iter().peekable();
+    while let Some(first) = events.next() {
+        if correlated(&first) {
+            done.push(correlate_one(driver, served, &first));
+        } else {
+            let mut starts = vec![first];
+            while let Some(next) = events.next_if(|e| !correlated(e)) {
+                starts.push(next);
+            }
+            done.extend(start_all(driver, served, &starts, named));
+        }
+        if done.last().is_some_and(Result::is_err) {
+            break;
+        }
+    }
+    done
+}
+
+/// Start an instance of `served` on each of `events`, in one transaction, up to the first that fails; a
+/// duplicate of an event received before answers with the instance it started.
+fn start_all(
+    driver: &Driver<'_>,
+    served: &super::registry::Served,
+    events: &[Incoming],
+    named: Option<&str>,
+) -> Vec<Result<Value, Failed>> {
+    let ids: Vec<String> =
+        events.iter().map(|_| named.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)).collect();
+    let starts = events
+        .iter()
+        .zip(&ids)
+        .map(|(e, id)| Start {
+            id,
+            event_type: &e.event_type,
+            data: e.data.clone(),
+            identity: Some(Identity { source: &e.source, id: &e.id }),
+        })
+        .collect();
+    let started = driver.start_many(served.process.clone(), &served.file, starts);
+    started
+        .into_iter()
+        .zip(&ids)
+        .map(|(started, id)| match started {
+            Ok(held) => {
+                drop(held);
+                Ok(accepted(id, false))
+            }
+            Err(DurableError::Store(StoreError::Duplicate { instance, .. })) => Ok(accepted(&instance, true)),
+            Err(err) => Err(Failed::of(&err)),
+        })
+        .collect()
 }
 
 /// Deliver `e`, addressed to the process of `served`, to the one instance awaiting it under its
@@ -219,20 +273,6 @@ fn correlate_one(driver: &Driver<'_>, served: &super::registry::Served, e: &Inco
     };
     match driver.receive_correlated(served.process.name(), key, &e.inbound(driver.now_ms())) {
         Ok((instance, appended)) => Ok(accepted(&instance, matches!(appended, Appended::Duplicate { .. }))),
-        Err(err) => Err(Failed::of(&err)),
-    }
-}
-
-/// Start instance `id` of `served` on event `e`; a duplicate of an event received before answers with
-/// the instance it started.
-fn start_one(driver: &Driver<'_>, served: &super::registry::Served, id: &str, e: Incoming) -> Result<Value, Failed> {
-    let identity = Identity { source: &e.source, id: &e.id };
-    match driver.start(served.process.clone(), &served.file, id, &e.event_type, e.data, Some(identity)) {
-        Ok(held) => {
-            drop(held);
-            Ok(accepted(id, false))
-        }
-        Err(DurableError::Store(StoreError::Duplicate { instance, .. })) => Ok(accepted(&instance, true)),
         Err(err) => Err(Failed::of(&err)),
     }
 }

@@ -125,6 +125,23 @@ pub trait Store: Send + Sync {
     /// instance id it names; [`StoreError::AlreadyExists`]; [`StoreError::Backend`].
     fn create(&self, new: &NewInstance<'_>) -> Result<Lease, StoreError>;
 
+    /// [`Store::create`] for each of `news`, in order, in one transaction (one fsync), stopping at the
+    /// first that fails (a [`StoreError::Duplicate`] creates nothing but does not stop the others): the
+    /// results of those tried (the last is the failure, if one failed; nothing after it is created). A
+    /// transaction the store gives up fails them all.
+    fn create_many(&self, news: &[NewInstance<'_>]) -> Vec<Result<Lease, StoreError>> {
+        let mut results = Vec::with_capacity(news.len());
+        for new in news {
+            let result = self.create(new);
+            let failed = result.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. }));
+            results.push(result);
+            if failed {
+                break;
+            }
+        }
+        results
+    }
+
     /// The instance `id` and its last checkpoint.
     ///
     /// Errors: [`StoreError::NotFound`]; [`StoreError::Damaged`] when the checkpoint cannot be read or was

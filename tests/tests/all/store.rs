@@ -90,6 +90,37 @@ fn conformance(store: &dyn Store) {
     the_inbox(store);
     correlation_keys(store);
     retention(store);
+    creating_many(store);
+}
+
+/// Several instances created at once: in order, a duplicate answered without stopping the others, the
+/// first other failure ending the batch (nothing after it is created).
+fn creating_many(store: &dyn Store) {
+    let state = state("m");
+    let (m1, m2, m3) = (info("m1", NOW), info("m2", NOW), info("m3", NOW));
+    let new = |info, id| NewInstance {
+        info,
+        definition: b"name: linear",
+        blobs: vec![],
+        received: Some(inbound("crm", id, "Start")),
+        lease_owner: ME,
+        lease_until_ms: NOW + LEASE,
+        checkpoint: checkpoint(&state, &[], &[]),
+    };
+    let results = store.create_many(&[
+        new(&m1, "many-1"),
+        new(&m2, "many-1"),
+        new(&m2, "many-2"),
+        new(&m1, "many-3"),
+        new(&m3, "many-4"),
+    ]);
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(matches!(&results[1], Err(StoreError::Duplicate { instance, .. }) if instance == "m1"), "{results:?}");
+    assert!(matches!(&results[3], Err(StoreError::AlreadyExists(id)) if id == "m1"), "{results:?}");
+    assert!(matches!(store.load("m3"), Err(StoreError::NotFound(_))), "nothing after the failure");
+    assert_eq!(store.received("crm", "many-3").unwrap(), None);
+    assert_eq!(store.received("crm", "many-2").unwrap().map(|(i, _)| i), Some("m2".to_owned()));
 }
 
 fn creating_and_committing(store: &dyn Store) {

@@ -294,6 +294,26 @@ impl Store for SqliteStore {
         self.write(|tx| write::create(tx, new))
     }
 
+    fn create_many(&self, news: &[NewInstance<'_>]) -> Vec<Result<Lease, StoreError>> {
+        let mut results = Vec::with_capacity(news.len());
+        let done = self.write(|tx| {
+            for new in news {
+                let result = write::in_savepoint(tx, |tx| write::create(tx, new))?;
+                let failed = result.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. }));
+                results.push(result);
+                if failed {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        match done {
+            Ok(()) => results,
+            // The transaction was given up: none was created.
+            Err(e) => news.iter().take(results.len().max(1)).map(|_| Err(e.clone())).collect(),
+        }
+    }
+
     fn load(&self, id: &str) -> Result<Loaded, StoreError> {
         self.read(|conn| read::load(conn, id))
     }

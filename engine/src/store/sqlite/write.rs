@@ -66,9 +66,17 @@ impl Head {
 /// Store each blob once per digest, and pin instance `id` to it (the instance row must exist).
 fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), StoreError> {
     for (digest, content) in blobs {
-        tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-            .and_then(|mut s| s.execute(params![digest, content]))
+        // Most starts pin blobs the store has (the same components): look before binding the bytes, which
+        // SQLite would copy (a component is megabytes) only to find the row there.
+        let known = tx
+            .prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")
+            .and_then(|mut s| s.exists([digest]))
             .map_err(backend)?;
+        if !known {
+            tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![digest, content]))
+                .map_err(backend)?;
+        }
         tx.prepare_cached("INSERT INTO pins (instance, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
             .and_then(|mut s| s.execute(params![id, digest]))
             .map_err(backend)?;
@@ -131,17 +139,25 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
     Ok(lease)
 }
 
-/// One commit of a batch inside a savepoint of its own, so that its failure undoes only its own writes:
-/// the commit's result, inside the transaction's (an error there means the savepoint could not be taken,
-/// released or rolled back, and the whole transaction must be given up).
+/// One commit of a batch, in a savepoint of its own ([`in_savepoint`]).
 pub fn commit_fenced(tx: &Transaction<'_>, commit: &Commit<'_>) -> Result<Result<Committed, StoreError>, StoreError> {
+    in_savepoint(tx, |tx| commit_in(tx, commit))
+}
+
+/// Run `write` inside a savepoint of its own, so that its failure undoes only its own writes: its result,
+/// inside the transaction's (an error there means the savepoint could not be taken, released or rolled
+/// back, and the whole transaction must be given up).
+pub fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    write: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<Result<T, StoreError>, StoreError> {
     let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(backend);
-    run("SAVEPOINT one_commit")?;
-    let out = commit_in(tx, commit);
+    run("SAVEPOINT one_write")?;
+    let out = write(tx);
     if out.is_err() {
-        run("ROLLBACK TO one_commit")?;
+        run("ROLLBACK TO one_write")?;
     }
-    run("RELEASE one_commit")?;
+    run("RELEASE one_write")?;
     Ok(out)
 }
 

@@ -1,0 +1,167 @@
+//! Starting instances: one ([`Driver::start`]), or several in one transaction ([`Driver::start_many`]:
+//! what a server does with a batch of CloudEvents, one fsync for all of them).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Driver, DurableError, Identity, Instance, PinnedLayout, outbox};
+use crate::data::Json;
+use crate::load::Process;
+use crate::runner::{Effects, Run};
+use crate::store::{Checkpoint, Inbound, InstanceInfo, NewInstance, OutboxEvent, StoreError};
+
+/// One instance to start: its id, its input event's type and data, and the CloudEvent identity that
+/// makes a duplicate (none for a start without one).
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    /// Instance id.
+    pub id: &'a str,
+    /// The input event's type.
+    pub event_type: &'a str,
+    /// Its data.
+    pub data: Json,
+    /// Its CloudEvent `source` and `id`.
+    pub identity: Option<Identity<'a>>,
+}
+
+/// An instance made ready to be created: everything its first commit holds, owned.
+struct Starting<'a> {
+    run: Run,
+    info: InstanceInfo,
+    layout: PinnedLayout,
+    effects: Effects,
+    outbox: Vec<OutboxEvent>,
+    kept: Json,
+    start: Start<'a>,
+}
+
+impl Starting<'_> {
+    /// The instance to create, held by `owner` until `until_ms`.
+    fn new_instance<'s>(&'s self, process: &'s Process, owner: &'s str, until_ms: u64) -> NewInstance<'s> {
+        let now = self.info.created_ms;
+        let received =
+            self.start.identity.map(|i| Inbound::event(i.source, i.id, self.start.event_type, self.kept.as_str(), now));
+        NewInstance {
+            info: &self.info,
+            definition: process.text.as_bytes(),
+            blobs: self.layout.blobs(process),
+            received,
+            lease_owner: owner,
+            lease_until_ms: until_ms,
+            checkpoint: Checkpoint {
+                state: self.run.state(),
+                history: &self.effects.history,
+                outbox: &self.outbox,
+                acks: &[],
+                now_ms: now,
+            },
+        }
+    }
+}
+
+impl Driver<'_> {
+    /// Create instance `id` of `process` (loaded from `file`), pinned to its definition, components and
+    /// layout, with input event `event_type` and `data` delivered, and commit it, held by this driver.
+    /// Nothing runs until [`Driver::drive`]. With `identity`, the event is kept as the first of the
+    /// instance's inbox, so that the same event received again is recognised.
+    ///
+    /// Errors: [`DurableError::Input`] for an event the process does not accept (nothing is stored);
+    /// [`StoreError::AlreadyExists`]; [`StoreError::Duplicate`] when `identity` was received before.
+    pub fn start(
+        &self,
+        process: Arc<Process>,
+        file: &Path,
+        id: &str,
+        event_type: &str,
+        data: Json,
+        identity: Option<Identity<'_>>,
+    ) -> Result<Instance, DurableError> {
+        let start = Start { id, event_type, data, identity };
+        self.start_many(process, file, vec![start])
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result for a start".into()).into()))
+    }
+
+    /// [`Driver::start`] for each of `starts`, in order, committed in one transaction, stopping at the
+    /// first that fails (a duplicate is answered, and the others go on): the results of those tried (the
+    /// last is the failure, if one failed; nothing after it is stored).
+    ///
+    /// Errors: as [`Driver::start`], each for its own start.
+    pub fn start_many(
+        &self,
+        process: Arc<Process>,
+        file: &Path,
+        starts: Vec<Start<'_>>,
+    ) -> Vec<Result<Instance, DurableError>> {
+        let now = self.clock.now_ms();
+        let mut ready = Vec::with_capacity(starts.len());
+        let mut refused = None;
+        for start in starts {
+            match self.starting(&process, file, start, now) {
+                Ok(starting) => ready.push(starting),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        let (_, until) = self.leases.until();
+        let owner = self.leases.owner();
+        let news: Vec<NewInstance<'_>> = ready.iter().map(|s| s.new_instance(&process, owner, until)).collect();
+        let created = self.store.create_many(&news);
+        drop(news);
+        let failed = created.iter().any(|c| c.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. })));
+        let mut out: Vec<Result<Instance, DurableError>> = ready
+            .into_iter()
+            .zip(created)
+            .map(|(starting, created)| {
+                let lease = created?;
+                let hold = self.leases.adopt(&starting.info.id, lease);
+                let inbox_len = u64::from(starting.start.identity.is_some());
+                let outbox_len = starting.outbox.len() as u64;
+                Ok(Instance { run: starting.run, info: starting.info, revision: 1, outbox_len, inbox_len, hold })
+            })
+            .collect();
+        if !failed && let Some(e) = refused {
+            out.push(Err(e));
+        }
+        out
+    }
+
+    /// Make `start` ready to be created at `now` (ms): its run with the input event delivered.
+    fn starting<'s>(
+        &self,
+        process: &Arc<Process>,
+        file: &Path,
+        start: Start<'s>,
+        now: u64,
+    ) -> Result<Starting<'s>, DurableError> {
+        let mut run = Run::starting_at(process.clone(), start.id, now);
+        run.record_history(self.history);
+        let kept = start.data.clone();
+        run.send(start.event_type, start.data.clone())?;
+        if start.identity.is_some() {
+            run.started_from_inbox();
+        }
+        let effects = run.take_effects();
+        let layout = PinnedLayout::of(process);
+        let info = InstanceInfo {
+            id: start.id.into(),
+            process: process.name().into(),
+            version: process.loaded.definition.version.clone(),
+            status: run.state().status.name().into(),
+            definition_file: file.display().to_string(),
+            definition_digest: process.digest.clone(),
+            components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
+            layout_digest: Some(layout.digest.clone()),
+            revision: 1,
+            epoch: 1,
+            created_ms: now,
+            updated_ms: now,
+            next_due_ms: run.state().next_due_ms(),
+            holder: None,
+        };
+        let outbox = outbox(process, start.id, &effects.published, 0);
+        Ok(Starting { run, info, layout, effects, outbox, kept, start })
+    }
+}
