@@ -22,7 +22,7 @@ pub struct ServeArgs {
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Worker threads driving instances (default: 8 per core: a worker mostly waits for its commit, and
+    /// Worker threads driving instances (default: 16 per core: a worker mostly waits for its commit, and
     /// the commits of workers that wait together are written in one transaction).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -64,7 +64,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         .with_lease(args.store.lease())
         .with_group_commit(args.group_commit);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = args.workers.unwrap_or(8 * cores);
+    let workers = args.workers.unwrap_or(16 * cores);
     let config =
         ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token, max_backlog: args.max_backlog };
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;

@@ -1,7 +1,7 @@
 //! Group commit (docs/serving.md, "Group commit"): the commits of many instances that end a superstep at
-//! about the same time go to the store together, in one transaction and one fsync
-//! ([`Store::commit_many`]), each fenced on its own lease and revision, so that one refused commit does
-//! not undo the others.
+//! about the same time — and the lease acquisitions and releases around them — go to the store together,
+//! in one transaction and one fsync ([`Store::write_many`]), each fenced on its own lease and revision,
+//! so that one refused commit does not undo the others.
 //!
 //! The scheme is the classic leader/follower one of databases' write-ahead logs: a driver thread that
 //! commits queues its commit; if no batch is being written it becomes the leader, takes everything
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::runner::{HistoryEntry, RunState};
-use crate::store::{Checkpoint, Commit, Committed, Lease, OutboxEvent, Store, StoreError};
+use crate::store::{Checkpoint, Commit, Committed, Lease, OutboxEvent, Store, StoreError, Write, Written};
 
 /// A commit whose parts it owns, so that another thread can write it.
 #[derive(Debug, Clone)]
@@ -55,13 +55,37 @@ impl OwnedCommit {
     }
 }
 
+/// A write whose parts it owns.
+#[derive(Debug, Clone)]
+pub enum OwnedWrite {
+    /// A commit.
+    Commit(Box<OwnedCommit>),
+    /// Taking a lease: instance id, owner, now and until (ms since the Unix epoch, real time).
+    Acquire(String, String, u64, u64),
+    /// Letting go of a lease: instance id and the lease.
+    Release(String, Lease),
+}
+
+impl OwnedWrite {
+    /// The write, borrowed.
+    pub fn write(&self) -> Write<'_> {
+        match self {
+            OwnedWrite::Commit(c) => Write::Commit(c.commit()),
+            OwnedWrite::Acquire(id, owner, now_ms, until_ms) => {
+                Write::Acquire { id, owner, now_ms: *now_ms, until_ms: *until_ms }
+            }
+            OwnedWrite::Release(id, lease) => Write::Release { id, lease },
+        }
+    }
+}
+
 /// What waits to be written, and what was.
 #[derive(Default)]
 struct Queue {
-    /// Commits not yet taken by a leader, with their tickets.
-    pending: Vec<(u64, OwnedCommit)>,
-    /// Results not yet collected, by ticket, with the commit given back.
-    done: HashMap<u64, (Result<Committed, StoreError>, OwnedCommit)>,
+    /// Writes not yet taken by a leader, with their tickets.
+    pending: Vec<(u64, OwnedWrite)>,
+    /// Results not yet collected, by ticket, with the write given back.
+    done: HashMap<u64, (Result<Written, StoreError>, OwnedWrite)>,
     /// Whether a leader is writing a batch.
     writing: bool,
     /// The next ticket.
@@ -79,12 +103,12 @@ pub struct GroupCommit {
     commits: AtomicU64,
 }
 
-/// Batches written and commits in them, since the start: what a benchmark reports.
+/// Batches written and writes in them, since the start: what a benchmark reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupStats {
     /// Transactions written.
     pub batches: u64,
-    /// Commits in them.
+    /// Writes in them (commits, lease acquisitions and releases).
     pub commits: u64,
 }
 
@@ -106,16 +130,46 @@ impl GroupCommit {
         GroupStats { batches: self.batches.load(Ordering::Relaxed), commits: self.commits.load(Ordering::Relaxed) }
     }
 
-    /// Commit `commit` with whatever other threads commit at about the same time; its result, and the
+    /// Commit `commit` with whatever other threads write at about the same time; its result, with the
     /// commit given back (its outbox is what to publish next).
     ///
     /// Errors: as [`Store::commit`], for this commit alone (another's refusal does not make it fail); a
-    /// transaction the store gave up fails every commit in it.
-    pub fn commit(&self, commit: OwnedCommit) -> (Result<Committed, StoreError>, OwnedCommit) {
+    /// transaction the store gave up fails every write in it.
+    pub fn commit(&self, commit: OwnedCommit) -> Result<(Committed, OwnedCommit), StoreError> {
+        match self.write(OwnedWrite::Commit(Box::new(commit))) {
+            (Ok(Written::Committed(c)), OwnedWrite::Commit(back)) => Ok((c, *back)),
+            (Err(e), _) => Err(e),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// [`Store::acquire`], written with whatever other threads write at about the same time.
+    ///
+    /// Errors: as [`Store::acquire`].
+    pub fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
+        match self.write(OwnedWrite::Acquire(id.into(), owner.into(), now_ms, until_ms)).0? {
+            Written::Acquired(lease) => Ok(lease),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// [`Store::release`], written with whatever other threads write at about the same time.
+    ///
+    /// Errors: as [`Store::release`].
+    pub fn release(&self, id: &str, lease: &Lease) -> Result<(), StoreError> {
+        match self.write(OwnedWrite::Release(id.into(), lease.clone())).0? {
+            Written::Released => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Write `write` with whatever other threads write at about the same time: its result, and the write
+    /// given back.
+    pub fn write(&self, write: OwnedWrite) -> (Result<Written, StoreError>, OwnedWrite) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let ticket = queue.next;
         queue.next += 1;
-        queue.pending.push((ticket, commit));
+        queue.pending.push((ticket, write));
         loop {
             if let Some(done) = queue.done.remove(&ticket) {
                 return done;
@@ -127,25 +181,28 @@ impl GroupCommit {
             // Lead: write what is queued (this thread's commit among it, unless an earlier leader took it).
             queue.writing = true;
             let take = queue.pending.len().min(self.max_batch);
-            let batch: Vec<(u64, OwnedCommit)> = queue.pending.drain(..take).collect();
+            let batch: Vec<(u64, OwnedWrite)> = queue.pending.drain(..take).collect();
             drop(queue);
-            let commits: Vec<Commit<'_>> = batch.iter().map(|(_, c)| c.commit()).collect();
+            let writes: Vec<Write<'_>> = batch.iter().map(|(_, w)| w.write()).collect();
             // A panic in the store must not leave the others waiting for a leader that is gone.
-            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.store.commit_many(&commits)))
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.store.write_many(&writes)))
                 .unwrap_or_default();
-            drop(commits);
+            drop(writes);
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.commits.fetch_add(batch.len() as u64, Ordering::Relaxed);
             queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             let mut results = results.into_iter();
-            for (ticket, commit) in batch {
-                let result = results
-                    .next()
-                    .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result for a commit".into())));
-                queue.done.insert(ticket, (result, commit));
+            for (ticket, write) in batch {
+                let result = results.next().unwrap_or_else(|| Err(unexpected()));
+                queue.done.insert(ticket, (result, write));
             }
             queue.writing = false;
             self.written.notify_all();
         }
     }
+}
+
+/// The error of a store that answered a write with nothing, or with another write's kind of answer.
+fn unexpected() -> StoreError {
+    StoreError::Backend("the store answered a write of a batch with no result, or another's".into())
 }

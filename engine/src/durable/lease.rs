@@ -12,7 +12,7 @@
 //! logical time, not the leases').
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,9 @@ pub struct Leases {
     /// Leases a [`Hold`] could not let go of when dropped: the heartbeat tries again before it renews (it
     /// renews every lease of the owner, so it would otherwise keep them for as long as it runs).
     unreleased: Mutex<Vec<(String, Lease)>>,
+    /// Acquisitions and releases are written with other threads' writes, when set
+    /// ([`Leases::group_with`]).
+    group: OnceLock<Arc<super::group::GroupCommit>>,
 }
 
 /// The heartbeat thread and the channel that stops it.
@@ -67,7 +70,14 @@ impl Leases {
             clock,
             heartbeat: Mutex::default(),
             unreleased: Mutex::default(),
+            group: OnceLock::new(),
         })
+    }
+
+    /// Write acquisitions and releases through `group` from now on, with the commits of other threads.
+    /// (Set once; later calls change nothing.)
+    pub fn group_with(&self, group: Arc<super::group::GroupCommit>) {
+        let _ = self.group.set(group);
     }
 
     /// The owner id leases are taken under.
@@ -102,7 +112,11 @@ impl Leases {
         let mut seen: Option<u64> = None;
         loop {
             let (now, until) = self.until();
-            match self.store.acquire(id, &self.owner, now, until) {
+            let acquired = match self.group.get() {
+                Some(group) => group.acquire(id, &self.owner, now, until),
+                None => self.store.acquire(id, &self.owner, now, until),
+            };
+            match acquired {
                 Ok(lease) => return Ok(self.adopt(id, lease)),
                 Err(StoreError::Held { until_ms, .. })
                     if seen.is_none_or(|s| until_ms <= s) && started.elapsed() <= self.period * 2 =>
@@ -186,7 +200,11 @@ impl Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        if let Err(e) = self.leases.store.release(&self.id, &self.lease) {
+        let released = match self.leases.group.get() {
+            Some(group) => group.release(&self.id, &self.lease),
+            None => self.leases.store.release(&self.id, &self.lease),
+        };
+        if let Err(e) = released {
             tracing::warn!(instance = %self.id, "could not let go of the instance (trying again with the next renewal): {e}");
             let mut unreleased = self.leases.unreleased.lock().unwrap_or_else(|e| e.into_inner());
             unreleased.push((std::mem::take(&mut self.id), self.lease.clone()));

@@ -184,11 +184,13 @@ impl<'a> Driver<'a> {
         Driver { store, runtime, clock, leases, history: true, pinned: pinned::Loaded::default(), group: None }
     }
 
-    /// The same driver committing supersteps of threads that commit at about the same time together, at
-    /// most `max_batch` in one transaction ([`group`]): what a server driving many instances on several
-    /// threads uses.
+    /// The same driver committing the supersteps (and the lease acquisitions and releases) of threads that
+    /// write at about the same time together, at most `max_batch` in one transaction ([`group`]): what a
+    /// server driving many instances on several threads uses.
     pub fn with_group_commit(mut self, max_batch: usize) -> Self {
-        self.group = Some(Arc::new(group::GroupCommit::new(self.store.clone(), max_batch)));
+        let group = Arc::new(group::GroupCommit::new(self.store.clone(), max_batch));
+        self.leases.group_with(group.clone());
+        self.group = Some(group);
         self
     }
 
@@ -200,6 +202,9 @@ impl<'a> Driver<'a> {
     /// The same driver holding instances under leases of `period` instead.
     pub fn with_lease(mut self, period: Duration) -> Self {
         self.leases = Leases::new(self.store.clone(), period);
+        if let Some(group) = &self.group {
+            self.leases.group_with(group.clone());
+        }
         self
     }
 
@@ -531,8 +536,8 @@ impl<'a> Driver<'a> {
                     acks,
                     now_ms: now,
                 };
-                let (committed, owned) = group.commit(owned);
-                (committed?, owned.outbox)
+                let (committed, owned) = group.commit(owned)?;
+                (committed, owned.outbox)
             }
             None => {
                 let commit = Commit {

@@ -35,7 +35,7 @@ pub mod tenure;
 
 pub use records::{
     Appended, Checkpoint, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InboxKind, InstanceInfo, Lease,
-    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned,
+    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Write, Written,
 };
 
 use crate::runner::HistoryEntry;
@@ -160,6 +160,22 @@ pub trait Store: Send + Sync {
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>>;
 
     /// [`Store::commit_many`] of one commit.
+    /// Each of `writes` (commits, lease acquisitions and releases of any instances), in order, in one
+    /// transaction (one fsync), each on its own: one refused does not undo the others. A transaction the
+    /// store gives up fails them all. What group commit writes.
+    fn write_many(&self, writes: &[Write<'_>]) -> Vec<Result<Written, StoreError>> {
+        writes
+            .iter()
+            .map(|w| match w {
+                Write::Commit(c) => self.commit(c).map(Written::Committed),
+                Write::Acquire { id, owner, now_ms, until_ms } => {
+                    self.acquire(id, owner, *now_ms, *until_ms).map(Written::Acquired)
+                }
+                Write::Release { id, lease } => self.release(id, lease).map(|()| Written::Released),
+            })
+            .collect()
+    }
+
     fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         self.commit_many(std::slice::from_ref(commit))
             .pop()

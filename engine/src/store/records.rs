@@ -313,3 +313,39 @@ pub struct Pruned {
     /// Blobs no remaining instance was pinned to.
     pub blobs: usize,
 }
+
+/// One write of a batch ([`Store::write_many`](super::Store::write_many)).
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// [`Store::commit`](super::Store::commit).
+    Commit(Commit<'a>),
+    /// [`Store::acquire`](super::Store::acquire).
+    Acquire {
+        /// Instance id.
+        id: &'a str,
+        /// The driver taking it.
+        owner: &'a str,
+        /// Now, ms since the Unix epoch (real time).
+        now_ms: u64,
+        /// Until when, ms since the Unix epoch (real time).
+        until_ms: u64,
+    },
+    /// [`Store::release`](super::Store::release).
+    Release {
+        /// Instance id.
+        id: &'a str,
+        /// The lease let go of.
+        lease: &'a Lease,
+    },
+}
+
+/// What a [`Write`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// A commit's result.
+    Committed(Committed),
+    /// The lease taken.
+    Acquired(Lease),
+    /// Let go of.
+    Released,
+}

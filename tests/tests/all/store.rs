@@ -739,10 +739,10 @@ fn group_commit_batches_the_commits_of_threads_each_fenced_on_its_own() {
                     };
                     // A commit under a lease of another epoch is refused, alone.
                     let stale = Lease { owner: lease.owner.clone(), epoch: lease.epoch + 1 };
-                    let (refused, _) = group.commit(owned(stale, revision));
+                    let refused = group.commit(owned(stale, revision));
                     assert!(matches!(refused, Err(StoreError::LeaseLost(_))), "{refused:?}");
-                    let (committed, back) = group.commit(owned(lease.clone(), revision));
-                    assert_eq!(committed.unwrap().revision, revision + 1);
+                    let (committed, back) = group.commit(owned(lease.clone(), revision)).unwrap();
+                    assert_eq!(committed.revision, revision + 1);
                     assert_eq!(back.outbox[0].seq, revision, "the commit comes back to its own thread");
                 }
             });

@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use crate::runner::HistoryEntry;
 use crate::store::{
     Appended, Commit, Committed, DeadLetter, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter, Loaded,
-    NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
+    NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError, Write, Written,
 };
 
 /// `PRAGMA application_id` of a Weft store: "WEFT" in ASCII.
@@ -316,6 +316,27 @@ impl Store for SqliteStore {
 
     fn load(&self, id: &str) -> Result<Loaded, StoreError> {
         self.read(|conn| read::load(conn, id))
+    }
+
+    fn write_many(&self, writes: &[Write<'_>]) -> Vec<Result<Written, StoreError>> {
+        let mut results = Vec::with_capacity(writes.len());
+        let done = self.write(|tx| {
+            for w in writes {
+                results.push(write::in_savepoint(tx, |tx| match w {
+                    Write::Commit(c) => write::commit_in(tx, c).map(Written::Committed),
+                    Write::Acquire { id, owner, now_ms, until_ms } => {
+                        write::acquire(tx, id, owner, *now_ms, *until_ms).map(Written::Acquired)
+                    }
+                    Write::Release { id, lease } => write::release(tx, id, lease).map(|()| Written::Released),
+                })?);
+            }
+            Ok(())
+        });
+        match done {
+            Ok(()) => results,
+            // The transaction was given up: none of the writes was made.
+            Err(e) => writes.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>> {

@@ -163,7 +163,7 @@ pub fn in_savepoint<T>(
 
 /// Check `commit`'s fence, then save its checkpoint, history, outbox and acknowledgements; the new
 /// revision and the inbox's length.
-fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, StoreError> {
+pub fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, StoreError> {
     let id = commit.id;
     let head = head(tx, id)?;
     head.tenure().fence(id, head.revision, commit)?;
