@@ -56,10 +56,11 @@ impl OwnedCommit {
 }
 
 /// A write whose parts it owns.
-#[derive(Debug, Clone)]
 pub enum OwnedWrite {
     /// A commit.
     Commit(Box<OwnedCommit>),
+    /// Creating an instance.
+    Create(Box<super::start::OwnedNew>),
     /// Taking a lease: instance id, owner, now and until (ms since the Unix epoch, real time).
     Acquire(String, String, u64, u64),
     /// Letting go of a lease: instance id and the lease.
@@ -70,6 +71,7 @@ impl OwnedWrite {
     /// The write, borrowed.
     pub fn write(&self) -> Write<'_> {
         match self {
+            OwnedWrite::Create(new) => Write::Create(new.new_instance()),
             OwnedWrite::Commit(c) => Write::Commit(c.commit()),
             OwnedWrite::Acquire(id, owner, now_ms, until_ms) => {
                 Write::Acquire { id, owner, now_ms: *now_ms, until_ms: *until_ms }
@@ -149,6 +151,17 @@ impl GroupCommit {
     pub fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
         match self.write(OwnedWrite::Acquire(id.into(), owner.into(), now_ms, until_ms)).0? {
             Written::Acquired(lease) => Ok(lease),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// [`Store::create`] of `new`, written with whatever other threads write at about the same time.
+    ///
+    /// Errors: as [`Store::create`].
+    pub fn create(&self, new: super::start::OwnedNew) -> Result<(Lease, super::start::OwnedNew), StoreError> {
+        match self.write(OwnedWrite::Create(Box::new(new))) {
+            (Ok(Written::Created(lease)), OwnedWrite::Create(back)) => Ok((lease, *back)),
+            (Err(e), _) => Err(e),
             _ => Err(unexpected()),
         }
     }

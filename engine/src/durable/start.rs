@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{Driver, DurableError, Identity, Instance, PinnedLayout, outbox};
 use crate::data::Json;
 use crate::load::Process;
-use crate::runner::{Effects, Run};
-use crate::store::{Checkpoint, Inbound, InstanceInfo, NewInstance, OutboxEvent, StoreError};
+use crate::runner::{HistoryEntry, Run, RunState};
+use crate::store::{Checkpoint, Inbound, InstanceInfo, Lease, NewInstance, OutboxEvent, StoreError};
 
 /// One instance to start: its id, its input event's type and data, and the CloudEvent identity that
 /// makes a duplicate (none for a start without one).
@@ -24,33 +24,46 @@ pub struct Start<'a> {
     pub identity: Option<Identity<'a>>,
 }
 
-/// An instance made ready to be created: everything its first commit holds, owned.
+/// An instance made ready to be created: its run, and the instance to create.
 struct Starting<'a> {
     run: Run,
-    info: InstanceInfo,
-    layout: PinnedLayout,
-    effects: Effects,
-    outbox: Vec<OutboxEvent>,
-    kept: Json,
+    new: OwnedNew,
     start: Start<'a>,
 }
 
-impl Starting<'_> {
-    /// The instance to create, held by `owner` until `until_ms`.
-    fn new_instance<'s>(&'s self, process: &'s Process, owner: &'s str, until_ms: u64) -> NewInstance<'s> {
+/// Everything the creation of an instance writes, owned (so that group commit can write it on another
+/// thread): what [`NewInstance`] borrows.
+pub struct OwnedNew {
+    process: Arc<Process>,
+    info: InstanceInfo,
+    layout: PinnedLayout,
+    state: RunState,
+    history: Vec<HistoryEntry>,
+    outbox: Vec<OutboxEvent>,
+    /// The starting event's `source`, `id`, type and data, when it has an identity.
+    received: Option<(String, String, String, Json)>,
+    owner: String,
+    until_ms: u64,
+}
+
+impl OwnedNew {
+    /// The instance to create, borrowed.
+    pub fn new_instance(&self) -> NewInstance<'_> {
         let now = self.info.created_ms;
-        let received =
-            self.start.identity.map(|i| Inbound::event(i.source, i.id, self.start.event_type, self.kept.as_str(), now));
+        let received = self
+            .received
+            .as_ref()
+            .map(|(source, id, event_type, data)| Inbound::event(source, id, event_type, data.as_str(), now));
         NewInstance {
             info: &self.info,
-            definition: process.text.as_bytes(),
-            blobs: self.layout.blobs(process),
+            definition: self.process.text.as_bytes(),
+            blobs: self.layout.blobs(&self.process),
             received,
-            lease_owner: owner,
-            lease_until_ms: until_ms,
+            lease_owner: &self.owner,
+            lease_until_ms: self.until_ms,
             checkpoint: Checkpoint {
-                state: self.run.state(),
-                history: &self.effects.history,
+                state: &self.state,
+                history: &self.history,
                 outbox: &self.outbox,
                 acks: &[],
                 now_ms: now,
@@ -105,21 +118,30 @@ impl Driver<'_> {
                 }
             }
         }
-        let (_, until) = self.leases.until();
-        let owner = self.leases.owner();
-        let news: Vec<NewInstance<'_>> = ready.iter().map(|s| s.new_instance(&process, owner, until)).collect();
-        let created = self.store.create_many(&news);
-        drop(news);
+        // One start goes with other threads' writes; several go together, in order, in a transaction.
+        let created: Vec<Result<(Lease, Starting<'_>), StoreError>> = match &self.group {
+            Some(group) if ready.len() == 1 => ready
+                .into_iter()
+                .map(|Starting { run, new, start }| {
+                    group.create(new).map(|(lease, new)| (lease, Starting { run, new, start }))
+                })
+                .collect(),
+            _ => {
+                let news: Vec<NewInstance<'_>> = ready.iter().map(|s| s.new.new_instance()).collect();
+                let created = self.store.create_many(&news);
+                drop(news);
+                ready.into_iter().zip(created).map(|(starting, created)| Ok((created?, starting))).collect()
+            }
+        };
         let failed = created.iter().any(|c| c.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. })));
-        let mut out: Vec<Result<Instance, DurableError>> = ready
+        let mut out: Vec<Result<Instance, DurableError>> = created
             .into_iter()
-            .zip(created)
-            .map(|(starting, created)| {
-                let lease = created?;
-                let hold = self.leases.adopt(&starting.info.id, lease);
-                let inbox_len = u64::from(starting.start.identity.is_some());
-                let outbox_len = starting.outbox.len() as u64;
-                Ok(Instance { run: starting.run, info: starting.info, revision: 1, outbox_len, inbox_len, hold })
+            .map(|created| {
+                let (lease, Starting { run, new, start }) = created?;
+                let hold = self.leases.adopt(&new.info.id, lease);
+                let inbox_len = u64::from(start.identity.is_some());
+                let outbox_len = new.outbox.len() as u64;
+                Ok(Instance { run, info: new.info, revision: 1, outbox_len, inbox_len, hold })
             })
             .collect();
         if !failed && let Some(e) = refused {
@@ -162,6 +184,19 @@ impl Driver<'_> {
             holder: None,
         };
         let outbox = outbox(process, start.id, &effects.published, 0);
-        Ok(Starting { run, info, layout, effects, outbox, kept, start })
+        let received = start.identity.map(|i| (i.source.into(), i.id.into(), start.event_type.into(), kept));
+        let (_, until_ms) = self.leases.until();
+        let new = OwnedNew {
+            process: process.clone(),
+            info,
+            layout,
+            state: run.state().clone(),
+            history: effects.history,
+            outbox,
+            received,
+            owner: self.leases.owner().into(),
+            until_ms,
+        };
+        Ok(Starting { run, new, start })
     }
 }

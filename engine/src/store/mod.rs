@@ -160,13 +160,14 @@ pub trait Store: Send + Sync {
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>>;
 
     /// [`Store::commit_many`] of one commit.
-    /// Each of `writes` (commits, lease acquisitions and releases of any instances), in order, in one
+    /// Each of `writes` (creations, commits, lease acquisitions and releases of any instances), in order, in one
     /// transaction (one fsync), each on its own: one refused does not undo the others. A transaction the
     /// store gives up fails them all. What group commit writes.
     fn write_many(&self, writes: &[Write<'_>]) -> Vec<Result<Written, StoreError>> {
         writes
             .iter()
             .map(|w| match w {
+                Write::Create(new) => self.create(new).map(Written::Created),
                 Write::Commit(c) => self.commit(c).map(Written::Committed),
                 Write::Acquire { id, owner, now_ms, until_ms } => {
                     self.acquire(id, owner, *now_ms, *until_ms).map(Written::Acquired)

@@ -315,8 +315,9 @@ pub struct Pruned {
 }
 
 /// One write of a batch ([`Store::write_many`](super::Store::write_many)).
-#[derive(Debug, Clone, Copy)]
 pub enum Write<'a> {
+    /// [`Store::create`](super::Store::create).
+    Create(NewInstance<'a>),
     /// [`Store::commit`](super::Store::commit).
     Commit(Commit<'a>),
     /// [`Store::acquire`](super::Store::acquire).
@@ -342,6 +343,8 @@ pub enum Write<'a> {
 /// What a [`Write`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
+    /// Created, held under this lease.
+    Created(Lease),
     /// A commit's result.
     Committed(Committed),
     /// The lease taken.

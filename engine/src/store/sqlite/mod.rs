@@ -323,6 +323,7 @@ impl Store for SqliteStore {
         let done = self.write(|tx| {
             for w in writes {
                 results.push(write::in_savepoint(tx, |tx| match w {
+                    Write::Create(new) => write::create(tx, new).map(Written::Created),
                     Write::Commit(c) => write::commit_in(tx, c).map(Written::Committed),
                     Write::Acquire { id, owner, now_ms, until_ms } => {
                         write::acquire(tx, id, owner, *now_ms, *until_ms).map(Written::Acquired)
