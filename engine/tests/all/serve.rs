@@ -172,15 +172,12 @@ fn timers_fire_on_their_own_and_a_stopped_server_lets_go() {
     assert_eq!(info["holder"], Value::Null, "the server let go of it");
 }
 
-/// A server killed with SIGKILL in the middle of an outside call loses nothing: its lease runs out, the next
-/// server takes the instance over, re-runs the superstep (the call again, with the same idempotency key)
-/// and goes on.
-#[test]
-fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
-    let dir = tempfile::tempdir().unwrap();
+/// A process `pay` in `dir` whose one step calls a payment service on loopback that answers its first call
+/// after 30 s (the others at once): the service, and the definition's path.
+fn paying(dir: &std::path::Path) -> (crate::service::Service, String) {
     let service = crate::service::Service::first_call_waits(Duration::from_secs(30));
     let file = crate::definition(
-        dir.path(),
+        dir,
         "pay",
         &format!(
             "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}\
@@ -188,6 +185,16 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
             service.grant("/pay")
         ),
     );
+    (service, file)
+}
+
+/// A server killed with SIGKILL in the middle of an outside call loses nothing: its lease runs out, the next
+/// server takes the instance over, re-runs the superstep (the call again, with the same idempotency key)
+/// and goes on.
+#[test]
+fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, file) = paying(dir.path());
     let store = dir.path().join("store.db");
     let lease = [("WEFT_LEASE", "1s")];
     let first = Server::serving(&file, &store, &lease);
@@ -308,16 +315,7 @@ fn a_token_guards_every_request_and_is_needed_off_loopback() {
 fn a_server_past_its_backlog_answers_429_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     // The one worker is kept busy by an outside call that takes 30 s; the instances started after it wait.
-    let service = crate::service::Service::first_call_waits(Duration::from_secs(30));
-    let file = crate::definition(
-        dir.path(),
-        "pay",
-        &format!(
-            "name: pay\nversion: 1.0.0\nsteps:\n  - id: payer\n    component: '{{steps}}/payer.wasm'\n{}\
-             inputs:\n  - event: Order\n    to: [{{ step: payer }}]\n",
-            service.grant("/pay")
-        ),
-    );
+    let (service, file) = paying(dir.path());
     let mut launch = crate::server::Launch::new(&file, &dir.path().join("store.db"), &[]);
     (launch.workers, launch.extra) = (1, vec!["--max-backlog".into(), "2".into()]);
     let server = launch.start();
