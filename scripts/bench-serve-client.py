@@ -3,8 +3,9 @@
 
   invocations PORT INSTANCES ROUNDS   start INSTANCES loop instances (batches of 100), wait for all to
                                       complete; print invocations per second
-  latency PORT RATE SECONDS           start three-step instances at RATE per second (a batch every 10 ms)
-                                      for SECONDS; print p50 and p99 start-to-completed latency
+  latency PORT RATE SECONDS           start three-step instances at RATE per second (a batch every 10 ms,
+                                      from two connections) for SECONDS; print p50 and p99
+                                      start-to-completed latency
   memory PORT WAITING PID             start WAITING support tickets, wait until all wait; print the
                                       server's resident memory
 """
@@ -12,6 +13,7 @@
 import http.client
 import json
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -74,17 +76,27 @@ def invocations(port, count, rounds):
 
 
 def latency(port, rate, seconds):
-    conn = connection(port)
+    """Two client threads, each on its own connection, post alternate batches of a steady schedule."""
     per_batch = max(1, rate // 100)
-    total = per_batch * 100 * seconds
+    batches = 100 * seconds
+    total = per_batch * batches
     started = time.monotonic()
-    for b in range(total // per_batch):
-        due = started + b / 100
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        post_batch(conn, "three", [event("three", b * per_batch + k, "Start", "hi") for k in range(per_batch)])
+
+    def post_every_other(first):
+        conn = connection(port)
+        for b in range(first, batches, 2):
+            delay = started + b / 100 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            post_batch(conn, "three", [event("three", b * per_batch + k, "Start", "hi") for k in range(per_batch)])
+
+    clients = [threading.Thread(target=post_every_other, args=(first,)) for first in (0, 1)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
     late = time.monotonic() - (started + seconds)
+    conn = connection(port)
     wait_for(conn, "three", "completed", total, poll=0.2)
     times = sorted(i["updated_ms"] - i["created_ms"] for i in instances(conn, "three", "completed"))
     p50, p99 = times[len(times) // 2], times[min(len(times) - 1, len(times) * 99 // 100)]

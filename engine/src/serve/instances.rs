@@ -95,7 +95,7 @@ pub async fn list(State(shared): State<Arc<Shared>>, query: Result<Query<ListQue
 pub struct HistoryQuery {
     /// The previous page's `next` (a history sequence number); from the start without it.
     after: Option<u64>,
-    /// At most this many entries (1 to [`PAGE`]).
+    /// At most this many commits' records (1 to [`PAGE`]).
     limit: Option<usize>,
 }
 

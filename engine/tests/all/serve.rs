@@ -426,3 +426,47 @@ fn the_api_conforms_to_its_openapi_document_under_schemathesis() {
     assert!(out.status.success(), "{report}\n{}", text(&out.stderr));
     assert!(report.contains("passed") && !report.contains("failures"), "{report}");
 }
+
+/// The instance routes of the JSON API: a page of the list with its cursor, the history a page at a time,
+/// and a cancel request through the inbox (the same `Idempotency-Key` again is a duplicate; an ended
+/// instance is 409; a bad query string is a JSON 400).
+#[test]
+fn instances_are_listed_paged_read_and_cancelled_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store.db"), &[("WEFT_NOW", "2026-11-23T09:00:00Z")]);
+    for (id, event) in [("A-1", "t-1"), ("A-2", "t-2"), ("A-3", "t-3")] {
+        let outage = ticket(event, "examples/support-ticket/tickets/outage.json");
+        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]).0, 202);
+        server.wait_status(id, "waiting");
+    }
+    let (status, first) = server.get("/instances?status=waiting&limit=2");
+    assert_eq!((status, first["instances"].as_array().map(Vec::len)), (200, Some(2)), "{first}");
+    let next = first["next"].as_str().unwrap();
+    let (_, rest) = server.get(&format!("/instances?status=waiting&limit=2&after={next}"));
+    let ids: Vec<&str> = first["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["instances"].as_array().unwrap())
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{ids:?}");
+    assert_eq!(rest["next"], Value::Null, "{rest}");
+
+    // A page of one commit's records, then the rest.
+    let (status, history) = server.get("/instances/A-1/history?limit=1");
+    assert_eq!((status, history["history"][0]["record"]["received"]["event"].as_str()), (200, Some("NewTicket")));
+    let after = history["next"].as_u64().unwrap();
+    let (_, more) = server.get(&format!("/instances/A-1/history?after={after}"));
+    assert!(more["history"][0]["superstep"].as_u64() >= Some(1), "{more}");
+    assert_eq!(more["next"], Value::Null, "{more}");
+
+    let cancel = |key: &str| server.post("/instances/A-2/cancel", &[("idempotency-key", key)], "");
+    assert_eq!(cancel("stop-1"), (202, json!({"instance": "A-2", "url": "/instances/A-2", "duplicate": false})));
+    server.wait_status("A-2", "cancelled");
+    assert_eq!(cancel("stop-1").1["duplicate"], true, "the same key again");
+    assert_eq!(cancel("stop-2").0, 409, "it has ended");
+    assert_eq!(server.post("/instances/nope/cancel", &[], "").0, 404);
+    let (status, body) = server.get("/instances?limit=zero");
+    assert!(status == 400 && body["error"].as_str().is_some(), "{status} {body}");
+}
