@@ -36,7 +36,7 @@ struct Starting<'a> {
 pub struct OwnedNew {
     process: Arc<Process>,
     info: InstanceInfo,
-    layout: PinnedLayout,
+    layout: Arc<PinnedLayout>,
     state: RunState,
     history: Vec<HistoryEntry>,
     outbox: Vec<OutboxEvent>,
@@ -109,8 +109,10 @@ impl Driver<'_> {
         let now = self.clock.now_ms();
         let mut ready = Vec::with_capacity(starts.len());
         let mut refused = None;
+        // The layout is the process's: made once for all the starts.
+        let layout = Arc::new(PinnedLayout::of(&process));
         for start in starts {
-            match self.starting(&process, file, start, now) {
+            match self.starting(&process, &layout, file, start, now) {
                 Ok(starting) => ready.push(starting),
                 Err(e) => {
                     refused = Some(e);
@@ -154,6 +156,7 @@ impl Driver<'_> {
     fn starting<'s>(
         &self,
         process: &Arc<Process>,
+        layout: &Arc<PinnedLayout>,
         file: &Path,
         start: Start<'s>,
         now: u64,
@@ -166,7 +169,6 @@ impl Driver<'_> {
             run.started_from_inbox();
         }
         let effects = run.take_effects();
-        let layout = PinnedLayout::of(process);
         let info = InstanceInfo {
             id: start.id.into(),
             process: process.name().into(),
@@ -189,7 +191,7 @@ impl Driver<'_> {
         let new = OwnedNew {
             process: process.clone(),
             info,
-            layout,
+            layout: layout.clone(),
             state: run.state().clone(),
             history: effects.history,
             outbox,
