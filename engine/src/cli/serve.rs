@@ -55,6 +55,12 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         ),
         None => std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
     };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = args.workers.unwrap_or(16 * cores);
+    let config =
+        ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token, max_backlog: args.max_backlog };
+    // Refused before anything is loaded.
+    config.check().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
     // The server lives as long as the process: its runtime and clock are never dropped.
@@ -63,10 +69,6 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     let driver = Driver::new(store, runtime, Box::leak(clock))
         .with_lease(args.store.lease())
         .with_group_commit(args.group_commit);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = args.workers.unwrap_or(16 * cores);
-    let config =
-        ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token, max_backlog: args.max_backlog };
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,26 @@ pub struct ServeConfig {
     pub max_backlog: usize,
 }
 
+impl ServeConfig {
+    /// Whether the server may start so: a token, when given, is not empty (it would let every request
+    /// through), and an address other than loopback has one.
+    ///
+    /// Errors: what is wrong and how to mend it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.token.as_deref().is_some_and(str::is_empty) {
+            return Err("the bearer token is empty: put the token in --token-file (or WEFT_TOKEN)".to_owned());
+        }
+        if !self.listen.ip().is_loopback() && self.token.is_none() {
+            return Err(format!(
+                "{} is not a loopback address: give a token (--token-file or WEFT_TOKEN) that every request must \
+                 carry",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What the API and the scheduler share.
 pub struct Shared {
     /// The driver of every instance.
@@ -66,15 +86,7 @@ pub struct Shared {
 /// Errors: the address cannot be bound; a non-loopback address without a token; an empty token (it would
 /// let every request through); the async runtime cannot start.
 pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -> Result<(), String> {
-    if config.token.as_deref().is_some_and(str::is_empty) {
-        return Err("the bearer token is empty: put the token in --token-file (or WEFT_TOKEN)".to_owned());
-    }
-    if !config.listen.ip().is_loopback() && config.token.is_none() {
-        return Err(format!(
-            "{} is not a loopback address: give a token (--token-file or WEFT_TOKEN) that every request must carry",
-            config.listen
-        ));
-    }
+    config.check()?;
     let backlog = backlog::Backlog::new(config.max_backlog);
     let shared = Arc::new(Shared { driver, registry, signal: Signal::default(), backlog });
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -304,7 +304,7 @@ fn a_token_guards_every_request_and_is_needed_off_loopback() {
         let child = std::cell::RefCell::new(child);
         wait_for("the refusal", || child.borrow_mut().try_wait().is_ok_and(|s| s.is_some()));
         let out = child.into_inner().wait_with_output().unwrap();
-        assert!(!out.status.success(), "{extra:?}");
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: bad input, refused before anything loads");
         assert!(text(&out.stderr).contains(expected), "{extra:?}: {}", text(&out.stderr));
     }
 }
