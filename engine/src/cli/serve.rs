@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// 429 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_backlog: usize,
+    /// How long a client may take to send a request's body (a slow client is answered 408 past it).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = request_timeout)]
+    request_timeout: std::time::Duration,
     /// A file holding the bearer token every request must carry (or `WEFT_TOKEN`).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
@@ -57,8 +60,14 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = args.workers.unwrap_or(16 * cores);
-    let config =
-        ServeConfig { listen: args.listen, workers, slice: args.slice.max(1), token, max_backlog: args.max_backlog };
+    let config = ServeConfig {
+        listen: args.listen,
+        workers,
+        slice: args.slice.max(1),
+        token,
+        max_backlog: args.max_backlog,
+        request_timeout: args.request_timeout,
+    };
     // Refused before anything is loaded.
     config.check().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
@@ -71,4 +80,13 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         .with_group_commit(args.group_commit);
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A request timeout: a whole number and a unit (`ms`, `s`, `m`), at least 1 ms.
+fn request_timeout(text: &str) -> Result<std::time::Duration, String> {
+    weft_definitions::Duration(text.into())
+        .millis()
+        .filter(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("\"{text}\" is not a duration; write e.g. 30s or 500ms"))
 }

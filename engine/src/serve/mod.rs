@@ -13,7 +13,8 @@
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
 //! let registry = Registry::load(runtime, &["examples/support-ticket/process.yaml".into()])?;
 //! let config =
-//!     ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None, max_backlog: 10_000 };
+//!     ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None, max_backlog: 10_000,
+//!                   request_timeout: std::time::Duration::from_secs(30) };
 //! weft_engine::serve::serve(Driver::new(store, runtime, &SystemClock), registry, config)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -46,6 +47,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// The most instances that may wait for a worker before requests that add events get `429`.
     pub max_backlog: usize,
+    /// How long a client may take to send a request's body before it is answered `408`.
+    pub request_timeout: std::time::Duration,
 }
 
 impl ServeConfig {
@@ -99,7 +102,9 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("weft serve: listening on http://{address}");
-    let app = api::router(shared.clone());
+    let timeout = config.request_timeout;
+    let app = api::router(shared.clone())
+        .layer(axum::middleware::from_fn(move |request, next| slow::limit(timeout, request, next)));
     let app = match config.token.clone() {
         Some(token) => app.layer(axum::middleware::from_fn(move |request, next| {
             let token = token.clone();
@@ -185,5 +190,48 @@ mod api_token {
             assert!(super::same(b"secret", b"secret"));
             assert!(!super::same(b"secret", b"secreT") && !super::same(b"secret", b"secrets"));
         }
+    }
+}
+
+/// Slow clients.
+mod slow {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::http::header::CONTENT_LENGTH;
+    use axum::middleware::Next;
+    use axum::response::{IntoResponse, Response};
+
+    /// Read the request's body within `timeout`, then hand the request on: a client that sends its body
+    /// slowly, or never, is answered `408` and holds nothing longer. (Only the reading is timed: what the
+    /// request asks is done, and answered, however long it takes. A body over the bound is `413`.)
+    pub async fn limit(timeout: Duration, request: Request, next: Next) -> Response {
+        let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > super::api::MAX_BODY as u64) {
+            return too_large();
+        }
+        let (parts, body) = request.into_parts();
+        match tokio::time::timeout(timeout, axum::body::to_bytes(body, super::api::MAX_BODY)).await {
+            Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+            // A body without a length that goes past the bound (http-body-util's length limit error).
+            Ok(Err(e)) if e.to_string().contains("length limit") => too_large(),
+            Ok(Err(e)) => error(StatusCode::BAD_REQUEST, format!("the body could not be read: {e}")),
+            Err(_) => error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {} ms (--request-timeout)", timeout.as_millis()),
+            ),
+        }
+    }
+
+    /// `413`, before the body is read when its length says so.
+    fn too_large() -> Response {
+        let message = format!("the body is over {} bytes", super::api::MAX_BODY);
+        error(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
+    fn error(status: StatusCode, message: String) -> Response {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
     }
 }
