@@ -94,7 +94,7 @@ struct Queue {
     next: u64,
 }
 
-/// Batches the commits of concurrent threads into [`Store::commit_many`] calls.
+/// Batches the writes of concurrent threads into [`Store::write_many`] calls.
 pub struct GroupCommit {
     store: Arc<dyn Store>,
     queue: Mutex<Queue>,

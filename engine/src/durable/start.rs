@@ -135,7 +135,7 @@ impl Driver<'_> {
                 ready.into_iter().zip(created).map(|(starting, created)| Ok((created?, starting))).collect()
             }
         };
-        let failed = created.iter().any(|c| c.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. })));
+        let failed = created.iter().any(crate::store::ends_a_batch);
         let mut out: Vec<Result<Instance, DurableError>> = created
             .into_iter()
             .map(|created| {

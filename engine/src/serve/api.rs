@@ -96,6 +96,15 @@ pub(super) fn accepted(instance: &str, duplicate: bool) -> Value {
     json!({ "instance": instance, "url": format!("/instances/{instance}"), "duplicate": duplicate })
 }
 
+/// What an event appended to the inbox of instance `id` did ([`accepted`]); a duplicate names the
+/// instance that received it first.
+pub(super) fn appended(id: &str, appended: Appended) -> Value {
+    match appended {
+        Appended::New(_) => accepted(id, false),
+        Appended::Duplicate { instance, .. } => accepted(&instance, true),
+    }
+}
+
 /// Why one event was not accepted: the status to answer with, and what to say.
 struct Failed {
     status: StatusCode,
@@ -272,7 +281,7 @@ fn correlate_one(driver: &Driver<'_>, served: &super::registry::Served, e: &Inco
         return Err(Failed { status: StatusCode::BAD_REQUEST, message });
     };
     match driver.receive_correlated(served.process.name(), key, &e.inbound(driver.now_ms())) {
-        Ok((instance, appended)) => Ok(accepted(&instance, matches!(appended, Appended::Duplicate { .. }))),
+        Ok((instance, done)) => Ok(appended(&instance, done)),
         Err(err) => Err(Failed::of(&err)),
     }
 }
@@ -290,10 +299,8 @@ async fn deliver(
     let batch = events.len() > 1;
     blocking(move || {
         let driver = &shared.driver;
-        let received = events.iter().map(|e| match driver.receive(&id, &e.inbound(driver.now_ms())) {
-            Ok(Appended::New(_)) => Ok(accepted(&id, false)),
-            Ok(Appended::Duplicate { instance, .. }) => Ok(accepted(&instance, true)),
-            Err(err) => Err(Failed::of(&err)),
+        let received = events.iter().map(|e| {
+            driver.receive(&id, &e.inbound(driver.now_ms())).map(|done| appended(&id, done)).map_err(|e| Failed::of(&e))
         });
         let answer = results(received, batch);
         shared.signal.notify();

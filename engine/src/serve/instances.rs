@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Shared;
-use super::api::{accepted, answer, blocking, durable_error, error, store_error};
-use crate::store::{Appended, Inbound, ListCursor, ListFilter};
+use super::api::{answer, appended, blocking, durable_error, error, store_error};
+use crate::store::{Inbound, ListCursor, ListFilter};
 
 /// The most items a page holds (and the default).
 pub const PAGE: usize = 1000;
@@ -134,8 +134,7 @@ pub async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>, h
     blocking(move || {
         let driver = &shared.driver;
         let answer = match driver.receive(&id, &Inbound::cancel(CANCEL_SOURCE, &key, driver.now_ms())) {
-            Ok(Appended::New(_)) => answer(StatusCode::ACCEPTED, accepted(&id, false)),
-            Ok(Appended::Duplicate { instance, .. }) => answer(StatusCode::ACCEPTED, accepted(&instance, true)),
+            Ok(done) => answer(StatusCode::ACCEPTED, appended(&id, done)),
             Err(e) => error(durable_error(&e), e.to_string()),
         };
         shared.signal.notify();

@@ -133,7 +133,7 @@ pub trait Store: Send + Sync {
         let mut results = Vec::with_capacity(news.len());
         for new in news {
             let result = self.create(new);
-            let failed = result.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. }));
+            let failed = ends_a_batch(&result);
             results.push(result);
             if failed {
                 break;
@@ -283,6 +283,12 @@ pub const HISTORY_PAGE: usize = 500;
 /// stop early when `visit` says false.
 ///
 /// Errors: the store's ([`StoreError::NotFound`] for an unknown id).
+/// Whether `result` of one creation of [`Store::create_many`] ends the batch: a failure other than a
+/// [`StoreError::Duplicate`] (which creates nothing, and is an answer rather than a failure).
+pub fn ends_a_batch<T>(result: &Result<T, StoreError>) -> bool {
+    result.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. }))
+}
+
 pub fn each_history(
     store: &dyn Store,
     id: &str,

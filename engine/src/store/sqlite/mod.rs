@@ -299,7 +299,7 @@ impl Store for SqliteStore {
         let done = self.write(|tx| {
             for new in news {
                 let result = write::in_savepoint(tx, |tx| write::create(tx, new))?;
-                let failed = result.as_ref().is_err_and(|e| !matches!(e, StoreError::Duplicate { .. }));
+                let failed = crate::store::ends_a_batch(&result);
                 results.push(result);
                 if failed {
                     break;
@@ -341,18 +341,14 @@ impl Store for SqliteStore {
     }
 
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>> {
-        let mut results = Vec::with_capacity(commits.len());
-        let done = self.write(|tx| {
-            for commit in commits {
-                results.push(write::commit_fenced(tx, commit)?);
-            }
-            Ok(())
-        });
-        match done {
-            Ok(()) => results,
-            // The transaction was given up: none of the commits was made.
-            Err(e) => commits.iter().map(|_| Err(e.clone())).collect(),
-        }
+        let writes: Vec<Write<'_>> = commits.iter().map(|c| Write::Commit(*c)).collect();
+        self.write_many(&writes)
+            .into_iter()
+            .map(|written| match written? {
+                Written::Committed(committed) => Ok(committed),
+                _ => Err(StoreError::Backend("a commit of a batch was answered as another write".into())),
+            })
+            .collect()
     }
 
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {

@@ -139,11 +139,6 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
     Ok(lease)
 }
 
-/// One commit of a batch, in a savepoint of its own ([`in_savepoint`]).
-pub fn commit_fenced(tx: &Transaction<'_>, commit: &Commit<'_>) -> Result<Result<Committed, StoreError>, StoreError> {
-    in_savepoint(tx, |tx| commit_in(tx, commit))
-}
-
 /// Run `write` inside a savepoint of its own, so that its failure undoes only its own writes: its result,
 /// inside the transaction's (an error there means the savepoint could not be taken, released or rolled
 /// back, and the whole transaction must be given up).
