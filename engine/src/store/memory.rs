@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 use crate::runner::{HistoryEntry, RunState};
 use crate::store::tenure::Tenure;
 use crate::store::{
-    Appended, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter,
-    Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
+    Appended, Commit, Committed, DeadLetter, Deployed, Deployment, Holder, Inbound, InboxEvent, InstanceInfo, Lease,
+    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError,
 };
 
 /// A store in memory.
@@ -29,6 +29,8 @@ struct Inner {
     blobs: HashMap<String, Vec<u8>>,
     /// Every inbox event by CloudEvent `(source, id)`: the instance and position that received it.
     received: HashMap<(String, String), (String, u64)>,
+    /// Each process's deployments, oldest first.
+    deployments: BTreeMap<String, Vec<Deployment>>,
 }
 
 struct Entry {
@@ -75,11 +77,24 @@ impl Inner {
     fn remove(&mut self, id: &str) -> usize {
         self.instances.remove(id);
         self.received.retain(|_, (instance, _)| instance != id);
-        let pinned: std::collections::HashSet<&str> = self.instances.values().flat_map(|e| pins(&e.info)).collect();
+        let deployed = self.deployments.values().flatten();
+        let pinned: std::collections::HashSet<&str> = self
+            .instances
+            .values()
+            .flat_map(|e| pins(&e.info))
+            .chain(deployed.flat_map(|d| deployment_pins(d)))
+            .collect();
         let before = self.blobs.len();
         self.blobs.retain(|digest, _| pinned.contains(digest.as_str()));
         before - self.blobs.len()
     }
+}
+
+/// The digests deployment `d` keeps.
+fn deployment_pins(d: &Deployment) -> impl Iterator<Item = &str> {
+    [d.definition_digest.as_str(), d.layout_digest.as_str()]
+        .into_iter()
+        .chain(d.components.iter().map(|(_, x)| x.as_str()))
 }
 
 /// The digests instance `info` is pinned to.
@@ -221,6 +236,36 @@ impl Store for MemoryStore {
         info.components = pinned.components.to_vec();
         info.layout_digest = Some(pinned.layout_digest.into());
         Ok(entry.apply(commit, !self.discard_history))
+    }
+
+    fn deploy(&self, process: &str, pinned: &Pinned<'_>, now_ms: u64) -> Result<Deployed, StoreError> {
+        let mut inner = self.lock();
+        let versions = inner.deployments.entry(process.to_owned()).or_default();
+        if let Some(latest) = versions.last()
+            && latest.pins_same(pinned)
+        {
+            return Ok(Deployed::Unchanged(latest.clone()));
+        }
+        let deployment = Deployment {
+            process: process.into(),
+            number: versions.len() as u64 + 1,
+            version: pinned.version.into(),
+            definition_file: pinned.definition_file.into(),
+            definition_digest: pinned.definition_digest.into(),
+            components: pinned.components.to_vec(),
+            layout_digest: pinned.layout_digest.into(),
+            deployed_ms: now_ms,
+        };
+        versions.push(deployment.clone());
+        inner.put_blobs(std::iter::once((pinned.definition_digest, pinned.definition)));
+        inner.put_blobs(pinned.blobs.iter().copied());
+        Ok(Deployed::New(deployment))
+    }
+
+    fn deployments(&self, process: Option<&str>) -> Result<Vec<Deployment>, StoreError> {
+        let inner = self.lock();
+        let all = inner.deployments.iter().filter(|(name, _)| process.is_none_or(|p| p == name.as_str()));
+        Ok(all.flat_map(|(_, versions)| versions.iter().cloned()).collect())
     }
 
     fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError> {

@@ -34,8 +34,8 @@ pub mod sqlite;
 pub mod tenure;
 
 pub use records::{
-    Appended, Checkpoint, Commit, Committed, DeadLetter, Holder, Inbound, InboxEvent, InboxKind, InstanceInfo, Lease,
-    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Write, Written,
+    Appended, Checkpoint, Commit, Committed, DeadLetter, Deployed, Deployment, Holder, Inbound, InboxEvent, InboxKind,
+    InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Write, Written,
 };
 
 use crate::runner::HistoryEntry;
@@ -159,7 +159,6 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Backend`].
     fn commit_many(&self, commits: &[Commit<'_>]) -> Vec<Result<Committed, StoreError>>;
 
-    /// [`Store::commit_many`] of one commit.
     /// Each of `writes` (creations, commits, lease acquisitions and releases of any instances), in order, in one
     /// transaction (one fsync), each on its own: one refused does not undo the others. A transaction the
     /// store gives up fails them all. What group commit writes.
@@ -177,6 +176,7 @@ pub trait Store: Send + Sync {
             .collect()
     }
 
+    /// [`Store::commit_many`] of one commit.
     fn commit(&self, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         self.commit_many(std::slice::from_ref(commit))
             .pop()
@@ -188,6 +188,17 @@ pub trait Store: Send + Sync {
     ///
     /// Errors: as [`Store::commit`].
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError>;
+
+    /// Deploy `pinned` as the latest version of process `process` at `now_ms`: store its blobs (each once per
+    /// digest, kept as long as the deployment: deployments are never deleted) and record it as the
+    /// process's next deployment, in one transaction; unless the process's latest deployment already is
+    /// this version ([`Deployment::pins_same`]): then nothing is written.
+    ///
+    /// Errors: [`StoreError::Backend`].
+    fn deploy(&self, process: &str, pinned: &Pinned<'_>, now_ms: u64) -> Result<Deployed, StoreError>;
+
+    /// The deployments of `process`, or of every process, by process name then number (oldest first).
+    fn deployments(&self, process: Option<&str>) -> Result<Vec<Deployment>, StoreError>;
 
     /// Append `event` to the inbox of instance `id`, in one transaction, unless an event with the same
     /// `source` and `id` was received before by any instance: then nothing is appended, and where it went

@@ -314,6 +314,67 @@ pub struct Pruned {
     pub blobs: usize,
 }
 
+/// A deployed version of a process ([`Store::deploy`](super::Store::deploy)): what new instances of the
+/// process started by `weft serve` are pinned to, as long as it is the process's latest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// Process name.
+    pub process: String,
+    /// Its number among the process's deployments: 1, 2, … in the order they were made.
+    pub number: u64,
+    /// The process version its definition declares.
+    pub version: String,
+    /// The definition file it was deployed from (for messages).
+    pub definition_file: String,
+    /// SHA-256 of the definition text.
+    pub definition_digest: String,
+    /// Each pin: `(key, SHA-256)`, in load order (as [`InstanceInfo::components`]).
+    pub components: Vec<(String, String)>,
+    /// SHA-256 of its layout (its resolved configuration).
+    pub layout_digest: String,
+    /// When it was deployed, ms since the Unix epoch.
+    pub deployed_ms: u64,
+}
+
+impl Deployment {
+    /// Whether `pinned` is this deployment's version: the same definition, components and layout.
+    pub fn pins_same(&self, pinned: &Pinned<'_>) -> bool {
+        self.definition_digest == pinned.definition_digest
+            && self.components == pinned.components
+            && self.layout_digest == pinned.layout_digest
+    }
+
+    /// What an instance pinned to this deployment records of it, as [`InstanceInfo`] fields: `(file,
+    /// definition digest, components, layout digest)`.
+    pub fn pin_key(&self) -> (String, String, Vec<(String, String)>, Option<String>) {
+        (
+            self.definition_file.clone(),
+            self.definition_digest.clone(),
+            self.components.clone(),
+            Some(self.layout_digest.clone()),
+        )
+    }
+}
+
+/// What [`Store::deploy`](super::Store::deploy) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deployed {
+    /// A new deployment, now the process's latest.
+    New(Deployment),
+    /// The process's latest deployment already is this version: nothing was written.
+    Unchanged(Deployment),
+}
+
+impl Deployed {
+    /// The deployment, new or not.
+    pub fn deployment(&self) -> &Deployment {
+        match self {
+            Deployed::New(d) | Deployed::Unchanged(d) => d,
+        }
+    }
+}
+
 /// One write of a batch ([`Store::write_many`](super::Store::write_many)).
 pub enum Write<'a> {
     /// [`Store::create`](super::Store::create).

@@ -9,7 +9,7 @@ use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status, Timer};
 use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
 use weft_engine::store::{
-    Appended, Checkpoint, Commit, Committed, Inbound, InboxKind, InstanceInfo, Lease, ListCursor, ListFilter,
+    Appended, Checkpoint, Commit, Committed, Deployed, Inbound, InboxKind, InstanceInfo, Lease, ListCursor, ListFilter,
     NewInstance, OutboxEvent, Pinned, Store, StoreError, each_history,
 };
 use weft_tests::{TEST_TIME_MS, process};
@@ -91,6 +91,58 @@ fn conformance(store: &dyn Store) {
     correlation_keys(store);
     retention(store);
     creating_many(store);
+    deployments(store);
+}
+
+fn pinned<'a>(version: &'a str, components: &'a [(String, String)], layout: &'a str) -> Pinned<'a> {
+    Pinned {
+        definition_file: "linear.yaml",
+        version,
+        definition_digest: "d-def-9",
+        definition: b"name: linear # 9",
+        components,
+        layout_digest: layout,
+        blobs: vec![("d-echo-9", b"\0asm9".as_slice()), (layout, b"{}".as_slice())],
+    }
+}
+
+/// Deployments: numbered per process, the same version deployed again changes nothing, and what a
+/// deployment keeps outlives the instances pinned to it.
+fn deployments(store: &dyn Store) {
+    let components = [("echo".to_owned(), "d-echo-9".to_owned())];
+    let first = store.deploy("linear", &pinned("1.0.0", &components, "d-layout-9"), NOW).unwrap();
+    let Deployed::New(first) = first else { panic!("a first deployment is new: {first:?}") };
+    assert_eq!((first.number, first.version.as_str(), first.deployed_ms), (1, "1.0.0", NOW));
+    let again = store.deploy("linear", &pinned("1.0.0", &components, "d-layout-9"), NOW + 1).unwrap();
+    assert_eq!(again, Deployed::Unchanged(first.clone()), "the same version again is not a new deployment");
+    // Another layout (another configuration) is another version; so is a deployment of another process.
+    let second = store.deploy("linear", &pinned("1.0.1", &components, "d-layout-9b"), NOW + 2).unwrap();
+    assert!(matches!(&second, Deployed::New(d) if d.number == 2 && d.layout_digest == "d-layout-9b"));
+    let other = store.deploy("other", &pinned("3.0.0", &components, "d-layout-9"), NOW + 3).unwrap();
+    assert!(matches!(&other, Deployed::New(d) if d.number == 1 && d.process == "other"));
+    // Going back to the first version is a third deployment (the latest is what counts).
+    let third = store.deploy("linear", &pinned("1.0.0", &components, "d-layout-9"), NOW + 4).unwrap();
+    assert!(
+        matches!(&third, Deployed::New(d) if d.number == 3 && d.pins_same(&pinned("1.0.0", &components, "d-layout-9")))
+    );
+    let numbers = |p| store.deployments(p).unwrap().into_iter().map(|d| (d.process, d.number)).collect::<Vec<_>>();
+    assert_eq!(numbers(Some("linear")), [("linear".into(), 1), ("linear".into(), 2), ("linear".into(), 3)]);
+    assert_eq!(numbers(None).len(), 4);
+    assert_eq!(store.deployments(Some("linear")).unwrap()[0], first, "read back as written");
+    assert!(numbers(Some("nothing")).is_empty());
+
+    // An instance pinned to a deployed version, then deleted: the deployment's blobs stay.
+    let lease = create(store, "q", TEST_TIME_MS);
+    let mut ended = state("q");
+    ended.status = Status::Completed;
+    let pin = pinned("1.0.0", &components, "d-layout-9");
+    store.repin(&pin, &commit("q", &lease, 1, checkpoint(&ended, &[], &[]))).unwrap();
+    store.release("q", &lease).unwrap();
+    store.delete("q", NOW).unwrap();
+    for digest in ["d-def-9", "d-echo-9", "d-layout-9", "d-layout-9b"] {
+        assert!(store.blob(digest).unwrap().is_some(), "{digest} is kept by a deployment");
+    }
+    assert!(store.blob("d-layout-q").unwrap().is_none(), "only q was pinned to its layout");
 }
 
 /// Several instances created at once: in order, a duplicate answered without stopping the others, the

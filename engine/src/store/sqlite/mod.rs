@@ -17,6 +17,7 @@
 //! corrupts the file, but the last commits before a power loss or an operating-system crash (not a crash
 //! of `weft` itself) may be lost (docs/durability.md says what that means for published events).
 
+mod deployments;
 mod read;
 mod rows;
 mod write;
@@ -29,8 +30,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::runner::HistoryEntry;
 use crate::store::{
-    Appended, Commit, Committed, DeadLetter, Inbound, InboxEvent, InstanceInfo, Lease, ListCursor, ListFilter, Loaded,
-    NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError, Write, Written,
+    Appended, Commit, Committed, DeadLetter, Deployed, Deployment, Inbound, InboxEvent, InstanceInfo, Lease,
+    ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Store, StoreError, Write, Written,
 };
 
 /// `PRAGMA application_id` of a Weft store: "WEFT" in ASCII.
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_inbox.sql"),
     include_str!("migrations/0006_correlations.sql"),
     include_str!("migrations/0007_indexed_reads.sql"),
+    include_str!("migrations/0008_deployments.sql"),
 ];
 
 /// The schema version this Weft writes.
@@ -353,6 +355,14 @@ impl Store for SqliteStore {
 
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         self.write(|tx| write::repin(tx, pinned, commit))
+    }
+
+    fn deploy(&self, process: &str, pinned: &Pinned<'_>, now_ms: u64) -> Result<Deployed, StoreError> {
+        self.write(|tx| deployments::deploy(tx, process, pinned, now_ms))
+    }
+
+    fn deployments(&self, process: Option<&str>) -> Result<Vec<Deployment>, StoreError> {
+        self.read(|conn| deployments::deployments(conn, process))
     }
 
     fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError> {

@@ -63,20 +63,26 @@ impl Head {
     }
 }
 
+/// Store blob `content` under `digest` unless the store has it.
+pub(super) fn put_blob(tx: &Connection, digest: &str, content: &[u8]) -> Result<(), StoreError> {
+    // Most starts pin blobs the store has (the same components): look before binding the bytes, which
+    // SQLite would copy (a component is megabytes) only to find the row there.
+    let known = tx
+        .prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")
+        .and_then(|mut s| s.exists([digest]))
+        .map_err(backend)?;
+    if !known {
+        tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![digest, content]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 /// Store each blob once per digest, and pin instance `id` to it (the instance row must exist).
 fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), StoreError> {
     for (digest, content) in blobs {
-        // Most starts pin blobs the store has (the same components): look before binding the bytes, which
-        // SQLite would copy (a component is megabytes) only to find the row there.
-        let known = tx
-            .prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")
-            .and_then(|mut s| s.exists([digest]))
-            .map_err(backend)?;
-        if !known {
-            tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![digest, content]))
-                .map_err(backend)?;
-        }
+        put_blob(tx, digest, content)?;
         tx.prepare_cached("INSERT INTO pins (instance, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
             .and_then(|mut s| s.execute(params![id, digest]))
             .map_err(backend)?;
@@ -381,12 +387,15 @@ fn delete_rows(tx: &Transaction<'_>, id: &str, now_ms: u64) -> Result<(), StoreE
     Ok(())
 }
 
-/// Delete every blob no instance is pinned to: those of deleted instances, and those an upgrade left
-/// behind (a rebound instance is pinned to its new version only); how many went.
+/// Delete every blob neither an instance nor a deployment is pinned to: those of deleted instances, and
+/// those an upgrade left behind (a rebound instance is pinned to its new version only); how many went.
 fn sweep_blobs(tx: &Transaction<'_>) -> Result<usize, StoreError> {
-    tx.prepare_cached("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM pins WHERE pins.digest = blobs.digest)")
-        .and_then(|mut s| s.execute([]))
-        .map_err(backend)
+    tx.prepare_cached(
+        "DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM pins WHERE pins.digest = blobs.digest) \
+         AND NOT EXISTS (SELECT 1 FROM deployment_pins d WHERE d.digest = blobs.digest)",
+    )
+    .and_then(|mut s| s.execute([]))
+    .map_err(backend)
 }
 
 pub fn prune(tx: &Transaction<'_>, ended_before_ms: u64, now_ms: u64, limit: usize) -> Result<Pruned, StoreError> {
