@@ -82,7 +82,7 @@ impl Inner {
             .instances
             .values()
             .flat_map(|e| pins(&e.info))
-            .chain(deployed.flat_map(|d| deployment_pins(d)))
+            .chain(deployed.flat_map(deployment_pins))
             .collect();
         let before = self.blobs.len();
         self.blobs.retain(|digest, _| pinned.contains(digest.as_str()));
