@@ -1,5 +1,5 @@
 //! The `weft` command line: `validate`, `run`, `status`, `list`, `send`, `resume`, `cancel`, `history`,
-//! `redeliver`, `delete`, `prune`, `schema`, `describe`, `graph`.
+//! `serve`, `deploy`, `deployments`, `redeliver`, `delete`, `prune`, `schema`, `describe`, `graph`.
 //!
 //! Exit codes: 0 for a valid definition or a run that completed, stopped, waits or was cancelled; 1 for a
 //! run that failed (or a store that failed along the way); 2 for bad input (definition, component, event
@@ -7,6 +7,7 @@
 //! that is not a usable store).
 
 mod deliveries;
+mod deploy;
 mod describe;
 mod graph;
 mod instances;
@@ -67,6 +68,11 @@ enum Command {
     /// Serve processes over HTTP: start instances and deliver events from CloudEvents, drive them, fire
     /// their timers on time.
     Serve(serve::ServeArgs),
+    /// Deploy process definitions with their components into the store, as the latest version of each
+    /// process: `weft serve` starts new instances on it; instances already started keep their version.
+    Deploy(deploy::DeployArgs),
+    /// List the process versions deployed in the store, oldest first.
+    Deployments(deploy::DeploymentsArgs),
     /// Offer the events a webhook refused for good (dead letters, listed by `weft status`) to it again.
     Redeliver(instances::InstanceArgs),
     /// Delete an ended process instance with its history, outbox and the blobs no other instance needs.
@@ -121,6 +127,8 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => instances::instance(instances::Action::Cancel, args),
         Command::History(args) => instances::history(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Deploy(args) => deploy::deploy(args),
+        Command::Deployments(args) => deploy::deployments(args),
         Command::Redeliver(args) => instances::instance(instances::Action::Redeliver, args),
         Command::Delete(args) => retention::delete(args),
         Command::Prune(args) => retention::prune(args),

@@ -16,8 +16,8 @@ use crate::serve::{ServeConfig, serve as run_server};
 /// Arguments of `weft serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The process definitions (YAML) whose instances events may start.
-    #[arg(required = true)]
+    /// Process definitions (YAML) to deploy first (a version already the latest is not deployed again);
+    /// the server starts instances of the latest deployment of every process in the store.
     definitions: Vec<PathBuf>,
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
@@ -74,10 +74,10 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     // The server lives as long as the process: its runtime and clock are never dropped.
     let runtime = Box::leak(Box::new(args.cache.runtime()?));
-    let registry = Registry::load(runtime, &args.definitions).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let driver = Driver::new(store, runtime, Box::leak(clock))
         .with_lease(args.store.lease())
         .with_group_commit(args.group_commit);
+    let registry = Registry::open(&driver, &args.definitions).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     run_server(driver, registry, config).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod deploy;
 pub mod group;
 pub mod lease;
 mod pinned;
@@ -161,10 +162,8 @@ pub enum DurableError {
         /// What does not fit.
         why: String,
     },
-    /// The run cannot be rebound to the new files.
-    #[error(
-        "process instance \"{instance}\" cannot be upgraded to the files as they are now: {changes}; it stays on the version it started with"
-    )]
+    /// The run cannot be rebound to the new version.
+    #[error("process instance \"{instance}\" cannot be upgraded: {changes}; it stays on the version it is pinned to")]
     Incompatible {
         /// Instance id.
         instance: String,
@@ -217,6 +216,11 @@ impl<'a> Driver<'a> {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The runtime that loads and runs components.
+    pub fn runtime(&self) -> &Runtime {
+        self.runtime
     }
 
     /// Its lease keeper.
@@ -561,39 +565,48 @@ impl<'a> Driver<'a> {
     }
 
     /// Rebind the held instance to the definition file it was started from as that file (and its
-    /// components) are now, after re-running a superstep left in flight, committing the carried-over state
-    /// (see [`crate::runner::rebind`]). Everything is checked before anything is committed.
+    /// components) are now: [`Driver::upgrade_to`] the process loaded from it.
+    ///
+    /// Errors: as [`Driver::upgrade_to`]; [`DurableError::Incompatible`] saying that the files do not load.
+    pub fn upgrade<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+        let file = instance.info.definition_file.clone();
+        let new = self.runtime.load_process(Path::new(&file)).map_err(|e| DurableError::Incompatible {
+            instance: instance.info.id.clone(),
+            changes: format!("the files do not load: {e}"),
+        })?;
+        self.upgrade_to(instance, relay, Arc::new(new), &file)
+    }
+
+    /// Rebind the held instance to `new` (loaded from `file`), after re-running a superstep left in
+    /// flight, committing the carried-over state (see [`crate::runner::rebind`]). Everything is checked
+    /// before anything is committed.
     ///
     /// Errors: as [`Driver::drive`]; [`DurableError::Incompatible`] listing every change the run cannot
-    /// survive, or saying that the files do not load (nothing changes).
-    pub fn upgrade<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
+    /// survive (nothing changes).
+    pub fn upgrade_to<W: Write>(
+        &self,
+        instance: &mut Instance,
+        relay: &mut Relay<W>,
+        new: Arc<Process>,
+        file: &str,
+    ) -> Result<(), DurableError> {
         self.relay_unacked(instance, relay)?;
         self.settle(instance, relay)?;
         let id = instance.info.id.clone();
-        let file = Path::new(&instance.info.definition_file);
         let incompatible = |changes: String| DurableError::Incompatible { instance: id.clone(), changes };
-        let new = self.runtime.load_process(file).map_err(|e| incompatible(format!("the files do not load: {e}")))?;
-        let new = Arc::new(new);
         let old = instance.run.process().clone();
         let state = crate::runner::rebind::rebind(instance.run.state(), &old, &new)
             .map_err(|changes| incompatible(changes.join("; ")))?;
         let mut run = Run::resume(new.clone(), state).map_err(incompatible)?;
         run.record_history(self.history);
-        let components: Vec<(String, String)> = new.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
+        let version = Version::of(&new);
         let history = [HistoryEntry {
             superstep: run.state().superstep,
-            record: HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: components.clone() },
+            record: HistoryRecord::Rebound {
+                definition_digest: new.digest.clone(),
+                components: version.components.clone(),
+            },
         }];
-        let layout = PinnedLayout::of(&new);
-        let pinned = Pinned {
-            definition_file: &instance.info.definition_file,
-            version: &new.loaded.definition.version,
-            definition_digest: &new.digest,
-            definition: new.text.as_bytes(),
-            components: &components,
-            layout_digest: &layout.digest,
-            blobs: layout.blobs(&new),
-        };
         let acks = relay.take_acks();
         let commit = Commit {
             id: &id,
@@ -607,14 +620,42 @@ impl<'a> Driver<'a> {
                 now_ms: self.clock.now_ms(),
             },
         };
-        let committed = self.store.repin(&pinned, &commit)?;
+        let committed = self.store.repin(&version.pinned(&new, file), &commit)?;
         (instance.revision, instance.inbox_len) = (committed.revision, committed.inbox_len);
         instance.run = run;
+        instance.info.definition_file = file.into();
+        instance.info.version.clone_from(&new.loaded.definition.version);
         instance.info.definition_digest.clone_from(&new.digest);
-        instance.info.components = components;
-        instance.info.layout_digest = Some(layout.digest);
+        instance.info.components = version.components;
+        instance.info.layout_digest = Some(version.layout.digest);
         relay.resink(&new, self.store.clone(), &id);
         Ok(())
+    }
+}
+
+/// What pins a version of a process: its layout and its components' digests.
+struct Version {
+    layout: PinnedLayout,
+    components: Vec<(String, String)>,
+}
+
+impl Version {
+    fn of(process: &Process) -> Self {
+        let components = process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
+        Version { layout: PinnedLayout::of(process), components }
+    }
+
+    /// The store's record of `process` (of which this is the version) pinned, loaded from `file`.
+    fn pinned<'a>(&'a self, process: &'a Process, file: &'a str) -> Pinned<'a> {
+        Pinned {
+            definition_file: file,
+            version: &process.loaded.definition.version,
+            definition_digest: &process.digest,
+            definition: process.text.as_bytes(),
+            components: &self.components,
+            layout_digest: &self.layout.digest,
+            blobs: self.layout.blobs(process),
+        }
     }
 }
 

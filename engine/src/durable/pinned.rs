@@ -15,7 +15,7 @@ use crate::store::{InstanceInfo, Store, StoreError};
 /// What names a pinned version exactly: the definition's file and digest, each step's component digest,
 /// and the layout's digest (its resolved configuration). Blobs are content-addressed, so equal keys load
 /// equal processes.
-type Key = (String, String, Vec<(String, String)>, Option<String>);
+pub(super) type Key = (String, String, Vec<(String, String)>, Option<String>);
 
 /// The pinned processes a driver loaded, by [`Key`]: one entry per version its instances are pinned to,
 /// kept as long as the driver (the runtime keeps their compiled components as long anyway).
@@ -25,11 +25,11 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    fn get(&self, key: &Key) -> Option<Arc<Process>> {
+    pub(super) fn get(&self, key: &Key) -> Option<Arc<Process>> {
         self.by_key.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
-    fn insert(&self, key: Key, process: Arc<Process>) {
+    pub(super) fn insert(&self, key: Key, process: Arc<Process>) {
         self.by_key.lock().unwrap_or_else(|e| e.into_inner()).insert(key, process);
     }
 }
@@ -41,10 +41,7 @@ impl Driver<'_> {
     /// ([`StoreError::Damaged`]).
     pub fn layout(store: &dyn Store, info: &InstanceInfo) -> Result<Option<Layout>, StoreError> {
         let Some(digest) = &info.layout_digest else { return Ok(None) };
-        let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
-        Layout::from_json(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Damaged(format!("the layout of \"{}\" cannot be read: {e}", info.id)))
+        layout_blob(store, digest, &format!("\"{}\"", info.id)).map(Some)
     }
 
     /// The process instance `info` is pinned to, with the configuration its layout pinned: loaded from the
@@ -58,23 +55,29 @@ impl Driver<'_> {
             info.components.clone(),
             info.layout_digest.clone(),
         );
+        self.pinned_by(key, &format!("\"{}\"", info.id))
+    }
+
+    /// The process pinned by `key` (of `what`, for messages), loaded once per driver.
+    pub(super) fn pinned_by(&self, key: Key, what: &str) -> Result<Arc<Process>, DurableError> {
         if let Some(process) = self.pinned.get(&key) {
             return Ok(process);
         }
-        let process = Arc::new(self.load_pinned(info)?);
+        let process = Arc::new(self.load_pinned(&key, what)?);
         self.pinned.insert(key, process.clone());
         Ok(process)
     }
 
-    /// [`Driver::pinned_process`], read from the store.
-    fn load_pinned(&self, info: &InstanceInfo) -> Result<Process, DurableError> {
-        let text = self.store.blob(&info.definition_digest)?.ok_or_else(|| missing_blob(&info.definition_digest))?;
+    /// [`Driver::pinned_by`], read from the store.
+    fn load_pinned(&self, key: &Key, what: &str) -> Result<Process, DurableError> {
+        let (file, definition_digest, pins, layout_digest) = key;
+        let text = self.store.blob(definition_digest)?.ok_or_else(|| missing_blob(definition_digest))?;
         let text = String::from_utf8(text)
-            .map_err(|_| StoreError::Damaged(format!("the definition of \"{}\" is not UTF-8", info.id)))?;
+            .map_err(|_| StoreError::Damaged(format!("the definition of {what} is not UTF-8")))?;
         // Steps that share a component share its blob: read each digest once.
         let mut by_digest: HashMap<&str, Arc<[u8]>> = HashMap::new();
         let mut components = HashMap::new();
-        for (step, digest) in &info.components {
+        for (step, digest) in pins {
             let bytes = match by_digest.get(digest.as_str()) {
                 Some(bytes) => bytes.clone(),
                 None => {
@@ -85,12 +88,25 @@ impl Driver<'_> {
             };
             components.insert(step.clone(), bytes);
         }
-        let config: Option<HashMap<String, BTreeMap<String, String>>> = Driver::layout(&*self.store, info)?
-            .map(|layout| layout.config().map(|(step, config)| (step.to_owned(), config.clone())).collect());
+        let config: Option<HashMap<String, BTreeMap<String, String>>> = match layout_digest {
+            Some(digest) => {
+                let layout = layout_blob(&*self.store, digest, what)?;
+                Some(layout.config().map(|(step, config)| (step.to_owned(), config.clone())).collect())
+            }
+            None => None,
+        };
         self.runtime
-            .load_pinned(Path::new(&info.definition_file), text, &|step| components.get(step).cloned(), config.as_ref())
+            .load_pinned(Path::new(file), text, &|step| components.get(step).cloned(), config.as_ref())
             .map_err(DurableError::Pinned)
     }
+}
+
+/// The layout stored as blob `digest` (of `what`, for messages).
+///
+/// Errors: the blob is missing or unreadable ([`StoreError::Damaged`]).
+fn layout_blob(store: &dyn Store, digest: &str, what: &str) -> Result<Layout, StoreError> {
+    let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
+    Layout::from_json(&bytes).map_err(|e| StoreError::Damaged(format!("the layout of {what} cannot be read: {e}")))
 }
 
 /// The error for a blob the store should hold and does not.

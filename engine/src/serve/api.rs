@@ -9,8 +9,8 @@
 //! | `POST /instances/{id}/events` | receives events into the inbox of instance `id` |
 //! | `GET /instances/{id}` | the instance's summary, as `weft status --json` prints it |
 //!
-//! and the routes of [`super::instances`] (list, history, cancel) and [`super::follow`] (`GET
-//! /instances/{id}/events`: its published events, live).
+//! and the routes of [`super::instances`] (list, history, cancel), [`super::resume`], [`super::deployments`]
+//! and [`super::follow`] (`GET /instances/{id}/events`: its published events, live).
 
 use std::sync::Arc;
 
@@ -50,6 +50,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/instances/{id}/history", get(super::instances::history))
         .route("/instances/{id}/events", get(super::follow::follow).post(deliver))
         .route("/instances/{id}/cancel", post(super::instances::cancel))
+        .route("/instances/{id}/resume", post(super::resume::resume))
+        .route("/processes", get(super::deployments::served))
+        .route("/processes/{name}/deployments", get(super::deployments::of_process))
+        .route("/deployments", post(super::deployments::deploy))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
@@ -151,7 +155,7 @@ pub(super) async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -
 pub(super) fn store_error(e: &StoreError) -> StatusCode {
     match e {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        StoreError::AlreadyExists(_) => StatusCode::CONFLICT,
+        StoreError::AlreadyExists(_) | StoreError::Held { .. } => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -161,9 +165,10 @@ pub(super) fn durable_error(e: &DurableError) -> StatusCode {
     match e {
         DurableError::Store(e) => store_error(e),
         DurableError::Input(_) => StatusCode::BAD_REQUEST,
-        DurableError::NotAwaited(_) | DurableError::Ended { .. } | DurableError::Ambiguous { .. } => {
-            StatusCode::CONFLICT
-        }
+        DurableError::NotAwaited(_)
+        | DurableError::Ended { .. }
+        | DurableError::Ambiguous { .. }
+        | DurableError::Incompatible { .. } => StatusCode::CONFLICT,
         DurableError::NotCorrelated { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -194,9 +199,13 @@ async fn start(
     blocking(move || {
         let Some(served) = shared.registry.get(&name) else {
             let names = shared.registry.names().join(", ");
-            return error(StatusCode::NOT_FOUND, format!("no process \"{name}\" is served; served: {names}"));
+            let message = match names.is_empty() {
+                true => format!("no process \"{name}\" is served: none is deployed (weft deploy, POST /deployments)"),
+                false => format!("no process \"{name}\" is served; served: {names}"),
+            };
+            return error(StatusCode::NOT_FOUND, message);
         };
-        let started = take(&shared.driver, served, events, named.as_deref());
+        let started = take(&shared.driver, &served, events, named.as_deref());
         let answer = results(started.into_iter(), batch);
         shared.signal.notify();
         answer
@@ -310,25 +319,27 @@ async fn deliver(
 }
 
 async fn status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    blocking(move || {
-        let store = shared.driver.store();
-        let summary = store.load(&id).and_then(|loaded| {
-            let dead = store.dead_letters(&id)?;
-            let layout = Driver::layout(&**store, &loaded.info)?;
-            Ok((loaded, dead, layout))
-        });
-        match summary {
-            Ok((loaded, dead, Some(layout))) => {
-                answer(StatusCode::OK, crate::cli::summary::summary(&layout, &loaded.state, &dead))
-            }
-            Ok((loaded, dead, None)) => match shared.driver.pinned_process(&loaded.info) {
-                Ok(process) => {
-                    answer(StatusCode::OK, crate::cli::summary::summary(&Layout::of(&process), &loaded.state, &dead))
-                }
-                Err(e) => error(durable_error(&e), e.to_string()),
-            },
-            Err(e) => error(store_error(&e), e.to_string()),
+    blocking(move || summary(&shared, &id)).await
+}
+
+/// `200` with the summary of instance `id`, as `weft status --json` prints it; `404` for an unknown one.
+pub(super) fn summary(shared: &Shared, id: &str) -> Response {
+    let store = shared.driver.store();
+    let summary = store.load(id).and_then(|loaded| {
+        let dead = store.dead_letters(id)?;
+        let layout = Driver::layout(&**store, &loaded.info)?;
+        Ok((loaded, dead, layout))
+    });
+    match summary {
+        Ok((loaded, dead, Some(layout))) => {
+            answer(StatusCode::OK, crate::cli::summary::summary(&layout, &loaded.state, &dead))
         }
-    })
-    .await
+        Ok((loaded, dead, None)) => match shared.driver.pinned_process(&loaded.info) {
+            Ok(process) => {
+                answer(StatusCode::OK, crate::cli::summary::summary(&Layout::of(&process), &loaded.state, &dead))
+            }
+            Err(e) => error(durable_error(&e), e.to_string()),
+        },
+        Err(e) => error(store_error(&e), e.to_string()),
+    }
 }

@@ -11,20 +11,23 @@
 //! # use weft_engine::store::{Store, sqlite::{Durability, SqliteStore}};
 //! let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeConfig::default())?));
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
-//! let registry = Registry::load(runtime, &["examples/support-ticket/process.yaml".into()])?;
+//! let driver = Driver::new(store, runtime, &SystemClock);
+//! let registry = Registry::open(&driver, &["examples/support-ticket/process.yaml".into()])?;
 //! let config =
 //!     ServeConfig { listen: "127.0.0.1:8080".parse()?, workers: 2, slice: 100, token: None, max_backlog: 10_000,
 //!                   request_timeout: std::time::Duration::from_secs(30) };
-//! weft_engine::serve::serve(Driver::new(store, runtime, &SystemClock), registry, config)?;
+//! weft_engine::serve::serve(driver, registry, config)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod api;
 pub mod backlog;
+pub mod deployments;
 pub mod follow;
 pub mod ingress;
 pub mod instances;
 pub mod registry;
+pub mod resume;
 pub mod scheduler;
 
 use std::net::SocketAddr;
@@ -81,6 +84,8 @@ pub struct Shared {
     pub signal: Signal,
     /// The backlog bound (backpressure).
     pub backlog: backlog::Backlog,
+    /// Supersteps an instance runs before it yields to the others.
+    pub slice: u64,
 }
 
 /// Serve until SIGINT or SIGTERM: then stop taking requests (503), finish the slices in flight, let go of
@@ -91,7 +96,7 @@ pub struct Shared {
 pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -> Result<(), String> {
     config.check()?;
     let backlog = backlog::Backlog::new(config.max_backlog);
-    let shared = Arc::new(Shared { driver, registry, signal: Signal::default(), backlog });
+    let shared = Arc::new(Shared { driver, registry, signal: Signal::default(), backlog, slice: config.slice });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -114,6 +119,7 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
     };
     std::thread::scope(|scope| {
         let scheduler = scope.spawn(|| scheduler::run(&shared.driver, &shared.signal, config.workers, config.slice));
+        scope.spawn(|| shared.registry.watch(&shared.driver, &|| shared.signal.stopping()));
         let stopping = shared.clone();
         let served = runtime.block_on(async move {
             axum::serve(listener, app)

@@ -1,64 +1,164 @@
-//! The processes a server starts instances of, by name: each definition loaded once (its components
-//! compiled and described once, through the one [`Runtime`]), shared by every instance it starts.
+//! The processes a server starts instances of, by name: the latest deployment of each process in the
+//! store (`weft deploy`, `POST /deployments`, or a definition named to `weft serve`, which is deployed
+//! when the server starts). Each version is loaded once (its components compiled and described once,
+//! through the one runtime) and shared by every instance started on it. New deployments are picked up
+//! while the server runs ([`Registry::refresh`]); instances already started keep their version.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use weft_definitions::DefinitionError;
+use crate::durable::Driver;
+use crate::load::Process;
+use crate::store::{Deployed, Deployment};
 
-use crate::load::{Process, Runtime};
+/// How often a server looks for new deployments in the store.
+pub const WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A process a server can start, and the file it came from.
+/// A process a server can start: its latest deployment, loaded.
 pub struct Served {
     /// The loaded process.
     pub process: Arc<Process>,
-    /// Its definition file.
+    /// The definition file it was deployed from.
     pub file: PathBuf,
+    /// The deployment.
+    pub deployment: Deployment,
 }
 
 /// The processes by name.
 #[derive(Default)]
 pub struct Registry {
-    by_name: HashMap<String, Served>,
+    by_name: RwLock<HashMap<String, Arc<Served>>>,
 }
 
 impl Registry {
-    /// Load each definition in `files` through `runtime`.
+    /// Deploy each definition in `files` (a version already the latest is not deployed again), then take the
+    /// latest deployment of every process in the store. Says on stderr what it deployed, and which
+    /// deployments this Weft cannot load (those processes are not served).
     ///
-    /// Errors: the first that does not load (with every problem it has), or two definitions of one process
-    /// name.
-    pub fn load(runtime: &Runtime, files: &[PathBuf]) -> Result<Registry, String> {
-        let mut registry = Registry::default();
+    /// Errors: the first file that does not load (with every problem it has); two files of one process
+    /// name; the store's.
+    pub fn open(driver: &Driver<'_>, files: &[PathBuf]) -> Result<Registry, String> {
+        let mut named: HashMap<String, &Path> = HashMap::new();
         for file in files {
-            let process = runtime.load_process(file).map_err(|e: DefinitionError| e.to_string())?;
-            let name = process.name().to_owned();
-            if let Some(other) = registry.by_name.get(&name) {
+            let process = driver.runtime().load_process(file).map_err(|e| e.to_string())?;
+            if let Some(other) = named.insert(process.name().to_owned(), file) {
                 return Err(format!(
-                    "{} and {} both define process \"{name}\"; serve one version of each process",
-                    other.file.display(),
-                    file.display()
+                    "{} and {} both define process \"{}\"; serve one version of each process",
+                    other.display(),
+                    file.display(),
+                    process.name()
                 ));
             }
-            registry.by_name.insert(name, Served { process: Arc::new(process), file: file.clone() });
+            let deployed = deploy(driver, Arc::new(process), file)?;
+            eprintln!("weft serve: {}", said(&deployed));
+        }
+        let registry = Registry::default();
+        for failed in registry.refresh(driver)? {
+            eprintln!("weft serve: warning: {failed}");
         }
         Ok(registry)
     }
 
+    /// Take the latest deployment of each process in the store where it is newer than the one served:
+    /// what could not be loaded, one message each (the version served before stays).
+    ///
+    /// Errors: the store's.
+    pub fn refresh(&self, driver: &Driver<'_>) -> Result<Vec<String>, String> {
+        let latest = driver.latest_deployments().map_err(|e| e.to_string())?;
+        let mut failed = Vec::new();
+        for deployment in latest {
+            let served = self.get(&deployment.process).map(|s| s.deployment.number);
+            if served == Some(deployment.number) {
+                continue;
+            }
+            match driver.deployed(&deployment) {
+                Ok(process) => self.put(process, deployment),
+                Err(e) => failed.push(format!(
+                    "deployment {} of \"{}\" ({}) cannot be served: {e}",
+                    deployment.number, deployment.process, deployment.definition_file
+                )),
+            }
+        }
+        Ok(failed)
+    }
+
+    /// [`Registry::refresh`] every [`WATCH`] until `stopping` says so, logging each deployment that cannot
+    /// be served once.
+    pub fn watch(&self, driver: &Driver<'_>, stopping: &dyn Fn() -> bool) {
+        let mut said = std::collections::HashSet::new();
+        let step = std::time::Duration::from_millis(50);
+        let mut waited = std::time::Duration::ZERO;
+        while !stopping() {
+            std::thread::sleep(step);
+            waited += step;
+            if waited < WATCH {
+                continue;
+            }
+            waited = std::time::Duration::ZERO;
+            match self.refresh(driver) {
+                Ok(failed) => {
+                    for failed in failed {
+                        if said.insert(failed.clone()) {
+                            tracing::warn!("{failed}");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("cannot read the deployments (trying again): {e}"),
+            }
+        }
+    }
+
+    /// Serve `process`, deployed as `deployment`, as its process's latest (unless a later one is served).
+    pub fn put(&self, process: Arc<Process>, deployment: Deployment) {
+        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        if by_name.get(&deployment.process).is_some_and(|s| s.deployment.number > deployment.number) {
+            return;
+        }
+        let file = PathBuf::from(&deployment.definition_file);
+        by_name.insert(deployment.process.clone(), Arc::new(Served { process, file, deployment }));
+    }
+
     /// The process named `name`.
-    pub fn get(&self, name: &str) -> Option<&Served> {
-        self.by_name.get(name)
+    pub fn get(&self, name: &str) -> Option<Arc<Served>> {
+        self.by_name.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    /// What is served, by name.
+    pub fn all(&self) -> Vec<Arc<Served>> {
+        let mut all: Vec<Arc<Served>> =
+            self.by_name.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        all.sort_unstable_by(|a, b| a.deployment.process.cmp(&b.deployment.process));
+        all
     }
 
     /// The names served, sorted.
-    pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
+    pub fn names(&self) -> Vec<String> {
+        self.all().iter().map(|s| s.deployment.process.clone()).collect()
     }
+}
 
-    /// The file of process `name`, for messages.
-    pub fn file(&self, name: &str) -> Option<&Path> {
-        self.by_name.get(name).map(|s| s.file.as_path())
+/// Deploy `process`, loaded from `file`, through `driver`.
+///
+/// Errors: the store's.
+pub fn deploy(driver: &Driver<'_>, process: Arc<Process>, file: &Path) -> Result<Deployed, String> {
+    driver.deploy(process, file).map_err(|e| format!("cannot deploy {}: {e}", file.display()))
+}
+
+/// One line saying what a deployment did: `process "NAME" VERSION: deployment N (FILE)`, or that it
+/// already was the latest.
+pub fn said(deployed: &Deployed) -> String {
+    let d = deployed.deployment();
+    let what = format!("process \"{}\" {} from {}", d.process, d.version, d.definition_file);
+    match deployed {
+        Deployed::New(_) => format!("{what}: deployment {}", d.number),
+        Deployed::Unchanged(_) => format!("{what}: already the latest deployment ({})", d.number),
     }
+}
+
+/// The JSON of a deployment, with whether it is `new` (`weft deploy --json`, and `POST /deployments`).
+pub fn deployed_json(deployed: &Deployed) -> serde_json::Value {
+    let mut value = serde_json::json!(deployed.deployment());
+    value["new"] = serde_json::json!(matches!(deployed, Deployed::New(_)));
+    value
 }

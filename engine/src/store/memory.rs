@@ -78,12 +78,8 @@ impl Inner {
         self.instances.remove(id);
         self.received.retain(|_, (instance, _)| instance != id);
         let deployed = self.deployments.values().flatten();
-        let pinned: std::collections::HashSet<&str> = self
-            .instances
-            .values()
-            .flat_map(|e| pins(&e.info))
-            .chain(deployed.flat_map(deployment_pins))
-            .collect();
+        let pinned: std::collections::HashSet<&str> =
+            self.instances.values().flat_map(|e| pins(&e.info)).chain(deployed.flat_map(deployment_pins)).collect();
         let before = self.blobs.len();
         self.blobs.retain(|digest, _| pinned.contains(digest.as_str()));
         before - self.blobs.len()

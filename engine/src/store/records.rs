@@ -317,7 +317,6 @@ pub struct Pruned {
 /// A deployed version of a process ([`Store::deploy`](super::Store::deploy)): what new instances of the
 /// process started by `weft serve` are pinned to, as long as it is the process's latest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// Process name.
     pub process: String,
@@ -343,6 +342,13 @@ impl Deployment {
         self.definition_digest == pinned.definition_digest
             && self.components == pinned.components
             && self.layout_digest == pinned.layout_digest
+    }
+
+    /// Whether instance `info` is pinned to this deployment's version.
+    pub fn pins_instance(&self, info: &InstanceInfo) -> bool {
+        self.definition_digest == info.definition_digest
+            && self.components == info.components
+            && info.layout_digest.as_deref() == Some(self.layout_digest.as_str())
     }
 
     /// What an instance pinned to this deployment records of it, as [`InstanceInfo`] fields: `(file,

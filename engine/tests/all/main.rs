@@ -8,6 +8,7 @@ mod capabilities;
 mod cli;
 mod crash;
 mod crash_time;
+mod deploy;
 mod durable;
 mod inbox;
 mod inspection;

@@ -23,7 +23,7 @@ pub struct Server {
 /// How to start a server: the definition, the store, the address and extra environment.
 #[derive(Clone)]
 pub struct Launch {
-    /// The definition file served.
+    /// The definition file deployed and served (none when empty: the store's deployments are served).
     pub file: String,
     /// The store.
     pub store: PathBuf,
@@ -54,15 +54,27 @@ impl Launch {
     /// Start it.
     pub fn start(&self) -> Server {
         let workers = self.workers.to_string();
-        let mut args = vec!["serve", &self.file, "--listen", &self.listen, "--workers", &workers];
+        let mut args = vec!["serve", "--listen", &self.listen, "--workers", &workers];
+        if !self.file.is_empty() {
+            args.push(&self.file);
+        }
         args.extend(self.extra.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut child =
             command(&self.store, &args, &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("weft serve: listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
+        // What it deployed comes first, then the address.
+        let mut said = String::new();
+        let base = loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                panic!("the server stopped before it listened: {said}");
+            }
+            match line.trim().strip_prefix("weft serve: listening on ") {
+                Some(base) => break base.to_owned(),
+                None => said.push_str(&line),
+            }
+        };
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         let mut out = child.stdout.take().unwrap();
         let stdout = std::thread::spawn(move || {

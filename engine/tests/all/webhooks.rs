@@ -11,13 +11,13 @@ use crate::service::{Reply, Service};
 use crate::{command, root, text, wait_for, weft_in};
 
 /// A webhook receiver that answers 503 to its first `failures` requests, then 200.
-fn receiver(port: u16, failures: usize) -> Service {
+pub fn receiver(port: u16, failures: usize) -> Service {
     Service::start(port, move |i, _| Reply::status(if i < failures { 503 } else { 200 }))
 }
 
 /// A counter that loops 5 rounds; each `Again` (data 1 to 4) also goes to the topic `Ticks`, whose sink
 /// is the webhook at `url` (`extra` adds keys to it).
-fn ticks_process(dir: &std::path::Path, url: &str, extra: &str) -> String {
+pub fn ticks_process(dir: &std::path::Path, url: &str, extra: &str) -> String {
     let yaml = format!(
         "name: ticks\nversion: 1.0.0\nsteps:\n  - id: counter\n    component: '{}/counter.wasm'\n    \
          state: {{ count: 0, limit: 5 }}\ninputs:\n  - event: Start\n    to: [{{ step: counter }}]\nedges:\n  \

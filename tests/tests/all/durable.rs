@@ -169,7 +169,7 @@ fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why()
         refused.contains("step \"repeat\": kernel function \"repeat\" is gone, and a message is on its way to it"),
         "{refused}"
     );
-    assert!(refused.contains("it stays on the version it started with"), "{refused}");
+    assert!(refused.contains("it stays on the version it is pinned to"), "{refused}");
     let loaded = store.load("up").unwrap();
     assert_eq!(loaded.info.revision, revision + 1, "only the superstep in flight was committed, not the rebinding");
 
