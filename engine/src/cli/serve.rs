@@ -22,7 +22,7 @@ pub struct ServeArgs {
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Worker threads driving instances (default: 16 per core: a worker mostly waits for its commit, and
+    /// Worker threads driving instances (default: 64 per core: a worker mostly waits for its commit, and
     /// the commits of workers that wait together are written in one transaction).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -59,7 +59,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         None => std::env::var("WEFT_TOKEN").ok().filter(|t| !t.is_empty()),
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = args.workers.unwrap_or(16 * cores);
+    let workers = args.workers.unwrap_or(64 * cores);
     let config = ServeConfig {
         listen: args.listen,
         workers,
@@ -71,7 +71,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     // Refused before anything is loaded.
     config.check().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let store = args.store.open()?;
+    let store = args.store.open_serving()?;
     // The server lives as long as the process: its runtime and clock are never dropped.
     let runtime = Box::leak(Box::new(args.cache.runtime()?));
     let driver = Driver::new(store, runtime, Box::leak(clock))

@@ -55,6 +55,18 @@ impl StoreArgs {
 
     /// Open the store.
     pub fn open(&self) -> Result<Arc<dyn Store>, ExitCode> {
+        Ok(self.open_sqlite()?)
+    }
+
+    /// Open the store for a server: its write-ahead log checkpointed on a thread of its own
+    /// ([`SqliteStore::checkpoint_in_background`]).
+    pub fn open_serving(&self) -> Result<Arc<dyn Store>, ExitCode> {
+        let store = self.open_sqlite()?;
+        store.checkpoint_in_background().map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
+        Ok(store)
+    }
+
+    fn open_sqlite(&self) -> Result<Arc<SqliteStore>, ExitCode> {
         let durability = if self.fast_commits { Durability::Normal } else { Durability::Full };
         let store = SqliteStore::open(&self.path()?, durability).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
         Ok(Arc::new(store))

@@ -5,13 +5,13 @@
 //!
 //! The scheme is the classic leader/follower one of databases' write-ahead logs: a driver thread that
 //! commits queues its commit; if no batch is being written it becomes the leader, takes everything
-//! queued, writes it and hands each thread its result; threads that queued meanwhile wait, and the next
-//! of them to wake leads the next batch. With one thread it is a plain commit; with many, the batch grows
+//! queued, writes it and hands each thread its result, waking each alone; threads that queued meanwhile
+//! wait, and the oldest of them is woken to lead the next batch. With one thread it is a plain commit; with many, the batch grows
 //! with the time an fsync takes, which is what lets a server go past one fsync per superstep.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use crate::runner::{HistoryEntry, RunState};
 use crate::store::{Checkpoint, Commit, Committed, Lease, OutboxEvent, Store, StoreError, Write, Written};
@@ -35,6 +35,8 @@ pub struct OwnedCommit {
     pub acks: Vec<(String, u64)>,
     /// The driver's logical clock, ms since the Unix epoch.
     pub now_ms: u64,
+    /// The state and history encoded ahead, if they were.
+    pub encoded: Option<crate::store::Encoded>,
 }
 
 impl OwnedCommit {
@@ -50,6 +52,7 @@ impl OwnedCommit {
                 outbox: &self.outbox,
                 acks: &self.acks,
                 now_ms: self.now_ms,
+                encoded: self.encoded.as_ref(),
             },
         }
     }
@@ -81,24 +84,55 @@ impl OwnedWrite {
     }
 }
 
-/// What waits to be written, and what was.
+/// What a thread that queued a write is told, through its own [`Waiter`].
+enum Told {
+    /// Nothing yet: keep waiting.
+    Wait,
+    /// Lead: write the next batch.
+    Lead,
+    /// Written: the result, and the write given back.
+    Done(Result<Written, StoreError>, OwnedWrite),
+}
+
+/// A thread waiting for its write: woken alone (never all waiters at once, which would wake every thread
+/// to find, for most, that its write is not written yet).
+struct Waiter {
+    thread: std::thread::Thread,
+    told: Mutex<Told>,
+}
+
+impl Waiter {
+    fn tell(&self, told: Told) {
+        *self.told.lock().unwrap_or_else(|e| e.into_inner()) = told;
+        self.thread.unpark();
+    }
+
+    /// Wait until told to lead or that the write is done.
+    fn wait(&self) -> Told {
+        loop {
+            let told = std::mem::replace(&mut *self.told.lock().unwrap_or_else(|e| e.into_inner()), Told::Wait);
+            if !matches!(told, Told::Wait) {
+                return told;
+            }
+            // An unpark that came before this park makes it return at once; a spurious return loops.
+            std::thread::park();
+        }
+    }
+}
+
+/// What waits to be written.
 #[derive(Default)]
 struct Queue {
-    /// Writes not yet taken by a leader, with their tickets.
-    pending: Vec<(u64, OwnedWrite)>,
-    /// Results not yet collected, by ticket, with the write given back.
-    done: HashMap<u64, (Result<Written, StoreError>, OwnedWrite)>,
-    /// Whether a leader is writing a batch.
-    writing: bool,
-    /// The next ticket.
-    next: u64,
+    /// Writes not yet taken by a leader, with who waits for each, oldest first.
+    pending: VecDeque<(Arc<Waiter>, OwnedWrite)>,
+    /// Whether a thread leads (writes batches).
+    leading: bool,
 }
 
 /// Batches the writes of concurrent threads into [`Store::write_many`] calls.
 pub struct GroupCommit {
     store: Arc<dyn Store>,
     queue: Mutex<Queue>,
-    written: Condvar,
     /// The most commits one batch takes.
     max_batch: usize,
     batches: AtomicU64,
@@ -120,7 +154,6 @@ impl GroupCommit {
         GroupCommit {
             store,
             queue: Mutex::default(),
-            written: Condvar::new(),
             max_batch: max_batch.max(1),
             batches: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -179,23 +212,31 @@ impl GroupCommit {
     /// Write `write` with whatever other threads write at about the same time: its result, and the write
     /// given back.
     pub fn write(&self, write: OwnedWrite) -> (Result<Written, StoreError>, OwnedWrite) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let ticket = queue.next;
-        queue.next += 1;
-        queue.pending.push((ticket, write));
+        let me = Arc::new(Waiter { thread: std::thread::current(), told: Mutex::new(Told::Wait) });
+        let lead = {
+            let mut queue = self.lock();
+            queue.pending.push_back((me.clone(), write));
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if !lead && let Told::Done(result, write) = me.wait() {
+            return (result, write);
+        }
+        self.lead(&me)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lead: write batches of what is queued until `me`'s write is written, then hand the lead to the
+    /// oldest thread still waiting, if any. `me`'s result, and its write given back.
+    fn lead(&self, me: &Arc<Waiter>) -> (Result<Written, StoreError>, OwnedWrite) {
         loop {
-            if let Some(done) = queue.done.remove(&ticket) {
-                return done;
-            }
-            if queue.writing {
-                queue = self.written.wait(queue).unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            // Lead: write what is queued (this thread's commit among it, unless an earlier leader took it).
-            queue.writing = true;
-            let take = queue.pending.len().min(self.max_batch);
-            let batch: Vec<(u64, OwnedWrite)> = queue.pending.drain(..take).collect();
-            drop(queue);
+            let batch: Vec<(Arc<Waiter>, OwnedWrite)> = {
+                let mut queue = self.lock();
+                let take = queue.pending.len().min(self.max_batch);
+                queue.pending.drain(..take).collect()
+            };
             let writes: Vec<Write<'_>> = batch.iter().map(|(_, w)| w.write()).collect();
             // A panic in the store must not leave the others waiting for a leader that is gone.
             let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.store.write_many(&writes)))
@@ -203,14 +244,28 @@ impl GroupCommit {
             drop(writes);
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.commits.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let mut results = results.into_iter();
-            for (ticket, write) in batch {
-                let result = results.next().unwrap_or_else(|| Err(unexpected()));
-                queue.done.insert(ticket, (result, write));
+            let mine_in_batch = batch.iter().any(|(waiter, _)| Arc::ptr_eq(waiter, me));
+            if mine_in_batch {
+                // The next batch starts before this one's threads are woken.
+                let mut queue = self.lock();
+                match queue.pending.front() {
+                    Some((next, _)) => next.tell(Told::Lead),
+                    None => queue.leading = false,
+                }
             }
-            queue.writing = false;
-            self.written.notify_all();
+            let mut mine = None;
+            let mut results = results.into_iter();
+            for (waiter, write) in batch {
+                let result = results.next().unwrap_or_else(|| Err(unexpected()));
+                if Arc::ptr_eq(&waiter, me) {
+                    mine = Some((result, write));
+                } else {
+                    waiter.tell(Told::Done(result, write));
+                }
+            }
+            if let Some(mine) = mine {
+                return mine;
+            }
         }
     }
 }

@@ -530,7 +530,10 @@ impl<'a> Driver<'a> {
         let acks = relay.take_acks();
         let (committed, outbox) = match &self.group {
             Some(group) => {
+                // Encoded here, on this worker's thread, not by the one writing the batch.
+                let encoded = crate::store::Encoded::of(instance.run.state(), &effects.history)?;
                 let owned = group::OwnedCommit {
+                    encoded: Some(encoded),
                     id: instance.info.id.clone(),
                     lease: instance.hold.lease().clone(),
                     expected_revision: instance.revision,
@@ -554,6 +557,7 @@ impl<'a> Driver<'a> {
                         outbox: &outbox,
                         acks: &acks,
                         now_ms: now,
+                        encoded: None,
                     },
                 };
                 (self.store.commit(&commit)?, outbox)
@@ -618,6 +622,7 @@ impl<'a> Driver<'a> {
                 outbox: &[],
                 acks: &acks,
                 now_ms: self.clock.now_ms(),
+                encoded: None,
             },
         };
         let committed = self.store.repin(&version.pinned(&new, file), &commit)?;

@@ -67,6 +67,7 @@ impl OwnedNew {
                 outbox: &self.outbox,
                 acks: &[],
                 now_ms: now,
+                encoded: None,
             },
         }
     }

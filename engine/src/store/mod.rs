@@ -34,8 +34,9 @@ pub mod sqlite;
 pub mod tenure;
 
 pub use records::{
-    Appended, Checkpoint, Commit, Committed, DeadLetter, Deployed, Deployment, Holder, Inbound, InboxEvent, InboxKind,
-    InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Write, Written,
+    Appended, Checkpoint, Commit, Committed, DeadLetter, Deployed, Deployment, Encoded, Holder, Inbound, InboxEvent,
+    InboxKind, InstanceInfo, Lease, ListCursor, ListFilter, Loaded, NewInstance, OutboxEvent, Pinned, Pruned, Write,
+    Written,
 };
 
 use crate::runner::HistoryEntry;

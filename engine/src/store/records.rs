@@ -228,6 +228,32 @@ pub struct Checkpoint<'a> {
     pub acks: &'a [(String, u64)],
     /// The driver's logical clock, ms since the Unix epoch.
     pub now_ms: u64,
+    /// The state and history already encoded as a store writes them (by the thread that made them, so that
+    /// the writer of a batch of commits does not encode them all itself); encoded by the store when none.
+    pub encoded: Option<&'a Encoded>,
+}
+
+/// A checkpoint's run state and history records as JSON text, the form a store keeps them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The run state.
+    pub state: String,
+    /// The history records (a JSON array), none when there are none.
+    pub history: Option<String>,
+}
+
+impl Encoded {
+    /// `state` and `history` encoded.
+    ///
+    /// Errors: [`StoreError::Backend`] when one cannot be encoded (a bug: both are plain data).
+    pub fn of(state: &RunState, history: &[HistoryEntry]) -> Result<Encoded, super::StoreError> {
+        let failed = |e: serde_json::Error| super::StoreError::Backend(format!("cannot write the checkpoint: {e}"));
+        let history = match history {
+            [] => None,
+            records => Some(serde_json::to_string(records).map_err(failed)?),
+        };
+        Ok(Encoded { state: serde_json::to_string(state).map_err(failed)?, history })
+    }
 }
 
 /// A checkpoint of one instance, fenced: committed only while `lease` holds and the revision is still

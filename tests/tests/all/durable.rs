@@ -140,7 +140,14 @@ fn a_live_holder_keeps_an_instance_and_one_that_stops_renewing_is_taken_over_and
         id: "h",
         lease: &lease,
         expected_revision: revision,
-        checkpoint: weft_engine::store::Checkpoint { state: &state, history: &[], outbox: &[], acks: &[], now_ms: 0 },
+        checkpoint: weft_engine::store::Checkpoint {
+            state: &state,
+            history: &[],
+            outbox: &[],
+            acks: &[],
+            now_ms: 0,
+            encoded: None,
+        },
     };
     assert!(matches!(fx.store.commit(&stale), Err(StoreError::LeaseLost(_))));
 }

@@ -9,8 +9,8 @@ use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status, Timer};
 use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
 use weft_engine::store::{
-    Appended, Checkpoint, Commit, Committed, Deployed, Inbound, InboxKind, InstanceInfo, Lease, ListCursor, ListFilter,
-    NewInstance, OutboxEvent, Pinned, Store, StoreError, each_history,
+    Appended, Checkpoint, Commit, Committed, Deployed, Encoded, Inbound, InboxKind, InstanceInfo, Lease, ListCursor,
+    ListFilter, NewInstance, OutboxEvent, Pinned, Store, StoreError, each_history,
 };
 use weft_tests::{TEST_TIME_MS, process};
 
@@ -45,7 +45,7 @@ fn state(id: &str) -> RunState {
 }
 
 fn checkpoint<'a>(state: &'a RunState, history: &'a [HistoryEntry], outbox: &'a [OutboxEvent]) -> Checkpoint<'a> {
-    Checkpoint { state, history, outbox, acks: &[], now_ms: TEST_TIME_MS }
+    Checkpoint { state, history, outbox, acks: &[], now_ms: TEST_TIME_MS, encoded: None }
 }
 
 fn status_entry(superstep: u64, status: Status) -> HistoryEntry {
@@ -779,15 +779,21 @@ fn group_commit_batches_the_commits_of_threads_each_fenced_on_its_own() {
             scope.spawn(move || {
                 let id = format!("g{t}");
                 for revision in 1..=COMMITS {
-                    let owned = |lease: Lease, expected_revision| OwnedCommit {
-                        id: id.clone(),
-                        lease,
-                        expected_revision,
-                        state: state(&id),
-                        history: vec![status_entry(revision, Status::Running)],
-                        outbox: vec![event(&id, revision, None)],
-                        acks: vec![],
-                        now_ms: NOW,
+                    // Encoded ahead, as a driver does: what is read back is what was encoded.
+                    let owned = |lease: Lease, expected_revision| {
+                        let history = vec![status_entry(revision, Status::Running)];
+                        let encoded = Some(Encoded::of(&state(&id), &history).unwrap());
+                        OwnedCommit {
+                            id: id.clone(),
+                            lease,
+                            expected_revision,
+                            state: state(&id),
+                            history,
+                            outbox: vec![event(&id, revision, None)],
+                            acks: vec![],
+                            now_ms: NOW,
+                            encoded,
+                        }
                     };
                     // A commit under a lease of another epoch is refused, alone.
                     let stale = Lease { owner: lease.owner.clone(), epoch: lease.epoch + 1 };
@@ -804,6 +810,11 @@ fn group_commit_batches_the_commits_of_threads_each_fenced_on_its_own() {
         let id = format!("g{t}");
         assert_eq!(store.load(&id).unwrap().info.revision, COMMITS + 1);
         assert_eq!(ids(store.outbox(&id, 0, 100).unwrap()).len(), COMMITS as usize);
+        let (history, _) = store.history(&id, 0, 1000).unwrap();
+        let statuses: Vec<u64> = history.iter().map(|e| e.superstep).collect();
+        assert_eq!(statuses, (0..=COMMITS).collect::<Vec<_>>(), "the creation's, then each commit's as encoded ahead");
+        let (read, written) = (store.load(&id).unwrap().state, state(&id));
+        assert_eq!(serde_json::to_value(read).unwrap(), serde_json::to_value(written).unwrap(), "the state");
     }
     let stats = group.stats();
     assert_eq!(stats.commits, 2 * THREADS as u64 * COMMITS);

@@ -23,7 +23,7 @@ mod rows;
 mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -51,6 +51,13 @@ const MIGRATIONS: &[&str] = &[
 
 /// The schema version this Weft writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How often [`SqliteStore::checkpoint_in_background`] checkpoints.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The write-ahead log's length, in pages, past which the writer checkpoints itself even when a thread
+/// does it in the background (SQLite's default is 1,000).
+pub const WAL_BOUND: u32 = 20_000;
 
 /// Idle reader connections kept for reuse.
 const IDLE_READERS: usize = 4;
@@ -165,6 +172,37 @@ impl SqliteStore {
             path: path.to_path_buf(),
             in_memory,
         })
+    }
+
+    /// Checkpoint the write-ahead log on a thread of its own from now on, every [`CHECKPOINT_EVERY`] (a
+    /// passive checkpoint: it copies what no reader still needs into the database file, never blocking the
+    /// writer), instead of on the writer when a commit finds the log past 1,000 pages: a long-lived
+    /// writer (a server) then pays for its commits' log frames and fsync only, not for copying pages into
+    /// the database file and flushing it. The writer still checkpoints past [`WAL_BOUND`] pages, should
+    /// the thread fall behind. The thread ends when the store is dropped. Nothing for a store in memory.
+    ///
+    /// Errors: the thread's connection cannot be opened ([`StoreError::Backend`]).
+    pub fn checkpoint_in_background(self: &Arc<Self>) -> Result<(), StoreError> {
+        if self.in_memory {
+            return Ok(());
+        }
+        let conn = Connection::open(&self.path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", self.path.display())))?;
+        conn.busy_timeout(BUSY_FOR).map_err(backend)?;
+        self.writer().pragma_update(None, "wal_autocheckpoint", WAL_BOUND).map_err(backend)?;
+        let store = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("weft-checkpoint".into())
+            .spawn(move || {
+                while store.strong_count() > 0 {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!("a background checkpoint of the store failed (trying again): {e}");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(())
     }
 
     /// The writing connection.
@@ -472,6 +510,33 @@ mod tests {
             assert!(store.blob("none").unwrap().is_none());
             assert!(started.elapsed() < Duration::from_millis(500), "the reads waited {:?}", started.elapsed());
         });
+    }
+
+    /// With checkpoints in the background, what is committed reaches the database file on its own, long
+    /// before the log holds 1,000 pages (the writer's own threshold); without, it stays in the log.
+    #[test]
+    fn a_background_checkpoint_moves_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let grown = |background: bool| -> bool {
+            let path = dir.path().join(format!("weft-{background}.db"));
+            let store = Arc::new(SqliteStore::open(&path, Durability::Full).unwrap());
+            if background {
+                store.checkpoint_in_background().unwrap();
+            }
+            let before = std::fs::metadata(&path).unwrap().len();
+            let insert = "INSERT INTO blobs (digest, content) VALUES ('big', zeroblob(200000))";
+            store.writer().execute(insert, []).unwrap();
+            let started = Instant::now();
+            while started.elapsed() < CHECKPOINT_EVERY * 10 {
+                if std::fs::metadata(&path).unwrap().len() > before + 100_000 {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        };
+        assert!(!grown(false), "without a background checkpoint, the commit stays in the log");
+        assert!(grown(true), "the background checkpoint copied the commit into the database file");
     }
 
     /// The scheduler's and the listing's queries read an index in order: no table scan, no sort of the

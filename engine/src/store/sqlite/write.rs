@@ -172,7 +172,10 @@ pub fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, Stor
     let history_len = append(tx, id, &head, cp)?;
     correlate(tx, id, &head, cp)?;
     let outbox_len = cp.outbox.last().map(|e| e.seq);
-    let checkpoint = rows::checkpoint_json(cp.state)?;
+    let checkpoint = match cp.encoded {
+        Some(encoded) => std::borrow::Cow::Borrowed(encoded.state.as_str()),
+        None => std::borrow::Cow::Owned(rows::checkpoint_json(cp.state)?),
+    };
     tx.prepare_cached(
         "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, \
          outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8, inbox_taken = ?9 WHERE id = ?1",
@@ -201,7 +204,12 @@ fn append(tx: &Connection, id: &str, head: &Head, cp: &Checkpoint<'_>) -> Result
     // One row per commit: a superstep's records are written and read together.
     if !cp.history.is_empty() {
         history_len += 1;
-        let json = serde_json::to_string(cp.history).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let json = match cp.encoded.and_then(|e| e.history.as_deref()) {
+            Some(json) => std::borrow::Cow::Borrowed(json),
+            None => std::borrow::Cow::Owned(
+                serde_json::to_string(cp.history).map_err(|e| StoreError::Backend(e.to_string()))?,
+            ),
+        };
         tx.prepare_cached("INSERT INTO history (instance, seq, entries) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![id, i64_of(history_len), json]))
             .map_err(backend)?;
