@@ -199,6 +199,18 @@ impl GroupCommit {
         }
     }
 
+    /// [`Store::release`] of each of `leases` (`(instance id, lease)`), queued together: one result each.
+    pub fn release_all(&self, leases: Vec<(String, Lease)>) -> Vec<Result<(), StoreError>> {
+        let writes = leases.into_iter().map(|(id, lease)| OwnedWrite::Release(id, lease)).collect();
+        self.write_all(writes)
+            .into_iter()
+            .map(|(result, _)| match result? {
+                Written::Released => Ok(()),
+                _ => Err(unexpected()),
+            })
+            .collect()
+    }
+
     /// [`Store::release`], written with whatever other threads write at about the same time.
     ///
     /// Errors: as [`Store::release`].
@@ -212,16 +224,38 @@ impl GroupCommit {
     /// Write `write` with whatever other threads write at about the same time: its result, and the write
     /// given back.
     pub fn write(&self, write: OwnedWrite) -> (Result<Written, StoreError>, OwnedWrite) {
-        let me = Arc::new(Waiter { thread: std::thread::current(), told: Mutex::new(Told::Wait) });
-        let lead = {
+        let mut all = self.write_all(vec![write]);
+        all.pop().unwrap_or_else(|| (Err(unexpected()), OwnedWrite::Acquire(String::new(), String::new(), 0, 0)))
+    }
+
+    /// [`GroupCommit::write`] of each of `writes`, queued together (in order, in one batch or in batches
+    /// that follow each other): their results, each with its write given back, in order.
+    pub fn write_all(&self, writes: Vec<OwnedWrite>) -> Vec<(Result<Written, StoreError>, OwnedWrite)> {
+        // Nothing to write must not take the lead: nobody would hand it on.
+        if writes.is_empty() {
+            return Vec::new();
+        }
+        let waiters: Vec<Arc<Waiter>> = writes
+            .iter()
+            .map(|_| Arc::new(Waiter { thread: std::thread::current(), told: Mutex::new(Told::Wait) }))
+            .collect();
+        let mut lead = {
             let mut queue = self.lock();
-            queue.pending.push_back((me.clone(), write));
+            queue.pending.extend(waiters.iter().cloned().zip(writes));
             !std::mem::replace(&mut queue.leading, true)
         };
-        if !lead && let Told::Done(result, write) = me.wait() {
-            return (result, write);
+        // In order: a later write is told to lead only once the earlier ones were taken into batches, and
+        // the thread that took them tells each its result.
+        let mut done = Vec::with_capacity(waiters.len());
+        for waiter in &waiters {
+            if !lead && let Told::Done(result, write) = waiter.wait() {
+                done.push((result, write));
+                continue;
+            }
+            done.push(self.lead(waiter));
+            lead = false;
         }
-        self.lead(&me)
+        done
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {

@@ -51,6 +51,8 @@ pub struct Hold {
     leases: Arc<Leases>,
     id: String,
     lease: Lease,
+    /// Whether dropping it lets go of the instance (not once [`Leases::release_all`] took it over).
+    armed: bool,
 }
 
 impl Leases {
@@ -99,7 +101,7 @@ impl Leases {
     /// A hold on an instance this keeper just created under `lease`.
     pub fn adopt(self: &Arc<Self>, id: &str, lease: Lease) -> Hold {
         self.beat();
-        Hold { leases: self.clone(), id: id.into(), lease }
+        Hold { leases: self.clone(), id: id.into(), lease, armed: true }
     }
 
     /// Take instance `id`. A holder that does not renew its lease is waited out (at most one lease
@@ -186,7 +188,32 @@ impl Drop for Leases {
     }
 }
 
+impl Leases {
+    /// Let go of each of `holds` (of this keeper), written together: one batch of releases instead of one
+    /// round trip to the store each. What cannot be let go of is tried again with the next renewal.
+    pub fn release_all(&self, holds: Vec<Hold>) {
+        let leases: Vec<(String, Lease)> = holds.into_iter().map(Hold::disarm).collect();
+        let results = match self.group.get() {
+            Some(group) => group.release_all(leases.clone()),
+            None => leases.iter().map(|(id, lease)| self.store.release(id, lease)).collect(),
+        };
+        let mut unreleased = self.unreleased.lock().unwrap_or_else(|e| e.into_inner());
+        for ((id, lease), result) in leases.into_iter().zip(results) {
+            if let Err(e) = result {
+                tracing::warn!(instance = %id, "could not let go of the instance (trying again with the next renewal): {e}");
+                unreleased.push((id, lease));
+            }
+        }
+    }
+}
+
 impl Hold {
+    /// The instance and lease, without letting go of it (the caller does).
+    fn disarm(mut self) -> (String, Lease) {
+        self.armed = false;
+        (std::mem::take(&mut self.id), self.lease.clone())
+    }
+
     /// The lease it holds.
     pub fn lease(&self) -> &Lease {
         &self.lease
@@ -200,6 +227,9 @@ impl Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let released = match self.leases.group.get() {
             Some(group) => group.release(&self.id, &self.lease),
             None => self.leases.store.release(&self.id, &self.lease),

@@ -264,18 +264,22 @@ fn start_all(
         })
         .collect();
     let started = driver.start_many(served.process.clone(), &served.file, starts);
-    started
+    let mut held = Vec::with_capacity(started.len());
+    let answers = started
         .into_iter()
         .zip(&ids)
         .map(|(started, id)| match started {
-            Ok(held) => {
-                drop(held);
+            Ok(instance) => {
+                held.push(instance);
                 Ok(accepted(id, false))
             }
             Err(DurableError::Store(StoreError::Duplicate { instance, .. })) => Ok(accepted(&instance, true)),
             Err(err) => Err(Failed::of(&err)),
         })
-        .collect()
+        .collect();
+    // The scheduler drives them: let go of them all at once.
+    driver.let_go_all(held);
+    answers
 }
 
 /// Deliver `e`, addressed to the process of `served`, to the one instance awaiting it under its

@@ -820,3 +820,41 @@ fn group_commit_batches_the_commits_of_threads_each_fenced_on_its_own() {
     assert_eq!(stats.commits, 2 * THREADS as u64 * COMMITS);
     assert!(stats.batches < stats.commits, "some commits shared a transaction: {stats:?}");
 }
+
+/// Group commit of a thread's several writes at once (a server letting go of the instances a batched
+/// request started): each written, in order, while other threads commit; and nothing to write leaves the
+/// group usable (it once took the lead and never handed it on, and every later write waited forever).
+#[test]
+fn group_commit_writes_a_thread_s_several_writes_together() {
+    use std::sync::Arc;
+    use weft_engine::durable::group::GroupCommit;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("weft.db"), Durability::Full).unwrap());
+    let held: Vec<(String, Lease)> =
+        (0..20).map(|n| format!("m{n}")).map(|id| (id.clone(), create(&*store, &id, NOW))).collect();
+    let group = Arc::new(GroupCommit::new(store.clone(), 4));
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = {
+        let group = group.clone();
+        std::thread::spawn(move || {
+            assert!(group.release_all(Vec::new()).is_empty());
+            let (first, rest) = held.split_at(10);
+            let other = {
+                let group = group.clone();
+                let rest = rest.to_vec();
+                std::thread::spawn(move || group.release_all(rest))
+            };
+            let mine = group.release_all(first.to_vec());
+            let theirs = other.join().unwrap();
+            done.send((mine, theirs)).unwrap();
+        })
+    };
+    let (mine, theirs) = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("the writes were written");
+    worker.join().unwrap();
+    assert_eq!(mine.len() + theirs.len(), 20);
+    assert!(mine.iter().chain(&theirs).all(Result::is_ok), "{mine:?} {theirs:?}");
+    for n in 0..20 {
+        store.acquire(&format!("m{n}"), OTHER, NOW, NOW + LEASE).expect("let go of");
+    }
+    assert!(group.stats().batches >= 5, "at most 4 per transaction: {:?}", group.stats());
+}

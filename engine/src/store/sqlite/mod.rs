@@ -53,7 +53,7 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How often [`SqliteStore::checkpoint_in_background`] checkpoints.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(30);
 
 /// The write-ahead log's length, in pages, past which the writer checkpoints itself even when a thread
 /// does it in the background (SQLite's default is 1,000).
