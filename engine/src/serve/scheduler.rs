@@ -14,6 +14,10 @@ use std::time::Duration;
 use crate::durable::{Driver, DurableError};
 use crate::store::StoreError;
 
+/// How many more ready instances the scheduler reads than it has idle workers for (those it handed out
+/// are still listed until their worker takes hold of them).
+pub const LOOK_AHEAD: usize = 16;
+
 /// The longest the scheduler waits before looking for due instances again.
 pub const POLL: Duration = Duration::from_millis(100);
 
@@ -76,7 +80,15 @@ fn dispatch(
     workers: usize,
 ) {
     while !signal.stopping() {
-        let ready = match driver.ready(workers * 4) {
+        // Only as many as there are idle workers: a server with a long backlog would otherwise read
+        // hundreds of ids after every slice, to hand out one. The ids handed out but not yet taken hold
+        // are still ready: ask for a few more than are needed.
+        let free = workers.saturating_sub(in_flight.lock().unwrap_or_else(|e| e.into_inner()).len());
+        if free == 0 {
+            signal.wait(POLL);
+            continue;
+        }
+        let ready = match driver.ready(free + LOOK_AHEAD) {
             Ok(ready) => ready,
             Err(e) => {
                 tracing::warn!("cannot find the instances that are ready (trying again): {e}");
@@ -85,6 +97,9 @@ fn dispatch(
         };
         let mut handed = 0;
         for id in ready {
+            if handed == free {
+                break;
+            }
             if in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone()) {
                 handed += 1;
                 if work.send(id).is_err() {

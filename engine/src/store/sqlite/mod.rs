@@ -60,7 +60,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(30);
 pub const WAL_BOUND: u32 = 20_000;
 
 /// Idle reader connections kept for reuse.
-const IDLE_READERS: usize = 4;
+const IDLE_READERS: usize = 64;
 
 /// How much a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
