@@ -242,16 +242,7 @@ impl Store for MemoryStore {
         {
             return Ok(Deployed::Unchanged(latest.clone()));
         }
-        let deployment = Deployment {
-            process: process.into(),
-            number: versions.len() as u64 + 1,
-            version: pinned.version.into(),
-            definition_file: pinned.definition_file.into(),
-            definition_digest: pinned.definition_digest.into(),
-            components: pinned.components.to_vec(),
-            layout_digest: pinned.layout_digest.into(),
-            deployed_ms: now_ms,
-        };
+        let deployment = Deployment::of(process, versions.len() as u64 + 1, pinned, now_ms);
         versions.push(deployment.clone());
         inner.put_blobs(std::iter::once((pinned.definition_digest, pinned.definition)));
         inner.put_blobs(pinned.blobs.iter().copied());

@@ -363,6 +363,20 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// Deployment `number` of `process`: the version `pinned`, deployed at `now_ms`.
+    pub fn of(process: &str, number: u64, pinned: &Pinned<'_>, now_ms: u64) -> Deployment {
+        Deployment {
+            process: process.into(),
+            number,
+            version: pinned.version.into(),
+            definition_file: pinned.definition_file.into(),
+            definition_digest: pinned.definition_digest.into(),
+            components: pinned.components.to_vec(),
+            layout_digest: pinned.layout_digest.into(),
+            deployed_ms: now_ms,
+        }
+    }
+
     /// Whether `pinned` is this deployment's version: the same definition, components and layout.
     pub fn pins_same(&self, pinned: &Pinned<'_>) -> bool {
         self.definition_digest == pinned.definition_digest

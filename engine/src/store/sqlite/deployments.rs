@@ -24,16 +24,7 @@ pub fn deploy(tx: &Transaction<'_>, process: &str, pinned: &Pinned<'_>, now_ms: 
     {
         return Ok(Deployed::Unchanged(latest.clone()));
     }
-    let deployment = Deployment {
-        process: process.into(),
-        number: latest.map_or(1, |l| l.number + 1),
-        version: pinned.version.into(),
-        definition_file: pinned.definition_file.into(),
-        definition_digest: pinned.definition_digest.into(),
-        components: pinned.components.to_vec(),
-        layout_digest: pinned.layout_digest.into(),
-        deployed_ms: now_ms,
-    };
+    let deployment = Deployment::of(process, latest.map_or(1, |l| l.number + 1), pinned, now_ms);
     let components = serde_json::to_string(&deployment.components).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.execute(
         &format!("INSERT INTO deployments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
