@@ -5,11 +5,11 @@
 //! nothing in memory. Timers fire on their own: the scheduler looks again at least every
 //! [`POLL`], and at once when the API received something.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::durable::{Driver, DurableError};
 use crate::store::StoreError;
@@ -59,36 +59,51 @@ impl Signal {
 /// Drive ready instances with `driver` on `workers` threads, `slice` supersteps at a time, until `signal`
 /// says stop; then finish the slices in flight and return. Published events go to standard output.
 pub fn run(driver: &Driver<'_>, signal: &Signal, workers: usize, slice: u64) {
-    let in_flight: Mutex<HashSet<String>> = Mutex::default();
+    let board: Mutex<Board> = Mutex::default();
     let (work, queue) = channel::<String>();
     let queue = Mutex::new(queue);
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
-            scope.spawn(|| work_on(driver, signal, &queue, &in_flight, slice));
+            scope.spawn(|| work_on(driver, signal, &queue, &board, slice));
         }
-        dispatch(driver, signal, &work, &in_flight, workers.max(1));
+        dispatch(driver, signal, &work, &board, workers.max(1));
         drop(work);
     });
 }
 
+/// What the dispatcher and the workers share: the instances handed out, and those that failed lately
+/// (each left alone until its time: an instance that fails as soon as it is opened is ready again at
+/// once, and would otherwise be handed out again and again ahead of the others).
+#[derive(Default)]
+struct Board {
+    in_flight: HashSet<String>,
+    cooling: HashMap<String, Instant>,
+}
+
+/// How long an instance whose slice failed is left alone.
+pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+fn lock(board: &Mutex<Board>) -> std::sync::MutexGuard<'_, Board> {
+    board.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Hand ready instances, each once at a time, to the workers until stopped.
-fn dispatch(
-    driver: &Driver<'_>,
-    signal: &Signal,
-    work: &Sender<String>,
-    in_flight: &Mutex<HashSet<String>>,
-    workers: usize,
-) {
+fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: &Mutex<Board>, workers: usize) {
     while !signal.stopping() {
         // Only as many as there are idle workers: a server with a long backlog would otherwise read
-        // hundreds of ids after every slice, to hand out one. The ids handed out but not yet taken hold
-        // are still ready: ask for a few more than are needed.
-        let free = workers.saturating_sub(in_flight.lock().unwrap_or_else(|e| e.into_inner()).len());
+        // hundreds of ids after every slice, to hand out one. Those handed out but not yet held, and those
+        // cooling down, are still listed as ready: read that many more.
+        let (free, skipped) = {
+            let mut board = lock(board);
+            let now = Instant::now();
+            board.cooling.retain(|_, until| *until > now);
+            (workers.saturating_sub(board.in_flight.len()), board.cooling.len())
+        };
         if free == 0 {
             signal.wait(POLL);
             continue;
         }
-        let ready = match driver.ready(free + LOOK_AHEAD) {
+        let ready = match driver.ready(free + skipped + LOOK_AHEAD) {
             Ok(ready) => ready,
             Err(e) => {
                 tracing::warn!("cannot find the instances that are ready (trying again): {e}");
@@ -100,7 +115,11 @@ fn dispatch(
             if handed == free {
                 break;
             }
-            if in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone()) {
+            let take = {
+                let mut board = lock(board);
+                !board.cooling.contains_key(&id) && board.in_flight.insert(id.clone())
+            };
+            if take {
                 handed += 1;
                 if work.send(id).is_err() {
                     return;
@@ -114,40 +133,38 @@ fn dispatch(
 }
 
 /// Take instances from `queue` and drive each one slice, until the queue closes.
-fn work_on(
-    driver: &Driver<'_>,
-    signal: &Signal,
-    queue: &Mutex<Receiver<String>>,
-    in_flight: &Mutex<HashSet<String>>,
-    slice: u64,
-) {
+fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>, board: &Mutex<Board>, slice: u64) {
     loop {
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(id) = next else { return };
-        if !signal.stopping() {
-            drive_once(driver, &id, slice);
+        let driven = signal.stopping() || drive_once(driver, &id, slice);
+        {
+            let mut board = lock(board);
+            board.in_flight.remove(&id);
+            if !driven {
+                board.cooling.insert(id, Instant::now() + COOL_DOWN);
+            }
         }
-        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
         // What it left (a yielded slice, events that came meanwhile) is found at once.
         signal.notify();
     }
 }
 
 /// Drive instance `id` one slice; what goes wrong is logged (the instance stays as last committed, and is
-/// found again when it is ready).
-fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) {
+/// found again when it is ready). Whether it went without a failure.
+fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> bool {
     let mut held = match driver.open(id) {
         Ok(held) => held,
         // Someone else holds it, or it ended with nothing left to publish since it was found.
-        Err(DurableError::Store(StoreError::Held { .. }) | DurableError::Ended { .. }) => return,
+        Err(DurableError::Store(StoreError::Held { .. }) | DurableError::Ended { .. }) => return true,
         Err(e) => {
             tracing::warn!(instance = id, "cannot open the instance: {e}");
-            return;
+            return false;
         }
     };
     let mut relay = driver.relay(&held, std::io::stdout());
     let driven = driver.drive_for(&mut held, &mut relay, slice);
-    if let Err(e) = driven {
+    if let Err(e) = &driven {
         tracing::warn!(instance = id, "driving the instance failed (it stays as last committed): {e}");
     }
     for (topic, url, outcome) in driver.finish(&held, relay).unwrap_or_default() {
@@ -155,4 +172,5 @@ fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) {
             tracing::warn!(instance = id, topic, url, left, "a webhook did not take every event: {why}");
         }
     }
+    driven.is_ok()
 }

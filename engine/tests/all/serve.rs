@@ -500,3 +500,30 @@ fn a_client_that_never_sends_its_body_is_answered_408() {
     assert!(answer.contains("--request-timeout"), "{answer}");
     assert_eq!(server.get("/instances").1["instances"], json!([]), "nothing was taken");
 }
+
+/// Instances that fail as soon as they are opened (here: their checkpoints damaged), all overdue, do not
+/// keep a server with one worker from the others: each is left alone for a while after it fails.
+#[test]
+fn instances_that_fail_to_open_do_not_starve_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = start(&store, &[]);
+    for n in 0..20 {
+        let outage = ticket(&format!("b-{n}"), "examples/support-ticket/tickets/outage.json");
+        let id = format!("B-{n:02}");
+        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", &id)]).0, 202);
+        server.wait_status(&id, "waiting");
+    }
+    assert!(server.stop().0.success());
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let damaged = db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id LIKE 'B-%'", []).unwrap();
+    assert_eq!(damaged, 20);
+    drop(db);
+
+    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
+    launch.workers = 1;
+    let server = launch.start();
+    let outage = ticket("h-1", "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "H-1")]).0, 202);
+    server.wait_status("H-1", "waiting");
+}
