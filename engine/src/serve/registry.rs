@@ -29,6 +29,8 @@ pub struct Served {
 #[derive(Default)]
 pub struct Registry {
     by_name: RwLock<HashMap<String, Arc<Served>>>,
+    /// Deployments this Weft could not load, `(process, number)`: not tried again.
+    unloadable: std::sync::Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 impl Registry {
@@ -69,15 +71,23 @@ impl Registry {
         let mut failed = Vec::new();
         for deployment in latest {
             let served = self.get(&deployment.process).map(|s| s.deployment.number);
-            if served == Some(deployment.number) {
+            if served.is_some_and(|n| n >= deployment.number) {
+                continue;
+            }
+            let key = (deployment.process.clone(), deployment.number);
+            if self.unloadable.lock().unwrap_or_else(|e| e.into_inner()).contains(&key) {
                 continue;
             }
             match driver.deployed(&deployment) {
                 Ok(process) => self.put(process, deployment),
-                Err(e) => failed.push(format!(
-                    "deployment {} of \"{}\" ({}) cannot be served: {e}",
-                    deployment.number, deployment.process, deployment.definition_file
-                )),
+                Err(e) => {
+                    // Not loaded again every second: what fails now fails the same way then.
+                    self.unloadable.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
+                    failed.push(format!(
+                        "deployment {} of \"{}\" ({}) cannot be served: {e}",
+                        deployment.number, deployment.process, deployment.definition_file
+                    ));
+                }
             }
         }
         Ok(failed)
@@ -86,7 +96,6 @@ impl Registry {
     /// [`Registry::refresh`] every [`WATCH`] until `stopping` says so, logging each deployment that cannot
     /// be served once.
     pub fn watch(&self, driver: &Driver<'_>, stopping: &dyn Fn() -> bool) {
-        let mut said = std::collections::HashSet::new();
         let step = std::time::Duration::from_millis(50);
         let mut waited = std::time::Duration::ZERO;
         while !stopping() {
@@ -99,9 +108,7 @@ impl Registry {
             match self.refresh(driver) {
                 Ok(failed) => {
                     for failed in failed {
-                        if said.insert(failed.clone()) {
-                            tracing::warn!("{failed}");
-                        }
+                        tracing::warn!("{failed}");
                     }
                 }
                 Err(e) => tracing::warn!("cannot read the deployments (trying again): {e}"),

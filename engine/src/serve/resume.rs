@@ -78,10 +78,11 @@ fn hold(driver: &Driver<'_>, id: &str, upgrade: bool) -> Result<Instance, Durabl
     }
 }
 
-/// With `asked`, rebind `held` to the latest deployment of its process unless it is on it.
+/// With `asked`, rebind `held` to the latest deployment of its process, as the store says now (not as the
+/// server last looked), unless it is on it.
 ///
-/// Errors: [`DurableError::Incompatible`] when no deployment of its process is served, or its state cannot
-/// survive the change; the store's.
+/// Errors: [`DurableError::Incompatible`] when its process was never deployed, or its state cannot survive
+/// the change; [`DurableError::Pinned`] when this Weft cannot load the deployment; the store's.
 fn upgrade<W: std::io::Write>(
     shared: &Shared,
     held: &mut Instance,
@@ -91,13 +92,15 @@ fn upgrade<W: std::io::Write>(
     if !asked {
         return Ok(());
     }
+    let driver = &shared.driver;
     let info = held.info();
-    let Some(served) = shared.registry.get(&info.process) else {
-        let changes = format!("process \"{}\" is not deployed on this server", info.process);
+    let Some(latest) = driver.store().deployments(Some(&info.process))?.pop() else {
+        let changes = format!("process \"{}\" was never deployed", info.process);
         return Err(DurableError::Incompatible { instance: info.id.clone(), changes });
     };
-    if served.deployment.pins_instance(info) {
+    if latest.pins_instance(info) {
         return Ok(());
     }
-    shared.driver.upgrade_to(held, relay, served.process.clone(), &served.deployment.definition_file)
+    let process = driver.deployed(&latest)?;
+    driver.upgrade_to(held, relay, process, &latest.definition_file)
 }

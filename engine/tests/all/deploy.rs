@@ -80,19 +80,20 @@ fn new_instances_start_on_the_latest_deployment_and_running_ones_keep_theirs_unt
     assert_eq!((status, served["processes"][0]["number"].as_u64()), (200, Some(1)), "{served}");
     start_ticket(&server, "T-1");
 
-    // A second version deployed from the command line while the server runs: new instances start on it.
+    // A second version deployed from the command line while the server runs. An upgrade asked at once
+    // goes to it (the store's latest, whether or not the server has looked since): it is on the latest,
+    // and says so in its history.
     edit(&file, "version: 1.1.0", "version: 1.2.0");
     assert_eq!(deploy(&store, &file)["number"], 2);
-    wait_for("the server to take deployment 2", || server.get("/processes").1["processes"][0]["number"] == 2);
-    start_ticket(&server, "T-2");
-    assert_eq!(version_of(&server, "T-2"), "1.2.0");
     assert_eq!(version_of(&server, "T-1"), "1.1.0", "a running instance keeps its version");
-
-    // Upgraded on request, it is on the latest, and says so in its history.
     let (status, body) =
         server.post("/instances/T-1/resume", &[("content-type", "application/json")], r#"{"upgrade": true}"#);
     assert_eq!((status, body["status"].as_str()), (200, Some("waiting")), "{body}");
     assert_eq!(version_of(&server, "T-1"), "1.2.0");
+    // New instances start on it once the server has looked (within a second).
+    wait_for("the server to take deployment 2", || server.get("/processes").1["processes"][0]["number"] == 2);
+    start_ticket(&server, "T-2");
+    assert_eq!(version_of(&server, "T-2"), "1.2.0");
     let history = server.get("/instances/T-1/history").1;
     assert!(history["history"].as_array().unwrap().iter().any(|e| e.to_string().contains("\"rebound\"")), "{history}");
 

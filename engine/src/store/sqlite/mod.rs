@@ -194,10 +194,17 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("weft-checkpoint".into())
             .spawn(move || {
+                // A failure that lasts (a full disk) is said once, not every pass.
+                let mut failing = false;
                 while store.strong_count() > 0 {
                     std::thread::sleep(CHECKPOINT_EVERY);
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!("a background checkpoint of the store failed (trying again): {e}");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        Err(e) if !failing => {
+                            tracing::warn!("a background checkpoint of the store failed (trying again): {e}");
+                            failing = true;
+                        }
+                        Err(_) => {}
+                        Ok(()) => failing = false,
                     }
                 }
             })
