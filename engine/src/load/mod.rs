@@ -211,6 +211,8 @@ impl Runtime {
     pub fn load_process(&self, path: &Path) -> Result<Process, DefinitionError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
+        // A file several steps name is read once (and, being the same bytes, hashed once).
+        let mut read: HashMap<std::path::PathBuf, Arc<[u8]>> = HashMap::new();
         self.load_from(
             path,
             text,
@@ -220,7 +222,12 @@ impl Runtime {
                         .map(|t| Arc::from(t.into_bytes()))
                         .map_err(|m| (m, None));
                 }
-                read_component(file)
+                if let Some(bytes) = read.get(file) {
+                    return Ok(bytes.clone());
+                }
+                let bytes = read_component(file)?;
+                read.insert(file.to_path_buf(), bytes.clone());
+                Ok(bytes)
             },
             None,
         )
@@ -261,7 +268,7 @@ impl Runtime {
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
         let tree = weft_definitions::tree::load_tree(file, text, &mut read)?;
-        self.process_from(&tree, "", fetch, config)
+        self.process_from(&tree, "", &mut Components { fetch, seen: HashMap::new() }, config)
     }
 
     /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
@@ -269,7 +276,7 @@ impl Runtime {
         &self,
         tree: &DefinitionTree,
         prefix: &str,
-        fetch: &mut Fetch<'_>,
+        fetch: &mut Components<'_, '_>,
         config: Option<&PinnedConfig>,
     ) -> Result<Process, DefinitionError> {
         let mut pins = Vec::new();
@@ -287,7 +294,7 @@ impl Runtime {
         tree: &DefinitionTree,
         pin_prefix: &str,
         id_prefix: &str,
-        fetch: &mut Fetch<'_>,
+        fetch: &mut Components<'_, '_>,
         pins: &mut Vec<Pin>,
         config: Option<&PinnedConfig>,
     ) -> Result<(Vec<ProcessStep>, RoutingTable), Vec<Diagnostic>> {
@@ -315,11 +322,11 @@ impl Runtime {
                 });
             let component = |relative: &str,
                              pointer: &str,
-                             fetch: &mut Fetch<'_>,
+                             fetch: &mut Components<'_, '_>,
                              pins: &mut Vec<Pin>,
                              problems: &mut Vec<Diagnostic>| {
                 let path = loaded.base_dir().join(relative);
-                match fetch(&key, &path).and_then(|bytes| self.component(&path, bytes)) {
+                match fetch.component(self, &key, &path) {
                     Ok(c) => {
                         pins.push(Pin { key: key.clone(), digest: c.digest.clone(), bytes: c.bytes.clone() });
                         Some(c)
@@ -498,6 +505,28 @@ pub type PinnedConfig = HashMap<String, BTreeMap<String, String>>;
 
 /// A problem with a component: the message, and a hint that would fix it.
 pub(crate) type Problem = (String, Option<String>);
+
+/// Where one load takes its components from: `fetch` for the bytes, and the components it met, by the
+/// address of their bytes (kept, so that the address stays theirs for as long as the load).
+struct Components<'f, 'a> {
+    fetch: &'f mut Fetch<'a>,
+    seen: HashMap<usize, (Arc<[u8]>, Arc<StepComponent>)>,
+}
+
+impl Components<'_, '_> {
+    /// The component of pin `key` at `path`, loaded through `runtime`: bytes met before in this load (a file
+    /// several steps name, read once by [`Runtime::load_process`]) are not hashed again.
+    fn component(&mut self, runtime: &Runtime, key: &str, path: &Path) -> Result<Arc<StepComponent>, Problem> {
+        let bytes = (self.fetch)(key, path)?;
+        let address = bytes.as_ptr() as usize;
+        if let Some((_, component)) = self.seen.get(&address) {
+            return Ok(component.clone());
+        }
+        let component = runtime.component(path, bytes.clone())?;
+        self.seen.insert(address, (bytes, component.clone()));
+        Ok(component)
+    }
+}
 
 /// Where a step's component bytes come from: `(step id, resolved path)` → bytes.
 type Fetch<'a> = dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem> + 'a;
