@@ -59,6 +59,10 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(30);
 /// does it in the background (SQLite's default is 1,000).
 pub const WAL_BOUND: u32 = 20_000;
 
+/// Each reader connection's page cache, as SQLite's `cache_size` (negative: KiB; SQLite's default is
+/// 2,000 KiB).
+const READER_CACHE_KIB: i64 = -256;
+
 /// Idle reader connections kept for reuse.
 const IDLE_READERS: usize = 64;
 
@@ -231,6 +235,9 @@ impl SqliteStore {
                 let conn = Connection::open_with_flags(&self.path, flags)
                     .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", self.path.display())))?;
                 conn.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
+                // A reader's page cache is dropped whenever another connection has written (WAL mode), so
+                // a large one buys little: keep each small, as up to IDLE_READERS of them stay open.
+                conn.pragma_update(None, "cache_size", READER_CACHE_KIB).map_err(backend)?;
                 conn
             }
         };
