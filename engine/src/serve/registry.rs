@@ -59,6 +59,12 @@ impl Registry {
         for failed in registry.refresh(driver)? {
             eprintln!("weft serve: warning: {failed}");
         }
+        if registry.all().is_empty() {
+            eprintln!(
+                "weft serve: no process is deployed in this store yet: name a definition here, run `weft deploy \
+                 FILE`, or POST /deployments"
+            );
+        }
         Ok(registry)
     }
 
