@@ -26,14 +26,17 @@ pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;
 /// several core instances, memories and tables that a Python or JavaScript component holds (a
 /// componentize-py component has about ten core instances); tables of up to 100,000 elements. Memory
 /// slots are reserved as address space only; what a guest touches is returned to the system when the
-/// instance is dropped. Memory size is capped by [`MemoryLimiter`], not by the pool.
+/// instance is dropped. Memory size is capped by [`MemoryLimiter`], not by the pool. No execution stacks:
+/// the pool's stacks are for asynchronous calls, which Weft never makes (`concurrency_support(false)`), and
+/// one per instance cost every `weft` command ~1,000 mappings with guard pages at start-up (~2.7 ms of a
+/// 1-step `weft run`, `scripts/bench-run start`).
 pub fn pooling() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOLED_COMPONENT_INSTANCES)
         .total_core_instances(POOLED_COMPONENT_INSTANCES * 10)
         .total_memories(POOLED_COMPONENT_INSTANCES * 2)
         .total_tables(POOLED_COMPONENT_INSTANCES * 2)
-        .total_stacks(POOLED_COMPONENT_INSTANCES)
+        .total_stacks(0)
         .max_tables_per_module(4)
         .max_memories_per_module(2)
         .table_elements(100_000);
