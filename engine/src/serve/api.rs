@@ -263,7 +263,8 @@ fn start_all(
             identity: Some(Identity { source: &e.source, id: &e.id }),
         })
         .collect();
-    let started = driver.start_many(served.process.clone(), &served.file, starts);
+    let file = std::path::Path::new(&served.deployment.definition_file);
+    let started = driver.start_many(served.process.clone(), file, starts);
     let mut held = Vec::with_capacity(started.len());
     let answers = started
         .into_iter()

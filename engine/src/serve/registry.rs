@@ -19,9 +19,7 @@ pub const WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct Served {
     /// The loaded process.
     pub process: Arc<Process>,
-    /// The definition file it was deployed from.
-    pub file: PathBuf,
-    /// The deployment.
+    /// The deployment (its `definition_file` is the file it was deployed from).
     pub deployment: Deployment,
 }
 
@@ -128,8 +126,7 @@ impl Registry {
         if by_name.get(&deployment.process).is_some_and(|s| s.deployment.number > deployment.number) {
             return;
         }
-        let file = PathBuf::from(&deployment.definition_file);
-        by_name.insert(deployment.process.clone(), Arc::new(Served { process, file, deployment }));
+        by_name.insert(deployment.process.clone(), Arc::new(Served { process, deployment }));
     }
 
     /// The process named `name`.

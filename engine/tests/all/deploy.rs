@@ -122,6 +122,10 @@ fn new_instances_start_on_the_latest_deployment_and_running_ones_keep_theirs_unt
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("no/such/process.yaml"), "{body}");
     assert_eq!(server.post("/deployments", &json_type, r#"{"path": 1}"#).0, 400);
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 4 * 1024 * 1024 + 1]).unwrap();
+    let (status, body) = server.post("/deployments", &json_type, &json!({ "file": big }).to_string());
+    assert!(status == 400 && body["error"].as_str().unwrap().contains("a definition has at most"), "{body}");
     let (status, body) = server.post("/deployments", &json_type, r#"{"file": "/dev/zero"}"#);
     assert!(status == 400 && body["error"].as_str().unwrap().contains("is not a file"), "{body}");
     assert_eq!(server.get("/processes/nothing/deployments").0, 404);
