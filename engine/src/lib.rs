@@ -18,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod author;
 pub mod cli;
 pub mod data;
 pub mod durable;

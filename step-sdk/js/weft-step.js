@@ -20,12 +20,23 @@
 // optional. Throwing fails the invocation and leaves the state as it was. Build with
 // `node step-sdk/js/build.mjs app.js out.wasm` (componentize-qjs against wit/step.wit).
 
-import { emit } from "weft:step/events@0.2.0";
-import { log } from "weft:step/logging@0.2.0";
-import { invocationId } from "weft:step/invocation@0.2.0";
-import { get as configGet } from "weft:step/config@0.2.0";
-import { get as secretGet } from "weft:step/secrets@0.2.0";
-import { send } from "weft:step/http@0.2.0";
+// The engine's imports reach this module through `setHost` (build.mjs's entry module installs them), so
+// that the module also loads under Node, where `weft-step/testing` installs a recording host instead.
+let host = null;
+
+/**
+ * Install what `Context` calls: `{ emit(type, json, visibility), log(level, message), invocationId(),
+ * configGet(name), secretGet(name), send(request) }` with the WIT imports' shapes. Used by the build's entry
+ * module and by `weft-step/testing`; not by steps.
+ */
+export function setHost(h) {
+  host = h;
+}
+
+function engine() {
+  if (host === null) throw new Error("weft-step: no host: build the step with `weft build`, or test it with weft-step/testing");
+  return host;
+}
 
 /** A business failure of a kernel function, e.g. `throw new Failure("no driver is free")`. */
 export class Failure extends Error {}
@@ -64,7 +75,7 @@ export class Response {
 // the rest at `info`), so that code written for Node or a browser logs where the step's logs go.
 if (typeof globalThis.console === "undefined") {
   const line = (level) => (...args) =>
-    log(level, args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+    engine().log(level, args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
   globalThis.console = { log: line("info"), info: line("info"), debug: line("debug"), warn: line("warn"), error: line("error") };
 }
 
@@ -77,17 +88,17 @@ const HTTP_ERRORS = { "not-allowed": "not allowed", timeout: "timed out", "too-l
 export class Context {
   /** Emit an internal event, routed in the next superstep to the edges listening to it. */
   emit(eventType, data = null) {
-    emit(eventType, JSON.stringify(data), "internal");
+    engine().emit(eventType, JSON.stringify(data), "internal");
   }
 
   /** Emit a public event: routed like `emit` and also published outside the process. */
   emitPublic(eventType, data = null) {
-    emit(eventType, JSON.stringify(data), "public");
+    engine().emit(eventType, JSON.stringify(data), "public");
   }
 
   /** Write a log line at `level` (trace, debug, info, warn, error). */
   log(message, level = "info") {
-    log(LEVELS.has(level) ? level : "info", String(message));
+    engine().log(LEVELS.has(level) ? level : "info", String(message));
   }
 
   /**
@@ -95,12 +106,12 @@ export class Context {
    * so pass it to an outside system as an idempotency key.
    */
   invocationId() {
-    return invocationId();
+    return engine().invocationId();
   }
 
   /** The configuration value `name` the definition gives this step (`capabilities.config`), or undefined. */
   config(name) {
-    return configGet(name) ?? undefined;
+    return engine().configGet(name) ?? undefined;
   }
 
   /**
@@ -109,7 +120,7 @@ export class Context {
    */
   secret(name) {
     try {
-      return secretGet(name);
+      return engine().secretGet(name);
     } catch (e) {
       throw new Failure(String(e?.payload ?? e));
     }
@@ -129,7 +140,7 @@ export class Context {
     }
     const bytes = typeof body === "string" ? utf8Encode(body) : body;
     try {
-      const r = send({ method, url, headers: pairs, body: bytes ?? null });
+      const r = engine().send({ method, url, headers: pairs, body: bytes ?? null });
       return new Response(r.status, r.headers, r.body);
     } catch (e) {
       const error = e?.payload ?? e;

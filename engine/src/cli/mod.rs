@@ -1,11 +1,13 @@
 //! The `weft` command line: `validate`, `run`, `status`, `list`, `send`, `resume`, `cancel`, `history`,
-//! `serve`, `deploy`, `deployments`, `redeliver`, `delete`, `prune`, `schema`, `describe`, `graph`.
+//! `serve`, `deploy`, `deployments`, `redeliver`, `delete`, `prune`, `schema`, `new`, `build`, `invoke`,
+//! `describe`, `graph`.
 //!
 //! Exit codes: 0 for a valid definition or a run that completed, stopped, waits or was cancelled; 1 for a
 //! run that failed (or a store that failed along the way); 2 for bad input (definition, component, event
 //! data, command-line usage, an unknown instance, an ended run, an instance another process holds, a file
 //! that is not a usable store).
 
+mod author;
 mod deliveries;
 mod deploy;
 mod describe;
@@ -84,6 +86,13 @@ enum Command {
     /// Draw a process definition as declared: every step, input, edge (event, condition, delay), all-of
     /// group, stop, await and the error handler; with `--run ID`, marked with the path that instance took.
     Graph(graph::GraphArgs),
+    /// Write a new step project (Rust, Python or JavaScript) or process definition.
+    #[command(subcommand)]
+    New(author::NewCommand),
+    /// Build step projects into components (<folder>.wasm beside each folder).
+    Build(author::BuildArgs),
+    /// Run one kernel function of a component in the sandbox; print its result, events, state and logs.
+    Invoke(author::InvokeArgs),
     /// Print what a step component offers: its kernel functions, parameters and state version.
     Describe {
         /// The component (.wasm).
@@ -136,6 +145,9 @@ pub fn main() -> ExitCode {
             print!("{}", weft_definitions::schema::json_schema_text());
             Ok(ExitCode::SUCCESS)
         }
+        Command::New(command) => author::new(command),
+        Command::Build(args) => author::build(args),
+        Command::Invoke(args) => author::invoke(args),
         Command::Describe { component, cache } => describe::describe(&component, &cache),
         Command::Graph(args) => graph::graph(args),
     };

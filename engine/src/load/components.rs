@@ -41,7 +41,7 @@ pub struct StepComponent {
 const BUILD_HINT: &str = concat!(
     "build the step with this repository's SDK (step-sdk/), which targets wit/step.wit (weft:step@",
     host::contract_version!(),
-    "): scripts/build-steps, or `cargo build --target wasm32-wasip2 --release`"
+    "): `weft build STEP-FOLDER` (a Rust step compiles for wasm32-wasip2; docs/authoring.md)"
 );
 
 /// Load the component in `bytes` (read from `path`, SHA-256 `digest`).

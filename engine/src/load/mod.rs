@@ -198,6 +198,11 @@ impl Runtime {
         })
     }
 
+    /// What one invocation may use when a step's definition sets no `limits:`.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine

@@ -4,6 +4,7 @@
 //! the components built by scripts/build-steps under tests/steps. Every command gets a store in a
 //! temporary folder: no test touches the user's data directory.
 
+mod authoring;
 mod capabilities;
 mod cli;
 mod crash;

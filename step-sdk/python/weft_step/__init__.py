@@ -31,20 +31,22 @@ import json
 import types
 import typing
 
-from componentize_py_types import Err
-from wit_world.imports import config as _config
-from wit_world.imports import events as _events
-from wit_world.imports import http as _http
-from wit_world.imports import invocation as _invocation
-from wit_world.imports import logging as _logging
-from wit_world.imports import secrets as _secrets
-from wit_world.imports import types as _wit
-
-__all__ = ["Context", "Failure", "Response", "Step", "kernel_function", "export"]
+__all__ = ["Context", "Failure", "Response", "Step", "StepError", "kernel_function", "export"]
 
 
 class Failure(Exception):
     """A business failure of a kernel function, e.g. ``Failure("the kitchen is closed")``."""
+
+
+class StepError(Exception):
+    """Why a call failed, as the engine receives it: ``kind`` is ``unknown-function``, ``bad-argument``
+    (``parameter`` names which), ``bad-state`` or ``failed``; ``message`` says why."""
+
+    def __init__(self, kind: str, message: str, parameter=None):
+        super().__init__(f"{kind}: {parameter + ': ' if parameter else ''}{message}")
+        self.kind = kind
+        self.message = message
+        self.parameter = parameter
 
 
 class Response:
@@ -77,37 +79,38 @@ class Response:
 
 class Context:
     """What a kernel function can do besides returning: emit events, log, and use what the definition
-    grants the step (configuration values, secrets, outbound HTTP)."""
+    grants the step (configuration values, secrets, outbound HTTP). In a component it calls the engine;
+    under :mod:`weft_step.testing` it records instead."""
+
+    def __init__(self, host):
+        self._host = host
 
     def emit(self, event_type: str, data=None) -> None:
         """Emit an internal event, routed in the next superstep to the edges listening to it."""
-        _events.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.INTERNAL)
+        self._host.emit(event_type, json.dumps(data, allow_nan=False), False)
 
     def emit_public(self, event_type: str, data=None) -> None:
         """Emit a public event: routed like :meth:`emit` and also published outside the process."""
-        _events.emit(event_type, json.dumps(data, allow_nan=False), _wit.Visibility.PUBLIC)
+        self._host.emit(event_type, json.dumps(data, allow_nan=False), True)
 
     def log(self, message: str, level: str = "info") -> None:
         """Write a log line (``trace``, ``debug``, ``info``, ``warn`` or ``error``)."""
-        _logging.log(getattr(_logging.LogLevel, level.upper(), _logging.LogLevel.INFO), message)
+        self._host.log(level if level in _LEVELS else "info", message)
 
     def invocation_id(self) -> str:
         """This invocation's id, ``<instance>:<step>:<n>``: the same when the superstep is re-run after a
         crash, so pass it to an outside system as an idempotency key."""
-        return _invocation.invocation_id()
+        return self._host.invocation_id()
 
     def config(self, name: str):
         """The configuration value ``name`` the definition gives this step (``capabilities.config``), or
         ``None``."""
-        return _config.get(name)
+        return self._host.config(name)
 
     def secret(self, name: str) -> str:
         """The secret ``name`` granted to this step (``capabilities.secrets``); Weft redacts its value from
         the step's output. Raises :class:`Failure` when the step was not granted it."""
-        try:
-            return _secrets.get(name)
-        except Err as e:
-            raise Failure(e.value) from None
+        return self._host.secret(name)
 
     def http(self, method: str, url: str, headers=None, body=None, json_body=None) -> Response:
         """Send an HTTP request to an origin the definition allows (``capabilities.http``) and return the
@@ -120,15 +123,10 @@ class Context:
             pairs.append(("content-type", "application/json"))
         if isinstance(body, str):
             body = body.encode("utf-8")
-        try:
-            r = _http.send(_http.Request(method=method, url=url, headers=pairs, body=body))
-        except Err as e:
-            kind = type(e.value).__name__.split("_")[-1]
-            raise Failure(f"HTTP request {_HTTP_ERRORS.get(kind, 'failed')}: {e.value.value}") from None
-        return Response(r.status, r.headers, bytes(r.body))
+        return self._host.http(method, url, pairs, body)
 
 
-_HTTP_ERRORS = {"NotAllowed": "not allowed", "Timeout": "timed out", "TooLarge": "response too large"}
+_LEVELS = ("trace", "debug", "info", "warn", "error")
 
 
 class Step:
@@ -224,67 +222,98 @@ def _to_json(value, what):
     try:
         return json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise Err(_wit.StepError_Failed(f"cannot serialise the {what}: {e}"))
+        raise StepError("failed", f"cannot serialise the {what}: {e}")
 
 
-def export(step_class):
-    """The ``Kernel`` class (the ``weft:step/kernel`` interface) componentize-py exports for ``step_class``."""
+_DESCRIBED = {}
+
+
+def _functions(step_class):
+    """The step's kernel functions by name, and in declaration order (worked out once per class)."""
+    known = _DESCRIBED.get(step_class)
+    if known is None:
+        known = _DESCRIBED[step_class] = _describe_functions(step_class)
+    return known
+
+
+def _describe_functions(step_class):
     functions = {}
     for attr in dir(step_class):
         method = getattr(step_class, attr)
         name = getattr(method, "_weft_kernel_function", None)
         if name is not None:
             functions[name] = _Function(name, method)
-    order = sorted(functions.values(), key=lambda f: f.method.__code__.co_firstlineno)
+    return functions, sorted(functions.values(), key=lambda f: f.method.__code__.co_firstlineno)
 
-    class Kernel:
-        def describe(self) -> _wit.StepInfo:
-            return _wit.StepInfo(
-                functions=[
-                    _wit.FunctionInfo(
-                        name=f.name,
-                        description=f.description,
-                        params=[_wit.ParamInfo(name=p.name, required=p.required, schema=p.schema()) for p in f.params],
-                    )
-                    for f in order
-                ],
-                state_version=step_class.state_version,
-            )
 
-        def invoke(self, call: _wit.Invocation) -> _wit.Outcome:
-            function = functions.get(call.function)
-            if function is None:
-                raise Err(_wit.StepError_UnknownFunction(call.function))
-            try:
-                step = step_class()
-            except Exception as e:
-                raise Err(_wit.StepError_Failed(f"cannot create the step: {type(e).__name__}: {e}"))
-            step.state = _load_state(step_class.State, _migrated(step_class, call.state, call.state_version))
-            given = dict(call.args)
-            kwargs = {}
-            for p in function.params:
-                if p.name not in given:
-                    if p.required:
-                        raise Err(_wit.StepError_BadArgument(_wit.ArgumentError(p.name, "missing required argument")))
-                    continue
-                try:
-                    kwargs[p.name] = p.decode(given[p.name])
-                except Exception as e:
-                    raise Err(_wit.StepError_BadArgument(_wit.ArgumentError(p.name, str(e))))
-            if function.context_param is not None:
-                kwargs[function.context_param] = Context()
-            try:
-                result = function.method(step, **kwargs)
-            except Err:
-                raise
-            except Failure as e:
-                raise Err(_wit.StepError_Failed(str(e)))
-            except Exception as e:
-                raise Err(_wit.StepError_Failed(f"{type(e).__name__}: {e}"))
-            state = None if step_class.State is None else _to_json(step.state, "state")
-            return _wit.Outcome(result=None if result is None else _to_json(result, "result"), state=state)
+def describe(step_class) -> dict:
+    """What the step offers, as ``weft describe`` prints it: ``{"functions": [{"name", "description",
+    "params": [{"name", "required", "schema"}]}], "stateVersion"}`` (schemas as JSON text)."""
+    _, order = _functions(step_class)
+    return {
+        "functions": [
+            {
+                "name": f.name,
+                "description": f.description,
+                "params": [{"name": p.name, "required": p.required, "schema": p.schema()} for p in f.params],
+            }
+            for f in order
+        ],
+        "stateVersion": step_class.state_version,
+    }
 
-    return Kernel
+
+def invoke(step_class, host, function_name: str, args, state, state_version: int):
+    """Run kernel function ``function_name`` of ``step_class`` with ``args`` (``(name, JSON text)``
+    pairs) and ``state`` (JSON text or ``None``, written under ``state_version``), its context calling
+    ``host``. Returns ``(result, state)`` as JSON text (``None`` for none). Raises :class:`StepError`."""
+    functions, _ = _functions(step_class)
+    function = functions.get(function_name)
+    if function is None:
+        raise StepError("unknown-function", function_name)
+    try:
+        step = step_class()
+    except Exception as e:
+        raise StepError("failed", f"cannot create the step: {type(e).__name__}: {e}")
+    step.state = _load_state(step_class.State, _migrated(step_class, state, state_version))
+    given = dict(args)
+    kwargs = {}
+    for p in function.params:
+        if p.name not in given:
+            if p.required:
+                raise StepError("bad-argument", "missing required argument", p.name)
+            continue
+        try:
+            kwargs[p.name] = p.decode(given[p.name])
+        except Exception as e:
+            raise StepError("bad-argument", str(e), p.name)
+    if function.context_param is not None:
+        kwargs[function.context_param] = Context(host)
+    try:
+        result = function.method(step, **kwargs)
+    except StepError:
+        raise
+    except Failure as e:
+        raise StepError("failed", str(e))
+    except Exception as e:
+        raise StepError("failed", f"{type(e).__name__}: {e}")
+    new_state = None if step_class.State is None else _to_json(step.state, "state")
+    return (None if result is None else _to_json(result, "result")), new_state
+
+
+def export(step_class):
+    """The ``Kernel`` class (the ``weft:step/kernel`` interface) componentize-py exports for ``step_class``.
+    Under plain Python (tests, where there is no engine) it is a class whose methods say so."""
+    if _component is None:
+
+        class Kernel:
+            def describe(self, *_):
+                raise RuntimeError("weft_step: not in a component; test steps with weft_step.testing")
+
+            invoke = describe
+
+        return Kernel
+    return _component.kernel(step_class)
 
 
 def _migrated(step_class, snapshot, version):
@@ -292,16 +321,15 @@ def _migrated(step_class, snapshot, version):
     if snapshot is None or version == step_class.state_version:
         return snapshot
     if version > step_class.state_version:
-        raise Err(
-            _wit.StepError_BadState(
-                f"the state snapshot is of state version {version}, newer than the version "
-                f"{step_class.state_version} this step reads"
-            )
+        raise StepError(
+            "bad-state",
+            f"the state snapshot is of state version {version}, newer than the version "
+            f"{step_class.state_version} this step reads",
         )
     try:
         return json.dumps(step_class.migrate(version, json.loads(snapshot)), allow_nan=False)
     except Exception as e:
-        raise Err(_wit.StepError_BadState(f"cannot migrate the state snapshot from version {version}: {e}"))
+        raise StepError("bad-state", f"cannot migrate the state snapshot from version {version}: {e}")
 
 
 def _load_state(state_class, snapshot):
@@ -318,4 +346,14 @@ def _load_state(state_class, snapshot):
         known = {f.name for f in dataclasses.fields(state_class)}
         return state_class(**{k: v for k, v in fields.items() if k in known})
     except Exception as e:
-        raise Err(_wit.StepError_BadState(f"cannot read the state snapshot: {type(e).__name__}: {e}"))
+        raise StepError("bad-state", f"cannot read the state snapshot: {type(e).__name__}: {e}")
+
+
+# The engine's imports exist only inside a component (componentize-py generates `wit_world`); under plain
+# Python the SDK still loads, and weft_step.testing supplies a recording host.
+try:
+    from weft_step import _component
+except ModuleNotFoundError as e:
+    if e.name not in ("wit_world", "componentize_py_types"):
+        raise
+    _component = None

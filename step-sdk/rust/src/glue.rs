@@ -87,12 +87,17 @@ pub fn describe<S: Step>() -> StepInfo {
 /// The `invoke` export: decode the state (migrating an older one, or starting from `Default`), call,
 /// encode the new state.
 pub fn invoke<S: Step>(call: Invocation) -> Result<Outcome, StepError> {
+    invoke_with::<S>(&Context::new(), call)
+}
+
+/// [`invoke`] with `ctx` as the function's context (a recording one in [`crate::testing`]).
+pub(crate) fn invoke_with<S: Step>(ctx: &Context, call: Invocation) -> Result<Outcome, StepError> {
     let mut state: S = match &call.state {
         Some(text) if call.state_version == S::STATE_VERSION => serde_json::from_str(text).map_err(unreadable)?,
         Some(text) => other_version(text, call.state_version)?,
         None => S::default(),
     };
-    let result = state.call(&Context::new(), &call.function, &Args(call.args))?;
+    let result = state.call(ctx, &call.function, &Args(call.args))?;
     let snapshot =
         serde_json::to_string(&state).map_err(|e| StepError::Failed(format!("cannot serialise the state: {e}")))?;
     Ok(Outcome { result, state: (snapshot != "null").then_some(snapshot) })

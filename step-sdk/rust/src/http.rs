@@ -61,6 +61,26 @@ impl Request {
         Ok(self.header("content-type", "application/json").body(body))
     }
 
+    /// The method, e.g. `"POST"`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The headers in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body, if any.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
     pub(crate) fn send(self) -> Result<Response, Error> {
         let request = host::Request { method: self.method, url: self.url, headers: self.headers, body: self.body };
         match host::send(&request) {

@@ -32,13 +32,13 @@
 
 pub use weft_step_sdk_macros::step;
 
-/// Bindings generated from `wit/step.wit`; used by the generated code, not by step authors. (The
+/// Bindings generated from `wit/step.wit` (this crate's copy of the repository's `wit/step.wit`); used by the generated code, not by step authors. (The
 /// generated lifting of `invocation` takes one argument per flattened field.)
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "weft:step/step",
         pub_export_macro: true,
         export_macro_name: "__export_step_world",
@@ -51,6 +51,7 @@ mod error;
 #[doc(hidden)]
 pub mod glue;
 pub mod http;
+pub mod testing;
 
 pub use context::{Context, LogLevel};
 pub use error::Error;

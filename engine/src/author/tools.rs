@@ -1,0 +1,50 @@
+//! Running a build tool: its output kept, a missing tool said in words.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run `command`, its output captured. Errors: it could not be started (`what` names it, `install` says
+/// how to get it).
+pub(super) fn run(command: &mut Command, what: &str, install: &str) -> Result<Output, String> {
+    command.output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{what} was not found: {install}"),
+        _ => format!("cannot run {what}: {e}"),
+    })
+}
+
+/// The first `lines` lines of `text`, trimmed, with a note of how many were left out.
+pub(super) fn first_lines(text: &str, lines: usize) -> String {
+    let text = text.trim();
+    let all: Vec<&str> = text.lines().collect();
+    if all.len() <= lines {
+        return text.to_string();
+    }
+    format!("{}\n  … ({} more lines)", all[..lines].join("\n"), all.len() - lines)
+}
+
+/// Whether `out` is missing or older than any file under `inputs` (folders walked, except `.venv`,
+/// `node_modules`, `__pycache__`, `target` and hidden folders; symbolic links followed).
+pub(super) fn stale(out: &Path, inputs: &[&Path]) -> bool {
+    let Ok(built) = out.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    inputs.iter().any(|input| newer_than(input, built))
+}
+
+fn newer_than(path: &Path, built: std::time::SystemTime) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.is_file() {
+        return meta.modified().map(|m| m > built).unwrap_or(true);
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let skipped = name.starts_with('.') || matches!(&*name, "node_modules" | "__pycache__" | "target");
+        !skipped && newer_than(&entry.path(), built)
+    })
+}
