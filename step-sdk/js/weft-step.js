@@ -208,11 +208,16 @@ function encode(value, what) {
 }
 
 /**
- * The component's `kernel` export for a step: `{ describe, invoke }`. `migrate(fromVersion, old)`, if given, turns
+ * The component's `kernel` export for a step: `{ describe, invoke }`. `events` (names, or an object of name to a
+ * description) declares the events it emits. `migrate(fromVersion, old)`, if given, turns
  * a snapshot written under an older `stateVersion` into this version's layout; without it an older
  * snapshot is refused.
  */
-export function defineStep({ stateVersion = 1, state, migrate, functions }) {
+export function defineStep({ stateVersion = 1, state, migrate, functions, events = [] }) {
+  // The events the step declares it emits: names, or an object of name to a one-line description.
+  const declared = Array.isArray(events)
+    ? events.map((name) => ({ name }))
+    : Object.entries(events).map(([name, description]) => ({ name, description }));
   const describe = () => ({
     functions: Object.entries(functions).map(([name, f]) => ({
       name,
@@ -223,6 +228,7 @@ export function defineStep({ stateVersion = 1, state, migrate, functions }) {
         schema: p.kind === "any" ? undefined : JSON.stringify({ type: p.kind }),
       })),
     })),
+    events: declared,
     stateVersion,
   });
 

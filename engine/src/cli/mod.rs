@@ -171,9 +171,13 @@ fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Print the definition's warnings (e.g. steps nothing reaches) on stderr.
+/// Print the definition's warnings (e.g. steps nothing reaches, edges on events their steps never
+/// declare) on stderr, in the order of the file.
 fn warn_about(process: &crate::load::Process) {
-    for warning in weft_definitions::check::warnings(&process.loaded) {
+    let mut warnings = weft_definitions::check::warnings(&process.loaded);
+    warnings.extend(crate::load::declared::warnings(process));
+    warnings.sort_by_key(|d| (d.position.line, d.position.column));
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
 }

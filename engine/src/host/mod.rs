@@ -34,7 +34,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// once here. A test checks it against the WIT file.
 macro_rules! contract_version {
     () => {
-        "0.2.0"
+        "0.3.0"
     };
 }
 pub(crate) use contract_version;

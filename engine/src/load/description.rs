@@ -4,13 +4,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::StepInfo;
 
-/// A step component's kernel functions and state version.
+/// A step component's kernel functions, the events it declares and its state version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepDescription {
     /// Kernel functions in declaration order.
     pub functions: Vec<FunctionDescription>,
+    /// Events it declares it emits, in declaration order (none from a component that declares none).
+    #[serde(default)]
+    pub events: Vec<EventDescription>,
     /// Version of the state snapshot layout.
     pub state_version: u32,
+}
+
+/// One event a step declares it emits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventDescription {
+    /// The event's type, as edges name it.
+    pub name: String,
+    /// One line for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// One kernel function.
@@ -40,8 +53,8 @@ pub struct ParamDescription {
 impl StepDescription {
     /// Check and convert what a guest's `describe` returned.
     ///
-    /// Errors (as text for a diagnostic): no functions, an empty or repeated function or parameter name,
-    /// a parameter schema that is not JSON.
+    /// Errors (as text for a diagnostic): no functions, an empty or repeated function, parameter or event
+    /// name, a parameter schema that is not JSON.
     pub fn from_guest(info: StepInfo) -> Result<Self, String> {
         if info.functions.is_empty() {
             return Err("it describes no kernel functions".into());
@@ -69,7 +82,14 @@ impl StepDescription {
             }
             functions.push(FunctionDescription { name: f.name, description: f.description, params });
         }
-        Ok(StepDescription { functions, state_version: info.state_version })
+        let mut events: Vec<EventDescription> = Vec::with_capacity(info.events.len());
+        for e in info.events {
+            if e.name.is_empty() || events.iter().any(|d| d.name == e.name) {
+                return Err(format!("it declares the event \"{}\" twice or empty", e.name));
+            }
+            events.push(EventDescription { name: e.name, description: e.description });
+        }
+        Ok(StepDescription { functions, events, state_version: info.state_version })
     }
 
     /// Index of the function named `name`.

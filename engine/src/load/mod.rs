@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod components;
+pub mod declared;
 pub mod description;
 pub mod grants;
 pub mod routing;
@@ -21,7 +22,7 @@ use crate::host::sandbox::{self, Limits};
 use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
-pub use description::{FunctionDescription, ParamDescription, StepDescription};
+pub use description::{EventDescription, FunctionDescription, ParamDescription, StepDescription};
 pub use grants::Environment;
 pub use routing::{
     AllOfGroup, AwaitRoute, Delivery, EdgeGroup, Guard, GuardedEdge, Nested, RetryPolicy, Route, RoutingTable, Scope,
@@ -378,7 +379,10 @@ impl Runtime {
                         }
                         Err(mut found) => problems.append(&mut found),
                     }
-                    (StepKind::SubProcess, Arc::new(StepDescription { functions: Vec::new(), state_version: 0 }))
+                    (
+                        StepKind::SubProcess,
+                        Arc::new(StepDescription { functions: Vec::new(), events: Vec::new(), state_version: 0 }),
+                    )
                 }
                 (Some(definition::StepKind::Map(map)), child) => {
                     let item_state = state(&format!("/steps/{i}/map/state"), map.state.as_ref(), &mut problems);
@@ -554,7 +558,9 @@ fn read_component(path: &Path) -> Result<Arc<[u8]>, Problem> {
 /// mapped process, taking the item as its one parameter `item`.
 fn map_description(over: &Mapped) -> StepDescription {
     match over {
-        Mapped::Component(c) => StepDescription { functions: c.description.functions.clone(), state_version: 0 },
+        Mapped::Component(c) => {
+            StepDescription { functions: c.description.functions.clone(), events: Vec::new(), state_version: 0 }
+        }
         Mapped::Process(p) => {
             let events = p.routing.listened(Source::Input);
             let functions = events
@@ -565,7 +571,7 @@ fn map_description(over: &Mapped) -> StepDescription {
                     params: vec![ParamDescription { name: "item".into(), required: true, schema: None }],
                 })
                 .collect();
-            StepDescription { functions, state_version: 0 }
+            StepDescription { functions, events: Vec::new(), state_version: 0 }
         }
     }
 }

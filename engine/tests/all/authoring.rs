@@ -185,3 +185,39 @@ fn the_javascript_sdk_tarball_installs_and_builds() {
     assert!(!installed.symlink_metadata().unwrap().file_type().is_symlink(), "installed as a copy");
     assert!(installed.join("wit/step.wit").is_file());
 }
+
+/// A step declares the events it emits (weft:step 0.3.0): `weft describe` lists them, and `weft validate`
+/// warns about an edge on an event its step does not declare (a typo here), naming the ones it does.
+#[test]
+fn edges_on_events_a_step_never_declares_are_warned_about() {
+    let notify = root().join("examples/shared/steps/notify.wasm");
+    let described = crate::weft(&["describe", &notify.to_string_lossy()]);
+    let description: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    assert_eq!(description["events"], serde_json::json!([{ "name": "NotificationSent" }]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: typo\nversion: 1.0.0\nsteps:\n  - id: notify\n    component: '{n}'\n  - id: again\n    component: '{n}'\n\
+         inputs:\n  - event: Start\n    to: [{{ step: notify }}]\nedges:\n  - from: {{ step: notify, event: NotificationSnet }}\n    to: [{{ step: again }}]\n\
+         \x20 - from: {{ step: notify, event: NotificationSent }}\n    to: [{{ step: again }}]\n",
+        n = notify.display()
+    );
+    let file = crate::definition(dir.path(), "typo", &yaml);
+    let out = crate::weft(&["validate", &file]);
+    assert!(out.status.success(), "a warning, not an error: {}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("typo.yaml:12:")
+            && said.contains("at /edges/0/from/event: step \"notify\" never declares the event \"NotificationSnet\""),
+        "{said}"
+    );
+    assert!(said.contains("it declares: NotificationSent"), "{said}");
+    assert_eq!(said.matches("never declares").count(), 1, "the declared event is not warned about: {said}");
+
+    // The examples' steps declare every event their definitions route.
+    for example in ["account-opening", "food-delivery", "support-ticket"] {
+        let file = root().join("examples").join(example).join("process.yaml");
+        let out = crate::weft(&["validate", &file.to_string_lossy()]);
+        assert!(out.status.success() && !text(&out.stderr).contains("warning"), "{example}: {}", text(&out.stderr));
+    }
+}

@@ -136,6 +136,9 @@ class Step:
     State = None
     #: Version of the state layout.
     state_version = 1
+    #: The events the step declares it emits: names, or a dict of name to a one-line description.
+    #: ``weft describe`` lists them; ``weft validate`` warns about an edge on an event not among them.
+    events = ()
 
     @classmethod
     def migrate(cls, from_version: int, state):
@@ -248,7 +251,8 @@ def _describe_functions(step_class):
 
 def describe(step_class) -> dict:
     """What the step offers, as ``weft describe`` prints it: ``{"functions": [{"name", "description",
-    "params": [{"name", "required", "schema"}]}], "stateVersion"}`` (schemas as JSON text)."""
+    "params": [{"name", "required", "schema"}]}], "events": [{"name", "description"}], "stateVersion"}``
+    (schemas as JSON text)."""
     _, order = _functions(step_class)
     return {
         "functions": [
@@ -259,8 +263,16 @@ def describe(step_class) -> dict:
             }
             for f in order
         ],
+        "events": [{"name": name, "description": about} for name, about in _events(step_class.events)],
         "stateVersion": step_class.state_version,
     }
+
+
+def _events(declared):
+    """``(name, description)`` pairs of a step's ``events``."""
+    if isinstance(declared, dict):
+        return [(name, about) for name, about in declared.items()]
+    return [(name, None) for name in declared]
 
 
 def invoke(step_class, host, function_name: str, args, state, state_version: int):

@@ -74,6 +74,7 @@ def kernel(step_class):
                     )
                     for f in info["functions"]
                 ],
+                events=[_wit.EventInfo(name=e["name"], description=e["description"]) for e in info["events"]],
                 state_version=info["stateVersion"],
             )
 

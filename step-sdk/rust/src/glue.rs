@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::weft::step::types::StepError;
-use crate::bindings::weft::step::types::{ArgumentError, FunctionInfo, Invocation, Outcome, ParamInfo, StepInfo};
+use crate::bindings::weft::step::types::{
+    ArgumentError, EventInfo, FunctionInfo, Invocation, Outcome, ParamInfo, StepInfo,
+};
 use crate::{Context, Error};
 
 /// A parameter as `#[step]` declares it: `(name, required, JSON Schema)`.
@@ -19,6 +21,10 @@ pub trait Step: Serialize + DeserializeOwned + Default {
     const STATE_VERSION: u32;
     /// The kernel functions, in declaration order.
     fn functions() -> Vec<FunctionSpec>;
+    /// The events the step declares it emits (`#[step(events = ["Approved", "Rejected"])]`), in order.
+    fn events() -> &'static [&'static str] {
+        &[]
+    }
     /// Run kernel function `function` with `args`.
     fn call(&mut self, ctx: &Context, function: &str, args: &Args) -> Result<Option<String>, StepError>;
     /// Turn a snapshot written under the older state-version `from` into this version's layout
@@ -80,6 +86,7 @@ pub fn describe<S: Step>() -> StepInfo {
                     .collect(),
             })
             .collect(),
+        events: S::events().iter().map(|name| EventInfo { name: (*name).into(), description: None }).collect(),
         state_version: S::STATE_VERSION,
     }
 }

@@ -1,5 +1,5 @@
-;; A component that exports weft:step/kernel@0.2.0 with nothing in it (no describe, no invoke).
+;; A component that exports weft:step/kernel@0.3.0 with nothing in it (no describe, no invoke).
 (component
   (instance $kernel)
-  (export "weft:step/kernel@0.2.0" (instance $kernel))
+  (export "weft:step/kernel@0.3.0" (instance $kernel))
 )

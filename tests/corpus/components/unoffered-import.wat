@@ -2,5 +2,5 @@
 (component
   (import "wasi:http/outgoing-handler@0.2.0" (instance (export "handle" (func))))
   (instance $kernel)
-  (export "weft:step/kernel@0.2.0" (instance $kernel))
+  (export "weft:step/kernel@0.3.0" (instance $kernel))
 )

@@ -13,6 +13,7 @@ class DeliveryState:
 
 class Delivery(Step):
     State = DeliveryState
+    events = ("OrderOnItsWay",)
 
     @kernel_function
     def deliver(self, ctx: Context, assignment: dict) -> None:

@@ -23,6 +23,7 @@ class KitchenState:
 
 class Kitchen(Step):
     State = KitchenState
+    events = ("ItemPrepared",)
 
     @kernel_function
     def prepare(self, ctx: Context, item: dict) -> dict:

@@ -8,6 +8,7 @@ const HOT_MIN_C = 57;
 const COLD_MAX_C = 5;
 
 export const kernel = defineStep({
+  events: ["OrderReady", "QualityFailed"],
   state: () => ({ open: {}, passed: 0, failed: 0 }),
   functions: {
     expect: kernelFunction(

@@ -9,13 +9,15 @@ use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Pat, ReturnType
 
 /// Mark an `impl` block of a state type as a step; mark each kernel function in it `#[kernel_function]`
 /// (optionally `#[kernel_function(name = "other")]`). Options: `#[step(state_version = 2)]` (default 1),
-/// and `migrate = Self::upgrade`, a function `fn(from_version: u32, old: serde_json::Value) ->
+/// `events = ["Approved", "Rejected"]` (the events the step declares it emits, which `weft describe`
+/// lists and `weft validate` checks edges against), and `migrate = Self::upgrade`, a function `fn(from_version: u32, old: serde_json::Value) ->
 /// Result<serde_json::Value, weft_step_sdk::Error>` that turns an older snapshot into this version's.
 #[proc_macro_attribute]
 pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut block = parse_macro_input!(item as ItemImpl);
     let mut state_version = 1u32;
     let mut migrate: Option<syn::ExprPath> = None;
+    let mut events: Vec<LitStr> = Vec::new();
     let options = syn::meta::parser(|meta| {
         if meta.path.is_ident("state_version") {
             state_version = meta.value()?.parse::<LitInt>()?.base10_parse()?;
@@ -23,12 +25,25 @@ pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
         } else if meta.path.is_ident("migrate") {
             migrate = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("events") {
+            let list: syn::ExprArray = meta.value()?.parse()?;
+            for element in list.elems {
+                match element {
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. }) => events.push(name),
+                    other => {
+                        return Err(syn::Error::new(other.span(), "an event is a string literal, e.g. \"Approved\""));
+                    }
+                }
+            }
+            Ok(())
         } else {
-            Err(meta.error("unknown option; #[step] accepts `state_version = N` and `migrate = path`"))
+            Err(meta.error(
+                "unknown option; #[step] accepts `state_version = N`, `events = [\"E\", ...]` and `migrate = path`",
+            ))
         }
     });
     parse_macro_input!(attr with options);
-    match expand(&mut block, state_version, migrate.as_ref()) {
+    match expand(&mut block, state_version, &events, migrate.as_ref()) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -47,7 +62,12 @@ struct Param {
     schema: Option<String>,
 }
 
-fn expand(block: &mut ItemImpl, state_version: u32, migrate: Option<&syn::ExprPath>) -> syn::Result<Tokens> {
+fn expand(
+    block: &mut ItemImpl,
+    state_version: u32,
+    events: &[LitStr],
+    migrate: Option<&syn::ExprPath>,
+) -> syn::Result<Tokens> {
     let mut functions = Vec::new();
     for item in &mut block.items {
         if let ImplItem::Fn(method) = item
@@ -91,6 +111,10 @@ fn expand(block: &mut ItemImpl, state_version: u32, migrate: Option<&syn::ExprPa
             const STATE_VERSION: u32 = #state_version;
 
             #migrate
+
+            fn events() -> &'static [&'static str] {
+                &[#(#events),*]
+            }
 
             fn functions() -> ::std::vec::Vec<#sdk::glue::FunctionSpec> {
                 ::std::vec![#(#infos),*]

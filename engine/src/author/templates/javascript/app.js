@@ -4,6 +4,7 @@ import { defineStep, kernelFunction, Failure } from "weft-step";
 export const kernel = defineStep({
   // The step's state: the engine keeps it between invocations and checkpoints it.
   state: () => ({ greeted: 0 }),
+  events: { Greeted: "a notice for the customer greeted" },
   functions: {
     greet: kernelFunction(
       { customer: "object" },

@@ -14,6 +14,7 @@ class {{Name}}State:
 
 class {{Name}}(Step):
     State = {{Name}}State
+    events = {"Greeted": "a notice for the customer greeted"}
 
     @kernel_function
     def greet(self, ctx: Context, customer: dict) -> str:

@@ -17,7 +17,7 @@ pub struct {{Name}} {
     greeted: u32,
 }
 
-#[step]
+#[step(events = ["Greeted"])]
 impl {{Name}} {
     /// Greet `customer` (`{"name", "email"}`), count the greetings, and emit a public `Greeted` event
     /// holding a notice for them (the shape the shared notify step sends).

@@ -54,7 +54,7 @@ impl Default for Accounts {
     }
 }
 
-#[step]
+#[step(events = ["Underwritten", "AccountCreated"])]
 impl Accounts {
     /// Both checks passed: the credit limit (30%, 20% or 10% of a month's income for ratings A, B and
     /// others, in hundreds), emitted with the application as `Underwritten`.

@@ -51,7 +51,7 @@ pub struct Credit {
     approved: u32,
 }
 
-#[step]
+#[step(events = ["CreditApproved", "CreditRejected"])]
 impl Credit {
     /// Score the applicant; emit `CreditApproved` (the application with a `credit` report) or a public
     /// `CreditRejected` with the reasons.

@@ -29,7 +29,7 @@ pub struct Fraud {
     flagged: u32,
 }
 
-#[step]
+#[step(events = ["FraudPassed", "FraudFlagged"])]
 impl Fraud {
     /// Screen an application that passed the credit check; emit `FraudPassed` (the application) or a
     /// public `FraudFlagged` notice with the signals found as its reasons.

@@ -22,7 +22,7 @@ pub struct Welcome {
     sent: u32,
 }
 
-#[step]
+#[step(events = ["WelcomeSent"])]
 impl Welcome {
     /// Emit a public `WelcomeSent` with the message addressed to the new customer.
     #[kernel_function]

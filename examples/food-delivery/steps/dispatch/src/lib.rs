@@ -50,7 +50,7 @@ pub struct Dispatch {
     drivers: Vec<Driver>,
 }
 
-#[step]
+#[step(events = ["DriverAssigned", "NoDriverAvailable"])]
 impl Dispatch {
     /// Assign a driver to a ready order; emit `DriverAssigned`, or a public `NoDriverAvailable` notice.
     #[kernel_function]

@@ -39,7 +39,7 @@ pub struct Intake {
     rejected: u32,
 }
 
-#[step]
+#[step(events = ["OrderAccepted", "OrderRejected", "PrepareItem"])]
 impl Intake {
     /// Check the order; emit `OrderAccepted` and one `PrepareItem` per line, or a public `OrderRejected`
     /// notice with the reasons.

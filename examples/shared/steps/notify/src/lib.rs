@@ -25,7 +25,7 @@ pub struct Notify {
     sent: u32,
 }
 
-#[step]
+#[step(events = ["NotificationSent"])]
 impl Notify {
     /// Emit a public `NotificationSent` with the message addressed to the customer.
     #[kernel_function]

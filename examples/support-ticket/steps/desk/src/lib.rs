@@ -31,7 +31,7 @@ fn duty_manager(queue: &str) -> &'static str {
     }
 }
 
-#[step]
+#[step(events = ["TicketResolved", "TicketEscalated"])]
 impl Desk {
     /// Close the ticket with the agent's `reply`; publish `TicketResolved` with the reference a customer
     /// quotes (built from the invocation id, stable if the run is resumed after a crash).

@@ -47,7 +47,7 @@ const RULES: [(&[&str], &str); 4] = [
 /// First-reply targets of P1..P4, in hours.
 const FIRST_REPLY_HOURS: [u32; 4] = [1, 4, 24, 48];
 
-#[step]
+#[step(events = ["TicketTriaged", "NeedsAgent"])]
 impl Triage {
     /// Classify `ticket`; publish `TicketTriaged` and ask for an agent with `NeedsAgent`.
     #[kernel_function]
