@@ -40,7 +40,13 @@ export function invoke(kernel, fn, args = {}, options = {}) {
   const requests = [];
   const answers = [...http];
   setHost({
-    emit: (type, data, visibility) => events.push({ type, data: JSON.parse(data), public: visibility === "public" }),
+    emit: (type, data, visibility) => {
+      // The engine's rule (it stops the invocation): an event type is not empty and not its own.
+      if (!type || type.endsWith(".OnResult") || type.endsWith(".OnError")) {
+        throw new Error(`emitted ${JSON.stringify(type)}: an empty type, or a name ending in .OnResult or .OnError (the engine's own)`);
+      }
+      events.push({ type, data: JSON.parse(data), public: visibility === "public" });
+    },
     log: (level, message) => logs.push([level, message]),
     invocationId: () => invocationId,
     configGet: (name) => (Object.hasOwn(config, name) ? config[name] : undefined),

@@ -47,7 +47,7 @@ fn sdk(dir: &Path) -> Result<PathBuf, String> {
         .find(|p| p.join("build.mjs").is_file());
     let found = found.ok_or_else(|| {
         format!(
-            "{}: the weft-step package is not installed for this step (no node_modules/weft-step in it or above it, nor in $NODE_PATH)\n  hint: cd {} && npm install weft-step (from Weft's step-sdk/js)",
+            "{}: the weft-step package is not installed for this step (no node_modules/weft-step in it or above it, nor in $NODE_PATH)\n  hint: cd {} && npm install $WEFT_HOME/step-sdk/js (the weft-step package)",
             dir.display(),
             dir.display()
         )

@@ -36,9 +36,11 @@ pub enum Language {
 }
 
 impl Language {
-    /// The language of the step project in `dir`, from its files: `Cargo.toml`, `app.py` or `app.js`.
+    /// The language of the step project in `dir`, from its files: `Cargo.toml` of a package (not of a
+    /// workspace alone), `app.py` or `app.js`.
     pub fn of(dir: &Path) -> Option<Language> {
-        if dir.join("Cargo.toml").is_file() {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if manifest.lines().any(|line| line.trim() == "[package]") {
             Some(Language::Rust)
         } else if dir.join("app.py").is_file() {
             Some(Language::Python)
@@ -71,10 +73,12 @@ pub struct StepProject {
 impl StepProject {
     /// Where its component goes: `<folder>.wasm` beside the folder.
     pub fn default_output(&self) -> PathBuf {
-        // `.` or `..` name no folder to put the component beside: take the folder's own name.
-        let dir = match self.dir.file_name() {
-            Some(_) => self.dir.clone(),
-            None => std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone()),
+        // `greeter/` and `greeter/.` name the folder `greeter`; `.` or `..` name no folder to put the
+        // component beside: take the folder's own name.
+        let dir: PathBuf = self.dir.components().collect();
+        let dir = match dir.file_name() {
+            Some(_) if !dir.ends_with("..") => dir,
+            _ => std::fs::canonicalize(&self.dir).unwrap_or(dir),
         };
         let mut out = dir.into_os_string();
         out.push(".wasm");

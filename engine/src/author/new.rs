@@ -2,8 +2,9 @@
 //! for the language's own runner, a three-line README), or a process definition that `weft validate`
 //! accepts (the `$schema` line, one step, one input).
 //!
-//! A new step depends on the SDK of the Weft source tree this `weft` was built from, when that tree is
-//! still there (or on the one `--sdk` names); else on the SDK packages by name, as published.
+//! A new step depends on the SDKs of a Weft checkout: the `step-sdk` folder `--sdk` names, else
+//! `$WEFT_HOME/step-sdk`, else the source tree this `weft` was built from, when it is still there; else on
+//! the SDK packages by name, as they would be published.
 
 use std::path::{Path, PathBuf};
 
@@ -23,15 +24,21 @@ pub enum Sdk {
 }
 
 impl Sdk {
-    /// `--sdk DIR` if given, else the source tree's, else the published packages.
+    /// `--sdk DIR` if given, else `$WEFT_HOME/step-sdk`, else the source tree's, else the published
+    /// packages.
     ///
-    /// Errors: `dir` holds no SDKs.
+    /// Errors: `dir`, or `$WEFT_HOME/step-sdk`, holds no SDKs.
     pub fn find(dir: Option<&Path>) -> Result<Sdk, String> {
-        match dir {
-            Some(dir) if dir.join("rust/Cargo.toml").is_file() => Ok(Sdk::Local(absolute(dir))),
-            Some(dir) => Err(format!("{}: not Weft's step-sdk folder (no rust/Cargo.toml in it)", dir.display())),
+        let home = std::env::var_os("WEFT_HOME").map(|home| PathBuf::from(home).join("step-sdk"));
+        let named = dir.map(Path::to_path_buf).or(home);
+        match named {
+            Some(dir) if dir.join("rust/Cargo.toml").is_file() => Ok(Sdk::Local(absolute(&dir))),
+            Some(dir) => Err(format!(
+                "{}: not Weft's step-sdk folder (no rust/Cargo.toml in it): name one with --sdk, or set WEFT_HOME to a Weft checkout",
+                dir.display()
+            )),
             None if Path::new(BUILT_FROM).join("rust/Cargo.toml").is_file() => {
-                Ok(Sdk::Local(std::fs::canonicalize(BUILT_FROM).unwrap_or_else(|_| BUILT_FROM.into())))
+                Ok(Sdk::Local(absolute(Path::new(BUILT_FROM))))
             }
             None => Ok(Sdk::Published),
         }
@@ -46,14 +53,16 @@ impl Sdk {
 
     fn python(&self) -> String {
         match self {
-            Sdk::Local(dir) => format!("weft-step @ file://{}", dir.join("python").display()),
+            Sdk::Local(dir) => {
+                format!("weft-step @ file://{}", dir.join("python").display().to_string().replace(' ', "%20"))
+            }
             Sdk::Published => format!("weft-step=={}", env!("CARGO_PKG_VERSION")),
         }
     }
 
     fn javascript(&self) -> String {
         match self {
-            Sdk::Local(dir) => format!("\"file:{}\"", dir.join("js").display()),
+            Sdk::Local(dir) => serde_json::to_string(&format!("file:{}", dir.join("js").display())).unwrap_or_default(),
             Sdk::Published => format!("\"^{}\"", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -122,8 +131,9 @@ pub fn process(runtime: &Runtime, dir: &Path, name: &str, component: &Path) -> R
         Some(p) if function.params.len() > 1 => format!(", parameter: {}", p.name),
         _ => String::new(),
     };
-    let step = component.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "step".into());
-    let relative = pathdiff(component, dir);
+    let step = step_id(component);
+    // A JSON string is a YAML string: any path, quoted.
+    let relative = serde_json::to_string(&pathdiff(component, dir)).unwrap_or_default();
     let values = [
         ("{{name}}", name.to_string()),
         ("{{step}}", step),
@@ -139,7 +149,22 @@ pub fn process(runtime: &Runtime, dir: &Path, name: &str, component: &Path) -> R
     Ok(file)
 }
 
+/// A step id (`^[A-Za-z][A-Za-z0-9_-]*$`) from a component's file name: `greeter.v2.wasm` → `greeter-v2`.
+fn step_id(component: &Path) -> String {
+    let stem = component.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let id: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect();
+    if id.starts_with(|c: char| c.is_ascii_alphabetic()) { id } else { format!("step-{id}") }
+}
+
+/// Names a language would take for something else: Python's constants, crates cargo refuses.
+const RESERVED: &[&str] =
+    &["none", "true", "false", "test", "std", "core", "alloc", "proc-macro", "self", "crate", "super"];
+
 fn check_name(name: &str) -> Result<(), String> {
+    if RESERVED.contains(&name) {
+        return Err(format!("{name:?} is a name Python or cargo keeps for itself: choose another (e.g. {name}-step)"));
+    }
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {

@@ -1,8 +1,8 @@
 //! Python steps: componentize-py, from the Python environment that holds the `weft-step` package
 //! (which pins componentize-py and carries the WIT it targets).
 //!
-//! The environment is the first of: a `.venv` in the step's folder or any folder above it, the active
-//! one (`$VIRTUAL_ENV`).
+//! The environment is the first of: a `.venv` in the step's folder, the active one (`$VIRTUAL_ENV`), a
+//! `.venv` in a folder above the step's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,14 +53,13 @@ pub(super) fn build(dir: &Path, out: &Path, force: bool) -> Result<bool, String>
 /// The Python environment for the step in `dir`.
 fn environment(dir: &Path) -> Result<PathBuf, String> {
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let found = absolute
-        .ancestors()
-        .map(|a| a.join(".venv"))
-        .find(|v| v.join("bin/python").exists())
-        .or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from).filter(|v| v.join("bin/python").exists()));
+    let own = std::iter::once(absolute.join(".venv"));
+    let active = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from);
+    let above = absolute.ancestors().skip(1).map(|a| a.join(".venv"));
+    let found = own.chain(active).chain(above).find(|v| v.join("bin/python").exists());
     found.ok_or_else(|| {
         format!(
-            "{}: no Python environment for this step (no .venv in it or above it, and none active)\n  hint: python3 -m venv {d}/.venv && {d}/.venv/bin/pip install weft-step (from Weft's step-sdk/python)",
+            "{}: no Python environment for this step (no .venv in it or above it, and none active)\n  hint: python3 -m venv {d}/.venv && {d}/.venv/bin/pip install $WEFT_HOME/step-sdk/python (the weft-step package)",
             dir.display(),
             d = dir.display()
         )
@@ -79,10 +78,12 @@ fn sdk_site(env: &Path, dir: &Path) -> Result<PathBuf, String> {
         "install Python 3.10 or newer",
     )?;
     if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
         return Err(format!(
-            "{}: the Python environment {} has no weft-step package\n  hint: {}/bin/pip install weft-step (from Weft's step-sdk/python)",
+            "{}: the Python environment {} cannot import the weft-step package ({})\n  hint: {}/bin/pip install $WEFT_HOME/step-sdk/python",
             dir.display(),
             env.display(),
+            said.trim().lines().last().unwrap_or("no message"),
             env.display()
         ));
     }

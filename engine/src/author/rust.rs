@@ -26,10 +26,9 @@ pub(super) fn build(steps: &[&StepProject], outputs: &[PathBuf]) -> Result<(), S
         let (root, name) = package(&manifest)?;
         workspaces.entry(root).or_default().push((name, manifest, out));
     }
-    for members in workspaces.values() {
-        build_workspace(members)?;
-    }
-    Ok(())
+    // Every workspace is built, and every crate that compiles gets its component, whatever else failed.
+    let errors: Vec<String> = workspaces.values().filter_map(|members| build_workspace(members).err()).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("\n\n")) }
 }
 
 /// Whether the installed Rust has the `wasm32-wasip2` standard library.
@@ -57,12 +56,12 @@ fn package(manifest: &Path) -> Result<(PathBuf, String), String> {
     }
     let metadata: Value = serde_json::from_slice(&output.stdout)
         .map_err(|e| format!("{}: cargo metadata gave no JSON: {e}", manifest.display()))?;
-    let wanted = std::fs::canonicalize(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let wanted = canonical(manifest);
     let name = metadata["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|p| p["manifest_path"].as_str().map(|m| Path::new(m) == wanted).unwrap_or(false))
+        .find(|p| p["manifest_path"].as_str().is_some_and(|m| canonical(Path::new(m)) == wanted))
         .and_then(|p| p["name"].as_str())
         .ok_or_else(|| format!("{}: not a package (a workspace manifest is not a step)", manifest.display()))?;
     let root = metadata["workspace_root"].as_str().unwrap_or_default();
@@ -72,7 +71,15 @@ fn package(manifest: &Path) -> Result<(PathBuf, String), String> {
 /// One cargo invocation for the steps of one workspace.
 fn build_workspace(members: &[(String, PathBuf, &PathBuf)]) -> Result<(), String> {
     let mut command = Command::new("cargo");
-    command.args(["build", "--release", "--target", TARGET, "--message-format=json", "--manifest-path"]);
+    command.args([
+        "build",
+        "--release",
+        "--keep-going",
+        "--target",
+        TARGET,
+        "--message-format=json",
+        "--manifest-path",
+    ]);
     command.arg(&members[0].1);
     for (name, _, _) in members {
         command.args(["-p", name]);
@@ -96,10 +103,18 @@ fn build_workspace(members: &[(String, PathBuf, &PathBuf)]) -> Result<(), String
                     .find(|f| f.ends_with(".wasm"));
                 let manifest = message["manifest_path"].as_str();
                 if let (true, Some(wasm), Some(manifest)) = (is_cdylib, wasm, manifest) {
-                    artifacts.insert(PathBuf::from(manifest), PathBuf::from(wasm));
+                    artifacts.insert(canonical(Path::new(manifest)), PathBuf::from(wasm));
                 }
             }
             _ => {}
+        }
+    }
+    // What compiled is copied even when another crate failed.
+    let mut missing = Vec::new();
+    for (name, manifest, out) in members {
+        match artifacts.get(&canonical(manifest)) {
+            Some(wasm) => copy(wasm, out)?,
+            None => missing.push((name, manifest)),
         }
     }
     if !output.status.success() {
@@ -111,17 +126,18 @@ fn build_workspace(members: &[(String, PathBuf, &PathBuf)]) -> Result<(), String
         let names: Vec<&str> = members.iter().map(|(n, _, _)| n.as_str()).collect();
         return Err(format!("cargo could not build {}:\n{first}", names.join(", ")));
     }
-    for (name, manifest, out) in members {
-        let canonical = std::fs::canonicalize(manifest).unwrap_or_else(|_| manifest.clone());
-        let wasm = artifacts.get(&canonical).ok_or_else(|| {
-            format!(
-                "{}: {name} builds no component\n  hint: add `[lib] crate-type = [\"cdylib\"]` to its Cargo.toml",
-                manifest.display()
-            )
-        })?;
-        copy(wasm, out)?;
+    match missing.first() {
+        Some((name, manifest)) => Err(format!(
+            "{}: {name} builds no component\n  hint: add `[lib] crate-type = [\"cdylib\"]` to its Cargo.toml",
+            manifest.display()
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// `path` with its links resolved (as it is when it cannot be).
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Copy `from` to `to` through a temporary file, so that a reader never sees half a component.

@@ -23,7 +23,8 @@ pub(super) fn first_lines(text: &str, lines: usize) -> String {
 }
 
 /// Whether `out` is missing or older than any file under `inputs` (folders walked, except `.venv`,
-/// `node_modules`, `__pycache__`, `target` and hidden folders; symbolic links followed).
+/// `node_modules`, `__pycache__`, `target` and hidden folders; a link to a file followed, a link to a
+/// folder not, so that a loop of links ends). A deleted file is not noticed: `weft build --force`.
 pub(super) fn stale(out: &Path, inputs: &[&Path]) -> bool {
     let Ok(built) = out.metadata().and_then(|m| m.modified()) else {
         return true;
@@ -45,6 +46,7 @@ fn newer_than(path: &Path, built: std::time::SystemTime) -> bool {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let skipped = name.starts_with('.') || matches!(&*name, "node_modules" | "__pycache__" | "target");
-        !skipped && newer_than(&entry.path(), built)
+        let linked_folder = entry.file_type().is_ok_and(|t| t.is_symlink()) && entry.path().is_dir();
+        !skipped && !linked_folder && newer_than(&entry.path(), built)
     })
 }

@@ -145,11 +145,13 @@ pub(super) fn build(args: BuildArgs) -> Result<ExitCode, ExitCode> {
     for dir in &dirs {
         steps.extend(build::find_steps(dir).map_err(|e| fail(EXIT_BAD_INPUT, e))?);
     }
+    let steps = build::distinct(steps);
     let options = build::Options { output: args.output, force: args.force };
     let built = build::build(&steps, &options).map_err(|e| fail(EXIT_RUN_FAILED, e))?;
     let rust = built.iter().filter(|b| b.project.language == Language::Rust).count();
     for b in built.iter().filter(|b| (b.rebuilt && b.project.language != Language::Rust) || built.len() == 1) {
-        eprintln!("built {} ({})", b.output.display(), b.project.language.name());
+        let done = if b.rebuilt { "built" } else { "up to date:" };
+        eprintln!("{done} {} ({})", b.output.display(), b.project.language.name());
     }
     if built.len() > 1 {
         let others = built.iter().filter(|b| b.project.language != Language::Rust);

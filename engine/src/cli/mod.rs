@@ -93,7 +93,8 @@ enum Command {
     Build(author::BuildArgs),
     /// Run one kernel function of a component in the sandbox; print its result, events, state and logs.
     Invoke(author::InvokeArgs),
-    /// Print what a step component offers: its kernel functions, parameters and state version.
+    /// Print what a step component offers: its kernel functions, parameters, declared events and state
+    /// version.
     Describe {
         /// The component (.wasm).
         component: PathBuf,

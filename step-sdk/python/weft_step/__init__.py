@@ -366,6 +366,6 @@ def _load_state(state_class, snapshot):
 try:
     from weft_step import _component
 except ModuleNotFoundError as e:
-    if e.name not in ("wit_world", "componentize_py_types"):
+    if not (e.name or "").startswith(("wit_world", "componentize_py")):
         raise
     _component = None

@@ -62,6 +62,9 @@ class _Recorder:
         self.events, self.logs, self.requests = [], [], []
 
     def emit(self, event_type, data, public):
+        # The engine's rule (it stops the invocation): an event type is not empty and not its own.
+        if not event_type or event_type.endswith((".OnResult", ".OnError")):
+            raise Failure(f"emitted {event_type!r}: an empty type, or a name ending in .OnResult or .OnError (the engine's own)")
         self.events.append(Event(event_type, json.loads(data), public))
 
     def log(self, level, message):

@@ -32,7 +32,7 @@ impl<'a> Context<'a> {
     fn emit_as<T: Serialize + ?Sized>(&self, event_type: &str, data: &T, visibility: Visibility) -> Result<(), Error> {
         let data = serde_json::to_string(data)?;
         match self.fake {
-            Some(fake) => fake.record_event(event_type, &data, visibility == Visibility::Public),
+            Some(fake) => fake.record_event(event_type, &data, visibility == Visibility::Public)?,
             None => events::emit(event_type, &data, visibility),
         }
         Ok(())

@@ -137,9 +137,17 @@ impl TestContext {
         })
     }
 
-    pub(crate) fn record_event(&self, event_type: &str, data: &str, public: bool) {
+    /// Record an event, or refuse it as the engine does (which stops the invocation): an empty type, or a
+    /// name ending in `.OnResult` or `.OnError` (the engine's own).
+    pub(crate) fn record_event(&self, event_type: &str, data: &str, public: bool) -> Result<(), Error> {
+        if event_type.is_empty() || event_type.ends_with(".OnResult") || event_type.ends_with(".OnError") {
+            return Err(Error::new(format!(
+                "emitted {event_type:?}: an empty type, or a name ending in .OnResult or .OnError (the engine's own)"
+            )));
+        }
         let data = serde_json::from_str(data).unwrap_or(Value::Null);
         self.recorded.borrow_mut().events.push(Event { event_type: event_type.into(), data, public });
+        Ok(())
     }
 
     pub(crate) fn record_log(&self, level: LogLevel, message: &str) {
