@@ -63,7 +63,7 @@ pub fn find_steps(dir: &Path) -> Result<Vec<StepProject>, String> {
 /// build one step twice at once into the same file).
 pub fn distinct(steps: Vec<StepProject>) -> Vec<StepProject> {
     let mut seen = std::collections::HashSet::new();
-    steps.into_iter().filter(|s| seen.insert(std::fs::canonicalize(&s.dir).unwrap_or_else(|_| s.dir.clone()))).collect()
+    steps.into_iter().filter(|s| seen.insert(super::tools::canonical(&s.dir))).collect()
 }
 
 /// Build `steps`. Each step's problems are reported by its folder; the first error of a compiler is

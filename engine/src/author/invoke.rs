@@ -108,24 +108,20 @@ pub fn invoke(
     let logs = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
     match out {
         Ok(invoked) => Ok(Invoked {
-            result: json(&invoked.result),
-            state: invoked.state.as_ref().map(json).unwrap_or(Value::Null),
+            result: invoked.result.to_value(),
+            state: invoked.state.as_ref().map(Json::to_value).unwrap_or(Value::Null),
             events: invoked
                 .events
                 .iter()
                 .map(|e| {
                     let visibility = if e.public { "public" } else { "internal" };
-                    serde_json::json!({"type": e.event_type, "data": json(&e.data), "visibility": visibility})
+                    serde_json::json!({"type": e.event_type, "data": e.data.to_value(), "visibility": visibility})
                 })
                 .collect(),
             logs,
         }),
         Err(failure) => Err(Ok(Failed { kind: failure.kind.as_str().into(), message: failure.message, logs })),
     }
-}
-
-fn json(value: &Json) -> Value {
-    serde_json::from_str(value.as_str()).unwrap_or(Value::Null)
 }
 
 /// Collects the step's log lines (target `weft::step`) as `{"level", "message"}`.

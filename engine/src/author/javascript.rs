@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::tools::{first_lines, run, stale};
+use super::tools::{canonical, finish, first_lines, run, stale, temporary};
 
 /// Build the JavaScript step in `dir` into `out`, unless `out` is newer than the step's files and the SDK
 /// (`force` rebuilds anyway). Returns whether it was built.
@@ -19,8 +19,7 @@ pub(super) fn build(dir: &Path, out: &Path, force: bool) -> Result<bool, String>
     if !force && !stale(out, &[dir, &sdk]) {
         return Ok(false);
     }
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".tmp");
+    let tmp = temporary(out);
     let output = run(
         Command::new("node").arg(sdk.join("build.mjs")).arg(dir.join("app.js")).arg(&tmp),
         "node (Node.js)",
@@ -31,7 +30,7 @@ pub(super) fn build(dir: &Path, out: &Path, force: bool) -> Result<bool, String>
         let text = String::from_utf8_lossy(&output.stderr);
         return Err(format!("{}: could not build app.js:\n{}", dir.display(), first_lines(&text, 30)));
     }
-    std::fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    finish(&tmp, out)?;
     Ok(true)
 }
 
@@ -52,5 +51,5 @@ fn sdk(dir: &Path) -> Result<PathBuf, String> {
             dir.display()
         )
     })?;
-    Ok(std::fs::canonicalize(&found).unwrap_or(found))
+    Ok(canonical(&found))
 }

@@ -78,7 +78,7 @@ impl StepProject {
         let dir: PathBuf = self.dir.components().collect();
         let dir = match dir.file_name() {
             Some(_) if !dir.ends_with("..") => dir,
-            _ => std::fs::canonicalize(&self.dir).unwrap_or(dir),
+            _ => tools::canonical(&dir),
         };
         let mut out = dir.into_os_string();
         out.push(".wasm");

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Language;
+use super::tools::canonical;
 use crate::load::Runtime;
 
 /// The `step-sdk` folder of the source tree this `weft` was built from.
@@ -32,13 +33,13 @@ impl Sdk {
         let home = std::env::var_os("WEFT_HOME").map(|home| PathBuf::from(home).join("step-sdk"));
         let named = dir.map(Path::to_path_buf).or(home);
         match named {
-            Some(dir) if dir.join("rust/Cargo.toml").is_file() => Ok(Sdk::Local(absolute(&dir))),
+            Some(dir) if dir.join("rust/Cargo.toml").is_file() => Ok(Sdk::Local(canonical(&dir))),
             Some(dir) => Err(format!(
                 "{}: not Weft's step-sdk folder (no rust/Cargo.toml in it): name one with --sdk, or set WEFT_HOME to a Weft checkout",
                 dir.display()
             )),
             None if Path::new(BUILT_FROM).join("rust/Cargo.toml").is_file() => {
-                Ok(Sdk::Local(absolute(Path::new(BUILT_FROM))))
+                Ok(Sdk::Local(canonical(Path::new(BUILT_FROM))))
             }
             None => Ok(Sdk::Published),
         }
@@ -197,13 +198,9 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// `path` as the definition in `dir` names it: relative when it lies inside `dir`, else absolute.
 fn pathdiff(path: &Path, dir: &Path) -> String {
-    let (path, dir) = (absolute(path), absolute(dir));
+    let (path, dir) = (canonical(path), canonical(dir));
     path.strip_prefix(&dir).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::tools::{first_lines, run, stale};
+use super::tools::{finish, first_lines, run, stale, temporary};
 
 /// Build the Python step in `dir` into `out`, unless `out` is newer than the step's files and the SDK
 /// (`force` rebuilds anyway). Returns whether it was built.
@@ -22,8 +22,7 @@ pub(super) fn build(dir: &Path, out: &Path, force: bool) -> Result<bool, String>
         return Ok(false);
     }
     let componentize = env.join("bin/componentize-py");
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".tmp");
+    let tmp = temporary(out);
     let output = run(
         Command::new(&componentize)
             .arg("-d")
@@ -46,7 +45,7 @@ pub(super) fn build(dir: &Path, out: &Path, force: bool) -> Result<bool, String>
             python_error(&output.stderr)
         ));
     }
-    std::fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    finish(&tmp, out)?;
     Ok(true)
 }
 

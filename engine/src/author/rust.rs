@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::StepProject;
-use super::tools::{first_lines, run};
+use super::tools::{canonical, finish, first_lines, run, temporary};
 
 const TARGET: &str = "wasm32-wasip2";
 const INSTALL_RUST: &str = "install Rust from https://rustup.rs, then `rustup target add wasm32-wasip2`";
@@ -135,16 +135,9 @@ fn build_workspace(members: &[(String, PathBuf, &PathBuf)]) -> Result<(), String
     }
 }
 
-/// `path` with its links resolved (as it is when it cannot be).
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// Copy `from` to `to` through a temporary file, so that a reader never sees half a component.
-pub(super) fn copy(from: &Path, to: &Path) -> Result<(), String> {
-    let mut tmp = to.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::copy(from, &tmp)
-        .and_then(|_| std::fs::rename(&tmp, to))
-        .map_err(|e| format!("cannot write {}: {e}", to.display()))
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    let tmp = temporary(to);
+    std::fs::copy(from, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    finish(&tmp, to)
 }

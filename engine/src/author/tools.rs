@@ -1,6 +1,6 @@
 //! Running a build tool: its output kept, a missing tool said in words.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Run `command`, its output captured. Errors: it could not be started (`what` names it, `install` says
@@ -10,6 +10,24 @@ pub(super) fn run(command: &mut Command, what: &str, install: &str) -> Result<Ou
         std::io::ErrorKind::NotFound => format!("{what} was not found: {install}"),
         _ => format!("cannot run {what}: {e}"),
     })
+}
+
+/// Where a tool writes `out` before it is complete: `<out>.tmp`, moved over `out` by [`finish`], so that
+/// a reader never sees half a component.
+pub(super) fn temporary(out: &Path) -> PathBuf {
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Move the complete `tmp` (see [`temporary`]) over `out`.
+pub(super) fn finish(tmp: &Path, out: &Path) -> Result<(), String> {
+    std::fs::rename(tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// `path` with its links resolved (as it is, when it cannot be).
+pub(super) fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The first `lines` lines of `text`, trimmed, with a note of how many were left out.

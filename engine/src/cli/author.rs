@@ -192,9 +192,7 @@ pub(super) fn invoke(args: InvokeArgs) -> Result<ExitCode, ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Ok(out) => {
-            for line in &out.logs {
-                println!("log {} {}", line["level"].as_str().unwrap_or("info"), line["message"].as_str().unwrap_or(""));
-            }
+            print_logs(&out.logs);
             for event in &out.events {
                 println!(
                     "event {} ({}) {}",
@@ -211,16 +209,17 @@ pub(super) fn invoke(args: InvokeArgs) -> Result<ExitCode, ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string(&failed).unwrap_or_default());
             } else {
-                for line in &failed.logs {
-                    println!(
-                        "log {} {}",
-                        line["level"].as_str().unwrap_or("info"),
-                        line["message"].as_str().unwrap_or("")
-                    );
-                }
+                print_logs(&failed.logs);
             }
             Err(fail(EXIT_RUN_FAILED, format!("{} failed ({}): {}", args.function, failed.kind, failed.message)))
         }
         Err(Err(message)) => Err(fail(EXIT_BAD_INPUT, message)),
+    }
+}
+
+/// A step's log lines (`{"level", "message"}`) for people: `log LEVEL MESSAGE`, one per line.
+fn print_logs(logs: &[serde_json::Value]) {
+    for line in logs {
+        println!("log {} {}", line["level"].as_str().unwrap_or("info"), line["message"].as_str().unwrap_or(""));
     }
 }
