@@ -19,6 +19,7 @@
 //! ```
 
 pub mod author;
+pub mod blob;
 pub mod cli;
 pub mod data;
 pub mod durable;

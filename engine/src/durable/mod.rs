@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use weft_definitions::DefinitionError;
 
-use crate::data::sha256_hex;
+use crate::blob::Blob;
 use crate::load::{Process, Runtime};
 use crate::runner::layout::Layout;
 use crate::runner::{Clock, Effects, EventRecord, HistoryEntry, HistoryRecord, NotAwaited, Run, Status, UnknownInput};
@@ -646,7 +646,7 @@ struct Version {
 
 impl Version {
     fn of(process: &Process) -> Self {
-        let components = process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect();
+        let components = process.pins.iter().map(|p| (p.key.clone(), p.blob.digest().to_owned())).collect();
         Version { layout: PinnedLayout::of(process), components }
     }
 
@@ -666,21 +666,20 @@ impl Version {
 
 /// The layout a run of a process is pinned to, as the JSON text stored and its SHA-256.
 struct PinnedLayout {
-    text: String,
+    blob: Blob,
     digest: String,
 }
 
 impl PinnedLayout {
     fn of(process: &Process) -> Self {
-        let text = Layout::of(process).to_json();
-        PinnedLayout { digest: sha256_hex(text.as_bytes()), text }
+        let blob = Blob::new(Arc::from(Layout::of(process).to_json().into_bytes()));
+        PinnedLayout { digest: blob.digest().to_owned(), blob }
     }
 
     /// Every blob a run of `process` is pinned to besides its definition: its components, its
-    /// sub-processes' texts and this layout, by digest.
-    fn blobs<'a>(&'a self, process: &'a Process) -> Vec<(&'a str, &'a [u8])> {
-        let pins = process.pins.iter().map(|p| (p.digest.as_str(), &*p.bytes));
-        pins.chain(std::iter::once((self.digest.as_str(), self.text.as_bytes()))).collect()
+    /// sub-processes' texts and this layout.
+    fn blobs<'a>(&'a self, process: &'a Process) -> Vec<&'a Blob> {
+        process.pins.iter().map(|p| &p.blob).chain(std::iter::once(&self.blob)).collect()
     }
 }
 

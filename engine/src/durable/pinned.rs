@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::{Driver, DurableError};
+use crate::blob::Blob;
 use crate::load::Process;
 use crate::runner::layout::Layout;
 use crate::store::{InstanceInfo, Store, StoreError};
@@ -75,18 +76,25 @@ impl Driver<'_> {
         let text = String::from_utf8(text)
             .map_err(|_| StoreError::Damaged(format!("the definition of {what} is not UTF-8")))?;
         // Steps that share a component share its blob: read each digest once.
-        let mut by_digest: HashMap<&str, Arc<[u8]>> = HashMap::new();
+        let mut by_digest: HashMap<&str, Blob> = HashMap::new();
         let mut components = HashMap::new();
         for (step, digest) in pins {
-            let bytes = match by_digest.get(digest.as_str()) {
-                Some(bytes) => bytes.clone(),
+            let blob = match by_digest.get(digest.as_str()) {
+                Some(blob) => blob.clone(),
                 None => {
                     let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing_blob(digest))?.into();
-                    by_digest.insert(digest, bytes.clone());
-                    bytes
+                    let blob = Blob::new(bytes);
+                    if blob.digest() != digest {
+                        let found = blob.digest();
+                        return Err(StoreError::Damaged(format!(
+                            "the blob {digest} holds content of SHA-256 {found}"
+                        )))?;
+                    }
+                    by_digest.insert(digest, blob.clone());
+                    blob
                 }
             };
-            components.insert(step.clone(), bytes);
+            components.insert(step.clone(), blob);
         }
         let config: Option<HashMap<String, BTreeMap<String, String>>> = match layout_digest {
             Some(digest) => {

@@ -183,7 +183,7 @@ impl Driver<'_> {
             status: run.state().status.name().into(),
             definition_file: file.display().to_string(),
             definition_digest: process.digest.clone(),
-            components: process.pins.iter().map(|p| (p.key.clone(), p.digest.clone())).collect(),
+            components: process.pins.iter().map(|p| (p.key.clone(), p.blob.digest().to_owned())).collect(),
             layout_digest: Some(layout.digest.clone()),
             revision: 1,
             epoch: 1,

@@ -49,36 +49,49 @@ impl CompiledCache {
             .or_else(|| env("HOME").map(|d| d.join(".cache").join("weft")))
     }
 
-    /// The component in `bytes`, from the cache when present, else compiled (and stored).
-    ///
-    /// Errors: wasmtime's, when `bytes` is not a valid component. A cache entry that cannot be read or
-    /// written is ignored (logged at `warn`): the cache only ever saves time.
-    /// `digest` is the SHA-256 of `bytes`, hex: the entry's name.
-    pub fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheStatus)> {
-        let Some(dir) = &self.dir else {
-            return Ok((Component::from_binary(engine, bytes)?, CacheStatus::Off));
-        };
-        let entry = dir.join(format!("{digest}.cwasm"));
-        if entry.is_file() {
-            // SAFETY: entries are written only by `store` below, from `Component::serialize` of the same
-            // engine configuration (the directory is keyed by its compatibility hash), and wasmtime checks
-            // the header's version and settings again before using it.
-            match unsafe { Component::deserialize_file(engine, &entry) } {
-                Ok(component) => return Ok((component, CacheStatus::Hit)),
-                Err(e) => tracing::warn!(entry = %entry.display(), "ignoring unreadable cache entry: {e:#}"),
+    /// Whether the cache holds the compiled form of the component whose SHA-256 (hex) is `digest`.
+    pub fn contains(&self, digest: &str) -> bool {
+        self.entry(digest).is_some_and(|e| e.is_file())
+    }
+
+    /// The component whose SHA-256 (hex) is `digest`, from the cache, if it is there and readable (an
+    /// unreadable entry is logged at `warn` and ignored: the cache only ever saves time).
+    pub fn cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let entry = self.entry(digest).filter(|e| e.is_file())?;
+        // SAFETY: entries are written only by `compile` below, from `Component::serialize` of the same
+        // engine configuration (the directory is keyed by its compatibility hash), and wasmtime checks
+        // the header's version and settings again before using it.
+        match unsafe { Component::deserialize_file(engine, &entry) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(entry = %entry.display(), "ignoring unreadable cache entry: {e:#}");
+                None
             }
         }
+    }
+
+    /// The component in `bytes` (SHA-256 `digest`, hex), compiled now and stored in the cache if it is on
+    /// (a failure to store it is logged at `warn`).
+    ///
+    /// Errors: wasmtime's, when `bytes` is not a valid component.
+    pub fn compile(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheStatus)> {
         let component = Component::from_binary(engine, bytes)?;
-        if let Err(e) = store(&component, dir, &entry) {
+        let Some(entry) = self.entry(digest) else { return Ok((component, CacheStatus::Off)) };
+        if let Err(e) = store(&component, &entry) {
             tracing::warn!(entry = %entry.display(), "could not write cache entry: {e:#}");
         }
         Ok((component, CacheStatus::Miss))
     }
+
+    fn entry(&self, digest: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|dir| dir.join(format!("{digest}.cwasm")))
+    }
 }
 
-/// Write `component` to a temporary file of its own in `dir`, then rename it to `entry` (atomic on one
-/// file system), so concurrent writers and crashes never expose a partial entry.
-fn store(component: &Component, dir: &Path, entry: &Path) -> wasmtime::Result<()> {
+/// Write `component` to a temporary file of its own beside `entry`, then rename it to `entry` (atomic on
+/// one file system), so concurrent writers and crashes never expose a partial entry.
+fn store(component: &Component, entry: &Path) -> wasmtime::Result<()> {
+    let dir = entry.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut temp, &component.serialize()?)?;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{Component, ComponentExportIndex, Linker};
 
+use crate::blob::Blob;
 use crate::host::bindings::StepPre;
 use crate::host::sandbox::Limits;
 use crate::host::{self, CONTRACT_VERSION, HostState, KERNEL_EXPORT};
@@ -23,10 +24,9 @@ use crate::load::description::StepDescription;
 pub struct StepComponent {
     /// The file it was first read from (for messages; a pinned run's file may have changed since).
     pub path: PathBuf,
-    /// SHA-256 of its bytes, hex: its identity.
-    pub digest: String,
-    /// Its bytes, as read (kept so that a durable run can pin them).
-    pub bytes: Arc<[u8]>,
+    /// Its bytes and their SHA-256, its identity (kept so that a durable run can pin them; not read from
+    /// the file when its compiled form was cached and its digest recorded, see [`crate::blob`]).
+    pub blob: Blob,
     /// Pre-linked against the host's imports: instantiating it does no linking work.
     pub pre: StepPre<HostState>,
     /// Where its `invoke` function is among its exports (inside `weft:step/kernel`).
@@ -37,6 +37,13 @@ pub struct StepComponent {
     pub cache: CacheStatus,
 }
 
+impl StepComponent {
+    /// SHA-256 of its bytes, hex: its identity.
+    pub fn digest(&self) -> &str {
+        self.blob.digest()
+    }
+}
+
 /// How to build a step component, for hints.
 const BUILD_HINT: &str = concat!(
     "build the step with this repository's SDK (step-sdk/), which targets wit/step.wit (weft:step@",
@@ -44,23 +51,31 @@ const BUILD_HINT: &str = concat!(
     "): `weft build STEP-FOLDER` (a Rust step compiles for wasm32-wasip2; docs/authoring.md)"
 );
 
-/// Load the component in `bytes` (read from `path`, SHA-256 `digest`).
+/// Load the component `blob` (read from `path`): its compiled form from `cache` when there, without
+/// reading the bytes; else compiled from them.
 ///
-/// Errors, as a message and a hint: see the module's documentation.
+/// Errors, as a message and a hint: see the module's documentation; the blob's own (its file unreadable
+/// or changed).
 pub fn load(
     engine: &wasmtime::Engine,
     linker: &Linker<HostState>,
     cache: &CompiledCache,
     limits: &Limits,
     path: &Path,
-    bytes: Arc<[u8]>,
-    digest: String,
+    blob: Blob,
 ) -> Result<StepComponent, Problem> {
     let file = path.display();
-    what_it_is(&bytes).map_err(|what| (format!("{file} is not a WebAssembly component: it is {what}"), hint()))?;
-    let (component, cache_status) = cache
-        .load(engine, &bytes, &digest)
-        .map_err(|e| (format!("{file} is not a valid WebAssembly component: {e:#}"), hint()))?;
+    let (component, cache_status) = match cache.cached(engine, blob.digest()) {
+        Some(component) => (component, CacheStatus::Hit),
+        None => {
+            let bytes = blob.bytes().map_err(|message| (message, None))?;
+            what_it_is(&bytes)
+                .map_err(|what| (format!("{file} is not a WebAssembly component: it is {what}"), hint()))?;
+            cache
+                .compile(engine, &bytes, blob.digest())
+                .map_err(|e| (format!("{file} is not a valid WebAssembly component: {e:#}"), hint()))?
+        }
+    };
     contract(engine, &component).map_err(|what| (format!("{file} {what}"), hint()))?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
         (format!("{file} imports what this engine does not offer to a step: {e:#}"), Some(world_hint()))
@@ -73,7 +88,7 @@ pub fn load(
         .ok_or_else(|| (format!("{file} exports no `invoke` in {KERNEL_EXPORT}"), hint()))?;
     let description = describe(engine, &pre, limits).map_err(|e| (format!("{file}: {e}"), None))?;
     let description = Arc::new(description);
-    Ok(StepComponent { path: path.to_path_buf(), digest, bytes, pre, invoke, description, cache: cache_status })
+    Ok(StepComponent { path: path.to_path_buf(), blob, pre, invoke, description, cache: cache_status })
 }
 
 fn hint() -> Option<String> {

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod components;
 pub mod declared;
 pub mod description;
+pub mod digests;
 pub mod grants;
 pub mod routing;
 
@@ -17,6 +18,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 use weft_definitions::tree::DefinitionTree;
 use weft_definitions::{self as definition, DefinitionError, Diagnostic, LoadedDefinition};
 
+use crate::blob::Blob;
 use crate::data::Json;
 use crate::host::sandbox::{self, Limits};
 use crate::host::{self, HostState};
@@ -57,6 +59,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompiledCache,
+    /// The digests of component files read before (beside the cache).
+    digests: digests::FileDigests,
     limits: Limits,
     environment: Environment,
     /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
@@ -94,10 +98,8 @@ pub struct Process {
 pub struct Pin {
     /// The step id (a component) or `process:<step id>` (a sub-process's definition text).
     pub key: String,
-    /// SHA-256 of the bytes, hex.
-    pub digest: String,
-    /// The bytes.
-    pub bytes: Arc<[u8]>,
+    /// The bytes and their SHA-256.
+    pub blob: Blob,
 }
 
 /// The key under which the definition text of the process run by step `step` is pinned.
@@ -188,11 +190,13 @@ impl Runtime {
         };
         sandbox::start_ticker(&engine);
         let linker = host::linker(&engine)?;
+        let digests = digests::FileDigests::new(config.cache_dir.as_deref());
         let cache = CompiledCache::new(config.cache_dir, &engine);
         Ok(Runtime {
             engine,
             linker,
             cache,
+            digests,
             limits: config.limits,
             environment: config.environment,
             components: Mutex::default(),
@@ -218,22 +222,22 @@ impl Runtime {
         let text =
             std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { file: path.to_path_buf(), source })?;
         // A file several steps name is read once (and, being the same bytes, hashed once).
-        let mut read: HashMap<std::path::PathBuf, Arc<[u8]>> = HashMap::new();
+        let mut read: HashMap<std::path::PathBuf, Blob> = HashMap::new();
         self.load_from(
             path,
             text,
             &mut |key, file| {
                 if key.starts_with("process:") {
                     return weft_definitions::tree::read_file(key, file)
-                        .map(|t| Arc::from(t.into_bytes()))
+                        .map(|t| Blob::new(Arc::from(t.into_bytes())))
                         .map_err(|m| (m, None));
                 }
-                if let Some(bytes) = read.get(file) {
-                    return Ok(bytes.clone());
+                if let Some(blob) = read.get(file) {
+                    return Ok(blob.clone());
                 }
-                let bytes = read_component(file)?;
-                read.insert(file.to_path_buf(), bytes.clone());
-                Ok(bytes)
+                let blob = self.file_blob(file)?;
+                read.insert(file.to_path_buf(), blob.clone());
+                Ok(blob)
             },
             None,
         )
@@ -251,7 +255,7 @@ impl Runtime {
         &self,
         file: &Path,
         text: String,
-        components: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+        components: &dyn Fn(&str) -> Option<Blob>,
         config: Option<&PinnedConfig>,
     ) -> Result<Process, DefinitionError> {
         let mut fetch = |step: &str, _: &Path| {
@@ -270,11 +274,12 @@ impl Runtime {
         config: Option<&PinnedConfig>,
     ) -> Result<Process, DefinitionError> {
         let mut read = |key: &str, path: &Path| {
-            let bytes = fetch(&process_pin(key), path).map_err(|(message, _)| message)?;
+            let bytes = fetch(&process_pin(key), path).and_then(|b| b.bytes().map_err(|m| (m, None)));
+            let bytes = bytes.map_err(|(message, _)| message)?;
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
         let tree = weft_definitions::tree::load_tree(file, text, &mut read)?;
-        self.process_from(&tree, "", &mut Components { fetch, seen: HashMap::new() }, config)
+        self.process_from(&tree, "", &mut Components { fetch }, config)
     }
 
     /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
@@ -334,7 +339,7 @@ impl Runtime {
                 let path = loaded.base_dir().join(relative);
                 match fetch.component(self, &key, &path) {
                     Ok(c) => {
-                        pins.push(Pin { key: key.clone(), digest: c.digest.clone(), bytes: c.bytes.clone() });
+                        pins.push(Pin { key: key.clone(), blob: c.blob.clone() });
                         Some(c)
                     }
                     Err((message, hint)) => {
@@ -345,9 +350,7 @@ impl Runtime {
             };
             let child = tree.child(i);
             if let Some(child) = child {
-                let text: Arc<[u8]> = Arc::from(child.text.as_bytes());
-                let digest = crate::data::sha256_hex(&text);
-                pins.push(Pin { key: process_pin(&key), digest, bytes: text });
+                pins.push(Pin { key: process_pin(&key), blob: Blob::new(Arc::from(child.text.as_bytes())) });
             }
             let (kind, description) = match (step.kind(), child) {
                 (Some(definition::StepKind::Component(path)), _) => {
@@ -475,21 +478,36 @@ impl Runtime {
     ///
     /// Errors: what is wrong with the file, and what would fix it, as one text.
     pub fn component_at(&self, path: &Path) -> Result<Arc<StepComponent>, String> {
-        read_component(path).and_then(|bytes| self.component(path, bytes)).map_err(|(message, hint)| match hint {
+        self.file_blob(path).and_then(|blob| self.component(path, blob)).map_err(|(message, hint)| match hint {
             Some(hint) => format!("{message}\n  hint: {hint}"),
             None => message,
         })
     }
 
-    /// The component in `bytes` (read from `path`), loaded once per runtime and content digest.
-    fn component(&self, path: &Path, bytes: Arc<[u8]>) -> Result<Arc<StepComponent>, Problem> {
+    /// The component file at `path` as a blob: not read when its digest is recorded (unchanged since an
+    /// earlier read, [`digests`]) and its compiled form is at hand (loaded, or in the cache); else read
+    /// and hashed now, and its digest recorded.
+    fn file_blob(&self, path: &Path) -> Result<Blob, Problem> {
+        let meta = std::fs::metadata(path).map_err(|e| unreadable(path, &e))?;
+        if let Some(digest) = self.digests.recalled(path, &meta)
+            && (self.lock().contains_key(&digest) || self.cache.contains(&digest))
+        {
+            return Ok(Blob::in_file(path.to_path_buf(), digest));
+        }
+        let bytes = read_component(path)?;
         let digest = crate::data::sha256_hex(&bytes);
-        let slot = self.lock().entry(digest.clone()).or_default().clone();
+        self.digests.remember(path, &meta, &digest);
+        Ok(Blob::hashed(bytes, digest))
+    }
+
+    /// The component `blob` (read from `path`), loaded once per runtime and content digest.
+    fn component(&self, path: &Path, blob: Blob) -> Result<Arc<StepComponent>, Problem> {
+        let slot = self.lock().entry(blob.digest().to_owned()).or_default().clone();
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, bytes, digest)?;
+        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, blob)?;
         let component = Arc::new(component);
         tracing::info!(component = %path.display(), cache = ?component.cache, "loaded component");
         *slot = Some(component.clone());
@@ -515,43 +533,37 @@ pub type PinnedConfig = HashMap<String, BTreeMap<String, String>>;
 /// A problem with a component: the message, and a hint that would fix it.
 pub(crate) type Problem = (String, Option<String>);
 
-/// Where one load takes its components from: `fetch` for the bytes, and the components it met, by the
-/// address of their bytes (kept, so that the address stays theirs for as long as the load).
+/// Where one load takes its components from: `fetch` for the blobs (each hashed once by whoever made it).
 struct Components<'f, 'a> {
     fetch: &'f mut Fetch<'a>,
-    seen: HashMap<usize, (Arc<[u8]>, Arc<StepComponent>)>,
 }
 
 impl Components<'_, '_> {
-    /// The component of pin `key` at `path`, loaded through `runtime`: bytes met before in this load (a file
-    /// several steps name, read once by [`Runtime::load_process`]) are not hashed again.
+    /// The component of pin `key` at `path`, loaded through `runtime` (once per digest).
     fn component(&mut self, runtime: &Runtime, key: &str, path: &Path) -> Result<Arc<StepComponent>, Problem> {
-        let bytes = (self.fetch)(key, path)?;
-        let address = bytes.as_ptr() as usize;
-        if let Some((_, component)) = self.seen.get(&address) {
-            return Ok(component.clone());
-        }
-        let component = runtime.component(path, bytes.clone())?;
-        self.seen.insert(address, (bytes, component.clone()));
-        Ok(component)
+        let blob = (self.fetch)(key, path)?;
+        runtime.component(path, blob)
     }
 }
 
-/// Where a step's component bytes come from: `(step id, resolved path)` → bytes.
-type Fetch<'a> = dyn FnMut(&str, &Path) -> Result<Arc<[u8]>, Problem> + 'a;
+/// Where a step's component comes from: `(step id, resolved path)` → its blob.
+type Fetch<'a> = dyn FnMut(&str, &Path) -> Result<Blob, Problem> + 'a;
 
 /// The bytes of the component file at `path`.
 fn read_component(path: &Path) -> Result<Arc<[u8]>, Problem> {
-    std::fs::read(path).map(Arc::from).map_err(|e| {
-        (
-            format!("component file {} not found or unreadable ({e})", path.display()),
-            Some(
-                "build the steps (scripts/build-steps) or fix the `component` path, which is relative to the \
-                 definition file"
-                    .into(),
-            ),
-        )
-    })
+    std::fs::read(path).map(Arc::from).map_err(|e| unreadable(path, &e))
+}
+
+/// The problem of a component file that cannot be read.
+fn unreadable(path: &Path, e: &std::io::Error) -> Problem {
+    (
+        format!("component file {} not found or unreadable ({e})", path.display()),
+        Some(
+            "build the steps (scripts/build-steps) or fix the `component` path, which is relative to the definition \
+             file"
+                .into(),
+        ),
+    )
 }
 
 /// How routing sees a map step: the component's kernel functions, or one function per input event of the

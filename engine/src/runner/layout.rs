@@ -69,7 +69,7 @@ impl Layout {
             .iter()
             .map(|s| StepLayout {
                 id: s.id.clone(),
-                component: s.component().map(|c| c.digest.clone()),
+                component: s.component().map(|c| c.digest().to_owned()),
                 functions: s
                     .description
                     .functions

@@ -7,8 +7,9 @@
 //! can read after the command ends).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::blob::Blob;
 use crate::runner::{HistoryEntry, RunState};
 use crate::store::tenure::Tenure;
 use crate::store::{
@@ -26,7 +27,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     instances: BTreeMap<String, Entry>,
-    blobs: HashMap<String, Vec<u8>>,
+    blobs: HashMap<String, Blob>,
     /// Every inbox event by CloudEvent `(source, id)`: the instance and position that received it.
     received: HashMap<(String, String), (String, u64)>,
     /// Each process's deployments, oldest first.
@@ -66,9 +67,18 @@ impl Inner {
         self.instances.get_mut(id).ok_or_else(|| StoreError::NotFound(id.into()))
     }
 
-    fn put_blobs<'a>(&mut self, blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>) {
-        for (digest, content) in blobs {
-            self.blobs.entry(digest.to_owned()).or_insert_with(|| content.to_vec());
+    /// Keep each of `blobs` once per digest: the handle, not a copy (a component file not read yet stays
+    /// unread until someone asks for the blob).
+    fn put_blobs<'a>(&mut self, blobs: impl IntoIterator<Item = &'a Blob>) {
+        for blob in blobs {
+            self.blobs.entry(blob.digest().to_owned()).or_insert_with(|| blob.clone());
+        }
+    }
+
+    /// Keep `definition` (the text whose SHA-256 is `digest`) as a blob.
+    fn put_definition(&mut self, digest: &str, definition: &[u8]) {
+        if !self.blobs.contains_key(digest) {
+            self.put_blobs([&Blob::hashed(Arc::from(definition), digest.to_owned())]);
         }
     }
 
@@ -172,7 +182,7 @@ impl Store for MemoryStore {
         if inner.instances.contains_key(&new.info.id) {
             return Err(StoreError::AlreadyExists(new.info.id.clone()));
         }
-        inner.put_blobs(std::iter::once((new.info.definition_digest.as_str(), new.definition)));
+        inner.put_definition(&new.info.definition_digest, new.definition);
         inner.put_blobs(new.blobs.iter().copied());
         let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
         let mut info = new.info.clone();
@@ -222,7 +232,7 @@ impl Store for MemoryStore {
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         let mut inner = self.lock();
         inner.entry(commit.id)?.fence(commit)?;
-        inner.put_blobs(std::iter::once((pinned.definition_digest, pinned.definition)));
+        inner.put_definition(pinned.definition_digest, pinned.definition);
         inner.put_blobs(pinned.blobs.iter().copied());
         let entry = inner.entry(commit.id)?;
         let info = &mut entry.info;
@@ -244,7 +254,7 @@ impl Store for MemoryStore {
         }
         let deployment = Deployment::of(process, versions.len() as u64 + 1, pinned, now_ms);
         versions.push(deployment.clone());
-        inner.put_blobs(std::iter::once((pinned.definition_digest, pinned.definition)));
+        inner.put_definition(pinned.definition_digest, pinned.definition);
         inner.put_blobs(pinned.blobs.iter().copied());
         Ok(Deployed::New(deployment))
     }
@@ -397,7 +407,8 @@ impl Store for MemoryStore {
     }
 
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock().blobs.get(digest).cloned())
+        let blob = self.lock().blobs.get(digest).cloned();
+        blob.map(|b| b.bytes().map(|bytes| bytes.to_vec()).map_err(StoreError::Unreadable)).transpose()
     }
 
     fn delete(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {

@@ -109,6 +109,10 @@ pub enum StoreError {
     /// A stored record could not be read back: the store is damaged, or was written by a newer Weft.
     #[error("the store is damaged: {0}")]
     Damaged(String),
+    /// Content to be stored could not be read: a component file that was not read when it was loaded
+    /// (see [`crate::blob`]) became unreadable or changed since. Nothing was stored.
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 /// A durable store of process instances. Every method is one transaction: it happens whole or not at

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob::Blob;
 use crate::runner::{HistoryEntry, RunState};
 
 /// A process instance as a store lists it.
@@ -163,7 +164,7 @@ pub struct NewInstance<'a> {
     /// The definition text (stored as a blob under `info.definition_digest`).
     pub definition: &'a [u8],
     /// Every other pinned blob (components, sub-process texts, the layout), by digest, each stored once.
-    pub blobs: Vec<(&'a str, &'a [u8])>,
+    pub blobs: Vec<&'a Blob>,
     /// The event that starts it, kept as the first event of its inbox (taken: the checkpoint says so) so
     /// that the same event received again is recognised as a duplicate; none for a start without one.
     pub received: Option<Inbound<'a>>,
@@ -191,7 +192,7 @@ pub struct Pinned<'a> {
     /// SHA-256 of the new layout.
     pub layout_digest: &'a str,
     /// Every other blob (components, sub-process texts, the layout), by digest, each stored once.
-    pub blobs: Vec<(&'a str, &'a [u8])>,
+    pub blobs: Vec<&'a Blob>,
 }
 
 /// One event in an outbox: where it stands in the outbox, its CloudEvent `id`, the topic and sink it goes

@@ -313,3 +313,63 @@ fn an_upgrade_publishes_to_the_sinks_of_the_new_version() {
     assert_eq!(data(&lines), [json!("Hi Hi")], "{audit}");
     assert!(fx.store.unacked("s", 0, 10).unwrap().is_empty(), "acknowledged under the file sink's cursor");
 }
+
+/// A component file unchanged since an earlier load (and settled, see `load::digests`) is neither read
+/// nor hashed again: its blob stays in the file until a store that lacks it asks, and is checked then. A
+/// rebuilt file is read again; one rebuilt after it was loaded unread is refused at the store, not
+/// pinned under the wrong digest.
+#[test]
+fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
+    use weft_engine::load::digests::SETTLED;
+    use weft_engine::load::{Runtime, RuntimeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let file = linear_in(dir.path());
+    let cache = dir.path().join("cache");
+    let load = || {
+        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() });
+        (runtime.unwrap().load_process(&file).unwrap(), file.clone())
+    };
+    let files = |process: &weft_engine::load::Process| -> Vec<bool> {
+        process.pins.iter().filter(|p| !p.key.starts_with("process:")).map(|p| p.blob.file().is_some()).collect()
+    };
+    std::thread::sleep(SETTLED + Duration::from_millis(100));
+    let (first, _) = load();
+    assert_eq!(files(&first), [false, false], "read and hashed the first time");
+    let (second, _) = load();
+    assert_eq!(files(&second), [true, true], "recalled: neither read nor hashed");
+    let digests =
+        |p: &weft_engine::load::Process| p.pins.iter().map(|p| p.blob.digest().to_owned()).collect::<Vec<_>>();
+    assert_eq!(digests(&first), digests(&second));
+
+    // A store that lacks them reads them then; the run pinned to them resumes from the store alone.
+    let fixture = Fixture::new();
+    let driver = fixture.driver();
+    let process = Arc::new(second);
+    let data = Json::from_value(&json!("Hi")).unwrap();
+    let mut held = driver.start(process, &file, "unread", "Start", data.clone(), None).unwrap();
+    drive(&driver, &mut held);
+    for pin in &first.pins {
+        let stored = fixture.store.blob(pin.blob.digest()).unwrap().expect("pinned");
+        assert_eq!(stored, &*pin.blob.bytes().unwrap(), "{}", pin.key);
+    }
+
+    // echo.wasm rebuilt (here: repeat.wasm copied over it) after a load that did not read it: the store
+    // refuses to pin it, saying what changed; nothing is created.
+    let (third, _) = load();
+    assert_eq!(files(&third), [true, true]);
+    let echo = dir.path().join("steps/echo.wasm");
+    std::fs::copy(dir.path().join("steps/repeat.wasm"), &echo).unwrap();
+    let fresh = Fixture::new();
+    let driver = fresh.driver();
+    let Err(refused) = driver.start(Arc::new(third), &file, "changed", "Start", data, None) else {
+        panic!("a changed file was pinned")
+    };
+    let message = refused.to_string();
+    assert!(message.contains("echo.wasm changed while Weft was using it"), "{message}");
+    assert!(matches!(fresh.store.load("changed"), Err(StoreError::NotFound(_))), "nothing was created");
+    // Written again (with its first bytes back): the next load sees the write and reads the file again.
+    std::fs::copy(tests_dir("steps/echo.wasm"), &echo).unwrap();
+    let (fourth, _) = load();
+    assert_eq!(files(&fourth), [false, true], "the rewritten file is read again, the other still recalled");
+    assert_eq!(digests(&fourth), digests(&first));
+}

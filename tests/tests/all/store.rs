@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use weft_engine::blob::Blob;
 use weft_engine::runner::{HistoryEntry, HistoryRecord, RunState, Status, Timer};
 use weft_engine::store::memory::MemoryStore;
 use weft_engine::store::sqlite::{Durability, SqliteStore};
@@ -57,6 +58,12 @@ fn event(id: &str, seq: u64, topic: Option<&str>) -> OutboxEvent {
     OutboxEvent { seq, id: format!("{id}-{seq}"), topic: topic.map(Into::into), sink, json: format!("{{\"n\":{seq}}}") }
 }
 
+/// A blob of `content` under the made-up digest `digest` (a store takes the digest it is given), kept for
+/// the rest of the test run.
+fn blob(digest: &str, content: &[u8]) -> &'static Blob {
+    Box::leak(Box::new(Blob::hashed(content.into(), digest.to_owned())))
+}
+
 /// Create instance `id` held by [`ME`] (created at `created_ms`), with one history entry and no events.
 fn create(store: &dyn Store, id: &str, created_ms: u64) -> Lease {
     let state = state(id);
@@ -65,7 +72,7 @@ fn create(store: &dyn Store, id: &str, created_ms: u64) -> Lease {
     let new = NewInstance {
         info: &info(id, created_ms),
         definition: b"name: linear",
-        blobs: vec![("d-echo", b"\0asm".as_slice()), (&layout, b"{}".as_slice())],
+        blobs: vec![blob("d-echo", b"\0asm"), blob(&layout, b"{}")],
         received: None,
         lease_owner: ME,
         lease_until_ms: NOW + LEASE,
@@ -102,7 +109,7 @@ fn pinned<'a>(version: &'a str, components: &'a [(String, String)], layout: &'a 
         definition: b"name: linear # 9",
         components,
         layout_digest: layout,
-        blobs: vec![("d-echo-9", b"\0asm9".as_slice()), (layout, b"{}".as_slice())],
+        blobs: vec![blob("d-echo-9", b"\0asm9"), blob(layout, b"{}")],
     }
 }
 
@@ -518,7 +525,7 @@ fn retention(store: &dyn Store) {
         definition: b"name: linear # 2",
         components: &components,
         layout_digest: "d-layout-r2",
-        blobs: vec![("d-echo-2", b"\0asm2".as_slice()), ("d-layout-r2", b"{}".as_slice())],
+        blobs: vec![blob("d-echo-2", b"\0asm2"), blob("d-layout-r2", b"{}")],
     };
     let mut ended = state("r");
     ended.status = Status::Completed;

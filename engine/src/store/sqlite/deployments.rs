@@ -3,6 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use std::sync::Arc;
+
+use crate::blob::Blob;
 use crate::store::{Deployed, Deployment, Pinned, StoreError};
 
 use super::backend;
@@ -40,9 +43,10 @@ pub fn deploy(tx: &Transaction<'_>, process: &str, pinned: &Pinned<'_>, now_ms: 
         ],
     )
     .map_err(backend)?;
-    let blobs = std::iter::once((pinned.definition_digest, pinned.definition)).chain(pinned.blobs.iter().copied());
-    for (digest, content) in blobs {
-        put_blob(tx, digest, content)?;
+    let definition = Blob::hashed(Arc::from(pinned.definition), pinned.definition_digest.to_owned());
+    for blob in std::iter::once(&definition).chain(pinned.blobs.iter().copied()) {
+        put_blob(tx, blob)?;
+        let digest = blob.digest();
         tx.prepare_cached(
             "INSERT INTO deployment_pins (process, number, digest) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         )

@@ -4,6 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use std::sync::Arc;
+
+use crate::blob::Blob;
 use crate::runner::state::FINAL_STATUS_NAMES;
 use crate::store::tenure::Tenure;
 use crate::store::{Appended, Checkpoint, Commit, Committed, Inbound, Lease, NewInstance, Pinned, Pruned, StoreError};
@@ -63,8 +66,12 @@ impl Head {
     }
 }
 
-/// Store blob `content` under `digest` unless the store has it.
-pub(super) fn put_blob(tx: &Connection, digest: &str, content: &[u8]) -> Result<(), StoreError> {
+/// Store `blob` under its digest unless the store has it (reading it only then).
+///
+/// Errors: [`StoreError::Unreadable`] when its content is not in hand and its file cannot be read or
+/// changed; the database's.
+pub(super) fn put_blob(tx: &Connection, blob: &Blob) -> Result<(), StoreError> {
+    let digest = blob.digest();
     // Most starts pin blobs the store has (the same components): look before binding the bytes, which
     // SQLite would copy (a component is megabytes) only to find the row there.
     let known = tx
@@ -72,19 +79,20 @@ pub(super) fn put_blob(tx: &Connection, digest: &str, content: &[u8]) -> Result<
         .and_then(|mut s| s.exists([digest]))
         .map_err(backend)?;
     if !known {
+        let content = blob.bytes().map_err(StoreError::Unreadable)?;
         tx.prepare_cached("INSERT INTO blobs (digest, content) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![digest, content]))
+            .and_then(|mut s| s.execute(params![digest, &*content]))
             .map_err(backend)?;
     }
     Ok(())
 }
 
 /// Store each blob once per digest, and pin instance `id` to it (the instance row must exist).
-fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), StoreError> {
-    for (digest, content) in blobs {
-        put_blob(tx, digest, content)?;
+fn pin<'a>(tx: &Connection, id: &str, blobs: impl IntoIterator<Item = &'a Blob>) -> Result<(), StoreError> {
+    for blob in blobs {
+        put_blob(tx, blob)?;
         tx.prepare_cached("INSERT INTO pins (instance, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-            .and_then(|mut s| s.execute(params![id, digest]))
+            .and_then(|mut s| s.execute(params![id, blob.digest()]))
             .map_err(backend)?;
     }
     Ok(())
@@ -132,11 +140,8 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
         ])
     })
     .map_err(backend)?;
-    pin(
-        tx,
-        &info.id,
-        std::iter::once((info.definition_digest.as_str(), new.definition)).chain(new.blobs.iter().copied()),
-    )?;
+    let definition = Blob::hashed(Arc::from(new.definition), info.definition_digest.clone());
+    pin(tx, &info.id, std::iter::once(&definition).chain(new.blobs.iter().copied()))?;
     if let Some(received) = &new.received {
         receive(tx, &info.id, 1, received)?;
     }
@@ -269,7 +274,8 @@ pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> 
     let revision = commit_in(tx, commit)?;
     let id = commit.id;
     tx.execute("DELETE FROM pins WHERE instance = ?1", [id]).map_err(backend)?;
-    pin(tx, id, std::iter::once((pinned.definition_digest, pinned.definition)).chain(pinned.blobs.iter().copied()))?;
+    let definition = Blob::hashed(Arc::from(pinned.definition), pinned.definition_digest.to_owned());
+    pin(tx, id, std::iter::once(&definition).chain(pinned.blobs.iter().copied()))?;
     let components = serde_json::to_string(pinned.components).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.execute(
         "UPDATE instances SET definition_file = ?2, version = ?3, definition_digest = ?4, components = ?5, \
