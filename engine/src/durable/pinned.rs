@@ -1,7 +1,8 @@
 //! The process an instance is pinned to ([`Driver::pinned_process`]), loaded from the store's blobs once
 //! per driver and pinned version: a server opens an instance for every slice it drives and every event it
-//! delivers, and loading reads and hashes every component (a Python step's is ~19 MB: ~21 ms an open
-//! uncached, `durable/open/python` in engine/benches/step_hop.rs).
+//! delivers. A component's blob is read from the store (and hashed) only when its compiled form is not
+//! at hand (cached, or loaded by this runtime): a Python step's is ~19 MB, which every `weft send` and
+//! `weft resume` of its run read and hashed before (`durable/open/python` in engine/benches/step_hop.rs).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -75,21 +76,17 @@ impl Driver<'_> {
         let text = self.store.blob(definition_digest)?.ok_or_else(|| missing_blob(definition_digest))?;
         let text = String::from_utf8(text)
             .map_err(|_| StoreError::Damaged(format!("the definition of {what} is not UTF-8")))?;
-        // Steps that share a component share its blob: read each digest once.
+        // Steps that share a component share its blob, read (and checked) only if it must be compiled.
         let mut by_digest: HashMap<&str, Blob> = HashMap::new();
         let mut components = HashMap::new();
         for (step, digest) in pins {
             let blob = match by_digest.get(digest.as_str()) {
                 Some(blob) => blob.clone(),
                 None => {
-                    let bytes: Arc<[u8]> = self.store.blob(digest)?.ok_or_else(|| missing_blob(digest))?.into();
-                    let blob = Blob::new(bytes);
-                    if blob.digest() != digest {
-                        let found = blob.digest();
-                        return Err(StoreError::Damaged(format!(
-                            "the blob {digest} holds content of SHA-256 {found}"
-                        )))?;
+                    if !self.store.has_blob(digest)? {
+                        return Err(missing_blob(digest).into());
                     }
+                    let blob = stored(&self.store, digest);
                     by_digest.insert(digest, blob.clone());
                     blob
                 }
@@ -115,6 +112,17 @@ impl Driver<'_> {
 fn layout_blob(store: &dyn Store, digest: &str, what: &str) -> Result<Layout, StoreError> {
     let bytes = store.blob(digest)?.ok_or_else(|| missing_blob(digest))?;
     Layout::from_json(&bytes).map_err(|e| StoreError::Damaged(format!("the layout of {what} cannot be read: {e}")))
+}
+
+/// The blob `digest` of `store`, read from it when needed.
+fn stored(store: &Arc<dyn Store>, digest: &str) -> Blob {
+    let (store, wanted) = (store.clone(), digest.to_owned());
+    let read = move || match store.blob(&wanted) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(missing_blob(&wanted).to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Blob::read_later(digest.to_owned(), format!("the store's blob {digest}"), Arc::new(read))
 }
 
 /// The error for a blob the store should hold and does not.

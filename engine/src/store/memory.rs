@@ -406,6 +406,10 @@ impl Store for MemoryStore {
         Ok(due.into_iter().take(limit).map(|(_, id)| id.to_owned()).collect())
     }
 
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().blobs.contains_key(digest))
+    }
+
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let blob = self.lock().blobs.get(digest).cloned();
         blob.map(|b| b.bytes().map(|bytes| bytes.to_vec()).map_err(StoreError::Unreadable)).transpose()

@@ -280,6 +280,9 @@ pub trait Store: Send + Sync {
     /// The blob stored under `digest`, if any.
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Whether a blob is stored under `digest`, without reading it.
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError>;
+
     /// Delete instance `id` with its history, outbox, inbox, cursors and dead letters, and the blobs no
     /// other instance is pinned to.
     ///

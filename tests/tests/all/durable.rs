@@ -373,3 +373,56 @@ fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
     assert_eq!(files(&fourth), [false, true], "the rewritten file is read again, the other still recalled");
     assert_eq!(digests(&fourth), digests(&first));
 }
+
+/// A run's pinned components are read from the store only when they must be compiled: opening a run
+/// whose components this runtime has loaded reads none of them; a runtime with nothing compiled reads
+/// them, and a blob whose content is not what its digest names is refused then, naming the blob.
+#[test]
+fn a_pinned_component_is_read_from_the_store_only_to_be_compiled() {
+    use weft_engine::load::{Runtime, RuntimeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let file = linear_in(dir.path());
+    let path = dir.path().join("weft.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Default::default()).unwrap());
+    let clock = FixedClock(TEST_TIME_MS);
+    let cached = || {
+        let cache_dir = Some(dir.path().join("cache"));
+        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() }).unwrap()
+    };
+    let first = cached();
+    let driver = Driver::new(store.clone(), &first, &clock);
+    let process = Arc::new(first.load_process(&file).unwrap());
+    let data = Json::from_value(&json!("Hi")).unwrap();
+    let mut held = driver.start(process, &file, "pinned", "Start", data, None).unwrap();
+    drive(&driver, &mut held);
+    drop(held);
+    let components = |process: &weft_engine::load::Process| -> Vec<bool> {
+        process.pins.iter().filter(|p| !p.key.starts_with("process:")).map(|p| p.blob.is_read()).collect()
+    };
+    // Another runtime (another command) with the compiled forms in its cache reads no component.
+    let second = cached();
+    let opened = Driver::new(store.clone(), &second, &clock).open_any("pinned").unwrap();
+    assert_eq!(components(opened.run().process()), [false, false], "compiled already: nothing read");
+    drop(opened);
+
+    // A runtime without a cache compiles them: it reads them from the store, and checks them.
+    let uncached = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() }).unwrap();
+    let opened = Driver::new(store.clone(), &uncached, &clock).open_any("pinned").unwrap();
+    assert_eq!(components(opened.run().process()), [true, true]);
+    drop(opened);
+    let echo = opened_digest(&store, "pinned", "echo");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE blobs SET content = x'0061736d' WHERE digest = ?1", [&echo])
+        .unwrap();
+    let fresh = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() }).unwrap();
+    let Err(refused) = Driver::new(store, &fresh, &clock).open_any("pinned") else { panic!("a damaged blob was run") };
+    let message = refused.to_string();
+    assert!(message.contains(&format!("the store's blob {echo} holds content of SHA-256")), "{message}");
+}
+
+/// The digest instance `id` of `store` pinned for step `step`.
+fn opened_digest(store: &Arc<dyn Store>, id: &str, step: &str) -> String {
+    let info = store.load(id).unwrap().info;
+    info.components.iter().find(|(key, _)| key == step).map(|(_, digest)| digest.clone()).unwrap()
+}

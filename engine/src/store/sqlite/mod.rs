@@ -490,6 +490,10 @@ impl Store for SqliteStore {
         self.read(|conn| read::blob(conn, digest))
     }
 
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
+        self.read(|conn| read::has_blob(conn, digest))
+    }
+
     fn delete(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {
         self.write(|tx| write::delete(tx, id, now_ms).map(drop))
     }

@@ -199,6 +199,10 @@ pub fn correlated(
     ids.map(|i| i.map_err(backend)).collect()
 }
 
+pub fn has_blob(conn: &Connection, digest: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1").and_then(|mut s| s.exists([digest])).map_err(backend)
+}
+
 pub fn blob(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
     conn.prepare_cached("SELECT content FROM blobs WHERE digest = ?1")
         .and_then(|mut s| s.query_row([digest], |r| r.get(0)).optional())
