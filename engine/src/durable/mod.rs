@@ -718,4 +718,12 @@ impl Instance {
     pub fn lease(&self) -> &crate::store::Lease {
         self.hold.lease()
     }
+
+    /// Let go of it (its lease released now, as when it is dropped) and keep its run, with the live step
+    /// instances in it: for a command about to end, which leaves those to the process's end.
+    pub fn release(self) -> Run {
+        let Instance { run, hold, .. } = self;
+        drop(hold);
+        run
+    }
 }
