@@ -68,6 +68,12 @@ pub fn load_file(path: &Path) -> Result<LoadedDefinition, DefinitionError> {
 
 /// Validate definition `text`, reporting positions against `file`.
 pub fn load_str(text: &str, file: &Path) -> Result<LoadedDefinition, DefinitionError> {
+    load_str_with(text, file, &schema::NoMemo)
+}
+
+/// [`load_str`], skipping the schema for a text `memo` says it accepted before, and telling `memo` of a
+/// text it accepts now. Every other check runs every time.
+pub fn load_str_with(text: &str, file: &Path, memo: &dyn schema::Memo) -> Result<LoadedDefinition, DefinitionError> {
     let invalid = |position, pointer: &str, message: String| {
         DefinitionError::Invalid(vec![Diagnostic {
             file: file.to_path_buf(),
@@ -79,9 +85,12 @@ pub fn load_str(text: &str, file: &Path) -> Result<LoadedDefinition, DefinitionE
     };
     let (document, source_map) =
         source::parse_yaml(text).map_err(|e| invalid(e.position, "", format!("malformed YAML: {}", e.message)))?;
-    let problems = schema::validate(&document, &source_map, file);
-    if !problems.is_empty() {
-        return Err(DefinitionError::Invalid(problems));
+    if !memo.accepted(text) {
+        let problems = schema::validate(&document, &source_map, file);
+        if !problems.is_empty() {
+            return Err(DefinitionError::Invalid(problems));
+        }
+        memo.accept(text);
     }
     // The schema accepted it, so this can fail only where the schema is looser than the model.
     let definition: ProcessDefinition =

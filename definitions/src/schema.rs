@@ -27,6 +27,31 @@ pub fn json_schema_text() -> String {
     text
 }
 
+/// The committed schema's text (`definitions/process.schema.json`, kept equal to [`json_schema_text`] by a
+/// test): what a [`Memo`] keys what it remembers by, so that nothing accepted under another schema counts.
+pub const SCHEMA_TEXT: &str = include_str!("../process.schema.json");
+
+/// What a caller remembers of definition texts the schema accepted before, so that they are not validated
+/// against it again (compiling the validator costs a few milliseconds of every command; validation is a
+/// function of the text and the schema alone, so a text accepted once is accepted again).
+pub trait Memo {
+    /// Whether the schema accepted `text` before.
+    fn accepted(&self, text: &str) -> bool;
+    /// Remember that the schema accepted `text`.
+    fn accept(&self, text: &str);
+}
+
+/// Remembers nothing: every text is validated.
+pub struct NoMemo;
+
+impl Memo for NoMemo {
+    fn accepted(&self, _: &str) -> bool {
+        false
+    }
+
+    fn accept(&self, _: &str) {}
+}
+
 /// The schema and its compiled validator, made once.
 fn compiled() -> &'static (Value, Validator) {
     static COMPILED: OnceLock<(Value, Validator)> = OnceLock::new();

@@ -41,7 +41,18 @@ pub type ReadText<'a> = dyn FnMut(&str, &Path) -> Result<String, String> + 'a;
 /// or includes itself (the chain of files is shown), or nests deeper than [`MAX_NESTING`], placed at the
 /// parent's `process` key.
 pub fn load_tree(file: &Path, text: String, read: &mut ReadText<'_>) -> Result<DefinitionTree, DefinitionError> {
-    load_at(file, text, "", &mut vec![normalise(file)], read)
+    load_tree_with(file, text, read, &crate::schema::NoMemo)
+}
+
+/// [`load_tree`], each file's schema validation skipped when `memo` says the schema accepted its text
+/// before ([`crate::load_str_with`]).
+pub fn load_tree_with(
+    file: &Path,
+    text: String,
+    read: &mut ReadText<'_>,
+    memo: &dyn crate::schema::Memo,
+) -> Result<DefinitionTree, DefinitionError> {
+    load_at(file, text, "", &mut vec![normalise(file)], read, memo)
 }
 
 fn load_at(
@@ -50,8 +61,9 @@ fn load_at(
     key: &str,
     chain: &mut Vec<PathBuf>,
     read: &mut ReadText<'_>,
+    memo: &dyn crate::schema::Memo,
 ) -> Result<DefinitionTree, DefinitionError> {
-    let loaded = crate::load_str(&text, file)?;
+    let loaded = crate::load_str_with(&text, file, memo)?;
     let mut children = Vec::new();
     let mut problems = Vec::new();
     for (i, step) in loaded.definition.steps.iter().enumerate() {
@@ -87,7 +99,7 @@ fn load_at(
             }
         };
         chain.push(path.clone());
-        let child = load_at(&path, child_text, &child_key, chain, read);
+        let child = load_at(&path, child_text, &child_key, chain, read, memo);
         chain.pop();
         match child {
             Ok(tree) => children.push((i, tree)),

@@ -130,3 +130,39 @@ fn a_misspelt_stop_is_refused() {
     let e = errors(&GOOD.replace("      - stop", "      - stpo"));
     assert!(e.iter().any(|l| l.contains("at /edges/0/to/1")), "{e:?}");
 }
+
+/// A memo of texts the schema accepted: told of a text the schema accepts, never of one it refuses, and a
+/// text it remembers is not validated against the schema again (the other checks still run).
+#[test]
+fn the_schema_memo_remembers_acceptance_only_and_skips_the_schema_for_what_it_remembers() {
+    use std::cell::RefCell;
+    use weft_definitions::load_str_with;
+    /// The texts it was told of; whether it vouches for them.
+    struct Recorded(RefCell<Vec<String>>, bool);
+    impl schema::Memo for Recorded {
+        fn accepted(&self, text: &str) -> bool {
+            self.1 && self.0.borrow().iter().any(|t| t == text)
+        }
+        fn accept(&self, text: &str) {
+            self.0.borrow_mut().push(text.to_owned());
+        }
+    }
+    let file = Path::new("p.yaml");
+    let memo = Recorded(RefCell::default(), true);
+    load_str_with(GOOD, file, &memo).unwrap();
+    assert_eq!(*memo.0.borrow(), [GOOD]);
+    load_str_with(GOOD, file, &memo).unwrap();
+    assert_eq!(memo.0.borrow().len(), 1, "remembered: not validated, not told again");
+    // Refused by the schema (an unknown key): refused every time, never remembered.
+    let unknown = GOOD.replace("name: linear", "name: linear\nnmae: typo");
+    assert!(load_str_with(&unknown, file, &memo).is_err());
+    assert!(load_str_with(&unknown, file, &memo).is_err());
+    assert_eq!(memo.0.borrow().len(), 1);
+    // A text the memo vouches for skips the schema; the whole-definition checks still run.
+    let unknown_step = GOOD.replace("to: [{ step: echo }]", "to: [{ step: nobody }]");
+    let vouching = Recorded(RefCell::new(vec![unknown_step.clone()]), true);
+    let Err(DefinitionError::Invalid(found)) = load_str_with(&unknown_step, file, &vouching) else {
+        panic!("an unknown step passed")
+    };
+    assert!(found.iter().any(|d| d.to_string().contains("nobody")), "{found:?}");
+}

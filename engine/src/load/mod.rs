@@ -1,6 +1,7 @@
 //! Loading: a definition file → a validated definition → its components, compiled once and described →
 //! a routing table. The result, a [`Process`], is everything the [runner](crate::runner) needs.
 
+pub mod accepted;
 pub mod cache;
 pub mod components;
 pub mod declared;
@@ -61,6 +62,8 @@ pub struct Runtime {
     cache: CompiledCache,
     /// The digests of component files read before (beside the cache).
     digests: digests::FileDigests,
+    /// The definition texts the schema accepted before (beside the cache).
+    accepted: accepted::AcceptedDefinitions,
     limits: Limits,
     environment: Environment,
     /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
@@ -191,12 +194,14 @@ impl Runtime {
         sandbox::start_ticker(&engine);
         let linker = host::linker(&engine)?;
         let digests = digests::FileDigests::new(config.cache_dir.as_deref());
+        let accepted = accepted::AcceptedDefinitions::new(config.cache_dir.as_deref());
         let cache = CompiledCache::new(config.cache_dir, &engine);
         Ok(Runtime {
             engine,
             linker,
             cache,
             digests,
+            accepted,
             limits: config.limits,
             environment: config.environment,
             components: Mutex::default(),
@@ -278,7 +283,7 @@ impl Runtime {
             let bytes = bytes.map_err(|(message, _)| message)?;
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
-        let tree = weft_definitions::tree::load_tree(file, text, &mut read)?;
+        let tree = weft_definitions::tree::load_tree_with(file, text, &mut read, &self.accepted)?;
         self.process_from(&tree, "", &mut Components { fetch }, config)
     }
 
