@@ -114,7 +114,7 @@ pub(super) fn new(command: NewCommand) -> Result<ExitCode, ExitCode> {
                 None => only_component(&dir).map_err(|e| fail(EXIT_BAD_INPUT, e))?,
             };
             let runtime = cache.runtime()?;
-            let file = new::process(&runtime, &dir, &name, &component).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
+            let file = new::process(runtime, &dir, &name, &component).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
             eprintln!("wrote {}: `weft validate {}` checks it", file.display(), file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -186,7 +186,7 @@ pub(super) fn invoke(args: InvokeArgs) -> Result<ExitCode, ExitCode> {
     };
     let runtime = args.cache.runtime()?;
     let component = runtime.component_at(&args.component).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    match author::invoke::invoke(&runtime, component, &request) {
+    match author::invoke::invoke(runtime, component, &request) {
         Ok(out) if args.json => {
             println!("{}", serde_json::to_string(&out).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -58,7 +58,7 @@ pub(super) fn deploy(args: DeployArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let driver = Driver::new(store, &runtime, clock.as_ref());
+    let driver = Driver::new(store, runtime, clock.as_ref());
     // Every file is loaded and checked before any is deployed.
     let mut loaded = Vec::with_capacity(args.files.len());
     for file in &args.files {

@@ -139,7 +139,7 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     }
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
-    let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     if let Action::Cancel = action {
         let id = uuid::Uuid::new_v4().to_string();
         let request = Inbound::cancel(CLI_SOURCE, &id, clock.now_ms());
@@ -162,7 +162,9 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
         }),
     };
     done.map_err(durable_error)?;
-    super::deliveries::conclude(&driver, &held, relay, true, args.json)
+    let code = super::deliveries::conclude(&driver, &held, relay, true, args.json);
+    super::leave(held);
+    code
 }
 
 /// `weft send` and `weft cancel`: receive `event` into the inbox of `id` (checked against the instance's
@@ -202,7 +204,9 @@ fn deliver(driver: &Driver<'_>, id: &str, event: &Inbound<'_>, json: bool) -> Re
     let mut relay = driver.relay(&held, std::io::stdout().lock());
     let taken = driver.drive(&mut held, &mut relay).map_err(durable_error)?;
     let refused = taken.into_iter().find(|t| t.seq == seq).and_then(|t| t.refused);
-    let code = super::deliveries::conclude(driver, &held, relay, true, json)?;
+    let code = super::deliveries::conclude(driver, &held, relay, true, json);
+    super::leave(held);
+    let code = code?;
     match refused {
         Some(why) => Err(fail(EXIT_BAD_INPUT, why)),
         None => Ok(code),
@@ -219,7 +223,7 @@ fn status(store: &Arc<dyn Store>, args: &InstanceArgs) -> Result<ExitCode, ExitC
         None => {
             let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
             let runtime = args.cache.runtime()?;
-            let driver = Driver::new(store.clone(), &runtime, clock.as_ref());
+            let driver = Driver::new(store.clone(), runtime, clock.as_ref());
             let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
             Layout::of(&process)
         }
@@ -255,7 +259,7 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
-    let driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     let generated = uuid::Uuid::new_v4().to_string();
     let id = args.identity.event_id.as_deref().unwrap_or(&generated);
     let event = Inbound::event(args.identity.source(), id, &args.event, data.as_str(), clock.now_ms());

@@ -115,12 +115,22 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
-    fn runtime(&self) -> Result<Runtime, ExitCode> {
+    /// The command's runtime, kept to the process's end: the process's exit frees its compiled code and
+    /// instance pool at once, rather than piece by piece when a command returns (see [`leave`]).
+    fn runtime(&self) -> Result<&'static Runtime, ExitCode> {
         let cache_dir =
             if self.no_cache { None } else { self.cache_dir.clone().or_else(|| RuntimeConfig::default().cache_dir) };
-        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })
-            .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot start the WebAssembly engine: {e:#}")))
+        let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })
+            .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot start the WebAssembly engine: {e:#}")))?;
+        Ok(Box::leak(Box::new(runtime)))
     }
+}
+
+/// End a command's hold on an instance whose run it is done with: its lease is let go of now, and its live
+/// step instances are left to the process's end, which frees them at once (tearing each down cost a few
+/// ms for a Python step's memory).
+fn leave(held: crate::durable::Instance) {
+    std::mem::forget(held.release());
 }
 
 /// Run the command line; the exit code follows the module documentation.

@@ -62,7 +62,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     // In memory, the run goes through the same driver, on a store that keeps nothing after the command.
     let store: Arc<dyn Store> =
         if args.in_memory { Arc::new(MemoryStore::without_history()) } else { args.store.open()? };
-    let mut driver = Driver::new(store, &runtime, clock.as_ref()).with_lease(args.store.lease());
+    let mut driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     if args.in_memory {
         driver = driver.without_history();
     }
@@ -80,12 +80,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let mut relay = driver.relay(&held, std::io::stdout().lock());
     driver.drive(&mut held, &mut relay).map_err(super::instances::durable_error)?;
     let code = super::deliveries::conclude(&driver, &held, relay, !args.in_memory, args.json);
-    // The run is over and the store has it: its lease is let go of now, and the process's end frees its
-    // instances, compiled code and pool at once, rather than one by one here (a few ms for a Python
-    // step's memory). The store is closed as usual.
-    std::mem::forget(held.release());
-    drop(driver);
-    std::mem::forget(runtime);
+    super::leave(held);
     code
 }
 
