@@ -221,3 +221,33 @@ fn edges_on_events_a_step_never_declares_are_warned_about() {
         assert!(out.status.success() && !text(&out.stderr).contains("warning"), "{example}: {}", text(&out.stderr));
     }
 }
+
+/// `weft invoke --json` prints the call's result, state, events and log lines as one JSON object, and a
+/// failure as its kind and message with exit code 1; `--config NAME=VALUE` reaches the step's
+/// configuration (the payer step reads `url` from it, then finds it may make no HTTP request).
+#[test]
+fn weft_invoke_prints_json_and_passes_configuration() {
+    let steps = root().join("tests/steps");
+    let counter = steps.join("counter.wasm");
+    let args = ["invoke", &counter.to_string_lossy(), "--function", "tick", "--state", r#"{"count": 4, "limit": 5}"#];
+    let out = crate::weft(&[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("one JSON object");
+    assert_eq!(printed["result"], 5, "{printed}");
+    assert_eq!(printed["state"]["count"], 5, "{printed}");
+    assert_eq!(printed["events"][0]["type"], "Done", "{printed}");
+    assert_eq!(printed["events"][0]["data"], 5, "{printed}");
+
+    let payer = steps.join("payer.wasm");
+    let pay = ["invoke", &payer.to_string_lossy(), "--function", "pay", "--args", r#"{"order": {"id": 1}}"#, "--json"];
+    let unconfigured = crate::weft(&pay);
+    assert_eq!(unconfigured.status.code(), Some(1), "{}", text(&unconfigured.stderr));
+    let failed: serde_json::Value = serde_json::from_str(text(&unconfigured.stdout).trim()).expect("one JSON object");
+    assert!(failed["message"].as_str().unwrap_or_default().contains("no `url` in the step's config"), "{failed}");
+    assert!(failed["kind"].is_string(), "{failed}");
+    let configured = crate::weft(&[&pay[..], &["--config", "url=http://127.0.0.1:9/pay"]].concat());
+    assert_eq!(configured.status.code(), Some(1), "{}", text(&configured.stderr));
+    let failed: serde_json::Value = serde_json::from_str(text(&configured.stdout).trim()).expect("one JSON object");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("HTTP request not allowed"), "past the config, at the request: {failed}");
+}
