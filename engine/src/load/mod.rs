@@ -343,8 +343,8 @@ impl Runtime {
                              problems: &mut Vec<Diagnostic>| {
                 let path = loaded.base_dir().join(relative);
                 match fetch.component(self, &key, &path) {
-                    Ok(c) => {
-                        pins.push(Pin { key: key.clone(), blob: c.blob.clone() });
+                    Ok((c, blob)) => {
+                        pins.push(Pin { key: key.clone(), blob });
                         Some(c)
                     }
                     Err((message, hint)) => {
@@ -544,10 +544,12 @@ struct Components<'f, 'a> {
 }
 
 impl Components<'_, '_> {
-    /// The component of pin `key` at `path`, loaded through `runtime` (once per digest).
-    fn component(&mut self, runtime: &Runtime, key: &str, path: &Path) -> Result<Arc<StepComponent>, Problem> {
+    /// The component of pin `key` at `path`, loaded through `runtime` (once per digest), with the blob this
+    /// load took it from: what the run pins (the runtime's component of the same digest may have come from
+    /// another file, or a store, earlier).
+    fn component(&mut self, runtime: &Runtime, key: &str, path: &Path) -> Result<(Arc<StepComponent>, Blob), Problem> {
         let blob = (self.fetch)(key, path)?;
-        runtime.component(path, blob)
+        Ok((runtime.component(path, blob.clone())?, blob))
     }
 }
 
