@@ -149,8 +149,9 @@ mod tests {
         let digest = crate::data::sha256_hex(b"one");
         write(&entry, &format!("{} {digest}\n", identity(&meta).expect("identity"))).expect("write entry");
         assert_eq!(digests.recalled(&file, &meta), Some(digest.clone()));
-        // The same size, written again: the change time moves, the record no longer matches.
-        std::thread::sleep(Duration::from_millis(20));
+        // The same size, written again: the change time moves, the record no longer matches (a second
+        // apart, so that a file system with whole-second times shows it too).
+        std::thread::sleep(Duration::from_millis(1_100));
         std::fs::write(&file, b"two").expect("write");
         assert_eq!(digests.recalled(&file, &std::fs::metadata(&file).expect("meta")), None);
         for damaged in ["", "v1 1 2 3", &format!("{} nothex", identity(&meta).expect("identity"))] {
