@@ -8,7 +8,7 @@
 //! run, and of every `weft send` to a waiting run). Bytes read late are checked against the digest, so a
 //! blob never gives bytes other than the ones its digest names.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::data::sha256_hex;
@@ -66,14 +66,6 @@ impl Blob {
         &self.0.digest
     }
 
-    /// The file the content was to be read from, if it was not given in hand.
-    pub fn file(&self) -> Option<&Path> {
-        match &self.0.source {
-            Source::File(file) => Some(file),
-            _ => None,
-        }
-    }
-
     /// Whether the content is in hand (given, or read already).
     pub fn is_read(&self) -> bool {
         self.0.bytes.get().is_some()
@@ -89,31 +81,26 @@ impl Blob {
             return Ok(bytes.clone());
         }
         let expected = &self.0.digest;
-        let bytes: Arc<[u8]> = match &self.0.source {
-            Source::Held => return Err(format!("blob {expected} has no content")),
+        let read = match &self.0.source {
+            Source::Held => Err(format!("blob {expected} has no content")),
             Source::File(file) => {
-                let bytes: Arc<[u8]> = std::fs::read(file)
-                    .map_err(|e| format!("cannot read component file {}: {e}", file.display()))?
-                    .into();
-                let digest = sha256_hex(&bytes);
-                if digest != *expected {
-                    return Err(format!(
-                        "component file {} changed while Weft was using it (SHA-256 {digest}, loaded as \
-                         {expected}); run the command again",
-                        file.display()
-                    ));
-                }
-                bytes
+                std::fs::read(file).map_err(|e| format!("cannot read component file {}: {e}", file.display()))
             }
-            Source::Reader(what, read) => {
-                let bytes: Arc<[u8]> = read()?.into();
-                let digest = sha256_hex(&bytes);
-                if digest != *expected {
-                    return Err(format!("{what} holds content of SHA-256 {digest}, not {expected}"));
-                }
-                bytes
-            }
+            Source::Reader(_, read) => read(),
         };
+        let bytes: Arc<[u8]> = read?.into();
+        let digest = sha256_hex(&bytes);
+        if digest != *expected {
+            return Err(match &self.0.source {
+                Source::File(file) => format!(
+                    "component file {} changed while Weft was using it (SHA-256 {digest}, loaded as {expected}); \
+                     run the command again",
+                    file.display()
+                ),
+                Source::Reader(what, _) => format!("{what} holds content of SHA-256 {digest}, not {expected}"),
+                Source::Held => format!("blob {expected} holds content of SHA-256 {digest}"),
+            });
+        }
         Ok(self.0.bytes.get_or_init(|| bytes).clone())
     }
 }

@@ -632,7 +632,7 @@ impl<'a> Driver<'a> {
         instance.info.version.clone_from(&new.loaded.definition.version);
         instance.info.definition_digest.clone_from(&new.digest);
         instance.info.components = version.components;
-        instance.info.layout_digest = Some(version.layout.digest);
+        instance.info.layout_digest = Some(version.layout.digest().to_owned());
         relay.resink(&new, self.store.clone(), &id);
         Ok(())
     }
@@ -658,7 +658,7 @@ impl Version {
             definition_digest: &process.digest,
             definition: process.text.as_bytes(),
             components: &self.components,
-            layout_digest: &self.layout.digest,
+            layout_digest: self.layout.digest(),
             blobs: self.layout.blobs(process),
         }
     }
@@ -667,13 +667,16 @@ impl Version {
 /// The layout a run of a process is pinned to, as the JSON text stored and its SHA-256.
 struct PinnedLayout {
     blob: Blob,
-    digest: String,
 }
 
 impl PinnedLayout {
     fn of(process: &Process) -> Self {
-        let blob = Blob::new(Arc::from(Layout::of(process).to_json().into_bytes()));
-        PinnedLayout { digest: blob.digest().to_owned(), blob }
+        PinnedLayout { blob: Blob::new(Arc::from(Layout::of(process).to_json().into_bytes())) }
+    }
+
+    /// Its SHA-256, hex.
+    fn digest(&self) -> &str {
+        self.blob.digest()
     }
 
     /// Every blob a run of `process` is pinned to besides its definition: its components, its

@@ -184,7 +184,7 @@ impl Driver<'_> {
             definition_file: file.display().to_string(),
             definition_digest: process.digest.clone(),
             components: process.pins.iter().map(|p| (p.key.clone(), p.blob.digest().to_owned())).collect(),
-            layout_digest: Some(layout.digest.clone()),
+            layout_digest: Some(layout.digest().to_owned()),
             revision: 1,
             epoch: 1,
             created_ms: now,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use weft_definitions::schema::{Memo, SCHEMA_TEXT};
 
+use super::cache::write_entry;
 use crate::data::sha256_hex;
 
 /// Where accepted definition texts are remembered, or nowhere (the compiled-code cache is off).
@@ -39,8 +40,7 @@ impl Memo for AcceptedDefinitions {
 
     fn accept(&self, text: &str) {
         let Some(entry) = self.entry(text) else { return };
-        let written = entry.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&entry, b""));
-        if let Err(e) = written {
+        if let Err(e) = write_entry(&entry, b"") {
             tracing::debug!(entry = %entry.display(), "could not remember an accepted definition: {e}");
         }
     }

@@ -88,13 +88,20 @@ impl CompiledCache {
     }
 }
 
-/// Write `component` to a temporary file of its own beside `entry`, then rename it to `entry` (atomic on
-/// one file system), so concurrent writers and crashes never expose a partial entry.
+/// Write `component` to `entry` ([`write_entry`]).
 fn store(component: &Component, entry: &Path) -> wasmtime::Result<()> {
+    Ok(write_entry(entry, &component.serialize()?)?)
+}
+
+/// Write `content` to a temporary file of its own beside `entry` (its folder made if missing), then rename
+/// it to `entry` (atomic on one file system), so concurrent writers and crashes never expose a partial
+/// entry: how every entry of the cache's root is written (compiled code, the digest record, accepted
+/// definitions).
+pub(super) fn write_entry(entry: &Path, content: &[u8]) -> std::io::Result<()> {
     let dir = entry.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, &component.serialize()?)?;
-    temp.persist(entry)?;
+    std::io::Write::write_all(&mut temp, content)?;
+    temp.persist(entry).map_err(|e| e.error)?;
     Ok(())
 }

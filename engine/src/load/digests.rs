@@ -15,6 +15,8 @@ use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::cache::write_entry;
+
 /// How long before it is read a file must have been last changed for its digest to be recorded.
 pub const SETTLED: Duration = Duration::from_secs(2);
 
@@ -48,7 +50,7 @@ impl FileDigests {
         if !settled {
             return;
         }
-        if let Err(e) = write(&entry, &format!("{identity} {digest}\n")) {
+        if let Err(e) = write_entry(&entry, format!("{identity} {digest}\n").as_bytes()) {
             tracing::debug!(entry = %entry.display(), "could not record a component's digest: {e}");
         }
     }
@@ -96,16 +98,6 @@ fn ctime(_: &Metadata) -> Option<SystemTime> {
     None
 }
 
-/// Write `text` to `entry` through a temporary file renamed into place.
-fn write(entry: &Path, text: &str) -> std::io::Result<()> {
-    let dir = entry.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())?;
-    temp.persist(entry).map_err(|e| e.error)?;
-    Ok(())
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -116,13 +108,19 @@ mod tests {
         f.set_modified(then).expect("set mtime");
     }
 
-    #[test]
-    fn a_digest_is_recalled_only_for_the_unchanged_settled_file() {
+    /// A record in a temporary folder, and a file `step.wasm` in it just written with `one`, whose digest
+    /// is the last.
+    fn fixture() -> (tempfile::TempDir, FileDigests, PathBuf, String) {
         let root = tempfile::tempdir().expect("temp dir");
         let digests = FileDigests::new(Some(root.path()));
         let file = root.path().join("step.wasm");
         std::fs::write(&file, b"one").expect("write");
-        let digest = crate::data::sha256_hex(b"one");
+        (root, digests, file, crate::data::sha256_hex(b"one"))
+    }
+
+    #[test]
+    fn a_digest_is_recalled_only_for_the_unchanged_settled_file() {
+        let (_root, digests, file, digest) = fixture();
         // Just written: its change time is now, too recent to record.
         let meta = std::fs::metadata(&file).expect("meta");
         digests.remember(&file, &meta, &digest);
@@ -140,14 +138,11 @@ mod tests {
 
     #[test]
     fn a_record_of_another_identity_or_a_damaged_one_is_not_recalled() {
-        let root = tempfile::tempdir().expect("temp dir");
-        let digests = FileDigests::new(Some(root.path()));
-        let file = root.path().join("step.wasm");
-        std::fs::write(&file, b"one").expect("write");
+        let (_root, digests, file, digest) = fixture();
         let meta = std::fs::metadata(&file).expect("meta");
         let entry = digests.entry(&file).expect("entry");
-        let digest = crate::data::sha256_hex(b"one");
-        write(&entry, &format!("{} {digest}\n", identity(&meta).expect("identity"))).expect("write entry");
+        let record = format!("{} {digest}\n", identity(&meta).expect("identity"));
+        write_entry(&entry, record.as_bytes()).expect("write entry");
         assert_eq!(digests.recalled(&file, &meta), Some(digest.clone()));
         // The same size, written again: the change time moves, the record no longer matches (a second
         // apart, so that a file system with whole-second times shows it too).
@@ -155,7 +150,7 @@ mod tests {
         std::fs::write(&file, b"two").expect("write");
         assert_eq!(digests.recalled(&file, &std::fs::metadata(&file).expect("meta")), None);
         for damaged in ["", "v1 1 2 3", &format!("{} nothex", identity(&meta).expect("identity"))] {
-            write(&entry, damaged).expect("write entry");
+            write_entry(&entry, damaged.as_bytes()).expect("write entry");
             assert_eq!(digests.recalled(&file, &meta), None, "{damaged:?}");
         }
     }

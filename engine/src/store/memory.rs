@@ -7,7 +7,7 @@
 //! can read after the command ends).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::blob::Blob;
 use crate::runner::{HistoryEntry, RunState};
@@ -72,13 +72,6 @@ impl Inner {
     fn put_blobs<'a>(&mut self, blobs: impl IntoIterator<Item = &'a Blob>) {
         for blob in blobs {
             self.blobs.entry(blob.digest().to_owned()).or_insert_with(|| blob.clone());
-        }
-    }
-
-    /// Keep `definition` (the text whose SHA-256 is `digest`) as a blob.
-    fn put_definition(&mut self, digest: &str, definition: &[u8]) {
-        if !self.blobs.contains_key(digest) {
-            self.put_blobs([&Blob::hashed(Arc::from(definition), digest.to_owned())]);
         }
     }
 
@@ -182,8 +175,7 @@ impl Store for MemoryStore {
         if inner.instances.contains_key(&new.info.id) {
             return Err(StoreError::AlreadyExists(new.info.id.clone()));
         }
-        inner.put_definition(&new.info.definition_digest, new.definition);
-        inner.put_blobs(new.blobs.iter().copied());
+        inner.put_blobs(std::iter::once(&new.definition_blob()).chain(new.blobs.iter().copied()));
         let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
         let mut info = new.info.clone();
         info.revision = 0;
@@ -232,8 +224,7 @@ impl Store for MemoryStore {
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         let mut inner = self.lock();
         inner.entry(commit.id)?.fence(commit)?;
-        inner.put_definition(pinned.definition_digest, pinned.definition);
-        inner.put_blobs(pinned.blobs.iter().copied());
+        inner.put_blobs(std::iter::once(&pinned.definition_blob()).chain(pinned.blobs.iter().copied()));
         let entry = inner.entry(commit.id)?;
         let info = &mut entry.info;
         info.definition_file = pinned.definition_file.into();
@@ -254,8 +245,7 @@ impl Store for MemoryStore {
         }
         let deployment = Deployment::of(process, versions.len() as u64 + 1, pinned, now_ms);
         versions.push(deployment.clone());
-        inner.put_definition(pinned.definition_digest, pinned.definition);
-        inner.put_blobs(pinned.blobs.iter().copied());
+        inner.put_blobs(std::iter::once(&pinned.definition_blob()).chain(pinned.blobs.iter().copied()));
         Ok(Deployed::New(deployment))
     }
 

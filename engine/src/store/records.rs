@@ -2,6 +2,8 @@
 //! value every change of a run ends in ([`Checkpoint`], committed as a [`Commit`]), outbox events, leases,
 //! dead letters, and the filters and cursors of paginated reads.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::blob::Blob;
@@ -176,6 +178,13 @@ pub struct NewInstance<'a> {
     pub checkpoint: Checkpoint<'a>,
 }
 
+impl NewInstance<'_> {
+    /// The definition text as the blob a store keeps under `info.definition_digest`.
+    pub fn definition_blob(&self) -> Blob {
+        Blob::hashed(Arc::from(self.definition), self.info.definition_digest.clone())
+    }
+}
+
 /// What a run is pinned to after `weft resume --upgrade`: a new definition and its components.
 #[derive(Debug)]
 pub struct Pinned<'a> {
@@ -193,6 +202,13 @@ pub struct Pinned<'a> {
     pub layout_digest: &'a str,
     /// Every other blob (components, sub-process texts, the layout), by digest, each stored once.
     pub blobs: Vec<&'a Blob>,
+}
+
+impl Pinned<'_> {
+    /// The definition text as the blob a store keeps under `definition_digest`.
+    pub fn definition_blob(&self) -> Blob {
+        Blob::hashed(Arc::from(self.definition), self.definition_digest.to_owned())
+    }
 }
 
 /// One event in an outbox: where it stands in the outbox, its CloudEvent `id`, the topic and sink it goes

@@ -329,14 +329,14 @@ fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
         let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() });
         (runtime.unwrap().load_process(&file).unwrap(), file.clone())
     };
-    let files = |process: &weft_engine::load::Process| -> Vec<bool> {
-        process.pins.iter().filter(|p| !p.key.starts_with("process:")).map(|p| p.blob.file().is_some()).collect()
+    let unread = |process: &weft_engine::load::Process| -> Vec<bool> {
+        process.pins.iter().filter(|p| !p.key.starts_with("process:")).map(|p| !p.blob.is_read()).collect()
     };
     std::thread::sleep(SETTLED + Duration::from_millis(100));
     let (first, _) = load();
-    assert_eq!(files(&first), [false, false], "read and hashed the first time");
+    assert_eq!(unread(&first), [false, false], "read and hashed the first time");
     let (second, _) = load();
-    assert_eq!(files(&second), [true, true], "recalled: neither read nor hashed");
+    assert_eq!(unread(&second), [true, true], "recalled: neither read nor hashed");
     let digests =
         |p: &weft_engine::load::Process| p.pins.iter().map(|p| p.blob.digest().to_owned()).collect::<Vec<_>>();
     assert_eq!(digests(&first), digests(&second));
@@ -356,7 +356,7 @@ fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
     // echo.wasm rebuilt (here: repeat.wasm copied over it) after a load that did not read it: the store
     // refuses to pin it, saying what changed; nothing is created.
     let (third, _) = load();
-    assert_eq!(files(&third), [true, true]);
+    assert_eq!(unread(&third), [true, true]);
     let echo = dir.path().join("steps/echo.wasm");
     std::fs::copy(dir.path().join("steps/repeat.wasm"), &echo).unwrap();
     let fresh = Fixture::new();
@@ -370,7 +370,7 @@ fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
     // Written again (with its first bytes back): the next load sees the write and reads the file again.
     std::fs::copy(tests_dir("steps/echo.wasm"), &echo).unwrap();
     let (fourth, _) = load();
-    assert_eq!(files(&fourth), [false, true], "the rewritten file is read again, the other still recalled");
+    assert_eq!(unread(&fourth), [false, true], "the rewritten file is read again, the other still recalled");
     assert_eq!(digests(&fourth), digests(&first));
 }
 

@@ -3,9 +3,6 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use std::sync::Arc;
-
-use crate::blob::Blob;
 use crate::store::{Deployed, Deployment, Pinned, StoreError};
 
 use super::backend;
@@ -43,7 +40,7 @@ pub fn deploy(tx: &Transaction<'_>, process: &str, pinned: &Pinned<'_>, now_ms: 
         ],
     )
     .map_err(backend)?;
-    let definition = Blob::hashed(Arc::from(pinned.definition), pinned.definition_digest.to_owned());
+    let definition = pinned.definition_blob();
     for blob in std::iter::once(&definition).chain(pinned.blobs.iter().copied()) {
         put_blob(tx, blob)?;
         let digest = blob.digest();

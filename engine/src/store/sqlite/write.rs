@@ -4,8 +4,6 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use std::sync::Arc;
-
 use crate::blob::Blob;
 use crate::runner::state::FINAL_STATUS_NAMES;
 use crate::store::tenure::Tenure;
@@ -140,7 +138,7 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
         ])
     })
     .map_err(backend)?;
-    let definition = Blob::hashed(Arc::from(new.definition), info.definition_digest.clone());
+    let definition = new.definition_blob();
     pin(tx, &info.id, std::iter::once(&definition).chain(new.blobs.iter().copied()))?;
     if let Some(received) = &new.received {
         receive(tx, &info.id, 1, received)?;
@@ -274,7 +272,7 @@ pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> 
     let revision = commit_in(tx, commit)?;
     let id = commit.id;
     tx.execute("DELETE FROM pins WHERE instance = ?1", [id]).map_err(backend)?;
-    let definition = Blob::hashed(Arc::from(pinned.definition), pinned.definition_digest.to_owned());
+    let definition = pinned.definition_blob();
     pin(tx, id, std::iter::once(&definition).chain(pinned.blobs.iter().copied()))?;
     let components = serde_json::to_string(pinned.components).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.execute(
