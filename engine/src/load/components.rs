@@ -18,6 +18,7 @@ use crate::host::sandbox::Limits;
 use crate::host::{self, CONTRACT_VERSION, HostState, KERNEL_EXPORT};
 use crate::load::Problem;
 use crate::load::cache::{CacheStatus, CompiledCache};
+use crate::load::described::Descriptions;
 use crate::load::description::StepDescription;
 
 /// A loaded step component, ready to instantiate; shared by every step (of any process) that uses it.
@@ -52,7 +53,8 @@ const BUILD_HINT: &str = concat!(
 );
 
 /// Load the component `blob` (read from `path`): its compiled form from `cache` when there, without
-/// reading the bytes; else compiled from them.
+/// reading the bytes; else compiled from them. Its description is the one `described` remembers for its
+/// digest, else asked of a new instance (and remembered).
 ///
 /// Errors, as a message and a hint: see the module's documentation; the blob's own (its file unreadable
 /// or changed).
@@ -60,6 +62,7 @@ pub fn load(
     engine: &wasmtime::Engine,
     linker: &Linker<HostState>,
     cache: &CompiledCache,
+    described: &Descriptions,
     limits: &Limits,
     path: &Path,
     blob: Blob,
@@ -86,7 +89,14 @@ pub fn load(
         .get_export_index(None, KERNEL_EXPORT)
         .and_then(|kernel| component.get_export_index(Some(&kernel), "invoke"))
         .ok_or_else(|| (format!("{file} exports no `invoke` in {KERNEL_EXPORT}"), hint()))?;
-    let description = describe(engine, &pre, limits).map_err(|e| (format!("{file}: {e}"), None))?;
+    let description = match described.recalled(blob.digest()) {
+        Some(description) => description,
+        None => {
+            let description = describe(engine, &pre, limits).map_err(|e| (format!("{file}: {e}"), None))?;
+            described.remember(blob.digest(), &description);
+            description
+        }
+    };
     let description = Arc::new(description);
     Ok(StepComponent { path: path.to_path_buf(), blob, pre, invoke, description, cache: cache_status })
 }

@@ -5,6 +5,7 @@ pub mod accepted;
 pub mod cache;
 pub mod components;
 pub mod declared;
+pub mod described;
 pub mod description;
 pub mod digests;
 pub mod grants;
@@ -64,6 +65,8 @@ pub struct Runtime {
     digests: digests::FileDigests,
     /// The definition texts the schema accepted before (beside the cache).
     accepted: accepted::AcceptedDefinitions,
+    /// The descriptions components gave before (beside the cache).
+    described: described::Descriptions,
     limits: Limits,
     environment: Environment,
     /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
@@ -195,6 +198,7 @@ impl Runtime {
         let linker = host::linker(&engine)?;
         let digests = digests::FileDigests::new(config.cache_dir.as_deref());
         let accepted = accepted::AcceptedDefinitions::new(config.cache_dir.as_deref());
+        let described = described::Descriptions::new(config.cache_dir.as_deref());
         let cache = CompiledCache::new(config.cache_dir, &engine);
         Ok(Runtime {
             engine,
@@ -202,6 +206,7 @@ impl Runtime {
             cache,
             digests,
             accepted,
+            described,
             limits: config.limits,
             environment: config.environment,
             components: Mutex::default(),
@@ -512,7 +517,8 @@ impl Runtime {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let component = components::load(&self.engine, &self.linker, &self.cache, &self.limits, path, blob)?;
+        let component =
+            components::load(&self.engine, &self.linker, &self.cache, &self.described, &self.limits, path, blob)?;
         let component = Arc::new(component);
         tracing::info!(component = %path.display(), cache = ?component.cache, "loaded component");
         *slot = Some(component.clone());

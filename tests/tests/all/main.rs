@@ -5,6 +5,7 @@
 mod account_opening;
 mod all_of;
 mod bad_input;
+mod cache;
 mod conditions;
 mod corpus;
 mod durable;
