@@ -18,6 +18,9 @@
 //! - `durable/open/<lang>`: opening an ended instance of one echo step in Rust or Python: its lease taken
 //!   and let go, its pinned process loaded.
 //!
+//! - `definition/parse/<n>`: the YAML text of the `hop/chain` definition read into JSON (per element, one
+//!   step and one edge of text), before the schema and the checks.
+//!
 //! Engine overhead per hop ≈ `hop/cycle` per element − `floor/invoke`. Needs scripts/build-steps.
 
 use std::path::{Path, PathBuf};
@@ -99,7 +102,8 @@ fn benches(c: &mut Criterion) {
     let rounds = 1000u64;
     let cycle = load(&runtime, dir.path(), "cycle", cycle_yaml(&steps, rounds));
     let length = 100usize;
-    let chain = load(&runtime, dir.path(), "chain", chain(&steps, length));
+    let chain_text = chain(&steps, length);
+    let chain = load(&runtime, dir.path(), "chain", chain_text.clone());
 
     let tick = Invocation {
         function: "tick".into(),
@@ -127,6 +131,14 @@ fn benches(c: &mut Criterion) {
         })
     });
     hop.finish();
+
+    // Reading the chain's definition text alone (YAML to JSON, before the schema and the checks).
+    let mut definition = c.benchmark_group("definition");
+    definition.throughput(Throughput::Elements(length as u64));
+    definition.bench_function(format!("parse/{length}"), |b| {
+        b.iter(|| weft_definitions::source::parse_yaml(&chain_text).expect("the chain parses"))
+    });
+    definition.finish();
 
     let durable_rounds = 200u64;
     let durable_cycle = load(&runtime, dir.path(), "durable", cycle_yaml(&steps, durable_rounds));
