@@ -23,8 +23,8 @@ pub struct AcceptedDefinitions {
 impl AcceptedDefinitions {
     /// Remembered under `root` (the compiled-code cache's root), or not at all.
     pub fn new(root: Option<&Path>) -> Self {
-        let schema = sha256_hex(SCHEMA_TEXT.as_bytes());
-        AcceptedDefinitions { dir: root.map(|r| r.join("definitions").join(&schema[..16])) }
+        let dir = root.map(|r| r.join("definitions").join(&sha256_hex(SCHEMA_TEXT.as_bytes())[..16]));
+        AcceptedDefinitions { dir }
     }
 
     fn entry(&self, text: &str) -> Option<PathBuf> {

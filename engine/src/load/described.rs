@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::cache::write_entry;
 use super::description::StepDescription;
-use crate::data::sha256_hex;
+use crate::data::{is_sha256_hex, sha256_hex};
 
 /// The form of an entry: the JSON of [`StepDescription`]. Raise it when that type's fields change.
 pub const FORMAT: u32 = 1;
@@ -31,8 +31,11 @@ pub struct Descriptions {
 impl Descriptions {
     /// Remembered under `root` (the compiled-code cache's root), or not at all.
     pub fn new(root: Option<&Path>) -> Self {
-        let key = sha256_hex(format!("{CONTRACT_TEXT}\nformat {FORMAT}").as_bytes());
-        Descriptions { dir: root.map(|r| r.join("descriptions").join(&key[..16])) }
+        let dir = root.map(|r| {
+            let key = sha256_hex(format!("{CONTRACT_TEXT}\nformat {FORMAT}").as_bytes());
+            r.join("descriptions").join(&key[..16])
+        });
+        Descriptions { dir }
     }
 
     /// The description the component of SHA-256 `digest` (hex) gave before, if remembered.
@@ -53,9 +56,8 @@ impl Descriptions {
     }
 
     fn entry(&self, digest: &str) -> Option<PathBuf> {
-        // A digest is 64 hex digits: nothing else names a file here.
-        let valid = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-        Some(self.dir.as_ref()?.join(format!("{digest}.json"))).filter(|_| valid)
+        // Nothing but a digest names a file here.
+        Some(self.dir.as_ref()?.join(format!("{digest}.json"))).filter(|_| is_sha256_hex(digest))
     }
 }
 

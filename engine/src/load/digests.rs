@@ -37,8 +37,7 @@ impl FileDigests {
         let entry = self.entry(file)?;
         let line = std::fs::read_to_string(entry).ok()?;
         let (identity, digest) = line.trim_end().rsplit_once(' ')?;
-        let valid = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-        (valid && identity == self::identity(meta)?).then(|| digest.to_owned())
+        (crate::data::is_sha256_hex(digest) && identity == self::identity(meta)?).then(|| digest.to_owned())
     }
 
     /// Record `digest` for `file`, whose metadata `meta` was taken before its bytes were read, unless it

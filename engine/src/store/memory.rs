@@ -175,7 +175,7 @@ impl Store for MemoryStore {
         if inner.instances.contains_key(&new.info.id) {
             return Err(StoreError::AlreadyExists(new.info.id.clone()));
         }
-        inner.put_blobs(std::iter::once(&new.definition_blob()).chain(new.blobs.iter().copied()));
+        inner.put_blobs(&new.pinned_blobs());
         let lease = Lease { owner: new.lease_owner.into(), epoch: 1 };
         let mut info = new.info.clone();
         info.revision = 0;
@@ -224,7 +224,7 @@ impl Store for MemoryStore {
     fn repin(&self, pinned: &Pinned<'_>, commit: &Commit<'_>) -> Result<Committed, StoreError> {
         let mut inner = self.lock();
         inner.entry(commit.id)?.fence(commit)?;
-        inner.put_blobs(std::iter::once(&pinned.definition_blob()).chain(pinned.blobs.iter().copied()));
+        inner.put_blobs(&pinned.pinned_blobs());
         let entry = inner.entry(commit.id)?;
         let info = &mut entry.info;
         info.definition_file = pinned.definition_file.into();
@@ -245,7 +245,7 @@ impl Store for MemoryStore {
         }
         let deployment = Deployment::of(process, versions.len() as u64 + 1, pinned, now_ms);
         versions.push(deployment.clone());
-        inner.put_blobs(std::iter::once(&pinned.definition_blob()).chain(pinned.blobs.iter().copied()));
+        inner.put_blobs(&pinned.pinned_blobs());
         Ok(Deployed::New(deployment))
     }
 

@@ -179,9 +179,10 @@ pub struct NewInstance<'a> {
 }
 
 impl NewInstance<'_> {
-    /// The definition text as the blob a store keeps under `info.definition_digest`.
-    pub fn definition_blob(&self) -> Blob {
-        Blob::hashed(Arc::from(self.definition), self.info.definition_digest.clone())
+    /// Every blob the run is pinned to: its definition text (as the blob a store keeps under
+    /// `info.definition_digest`), then `blobs`.
+    pub fn pinned_blobs(&self) -> Vec<Blob> {
+        pinned_blobs(self.definition, &self.info.definition_digest, &self.blobs)
     }
 }
 
@@ -205,10 +206,17 @@ pub struct Pinned<'a> {
 }
 
 impl Pinned<'_> {
-    /// The definition text as the blob a store keeps under `definition_digest`.
-    pub fn definition_blob(&self) -> Blob {
-        Blob::hashed(Arc::from(self.definition), self.definition_digest.to_owned())
+    /// Every blob the run is pinned to: its definition text (as the blob a store keeps under
+    /// `definition_digest`), then `blobs`.
+    pub fn pinned_blobs(&self) -> Vec<Blob> {
+        pinned_blobs(self.definition, self.definition_digest, &self.blobs)
     }
+}
+
+/// The definition text `definition` (SHA-256 `digest`) as a blob, then `blobs`.
+fn pinned_blobs(definition: &[u8], digest: &str, blobs: &[&Blob]) -> Vec<Blob> {
+    let text = Blob::hashed(Arc::from(definition), digest.to_owned());
+    std::iter::once(text).chain(blobs.iter().map(|b| (*b).clone())).collect()
 }
 
 /// One event in an outbox: where it stands in the outbox, its CloudEvent `id`, the topic and sink it goes

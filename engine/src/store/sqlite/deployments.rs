@@ -40,8 +40,7 @@ pub fn deploy(tx: &Transaction<'_>, process: &str, pinned: &Pinned<'_>, now_ms: 
         ],
     )
     .map_err(backend)?;
-    let definition = pinned.definition_blob();
-    for blob in std::iter::once(&definition).chain(pinned.blobs.iter().copied()) {
+    for blob in &pinned.pinned_blobs() {
         put_blob(tx, blob)?;
         let digest = blob.digest();
         tx.prepare_cached(

@@ -138,8 +138,7 @@ pub fn create(tx: &Transaction<'_>, new: &NewInstance<'_>) -> Result<Lease, Stor
         ])
     })
     .map_err(backend)?;
-    let definition = new.definition_blob();
-    pin(tx, &info.id, std::iter::once(&definition).chain(new.blobs.iter().copied()))?;
+    pin(tx, &info.id, &new.pinned_blobs())?;
     if let Some(received) = &new.received {
         receive(tx, &info.id, 1, received)?;
     }
@@ -272,8 +271,7 @@ pub fn repin(tx: &Transaction<'_>, pinned: &Pinned<'_>, commit: &Commit<'_>) -> 
     let revision = commit_in(tx, commit)?;
     let id = commit.id;
     tx.execute("DELETE FROM pins WHERE instance = ?1", [id]).map_err(backend)?;
-    let definition = pinned.definition_blob();
-    pin(tx, id, std::iter::once(&definition).chain(pinned.blobs.iter().copied()))?;
+    pin(tx, id, &pinned.pinned_blobs())?;
     let components = serde_json::to_string(pinned.components).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.execute(
         "UPDATE instances SET definition_file = ?2, version = ?3, definition_digest = ?4, components = ?5, \
