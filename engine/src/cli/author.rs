@@ -50,7 +50,7 @@ pub(super) enum Lang {
     Javascript,
 }
 
-/// `weft build`'s arguments.
+// `weft build`'s arguments.
 #[derive(Args)]
 pub(super) struct BuildArgs {
     /// Step folders, or folders of step folders (default: the current folder).
@@ -63,7 +63,7 @@ pub(super) struct BuildArgs {
     force: bool,
 }
 
-/// `weft invoke`'s arguments.
+// `weft invoke`'s arguments.
 #[derive(Args)]
 pub(super) struct InvokeArgs {
     /// The component (.wasm).

@@ -15,7 +15,7 @@ use crate::runner::clock::{self, format_time};
 use crate::serve::registry;
 use crate::store::Deployment;
 
-/// Arguments of `weft deploy`.
+// Arguments of `weft deploy`.
 #[derive(Args)]
 pub struct DeployArgs {
     /// The process definitions (YAML) to deploy, each with its components.
@@ -30,7 +30,7 @@ pub struct DeployArgs {
     cache: CacheArgs,
 }
 
-/// Arguments of `weft deployments`.
+// Arguments of `weft deployments`.
 #[derive(Args)]
 pub struct DeploymentsArgs {
     /// Only the deployments of this process.

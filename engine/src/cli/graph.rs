@@ -15,7 +15,7 @@ use crate::load::process_pin;
 use crate::runner::HistoryRecord;
 use crate::store::{InstanceInfo, Store};
 
-/// Arguments of `weft graph`.
+// Arguments of `weft graph`.
 #[derive(Args)]
 pub struct GraphArgs {
     /// The process definition (YAML); with `--run`, the instance's pinned definition is drawn instead.

@@ -20,7 +20,7 @@ use crate::store::{Appended, Inbound, ListCursor, ListFilter, Store, StoreError}
 /// How many instances or history commits a command reads from the store at a time.
 const PAGE: usize = 500;
 
-/// Arguments naming one instance.
+// Arguments naming one instance.
 #[derive(Args)]
 pub struct InstanceArgs {
     /// The process instance id.
@@ -38,7 +38,7 @@ pub struct InstanceArgs {
     cache: CacheArgs,
 }
 
-/// The CloudEvent identity of an event given on the command line.
+// The CloudEvent identity of an event given on the command line.
 #[derive(Args)]
 pub struct IdentityArgs {
     /// The event's CloudEvent `source` (default: weft:cli).
@@ -60,7 +60,7 @@ impl IdentityArgs {
     }
 }
 
-/// Arguments of `weft send`.
+// Arguments of `weft send`.
 #[derive(Args)]
 pub struct SendArgs {
     /// The process instance id.
@@ -85,7 +85,7 @@ pub struct SendArgs {
     cache: CacheArgs,
 }
 
-/// Arguments of `weft list`.
+// Arguments of `weft list`.
 #[derive(Args)]
 pub struct ListArgs {
     /// Only instances with this status (running, waiting, completed, stopped, failed, cancelled).

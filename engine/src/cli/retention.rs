@@ -14,7 +14,7 @@ use crate::runner::clock::{Clock, SystemClock, parse_time};
 /// How many instances `prune` deletes in one transaction.
 const BATCH: usize = 1000;
 
-/// Arguments of `weft delete`.
+// Arguments of `weft delete`.
 #[derive(Args)]
 pub struct DeleteArgs {
     /// The process instance id (it must have ended: `weft cancel` one that has not).
@@ -23,7 +23,7 @@ pub struct DeleteArgs {
     store: StoreArgs,
 }
 
-/// Arguments of `weft prune`.
+// Arguments of `weft prune`.
 #[derive(Args)]
 pub struct PruneArgs {
     /// Delete instances that ended before this time (RFC 3339, e.g. 2026-11-01T00:00:00Z), by their

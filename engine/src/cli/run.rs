@@ -20,7 +20,7 @@ use crate::runner::clock;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
 
-/// Arguments of `weft run`.
+// Arguments of `weft run`.
 #[derive(Args)]
 pub struct RunArgs {
     /// The process definition (YAML).

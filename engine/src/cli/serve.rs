@@ -13,7 +13,7 @@ use crate::runner::clock;
 use crate::serve::registry::Registry;
 use crate::serve::{ServeConfig, serve as run_server};
 
-/// Arguments of `weft serve`.
+// Arguments of `weft serve`.
 #[derive(Args)]
 pub struct ServeArgs {
     /// Process definitions (YAML) to deploy first (a version already the latest is not deployed again);

@@ -13,7 +13,7 @@ use crate::durable::LEASE_VAR;
 use crate::store::Store;
 use crate::store::sqlite::{Durability, SqliteStore};
 
-/// Store settings.
+// Store settings.
 #[derive(Args, Clone)]
 pub struct StoreArgs {
     /// The store file (SQLite, on a local disk; created when missing).
