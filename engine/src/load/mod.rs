@@ -10,6 +10,7 @@ pub mod description;
 pub mod digests;
 pub mod engine;
 pub mod grants;
+mod preload;
 pub mod routing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -269,7 +270,9 @@ impl Runtime {
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
         let tree = weft_definitions::tree::load_tree_with(file, text, &mut read, &self.accepted)?;
-        self.process_from(&tree, "", &mut Components { fetch }, config)
+        let mut components = Components { fetch, fetched: HashMap::new() };
+        components.preload(self, &tree);
+        self.process_from(&tree, "", &mut components, config)
     }
 
     /// The process of `tree`, whose steps' pin keys start with `prefix` (empty for the root).
@@ -527,6 +530,8 @@ pub(crate) type Problem = (String, Option<String>);
 /// Where one load takes its components from: `fetch` for the blobs (each hashed once by whoever made it).
 struct Components<'f, 'a> {
     fetch: &'f mut Fetch<'a>,
+    /// Blobs fetched ahead, by pin key ([`Components::preload`]).
+    fetched: HashMap<String, Blob>,
 }
 
 impl Components<'_, '_> {
@@ -534,7 +539,10 @@ impl Components<'_, '_> {
     /// load took it from: what the run pins (the runtime's component of the same digest may have come from
     /// another file, or a store, earlier).
     fn component(&mut self, runtime: &Runtime, key: &str, path: &Path) -> Result<(Arc<StepComponent>, Blob), Problem> {
-        let blob = (self.fetch)(key, path)?;
+        let blob = match self.fetched.remove(key) {
+            Some(blob) => blob,
+            None => (self.fetch)(key, path)?,
+        };
         Ok((runtime.component(path, blob.clone())?, blob))
     }
 }

@@ -43,6 +43,27 @@ fn missing_component_file() {
     assert!(e.contains("not found") && e.contains("hint: build the steps"), "{e}");
 }
 
+/// The distinct components a definition names load side by side before its steps are put together;
+/// each that fails is still reported once, at its own step, and the others load.
+#[test]
+fn each_failing_component_is_reported_once_at_its_step() {
+    let (_, dir) = load_yaml("");
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, "this is not wasm").unwrap();
+    let more = format!(
+        "  - id: bad\n    component: '{}'\n  - id: missing\n    component: nothing-here.wasm\n  \
+         - id: sum\n    component: '{{steps}}/sum.wasm'\ninputs:",
+        text.display()
+    );
+    let yaml = LINEAR.replace("inputs:", &more);
+    let e = load_error(&yaml);
+    for (at, what) in [("/steps/2/component", "is not a WebAssembly component"), ("/steps/3/component", "not found")] {
+        assert_eq!(e.matches(&format!("at {at}:")).count(), 1, "{at} reported once:\n{e}");
+        assert!(e.contains(what), "{e}");
+    }
+    assert!(!e.contains("/steps/0/") && !e.contains("/steps/1/") && !e.contains("/steps/4/"), "{e}");
+}
+
 #[test]
 fn file_that_is_not_a_component() {
     let (_, dir) = load_yaml("");
