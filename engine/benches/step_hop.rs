@@ -79,7 +79,7 @@ fn bench_invoke(
 ) {
     let limits = Limits::default();
     let owner = host::StoreOwner { process: "bench", instance: "bench", step: name };
-    let mut store = host::new_store(runtime.engine().unwrap(), owner, &limits, &host::Grants::default());
+    let mut store = host::new_store(runtime.engine(), owner, &limits, &host::Grants::default());
     let instance = component.pre.instantiate(&mut store).unwrap();
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
@@ -97,7 +97,7 @@ fn bench_invoke(
 fn benches(c: &mut Criterion) {
     let steps = steps_dir();
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::new(RuntimeConfig::default());
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
 
     let rounds = 1000u64;
     let cycle = load(&runtime, dir.path(), "cycle", cycle_yaml(&steps, rounds));
@@ -205,7 +205,7 @@ fn benches(c: &mut Criterion) {
         g.bench_function(lang, |b| {
             b.iter(|| {
                 let owner = host::StoreOwner { process: "bench", instance: "bench", step: lang };
-                let mut store = host::new_store(runtime.engine().unwrap(), owner, &limits, &host::Grants::default());
+                let mut store = host::new_store(runtime.engine(), owner, &limits, &host::Grants::default());
                 component.pre.instantiate(&mut store).unwrap();
                 store
             })

@@ -38,6 +38,7 @@ pub fn runtime() -> &'static Runtime {
         let cache_dir = Some(root().join("target").join("weft-test-cache"));
         let environment = test_environment();
         Runtime::new(RuntimeConfig { cache_dir, environment, ..RuntimeConfig::default() })
+            .expect("the wasmtime engine starts")
     })
 }
 

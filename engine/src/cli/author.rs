@@ -113,7 +113,7 @@ pub(super) fn new(command: NewCommand) -> Result<ExitCode, ExitCode> {
                 Some(step) => step,
                 None => only_component(&dir).map_err(|e| fail(EXIT_BAD_INPUT, e))?,
             };
-            let runtime = cache.runtime();
+            let runtime = cache.runtime()?;
             let file = new::process(runtime, &dir, &name, &component).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
             eprintln!("wrote {}: `weft validate {}` checks it", file.display(), file.display());
             Ok(ExitCode::SUCCESS)
@@ -184,7 +184,7 @@ pub(super) fn invoke(args: InvokeArgs) -> Result<ExitCode, ExitCode> {
         state_version: args.state_version,
         config,
     };
-    let runtime = args.cache.runtime();
+    let runtime = args.cache.runtime()?;
     let component = runtime.component_at(&args.component).map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     match author::invoke::invoke(runtime, component, &request) {
         Ok(out) if args.json => {

@@ -56,7 +56,7 @@ pub fn deployment_line(d: &Deployment) -> String {
 
 pub(super) fn deploy(args: DeployArgs) -> Result<ExitCode, ExitCode> {
     let store = args.store.open()?;
-    let runtime = args.cache.runtime();
+    let runtime = args.cache.runtime()?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let driver = Driver::new(store, runtime, clock.as_ref());
     // Every file is loaded and checked before any is deployed.

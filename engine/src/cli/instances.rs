@@ -138,7 +138,7 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
         return status(&store, &args);
     }
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let runtime = args.cache.runtime();
+    let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     if let Action::Cancel = action {
         let id = uuid::Uuid::new_v4().to_string();
@@ -222,7 +222,7 @@ fn status(store: &Arc<dyn Store>, args: &InstanceArgs) -> Result<ExitCode, ExitC
         Some(layout) => layout,
         None => {
             let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-            let runtime = args.cache.runtime();
+            let runtime = args.cache.runtime()?;
             let driver = Driver::new(store.clone(), runtime, clock.as_ref());
             let process = driver.pinned_process(&loaded.info).map_err(durable_error)?;
             Layout::of(&process)
@@ -258,7 +258,7 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let data = super::run::event_data(args.data.as_deref(), args.data_file.as_deref())?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
-    let runtime = args.cache.runtime();
+    let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     let generated = uuid::Uuid::new_v4().to_string();
     let id = args.identity.event_id.as_deref().unwrap_or(&generated);

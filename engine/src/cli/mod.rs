@@ -120,13 +120,13 @@ struct CacheArgs {
 
 impl CacheArgs {
     /// The command's runtime, kept to the process's end: the process's exit frees its compiled code and
-    /// instance pool at once, rather than piece by piece when a command returns (see [`leave`]). Its engine
-    /// is still being built when this returns; an engine that cannot be built fails the first component
-    /// load.
-    fn runtime(&self) -> &'static Runtime {
+    /// instance pool at once, rather than piece by piece when a command returns (see [`leave`]).
+    fn runtime(&self) -> Result<&'static Runtime, ExitCode> {
         let cache_dir =
             if self.no_cache { None } else { self.cache_dir.clone().or_else(|| RuntimeConfig::default().cache_dir) };
-        Box::leak(Box::new(Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })))
+        let runtime = Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })
+            .map_err(|e| fail(EXIT_BAD_INPUT, format!("cannot start the WebAssembly engine: {e:#}")))?;
+        Ok(Box::leak(Box::new(runtime)))
     }
 }
 
@@ -170,7 +170,7 @@ pub fn main() -> ExitCode {
 }
 
 fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitCode> {
-    let runtime = cache.runtime();
+    let runtime = cache.runtime()?;
     let process = runtime.load_process(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     warn_about(&process);
     let def = &process.loaded.definition;

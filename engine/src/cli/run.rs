@@ -54,7 +54,7 @@ pub struct RunArgs {
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let data = event_data(args.data.as_deref(), args.data_file.as_deref())?;
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
-    let runtime = args.cache.runtime();
+    let runtime = args.cache.runtime()?;
     let process = runtime.load_process(&args.file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     super::warn_about(&process);
     let process = Arc::new(process);

@@ -73,9 +73,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open_serving()?;
     // The server lives as long as the process: its runtime and clock are never dropped.
-    let runtime = args.cache.runtime();
-    // A server that could run no step stops here, not at its first instance.
-    runtime.engine().map_err(|e| fail(EXIT_BAD_INPUT, e.to_owned()))?;
+    let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, runtime, Box::leak(clock))
         .with_lease(args.store.lease())
         .with_group_commit(args.group_commit);

@@ -20,7 +20,7 @@
 //! # use std::sync::Arc;
 //! # use weft_engine::{durable::Driver, load::{Runtime, RuntimeConfig}, runner::SystemClock};
 //! # use weft_engine::store::{Store, sqlite::{SqliteStore, Durability}};
-//! # let runtime = Runtime::new(RuntimeConfig::default());
+//! # let runtime = Runtime::new(RuntimeConfig::default())?;
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
 //! let driver = Driver::new(store, &runtime, &SystemClock);
 //! let mut held = driver.open("T-1001")?;

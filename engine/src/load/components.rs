@@ -10,17 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wasmtime::component::{Component, ComponentExportIndex};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 
 use crate::blob::Blob;
 use crate::host::bindings::StepPre;
 use crate::host::sandbox::Limits;
 use crate::host::{self, CONTRACT_VERSION, HostState, KERNEL_EXPORT};
 use crate::load::Problem;
-use crate::load::cache::CacheStatus;
+use crate::load::cache::{CacheStatus, CompiledCache};
 use crate::load::described::Descriptions;
 use crate::load::description::StepDescription;
-use crate::load::engine::Wasm;
 
 /// A loaded step component, ready to instantiate; shared by every step (of any process) that uses it.
 pub struct StepComponent {
@@ -53,20 +52,21 @@ const BUILD_HINT: &str = concat!(
     "): `weft build STEP-FOLDER` (a Rust step compiles for wasm32-wasip2; docs/authoring.md)"
 );
 
-/// Load the component `blob` (read from `path`) with `wasm`'s engine and linker: its compiled form from
-/// `wasm`'s cache when there, without reading the bytes; else compiled from them. Its description is the one `described` remembers for its
+/// Load the component `blob` (read from `path`): its compiled form from `cache` when there, without
+/// reading the bytes; else compiled from them. Its description is the one `described` remembers for its
 /// digest, else asked of a new instance (and remembered).
 ///
 /// Errors, as a message and a hint: see the module's documentation; the blob's own (its file unreadable
 /// or changed).
 pub fn load(
-    wasm: &Wasm,
+    engine: &wasmtime::Engine,
+    linker: &Linker<HostState>,
+    cache: &CompiledCache,
     described: &Descriptions,
     limits: &Limits,
     path: &Path,
     blob: Blob,
 ) -> Result<StepComponent, Problem> {
-    let Wasm { engine, linker, cache } = wasm;
     let file = path.display();
     let (component, cache_status) = match cache.cached(engine, blob.digest()) {
         Some(component) => (component, CacheStatus::Hit),

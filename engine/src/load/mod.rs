@@ -8,7 +8,6 @@ pub mod declared;
 pub mod described;
 pub mod description;
 pub mod digests;
-pub mod engine;
 pub mod grants;
 mod preload;
 pub mod routing;
@@ -17,14 +16,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use wasmtime::Engine;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 use weft_definitions::tree::DefinitionTree;
 use weft_definitions::{self as definition, DefinitionError, Diagnostic, LoadedDefinition};
 
 use crate::blob::Blob;
 use crate::data::Json;
-use crate::host;
-use crate::host::sandbox::Limits;
+use crate::host::sandbox::{self, Limits};
+use crate::host::{self, HostState};
 pub use cache::{CacheStatus, CompiledCache};
 pub use components::StepComponent;
 pub use description::{EventDescription, FunctionDescription, ParamDescription, StepDescription};
@@ -59,8 +59,9 @@ impl Default for RuntimeConfig {
 /// One wasmtime engine and linker, and every component loaded so far, by content digest.
 /// Load many processes through one `Runtime` and a component they share is compiled and described once.
 pub struct Runtime {
-    /// The engine, linker and compiled-code cache, being built or built.
-    wasm: engine::Building,
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: CompiledCache,
     /// The digests of component files read before (beside the cache).
     digests: digests::FileDigests,
     /// The definition texts the schema accepted before (beside the cache).
@@ -173,23 +174,44 @@ impl ProcessStep {
 }
 
 impl Runtime {
-    /// A runtime with the engine settings Weft relies on. The engine, linker and compiled-code cache are
-    /// built on a thread of their own ([`engine`]) while the caller goes on, and waited for where a
-    /// component is first loaded.
+    /// A runtime with the engine settings Weft relies on.
     ///
-    /// Errors: none here; an engine that cannot be built on this machine is reported by [`Runtime::engine`]
-    /// and by every component load.
-    pub fn new(config: RuntimeConfig) -> Self {
-        let wasm = engine::Building::start(config.cache_dir.clone());
-        Runtime {
-            wasm,
-            digests: digests::FileDigests::new(config.cache_dir.as_deref()),
-            accepted: accepted::AcceptedDefinitions::new(config.cache_dir.as_deref()),
-            described: described::Descriptions::new(config.cache_dir.as_deref()),
+    /// Errors: wasmtime's, if the engine cannot be built on this machine.
+    pub fn new(config: RuntimeConfig) -> wasmtime::Result<Self> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        // Steps are called synchronously; without the async machinery a component call costs about a third.
+        wasm.concurrency_support(false);
+        // Invocation deadlines (see host::sandbox).
+        wasm.epoch_interruption(true);
+        // Instances come from a pool of slots mapped once (see sandbox::pooling); where the machine will not
+        // reserve the address space for it (a `ulimit -v`), each instance maps its own memory instead.
+        let mut pooled = wasm.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pooling()));
+        let engine = match Engine::new(&pooled) {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::warn!("cannot reserve the instance pool ({e:#}); instances will be allocated one by one");
+                Engine::new(&wasm)?
+            }
+        };
+        sandbox::start_ticker(&engine);
+        let linker = host::linker(&engine)?;
+        let digests = digests::FileDigests::new(config.cache_dir.as_deref());
+        let accepted = accepted::AcceptedDefinitions::new(config.cache_dir.as_deref());
+        let described = described::Descriptions::new(config.cache_dir.as_deref());
+        let cache = CompiledCache::new(config.cache_dir, &engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            digests,
+            accepted,
+            described,
             limits: config.limits,
             environment: config.environment,
             components: Mutex::default(),
-        }
+        })
     }
 
     /// What one invocation may use when a step's definition sets no `limits:`.
@@ -197,11 +219,9 @@ impl Runtime {
         &self.limits
     }
 
-    /// The wasmtime engine, once built.
-    ///
-    /// Errors: why it cannot be built on this machine.
-    pub fn engine(&self) -> Result<&Engine, &str> {
-        self.wasm.get().map(|w| &w.engine)
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Load the definition at `path` and every component it names, from the files on disk.
@@ -483,7 +503,7 @@ impl Runtime {
     fn file_blob(&self, path: &Path) -> Result<Blob, Problem> {
         let meta = std::fs::metadata(path).map_err(|e| unreadable(path, &e))?;
         if let Some(digest) = self.digests.recalled(path, &meta)
-            && (self.lock().contains_key(&digest) || self.wasm.get().is_ok_and(|w| w.cache.contains(&digest)))
+            && (self.lock().contains_key(&digest) || self.cache.contains(&digest))
         {
             return Ok(Blob::in_file(path.to_path_buf(), digest));
         }
@@ -500,8 +520,8 @@ impl Runtime {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let wasm = self.wasm.get().map_err(|e| (e.to_owned(), None))?;
-        let component = components::load(wasm, &self.described, &self.limits, path, blob)?;
+        let component =
+            components::load(&self.engine, &self.linker, &self.cache, &self.described, &self.limits, path, blob)?;
         let component = Arc::new(component);
         tracing::info!(component = %path.display(), cache = ?component.cache, "loaded component");
         *slot = Some(component.clone());

@@ -14,7 +14,7 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use weft_engine::{load::{Runtime, RuntimeConfig}, runner::Run, data::Json};
-//! # let runtime = Runtime::new(RuntimeConfig::default());
+//! # let runtime = Runtime::new(RuntimeConfig::default())?;
 //! let process = Arc::new(runtime.load_process("examples/account-opening/process.yaml".as_ref())?);
 //! let mut run = Run::new(process, "instance-1");
 //! run.send("NewApplication", Json::parse(r#"{"name":"Ada"}"#.into())?)?;

@@ -9,7 +9,7 @@
 //! # use weft_engine::{durable::Driver, load::{Runtime, RuntimeConfig}, runner::SystemClock};
 //! # use weft_engine::serve::{ServeConfig, registry::Registry};
 //! # use weft_engine::store::{Store, sqlite::{Durability, SqliteStore}};
-//! let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeConfig::default())));
+//! let runtime: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeConfig::default())?));
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open("weft.db".as_ref(), Durability::Full)?);
 //! let driver = Driver::new(store, runtime, &SystemClock);
 //! let registry = Registry::open(&driver, &["examples/support-ticket/process.yaml".into()])?;

@@ -8,7 +8,7 @@ use weft_tests::component;
 
 /// A runtime (one `weft` command) whose cache is under `root`.
 fn command(root: &Path) -> Runtime {
-    Runtime::new(RuntimeConfig { cache_dir: Some(root.to_path_buf()), ..RuntimeConfig::default() })
+    Runtime::new(RuntimeConfig { cache_dir: Some(root.to_path_buf()), ..RuntimeConfig::default() }).unwrap()
 }
 
 /// The function names `runtime` finds in the echo component.

@@ -327,7 +327,7 @@ fn an_unchanged_component_file_is_not_read_again_and_a_changed_one_is() {
     let cache = dir.path().join("cache");
     let load = || {
         let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() });
-        (runtime.load_process(&file).unwrap(), file.clone())
+        (runtime.unwrap().load_process(&file).unwrap(), file.clone())
     };
     let unread = |process: &weft_engine::load::Process| -> Vec<bool> {
         process.pins.iter().filter(|p| !p.key.starts_with("process:")).map(|p| !p.blob.is_read()).collect()
@@ -387,7 +387,7 @@ fn a_pinned_component_is_read_from_the_store_only_to_be_compiled() {
     let clock = FixedClock(TEST_TIME_MS);
     let cached = || {
         let cache_dir = Some(dir.path().join("cache"));
-        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })
+        Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() }).unwrap()
     };
     let first = cached();
     let driver = Driver::new(store.clone(), &first, &clock);
@@ -406,7 +406,7 @@ fn a_pinned_component_is_read_from_the_store_only_to_be_compiled() {
     drop(opened);
 
     // A runtime without a cache compiles them: it reads them from the store, and checks them.
-    let uncached = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() });
+    let uncached = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() }).unwrap();
     let opened = Driver::new(store.clone(), &uncached, &clock).open_any("pinned").unwrap();
     assert_eq!(components(opened.run().process()), [true, true]);
     drop(opened);
@@ -415,7 +415,7 @@ fn a_pinned_component_is_read_from_the_store_only_to_be_compiled() {
         .unwrap()
         .execute("UPDATE blobs SET content = x'0061736d' WHERE digest = ?1", [&echo])
         .unwrap();
-    let fresh = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() });
+    let fresh = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() }).unwrap();
     let Err(refused) = Driver::new(store, &fresh, &clock).open_any("pinned") else { panic!("a damaged blob was run") };
     let message = refused.to_string();
     assert!(message.contains(&format!("the store's blob {echo} holds content of SHA-256")), "{message}");

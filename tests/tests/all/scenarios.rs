@@ -171,7 +171,7 @@ fn after_a_trap_the_same_step_runs_again_in_the_same_run_from_its_last_snapshot(
 
 /// The error of running `failing.yaml` on input `event` in a runtime with `limits`.
 fn failure_under(limits: Limits, event: &str) -> RunError {
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits, ..RuntimeConfig::default() });
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: None, limits, ..RuntimeConfig::default() }).unwrap();
     let process = runtime.load_process(&weft_tests::tests_dir("processes/failing.yaml")).unwrap();
     failed(&run(&std::sync::Arc::new(process), &[(event, json!(null))]).status).clone()
 }
