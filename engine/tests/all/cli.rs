@@ -1,6 +1,8 @@
 //! The `weft` command as a user runs it: output format, exit codes, error messages, the compiled-code cache.
 //! Uses the components built by scripts/build-steps under tests/steps.
 
+use std::process::Stdio;
+
 use serde_json::{Value, json};
 
 use crate::{root, text, weft, weft_in, weft_with_cache};
@@ -133,6 +135,46 @@ fn second_start_takes_compiled_code_from_the_cache() {
     assert!(first.contains("cache=Miss") && !first.contains("cache=Hit"), "{first}");
     let second = text(&weft_with_cache(&args, cache.path()).stderr);
     assert!(second.contains("cache=Hit") && !second.contains("cache=Miss"), "{second}");
+}
+
+/// Several `weft` commands filling one empty cache at once (compiled code, descriptions, file digests,
+/// accepted definitions, each written by temporary file and rename) all succeed, and leave entries a
+/// later command takes whole, with no temporary file behind.
+#[test]
+fn commands_filling_one_empty_cache_at_once_all_succeed_and_leave_it_whole() {
+    let cache = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let env = [("WEFT_CACHE_DIR", cache.path().to_str().unwrap())];
+    let args = ["validate", "tests/processes/linear.yaml"];
+    let started: Vec<_> = (0..4)
+        .map(|i| {
+            let db = store.path().join(format!("{i}.db"));
+            crate::command(&db, &args, &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in started {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let later = weft_with_cache(
+        &["-v", "run", "tests/processes/linear.yaml", "--event", "Start", "--data", "\"Test\"", "--in-memory"],
+        cache.path(),
+    );
+    let err = text(&later.stderr);
+    assert!(later.status.success() && err.contains("cache=Hit") && !err.contains("cache=Miss"), "{err}");
+    assert!(text(&later.stdout).contains("Test Test"), "{}", text(&later.stdout));
+    let mut left = Vec::new();
+    let mut dirs = vec![cache.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path());
+            } else if entry.file_name().to_string_lossy().starts_with(".tmp") {
+                left.push(entry.path());
+            }
+        }
+    }
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
 
 #[test]
