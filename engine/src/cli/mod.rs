@@ -42,7 +42,7 @@ struct Cli {
 }
 
 // Each subcommand's arguments are built only when it is the one invoked (clap's `defer`): building all of
-// them cost every command ~0.5 ms. The argument structs carry plain comments, not doc comments: a deferred
+// them cost every command ~0.4 ms. The argument structs carry plain comments, not doc comments: a deferred
 // struct's doc comment would replace the about line of the command it serves (a test guards this).
 #[derive(Subcommand)]
 #[command(defer = true)]

@@ -7,6 +7,7 @@
 //! the machine has cores; [`Runtime::flatten`] then finds each loaded. What fails to load here is left for
 //! `flatten` to report, where it names the step.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,10 +24,11 @@ impl Components<'_, '_> {
         let mut named = Vec::new();
         components_named(tree, "", &mut named);
         let mut distinct: Vec<(PathBuf, Blob)> = Vec::new();
+        let mut digests = HashSet::new();
         for (key, path) in named {
             // A component that cannot be fetched is reported by `flatten`, which fetches it again.
             let Ok(blob) = (self.fetch)(&key, &path) else { continue };
-            if !distinct.iter().any(|(_, b)| b.digest() == blob.digest()) {
+            if digests.insert(blob.digest().to_owned()) {
                 distinct.push((path, blob.clone()));
             }
             self.fetched.insert(key, blob);
