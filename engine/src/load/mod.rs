@@ -290,7 +290,7 @@ impl Runtime {
             String::from_utf8(bytes.to_vec()).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
         };
         let tree = weft_definitions::tree::load_tree_with(file, text, &mut read, &self.accepted)?;
-        let mut components = Components { fetch, fetched: HashMap::new() };
+        let mut components = Components { fetch, fetched: HashMap::new(), failed: HashMap::new() };
         components.preload(self, &tree);
         self.process_from(&tree, "", &mut components, config)
     }
@@ -528,6 +528,12 @@ impl Runtime {
         Ok(component)
     }
 
+    /// Whether the component of `digest` is loaded, or being loaded by another thread.
+    fn holds(&self, digest: &str) -> bool {
+        let slot = self.lock().get(digest).cloned();
+        slot.is_some_and(|slot| slot.try_lock().map_or(true, |loaded| loaded.is_some()))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         // A panic while holding the lock cannot leave the map half-updated (insert is the only write).
         self.components.lock().unwrap_or_else(|e| e.into_inner())
@@ -552,6 +558,8 @@ struct Components<'f, 'a> {
     fetch: &'f mut Fetch<'a>,
     /// Blobs fetched ahead, by pin key ([`Components::preload`]).
     fetched: HashMap<String, Blob>,
+    /// Why components failed to load ahead, by digest and file.
+    failed: HashMap<(String, PathBuf), Problem>,
 }
 
 impl Components<'_, '_> {
@@ -563,6 +571,9 @@ impl Components<'_, '_> {
             Some(blob) => blob,
             None => (self.fetch)(key, path)?,
         };
+        if let Some(problem) = self.failed.get(&(blob.digest().to_owned(), path.to_path_buf())) {
+            return Err(problem.clone());
+        }
         Ok((runtime.component(path, blob.clone())?, blob))
     }
 }

@@ -4,11 +4,13 @@
 //! functions, a few milliseconds for a Python component (food delivery: a third of a run); compiling one
 //! takes seconds. Neither depends on another component, so the components a definition names (its
 //! sub-processes' and maps' included) are fetched in step order, then loaded on up to as many threads as
-//! the machine has cores; [`Runtime::flatten`] then finds each loaded. What fails to load here is left for
-//! `flatten` to report, where it names the step.
+//! the machine has cores; [`Runtime::flatten`] then finds each loaded. What fails to load here is kept and
+//! reported by `flatten`, where it names the step, without loading the component a second time. Components
+//! the runtime holds already are not loaded again, and one left to load starts no thread.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use weft_definitions::StepKind;
@@ -19,7 +21,7 @@ use crate::blob::Blob;
 
 impl Components<'_, '_> {
     /// Fetch the blob of every component `tree` names, keep each for [`Components::component`], and load
-    /// the distinct ones (by digest) into `runtime` at once.
+    /// the distinct ones (by digest) `runtime` lacks at once; keep what fails to load, by digest and file.
     pub(super) fn preload(&mut self, runtime: &Runtime, tree: &DefinitionTree) {
         let mut named = Vec::new();
         components_named(tree, "", &mut named);
@@ -28,7 +30,7 @@ impl Components<'_, '_> {
         for (key, path) in named {
             // A component that cannot be fetched is reported by `flatten`, which fetches it again.
             let Ok(blob) = (self.fetch)(&key, &path) else { continue };
-            if digests.insert(blob.digest().to_owned()) {
+            if digests.insert(blob.digest().to_owned()) && !runtime.holds(blob.digest()) {
                 distinct.push((path, blob.clone()));
             }
             self.fetched.insert(key, blob);
@@ -38,10 +40,14 @@ impl Components<'_, '_> {
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(distinct.len());
         let next = AtomicUsize::new(0);
+        let failed = Mutex::new(Vec::new());
         let work = || {
             while let Some((path, blob)) = distinct.get(next.fetch_add(1, Ordering::Relaxed)) {
-                // Kept by the runtime, or left for `flatten` to report.
-                let _ = runtime.component(path, blob.clone());
+                // What loads is kept by the runtime.
+                if let Err(problem) = runtime.component(path, blob.clone()) {
+                    let key = (blob.digest().to_owned(), path.clone());
+                    failed.lock().unwrap_or_else(|e| e.into_inner()).push((key, problem));
+                }
             }
         };
         std::thread::scope(|scope| {
@@ -51,6 +57,7 @@ impl Components<'_, '_> {
             }
             work();
         });
+        self.failed.extend(failed.into_inner().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
