@@ -220,6 +220,15 @@ impl StepDefinition {
         }
     }
 
+    /// The component file it runs, for a component step or a map over one.
+    pub fn component_file(&self) -> Option<&str> {
+        match self.kind()? {
+            StepKind::Component(c) => Some(c),
+            StepKind::Map(m) => m.component.as_deref(),
+            StepKind::Process(_) => None,
+        }
+    }
+
     /// The definition file of the process it runs, for a sub-process or a map over one.
     pub fn process_file(&self) -> Option<&str> {
         match self.kind()? {

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use weft_definitions::StepKind;
 use weft_definitions::tree::DefinitionTree;
 
 use super::{Components, Runtime};
@@ -67,12 +66,7 @@ fn components_named(tree: &DefinitionTree, prefix: &str, out: &mut Vec<(String, 
     let loaded = &tree.loaded;
     for (i, step) in loaded.definition.steps.iter().enumerate() {
         let key = format!("{prefix}{}", step.id);
-        let component = match step.kind() {
-            Some(StepKind::Component(path)) => Some(path),
-            Some(StepKind::Map(map)) => map.component.as_deref(),
-            _ => None,
-        };
-        if let Some(path) = component {
+        if let Some(path) = step.component_file() {
             out.push((key.clone(), loaded.base_dir().join(path)));
         }
         if let Some(child) = tree.child(i) {
