@@ -121,7 +121,7 @@ impl Entry {
 
     fn apply(&mut self, commit: &Commit<'_>, keep_history: bool) -> Committed {
         let cp = &commit.checkpoint;
-        self.state = cp.state.clone();
+        self.state.assign_from(cp.state);
         if keep_history && !cp.history.is_empty() {
             self.history.push(cp.history.to_vec());
         }
