@@ -1,7 +1,8 @@
 //! The executors of a run's steps, the seam between the runner and wasmtime: a component step has one
 //! live instance, created on first use and reused across invocations (instantiating a Python guest costs
 //! ~0.6 ms); a map step has its own ([`crate::runner::map`]). Correctness never depends on reuse: a step's
-//! state comes only from its snapshot, and an instance that traps is dropped and made anew next time.
+//! state comes only from its snapshot, an instance that traps is dropped and made anew next time, and one
+//! that has gone [`IDLE_SUPERSTEPS`] supersteps uninvoked is dropped ([`StepInstances::release_idle`]).
 
 use smallvec::SmallVec;
 use wasmtime::Store;
@@ -176,6 +177,11 @@ impl ComponentSlot {
     }
 }
 
+/// Supersteps a step's instance may go uninvoked before [`StepInstances::release_idle`] drops it: a step
+/// in a cycle of up to this many steps keeps its instance for the run (making a Python guest's anew costs
+/// ~0.6 ms, a Rust guest's ~20 µs).
+pub const IDLE_SUPERSTEPS: u64 = 8;
+
 /// What runs a step's kernel functions: the seam between the runner and wasmtime (a component, a map;
 /// a sub-process has no executor, its steps have their own).
 enum Executor {
@@ -186,13 +192,37 @@ enum Executor {
 /// Live executors of a run's steps.
 pub struct StepInstances {
     slots: Vec<Option<Executor>>,
+    /// The superstep of each step's latest invocation, by step index.
+    invoked_in: Vec<u64>,
+    /// The steps with a live component executor, in the order they were made.
+    releasable: Vec<usize>,
     created: u64,
 }
 
 impl StepInstances {
     /// No instances yet for a process of `steps` steps.
     pub fn new(steps: usize) -> Self {
-        StepInstances { slots: (0..steps).map(|_| None).collect(), created: 0 }
+        StepInstances {
+            slots: (0..steps).map(|_| None).collect(),
+            invoked_in: vec![0; steps],
+            releasable: Vec::new(),
+            created: 0,
+        }
+    }
+
+    /// At the end of superstep `superstep`: drop the instances of component steps not invoked in the last
+    /// [`IDLE_SUPERSTEPS`] supersteps, so that their slots in the instance pool, memory still mapped and resident, go to the instances made next. A
+    /// chain of n steps then holds a few instances at a time instead of n, and each new one starts in
+    /// memory that is already there (no mapping, no page faults). A map step keeps its instances.
+    pub fn release_idle(&mut self, superstep: u64) {
+        let (slots, invoked_in) = (&mut self.slots, &self.invoked_in);
+        self.releasable.retain(|&step| {
+            let idle = superstep.saturating_sub(invoked_in[step]) >= IDLE_SUPERSTEPS;
+            if idle {
+                slots[step] = None;
+            }
+            !idle
+        });
     }
 
     /// Component instances created so far (one per step used, plus one per trap; a map's count in).
@@ -214,11 +244,15 @@ impl StepInstances {
     ) -> Result<Invoked, Failure> {
         let ps = &process.steps[call.step];
         let f = &ps.description.functions[call.function];
+        self.invoked_in[call.step] = call.superstep;
         let slot = &mut self.slots[call.step];
         let executor = match slot {
             Some(e) => e,
             None => slot.insert(match &ps.kind {
-                StepKind::Component(_) => Executor::Component(ComponentSlot::default()),
+                StepKind::Component(_) => {
+                    self.releasable.push(call.step);
+                    Executor::Component(ComponentSlot::default())
+                }
                 StepKind::Map(m) => {
                     let listened = process.routing.listened(Source::Step(call.step));
                     Executor::Map(MapExecutor::new(m.clone(), listened))

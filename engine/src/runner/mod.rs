@@ -400,6 +400,7 @@ impl Run {
                 }
             }
         }
+        self.instances.release_idle(self.state.superstep);
         if let Some(error) = self.log.fault.take().or_else(|| self.over_bound()) {
             self.set_status(Status::Failed { error });
         } else if stop {

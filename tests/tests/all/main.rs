@@ -11,6 +11,7 @@ mod corpus;
 mod durable;
 mod food_delivery;
 mod hostile;
+mod instances;
 mod languages;
 mod maps;
 mod scenarios;

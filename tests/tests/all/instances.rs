@@ -1,0 +1,86 @@
+//! Step instances across a run (docs/semantics.md, "Limits"; docs/durability.md, "What is not promised"):
+//! one idle for `IDLE_SUPERSTEPS` supersteps is dropped and its pool slot reused, and one made anew starts
+//! from the step's state snapshot.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+use weft_engine::host::sandbox::POOLED_COMPONENT_INSTANCES;
+use weft_engine::runner::Status;
+use weft_engine::runner::instances::IDLE_SUPERSTEPS;
+use weft_tests::{Observed, load_yaml, run};
+
+/// Steps `<prefix>1`..`<prefix><n>` of `tests/steps/<component>.wasm`, as items of `steps:`.
+fn steps(prefix: &str, n: usize, component: &str) -> String {
+    (1..=n).fold(String::new(), |mut yaml, i| {
+        let _ = writeln!(yaml, "  - id: {prefix}{i}\n    component: \"{{steps}}/{component}.wasm\"");
+        yaml
+    })
+}
+
+/// Items of `edges:` passing the result of function `function` of each of those steps to parameter
+/// `param` of the next.
+fn links(prefix: &str, n: usize, function: &str, param: &str) -> String {
+    (2..=n).fold(String::new(), |mut yaml, i| {
+        let from = format!("{{ step: {prefix}{}, result: {function} }}", i - 1);
+        let _ = writeln!(yaml, "  - from: {from}\n    to: [{{ step: {prefix}{i}, parameter: {param} }}]");
+        yaml
+    })
+}
+
+/// A counter (3 rounds) whose every round runs `n` recorders one after another, the last one ticking
+/// the counter again: the counter runs every `n + 1` supersteps, each recorder too.
+fn cycle(n: usize) -> Observed {
+    let yaml = format!(
+        "name: cycle\nversion: 1.0.0\nsteps:\n  - id: counter\n    component: \"{{steps}}/counter.wasm\"\n    \
+         state: {{ count: 0, limit: 3 }}\n{}inputs:\n  - event: Start\n    to: [{{ step: counter }}]\nedges:\n  \
+         - from: {{ step: counter, event: Again }}\n    to: [{{ step: r1, parameter: value }}]\n{}  \
+         - from: {{ step: r{n}, result: record }}\n    to: [{{ step: counter }}]\n",
+        steps("r", n, "recorder"),
+        links("r", n, "record", "value"),
+    );
+    let (process, _dir) = load_yaml(&yaml);
+    let observed = run(&process.expect("the cycle loads"), &[("Start", json!(null))]);
+    assert_eq!(observed.status, Status::Completed);
+    let done: Vec<Value> = observed.events().into_iter().filter(|(t, _)| t == "Done").map(|(_, d)| d).collect();
+    assert_eq!(done, vec![json!(3)], "the count went on from its snapshot");
+    assert_eq!(observed.step_state(1), json!({"seen": [1, 2]}), "the first recorder kept both rounds");
+    assert_eq!(observed.step_state(n), json!({"seen": [null, null]}));
+    assert_eq!(observed.state.superstep, 2 * (n as u64 + 1) + 1);
+    observed
+}
+
+#[test]
+fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
+    let n = POOLED_COMPONENT_INSTANCES as usize + 200;
+    let yaml = format!(
+        "name: chain\nversion: 1.0.0\nlimits:\n  maxSupersteps: 2000\nsteps:\n{}  - id: last\n    component: \"{{steps}}/recorder.wasm\"\n\
+         inputs:\n  - event: Start\n    to: [{{ step: e1 }}]\nedges:\n{}  - from: {{ step: e{n}, result: echo }}\n    \
+         to: [{{ step: last, parameter: value }}]\n",
+        steps("e", n, "echo"),
+        links("e", n, "echo", "message"),
+    );
+    let (process, _dir) = load_yaml(&yaml);
+    let observed = run(&process.expect("the chain loads"), &[("Start", json!("hi"))]);
+    assert_eq!(observed.status, Status::Completed);
+    assert_eq!(observed.events(), vec![("Recorded".to_string(), json!("hi"))]);
+    assert_eq!(observed.state.invocations, n as u64 + 1);
+    assert_eq!(observed.instances_created, n as u64 + 1, "each step's instance made once, in slots reused");
+}
+
+#[test]
+fn a_step_idle_for_longer_than_the_limit_is_made_anew_from_its_snapshot() {
+    // The counter runs in supersteps 1, 11 and 21, each recorder in two of them ten apart: every instance
+    // is idle for longer than the limit before its next invocation.
+    let n = 9;
+    assert!(n as u64 + 1 > IDLE_SUPERSTEPS);
+    let observed = cycle(n);
+    assert_eq!(observed.instances_created, 3 + 2 * n as u64, "a new instance for every invocation after idling");
+}
+
+#[test]
+fn a_step_in_a_short_cycle_keeps_its_instance() {
+    let n = IDLE_SUPERSTEPS as usize - 2;
+    let observed = cycle(n);
+    assert_eq!(observed.instances_created, 1 + n as u64, "one instance per step for the whole run");
+}
