@@ -71,8 +71,9 @@ pub fn load_str(text: &str, file: &Path) -> Result<LoadedDefinition, DefinitionE
     load_str_with(text, file, &schema::NoMemo)
 }
 
-/// [`load_str`], skipping the schema for a text `memo` says it accepted before, and telling `memo` of a
-/// text it accepts now. Every other check runs every time.
+/// [`load_str`], taking the document of a text `memo` says the schema accepted before from `memo` instead
+/// of parsing and validating the text, and telling `memo` of a text the schema accepts now. Every other
+/// check runs every time.
 pub fn load_str_with(text: &str, file: &Path, memo: &dyn schema::Memo) -> Result<LoadedDefinition, DefinitionError> {
     let invalid = |position, pointer: &str, message: String| {
         DefinitionError::Invalid(vec![Diagnostic {
@@ -83,18 +84,23 @@ pub fn load_str_with(text: &str, file: &Path, memo: &dyn schema::Memo) -> Result
             hint: None,
         }])
     };
-    let (document, source_map) =
-        source::parse_yaml(text).map_err(|e| invalid(e.position, "", format!("malformed YAML: {}", e.message)))?;
-    if !memo.accepted(text) {
-        let problems = schema::validate(&document, &source_map, file);
-        if !problems.is_empty() {
-            return Err(DefinitionError::Invalid(problems));
+    let remembered = memo.accepted(text).and_then(|json| serde_json::from_slice::<ProcessDefinition>(&json).ok());
+    let (definition, source_map) = match remembered {
+        Some(definition) => (definition, SourceMap::of(text)),
+        None => {
+            let (document, source_map) = source::parse_yaml(text)
+                .map_err(|e| invalid(e.position, "", format!("malformed YAML: {}", e.message)))?;
+            let problems = schema::validate(&document, &source_map, file);
+            if !problems.is_empty() {
+                return Err(DefinitionError::Invalid(problems));
+            }
+            memo.accept(text, &document);
+            // The schema accepted it, so this can fail only where the schema is looser than the model.
+            let definition: ProcessDefinition =
+                serde_json::from_value(document).map_err(|e| invalid(Default::default(), "", e.to_string()))?;
+            (definition, source_map)
         }
-        memo.accept(text);
-    }
-    // The schema accepted it, so this can fail only where the schema is looser than the model.
-    let definition: ProcessDefinition =
-        serde_json::from_value(document).map_err(|e| invalid(Default::default(), "", e.to_string()))?;
+    };
     let mut loaded = LoadedDefinition { file: file.to_path_buf(), definition, source_map, conditions: Vec::new() };
     loaded.conditions = check::check(&loaded).map_err(DefinitionError::Invalid)?;
     Ok(loaded)

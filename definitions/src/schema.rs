@@ -31,25 +31,37 @@ pub fn json_schema_text() -> String {
 /// test): what a [`Memo`] keys what it remembers by, so that nothing accepted under another schema counts.
 pub const SCHEMA_TEXT: &str = include_str!("../process.schema.json");
 
-/// What a caller remembers of definition texts the schema accepted before, so that they are not validated
-/// against it again (compiling the validator costs a few milliseconds of every command; validation is a
-/// function of the text and the schema alone, so a text accepted once is accepted again).
+/// What a caller remembers of definition texts the schema accepted before, with their documents, so that
+/// they are neither parsed nor validated again: parsing YAML costs ~8 µs per step of a definition, and
+/// compiling the validator a few milliseconds of every command. Parsing and validation are functions of
+/// the text and the schema alone, so a text accepted once is accepted again, as the same document.
 pub trait Memo {
-    /// Whether the schema accepted `text` before.
-    fn accepted(&self, text: &str) -> bool;
-    /// Remember that the schema accepted `text`.
-    fn accept(&self, text: &str);
+    /// The document of `text` as remembered when the schema accepted it (the JSON text [`exact_json`]
+    /// gave), or `None`. Anything that does not read back as a definition is ignored: the text is then
+    /// parsed and validated afresh.
+    fn accepted(&self, text: &str) -> Option<Vec<u8>>;
+    /// Remember that the schema accepted `text`, whose document is `document`.
+    fn accept(&self, text: &str, document: &Value);
 }
 
-/// Remembers nothing: every text is validated.
+/// Remembers nothing: every text is parsed and validated.
 pub struct NoMemo;
 
 impl Memo for NoMemo {
-    fn accepted(&self, _: &str) -> bool {
-        false
+    fn accepted(&self, _: &str) -> Option<Vec<u8>> {
+        None
     }
 
-    fn accept(&self, _: &str) {}
+    fn accept(&self, _: &str, _: &Value) {}
+}
+
+/// `document` as JSON text that reads back as exactly `document`, or `None` when it would not (serde_json
+/// may read a few decimal numbers back one unit in the last place off; such a document is not
+/// remembered, and its text is parsed every time).
+pub fn exact_json(document: &Value) -> Option<Vec<u8>> {
+    let json = serde_json::to_vec(document).ok()?;
+    let back: Value = serde_json::from_slice(&json).ok()?;
+    (back == *document).then_some(json)
 }
 
 /// The schema and its compiled validator, made once.

@@ -50,8 +50,8 @@ struct Positions {
 }
 
 impl SourceMap {
-    /// The positions in `text`, a document [`parse_yaml`] accepted.
-    fn of(text: &str) -> Self {
+    /// The positions in `text`, a document [`parse_yaml`] accepted (they are found when first asked for).
+    pub(crate) fn of(text: &str) -> Self {
         SourceMap { text: Arc::from(text), positions: OnceLock::new() }
     }
 

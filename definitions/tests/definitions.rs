@@ -131,38 +131,57 @@ fn a_misspelt_stop_is_refused() {
     assert!(e.iter().any(|l| l.contains("at /edges/0/to/1")), "{e:?}");
 }
 
-/// A memo of texts the schema accepted: told of a text the schema accepts, never of one it refuses, and a
-/// text it remembers is not validated against the schema again (the other checks still run).
+/// A memo of texts the schema accepted: told of a text the schema accepts, with its document, never of one
+/// it refuses; a text it remembers is neither parsed nor validated again (the other checks still run), and
+/// what it remembers that is not a definition is ignored.
 #[test]
-fn the_schema_memo_remembers_acceptance_only_and_skips_the_schema_for_what_it_remembers() {
+fn the_schema_memo_remembers_acceptance_only_and_skips_parsing_for_what_it_remembers() {
     use std::cell::RefCell;
     use weft_definitions::load_str_with;
-    /// The texts it was told of; whether it vouches for them.
-    struct Recorded(RefCell<Vec<String>>, bool);
+    use weft_definitions::schema::exact_json;
+    /// The texts it was told of, with their documents as JSON.
+    struct Recorded(RefCell<Vec<(String, Vec<u8>)>>);
     impl schema::Memo for Recorded {
-        fn accepted(&self, text: &str) -> bool {
-            self.1 && self.0.borrow().iter().any(|t| t == text)
+        fn accepted(&self, text: &str) -> Option<Vec<u8>> {
+            self.0.borrow().iter().find(|(t, _)| t == text).map(|(_, json)| json.clone())
         }
-        fn accept(&self, text: &str) {
-            self.0.borrow_mut().push(text.to_owned());
+        fn accept(&self, text: &str, document: &serde_json::Value) {
+            let json = exact_json(document).expect("a definition reads back exactly");
+            self.0.borrow_mut().push((text.to_owned(), json));
         }
     }
     let file = Path::new("p.yaml");
-    let memo = Recorded(RefCell::default(), true);
-    load_str_with(GOOD, file, &memo).unwrap();
-    assert_eq!(*memo.0.borrow(), [GOOD]);
-    load_str_with(GOOD, file, &memo).unwrap();
-    assert_eq!(memo.0.borrow().len(), 1, "remembered: not validated, not told again");
+    let memo = Recorded(RefCell::default());
+    let parsed = load_str_with(GOOD, file, &memo).unwrap();
+    assert_eq!(memo.0.borrow().len(), 1);
+    assert_eq!(memo.0.borrow()[0].0, GOOD);
+    let recalled = load_str_with(GOOD, file, &memo).unwrap();
+    assert_eq!(memo.0.borrow().len(), 1, "remembered: not parsed, not told again");
+    assert_eq!(format!("{:?}", recalled.definition), format!("{:?}", parsed.definition), "the same definition");
     // Refused by the schema (an unknown key): refused every time, never remembered.
     let unknown = GOOD.replace("name: linear", "name: linear\nnmae: typo");
     assert!(load_str_with(&unknown, file, &memo).is_err());
     assert!(load_str_with(&unknown, file, &memo).is_err());
     assert_eq!(memo.0.borrow().len(), 1);
-    // A text the memo vouches for skips the schema; the whole-definition checks still run.
+    // What the memo recalls is the definition: another document under the same text is what loads.
+    let renamed = exact_json(&serde_json::to_value(&parsed.definition).unwrap()).unwrap();
+    let other = String::from_utf8(renamed).unwrap().replace("\"linear\"", "\"recalled\"");
+    let vouching = Recorded(RefCell::new(vec![(GOOD.to_owned(), other.into_bytes())]));
+    assert_eq!(load_str_with(GOOD, file, &vouching).unwrap().definition.name, "recalled");
+    // Something that is not a definition is ignored: the text is parsed, validated and remembered afresh.
+    let damaged = Recorded(RefCell::new(vec![(GOOD.to_owned(), b"{\"name\": ".to_vec())]));
+    assert_eq!(load_str_with(GOOD, file, &damaged).unwrap().definition.name, "linear");
+    assert_eq!(damaged.0.borrow().len(), 2, "told of it again");
+    // A recalled document still goes through the whole-definition checks, their diagnostics placed.
     let unknown_step = GOOD.replace("to: [{ step: echo }]", "to: [{ step: nobody }]");
-    let vouching = Recorded(RefCell::new(vec![unknown_step.clone()]), true);
+    let (document, _) = weft_definitions::source::parse_yaml(&unknown_step).unwrap();
+    let vouching = Recorded(RefCell::new(vec![(unknown_step.clone(), exact_json(&document).unwrap())]));
     let Err(DefinitionError::Invalid(found)) = load_str_with(&unknown_step, file, &vouching) else {
         panic!("an unknown step passed")
     };
     assert!(found.iter().any(|d| d.to_string().contains("nobody")), "{found:?}");
+    let Err(DefinitionError::Invalid(direct)) = weft_definitions::load_str(&unknown_step, file) else {
+        panic!("an unknown step passed")
+    };
+    assert_eq!(format!("{found:?}"), format!("{direct:?}"), "placed as when parsed");
 }

@@ -1,15 +1,17 @@
-//! The definition texts the schema accepted before, remembered beside the compiled-code cache so that a
-//! command loading an unchanged definition does not compile the schema's validator again (a few ms of
-//! every `weft run`, `send` or `resume`; [`weft_definitions::schema::Memo`]).
+//! The definition texts the schema accepted before, remembered beside the compiled-code cache with their
+//! documents, so that a command loading an unchanged definition neither parses its YAML (~8 µs per step of
+//! it) nor compiles the schema's validator (a few ms) again ([`weft_definitions::schema::Memo`]).
 //!
-//! An entry is an empty file `DIR/definitions/<16 hex digits of the schema's SHA-256>/<32 hex digits of the
-//! text's SHA-256>`: keyed by the schema too, so a Weft with another schema validates everything afresh.
-//! Only acceptance is remembered, never a refusal; every check other than the schema's runs every time.
-//! An entry that cannot be written is ignored: it only saves time.
+//! An entry is a file `DIR/definitions/<16 hex digits of the schema's SHA-256>/<32 hex digits of the
+//! text's SHA-256>` holding the document as JSON: keyed by the schema too, so a Weft with another schema
+//! parses and validates everything afresh. Only acceptance is remembered, never a refusal; every check
+//! other than the schema's runs every time. An entry that cannot be written is ignored, and one that cannot
+//! be read (an empty one, as Weft wrote before it kept documents) is written again: it only saves time.
 
 use std::path::{Path, PathBuf};
 
-use weft_definitions::schema::{Memo, SCHEMA_TEXT};
+use serde_json::Value;
+use weft_definitions::schema::{Memo, SCHEMA_TEXT, exact_json};
 
 use super::cache::write_entry;
 use crate::data::sha256_hex;
@@ -34,13 +36,14 @@ impl AcceptedDefinitions {
 }
 
 impl Memo for AcceptedDefinitions {
-    fn accepted(&self, text: &str) -> bool {
-        self.entry(text).is_some_and(|e| e.is_file())
+    fn accepted(&self, text: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.entry(text)?).ok()
     }
 
-    fn accept(&self, text: &str) {
+    fn accept(&self, text: &str, document: &Value) {
         let Some(entry) = self.entry(text) else { return };
-        if let Err(e) = write_entry(&entry, b"") {
+        let Some(json) = exact_json(document) else { return };
+        if let Err(e) = write_entry(&entry, &json) {
             tracing::debug!(entry = %entry.display(), "could not remember an accepted definition: {e}");
         }
     }
@@ -51,16 +54,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_accepted_text_is_remembered_and_no_other() {
+    fn an_accepted_text_is_remembered_with_its_document_and_no_other() {
         let root = tempfile::tempdir().expect("temp dir");
         let memo = AcceptedDefinitions::new(Some(root.path()));
-        assert!(!memo.accepted("name: a"));
-        memo.accept("name: a");
-        assert!(memo.accepted("name: a"));
-        assert!(!memo.accepted("name: a "), "another text");
-        assert!(!AcceptedDefinitions::new(Some(&root.path().join("elsewhere"))).accepted("name: a"));
+        let document = serde_json::json!({"name": "a", "ratio": 0.1});
+        assert_eq!(memo.accepted("name: a"), None);
+        memo.accept("name: a", &document);
+        let json = memo.accepted("name: a").expect("remembered");
+        assert_eq!(serde_json::from_slice::<Value>(&json).expect("JSON"), document);
+        assert_eq!(memo.accepted("name: a "), None, "another text");
+        assert_eq!(AcceptedDefinitions::new(Some(&root.path().join("elsewhere"))).accepted("name: a"), None);
         let off = AcceptedDefinitions::new(None);
-        off.accept("name: a");
-        assert!(!off.accepted("name: a"));
+        off.accept("name: a", &document);
+        assert_eq!(off.accepted("name: a"), None);
     }
 }
