@@ -18,6 +18,8 @@ pub mod tree;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use condition::Condition;
 
 pub use error::{DefinitionError, Diagnostic};
@@ -94,10 +96,11 @@ pub fn load_str_with(text: &str, file: &Path, memo: &dyn schema::Memo) -> Result
             if !problems.is_empty() {
                 return Err(DefinitionError::Invalid(problems));
             }
+            // The schema accepted it, so this can fail only where the schema is looser than the model (a
+            // number past a field's range); only a document the model reads is remembered.
+            let definition = ProcessDefinition::deserialize(&document)
+                .map_err(|e| invalid(Default::default(), "", e.to_string()))?;
             memo.accept(text, &document);
-            // The schema accepted it, so this can fail only where the schema is looser than the model.
-            let definition: ProcessDefinition =
-                serde_json::from_value(document).map_err(|e| invalid(Default::default(), "", e.to_string()))?;
             (definition, source_map)
         }
     };

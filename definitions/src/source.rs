@@ -107,6 +107,12 @@ pub fn parse_yaml(text: &str) -> Result<(Value, SourceMap), SyntaxError> {
     Ok((value, SourceMap::of(text)))
 }
 
+/// How this module reads YAML into a JSON document: saphyr's versions, then this module's own revision of
+/// [`parse_yaml`]'s conversion (bump it on any change of what a text reads as). What remembers documents
+/// keys them by it (the engine's definition memo, [`crate::schema::Memo`]), so that a Weft that would read
+/// a text otherwise parses it afresh. A test holds the saphyr part to `Cargo.lock`.
+pub const DOCUMENT_FORMAT: &str = "saphyr 0.3.3, saphyr-parser 0.3.3, conversion 1";
+
 /// Deepest nesting of lists and mappings a definition may have: twice that of event data and state
 /// (127), so that a too-deep initial state is still refused at its place by the state check. It bounds
 /// the recursion of every pass over the tree (found by the bad-input corpus: 3,000 nested block mappings

@@ -44,8 +44,8 @@ pub fn load_tree(file: &Path, text: String, read: &mut ReadText<'_>) -> Result<D
     load_tree_with(file, text, read, &crate::schema::NoMemo)
 }
 
-/// [`load_tree`], each file's schema validation skipped when `memo` says the schema accepted its text
-/// before ([`crate::load_str_with`]).
+/// [`load_tree`], each file's parsing and schema validation skipped when `memo` remembers the document of
+/// a text the schema accepted before ([`crate::load_str_with`]).
 pub fn load_tree_with(
     file: &Path,
     text: String,

@@ -163,6 +163,11 @@ fn the_schema_memo_remembers_acceptance_only_and_skips_parsing_for_what_it_remem
     assert!(load_str_with(&unknown, file, &memo).is_err());
     assert!(load_str_with(&unknown, file, &memo).is_err());
     assert_eq!(memo.0.borrow().len(), 1);
+    // Accepted by the schema but not read by the model (a state version past u32): refused, not remembered.
+    let too_big = GOOD.replace("    state: { times: 0 }", "    state: { times: 0 }\n    stateVersion: 5000000000");
+    let Err(refused) = load_str_with(&too_big, file, &memo) else { panic!("a state version past u32 loaded") };
+    assert!(refused.to_string().contains("u32"), "refused by the model, not the schema: {refused}");
+    assert_eq!(memo.0.borrow().len(), 1, "a text the model refuses is not remembered");
     // What the memo recalls is the definition: another document under the same text is what loads.
     let renamed = exact_json(&serde_json::to_value(&parsed.definition).unwrap()).unwrap();
     let other = String::from_utf8(renamed).unwrap().replace("\"linear\"", "\"recalled\"");
@@ -184,4 +189,22 @@ fn the_schema_memo_remembers_acceptance_only_and_skips_parsing_for_what_it_remem
         panic!("an unknown step passed")
     };
     assert_eq!(format!("{found:?}"), format!("{direct:?}"), "placed as when parsed");
+}
+
+/// A remembered document is keyed by how YAML is read: the saphyr crates' versions in
+/// `source::DOCUMENT_FORMAT` are those `Cargo.lock` builds, so updating one fails here until the format
+/// names it (and documents remembered under the old reading are parsed afresh).
+#[test]
+fn the_document_format_names_the_saphyr_that_is_built() {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
+    for name in ["saphyr", "saphyr-parser"] {
+        let entry = format!("name = \"{name}\"\nversion = \"");
+        let at = lock.find(&entry).unwrap_or_else(|| panic!("{name} is in Cargo.lock")) + entry.len();
+        let version = &lock[at..at + lock[at..].find('"').unwrap()];
+        let named = format!("{name} {version},");
+        assert!(
+            weft_definitions::source::DOCUMENT_FORMAT.contains(&named),
+            "Cargo.lock builds {name} {version}; name it in DOCUMENT_FORMAT"
+        );
+    }
 }

@@ -22,18 +22,17 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// fresh memory for every instance (wasmtime's pooling allocator, `PoolingAllocationConfig`).
 pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;
 
-/// Bytes at the start of each pooled memory and table that stay resident when their instance is dropped:
-/// the pages of them the guest touched are reset in place (found with Linux's `PAGEMAP_SCAN`, kernel 6.7
-/// or later; elsewhere the whole range is) instead of being returned to the system, so that the next
-/// instance in the slot starts without page faults. A chain of Rust steps takes ~9 page faults per step
-/// without it, ~1.5 with it.
-pub const KEEP_RESIDENT: usize = 64 << 10;
-
 /// The pooling allocator's settings: [`POOLED_COMPONENT_INSTANCES`] components, each with room for the
 /// several core instances, memories and tables that a Python or JavaScript component holds (a
 /// componentize-py component has about ten core instances); tables of up to 100,000 elements. Memory
-/// slots are reserved as address space only; what a guest touches beyond [`KEEP_RESIDENT`] is returned
-/// to the system when the instance is dropped. Memory size is capped by [`MemoryLimiter`], not by the pool. No execution stacks:
+/// slots are reserved as address space only; what a guest touches is returned to the system when the
+/// instance is dropped. Memory size is capped by [`MemoryLimiter`], not by the pool.
+///
+/// Nothing is kept resident between instances (`linear_memory_keep_resident`): with Linux's
+/// `PAGEMAP_SCAN` it would save a chain of Rust steps ~7 page faults per step (200 steps 15.8 → 11.5 ms of
+/// CPU), but wasmtime 48's scan resets only pages that are present, so a page the guest wrote and the
+/// system swapped out would reach the next instance in the slot, another step's (wasmtime pull request 14357, open);
+/// without the scan, the fixed range it resets misses a Rust guest's stack and heap. No execution stacks:
 /// the pool's stacks are for asynchronous calls, which Weft never makes (`concurrency_support(false)`), and
 /// one per instance cost every `weft` command ~1,000 mappings with guard pages at start-up (~2.7 ms of a
 /// 1-step `weft run`, `scripts/bench-run start`).
@@ -46,10 +45,7 @@ pub fn pooling() -> PoolingAllocationConfig {
         .total_stacks(0)
         .max_tables_per_module(4)
         .max_memories_per_module(2)
-        .table_elements(100_000)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT)
-        .pagemap_scan(wasmtime::Enabled::Auto);
+        .table_elements(100_000);
     pool
 }
 

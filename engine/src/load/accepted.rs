@@ -2,9 +2,11 @@
 //! documents, so that a command loading an unchanged definition neither parses its YAML (~8 µs per step of
 //! it) nor compiles the schema's validator (a few ms) again ([`weft_definitions::schema::Memo`]).
 //!
-//! An entry is a file `DIR/definitions/<16 hex digits of the schema's SHA-256>/<32 hex digits of the
-//! text's SHA-256>` holding the document as JSON: keyed by the schema too, so a Weft with another schema
-//! parses and validates everything afresh. Only acceptance is remembered, never a refusal; every check
+//! An entry is a file `DIR/definitions/<16 hex digits of the SHA-256 of the schema and the document
+//! format>/<32 hex digits of the text's SHA-256>` holding the document as JSON: keyed by the schema and by
+//! how YAML is read ([`DOCUMENT_FORMAT`]), so a Weft with another schema or another reading of YAML parses
+//! and validates everything afresh. An entry is trusted as the compiled code beside it is: whoever can
+//! write the cache decides what loads (the checks after the schema still run on what it holds). Only acceptance is remembered, never a refusal; every check
 //! other than the schema's runs every time. An entry that cannot be written is ignored, and one that cannot
 //! be read (an empty one, as Weft wrote before it kept documents) is written again: it only saves time.
 
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use weft_definitions::schema::{Memo, SCHEMA_TEXT, exact_json};
+use weft_definitions::source::DOCUMENT_FORMAT;
 
 use super::cache::write_entry;
 use crate::data::sha256_hex;
@@ -25,7 +28,8 @@ pub struct AcceptedDefinitions {
 impl AcceptedDefinitions {
     /// Remembered under `root` (the compiled-code cache's root), or not at all.
     pub fn new(root: Option<&Path>) -> Self {
-        let dir = root.map(|r| r.join("definitions").join(&sha256_hex(SCHEMA_TEXT.as_bytes())[..16]));
+        let key = sha256_hex(format!("{SCHEMA_TEXT}\n{DOCUMENT_FORMAT}").as_bytes());
+        let dir = root.map(|r| r.join("definitions").join(&key[..16]));
         AcceptedDefinitions { dir }
     }
 

@@ -70,6 +70,8 @@ pub struct Runtime {
     described: described::Descriptions,
     limits: Limits,
     environment: Environment,
+    /// Whether instances come from the pool ([`sandbox::pooling`]) rather than one by one.
+    pooled: bool,
     /// One slot per component digest (SHA-256 of its bytes, hex); a slot's own lock is held while its
     /// component loads, so concurrent loads of one component compile it once (a Python component takes
     /// seconds).
@@ -188,11 +190,11 @@ impl Runtime {
         // reserve the address space for it (a `ulimit -v`), each instance maps its own memory instead.
         let mut pooled = wasm.clone();
         pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pooling()));
-        let engine = match Engine::new(&pooled) {
-            Ok(engine) => engine,
+        let (engine, pooled) = match Engine::new(&pooled) {
+            Ok(engine) => (engine, true),
             Err(e) => {
                 tracing::warn!("cannot reserve the instance pool ({e:#}); instances will be allocated one by one");
-                Engine::new(&wasm)?
+                (Engine::new(&wasm)?, false)
             }
         };
         sandbox::start_ticker(&engine);
@@ -210,8 +212,16 @@ impl Runtime {
             described,
             limits: config.limits,
             environment: config.environment,
+            pooled,
             components: Mutex::default(),
         })
+    }
+
+    /// Whether instances come from the instance pool, which holds at most
+    /// [`sandbox::POOLED_COMPONENT_INSTANCES`] at once (false where the machine would not reserve its
+    /// address space: each instance then maps its own memory, without that bound).
+    pub fn pooled(&self) -> bool {
+        self.pooled
     }
 
     /// What one invocation may use when a step's definition sets no `limits:`.

@@ -225,7 +225,8 @@ impl StepInstances {
         });
     }
 
-    /// Component instances created so far (one per step used, plus one per trap; a map's count in).
+    /// Component instances created so far (one per step used, plus one per trap and one per invocation of
+    /// a step whose instance was released as idle; a map's count in).
     pub fn created(&self) -> u64 {
         self.created
     }

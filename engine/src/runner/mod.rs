@@ -171,7 +171,8 @@ impl Run {
         &self.process
     }
 
-    /// Step instances created during this run: instances are reused across invocations of a step.
+    /// Step instances created during this run: instances are reused across invocations of a step, and made
+    /// anew after a trap or after going [`instances::IDLE_SUPERSTEPS`] supersteps uninvoked.
     pub fn instances_created(&self) -> u64 {
         self.instances.created()
     }

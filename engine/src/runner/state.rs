@@ -163,13 +163,15 @@ pub struct FunctionQueue {
 
 impl Clone for FunctionQueue {
     fn clone(&self) -> Self {
-        FunctionQueue { params: self.params.clone(), triggers: self.triggers }
+        let FunctionQueue { params, triggers } = self;
+        FunctionQueue { params: params.clone(), triggers: *triggers }
     }
 
-    /// Reuses `self`'s queues (see [`RunState::assign_from`]).
+    /// Reuses `self`'s queues (see [`RunState::assign_from`]); destructured whole, as there.
     fn clone_from(&mut self, source: &Self) {
-        self.params.clone_from(&source.params);
-        self.triggers = source.triggers;
+        let FunctionQueue { params, triggers } = source;
+        self.params.clone_from(params);
+        self.triggers = *triggers;
     }
 }
 

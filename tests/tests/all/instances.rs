@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use weft_engine::host::sandbox::POOLED_COMPONENT_INSTANCES;
 use weft_engine::runner::Status;
 use weft_engine::runner::instances::IDLE_SUPERSTEPS;
-use weft_tests::{Observed, load_yaml, run};
+use weft_tests::{Observed, load_yaml, run, runtime};
 
 /// Steps `<prefix>1`..`<prefix><n>` of `tests/steps/<component>.wasm`, as items of `steps:`.
 fn steps(prefix: &str, n: usize, component: &str) -> String {
@@ -52,6 +52,7 @@ fn cycle(n: usize) -> Observed {
 
 #[test]
 fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
+    assert!(runtime().pooled(), "instances come from the pool, whose bound this test is about");
     let n = POOLED_COMPONENT_INSTANCES as usize + 200;
     let yaml = format!(
         "name: chain\nversion: 1.0.0\nlimits:\n  maxSupersteps: 2000\nsteps:\n{}  - id: last\n    component: \"{{steps}}/recorder.wasm\"\n\
@@ -70,17 +71,16 @@ fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
 
 #[test]
 fn a_step_idle_for_longer_than_the_limit_is_made_anew_from_its_snapshot() {
-    // The counter runs in supersteps 1, 11 and 21, each recorder in two of them ten apart: every instance
-    // is idle for longer than the limit before its next invocation.
-    let n = 9;
-    assert!(n as u64 + 1 > IDLE_SUPERSTEPS);
+    // A cycle one longer than the limit: the counter runs in supersteps 1, 10 and 19, each recorder in two
+    // of them nine apart, so every instance goes the limit uninvoked before its next invocation.
+    let n = IDLE_SUPERSTEPS as usize;
     let observed = cycle(n);
     assert_eq!(observed.instances_created, 3 + 2 * n as u64, "a new instance for every invocation after idling");
 }
 
 #[test]
-fn a_step_in_a_short_cycle_keeps_its_instance() {
-    let n = IDLE_SUPERSTEPS as usize - 2;
+fn a_step_in_a_cycle_as_long_as_the_limit_keeps_its_instance() {
+    let n = IDLE_SUPERSTEPS as usize - 1;
     let observed = cycle(n);
     assert_eq!(observed.instances_created, 1 + n as u64, "one instance per step for the whole run");
 }
