@@ -18,8 +18,9 @@ use crate::runner::failure::ErrorKind;
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// Step component instances one runtime holds room for at once in its pool (a run keeps one per step it
-/// has used lately, see [`crate::runner::instances::IDLE_SUPERSTEPS`]). Instantiating into a pooled slot reuses memory mapped once, instead of mapping and unmapping
-/// fresh memory for every instance (wasmtime's pooling allocator, `PoolingAllocationConfig`).
+/// has used lately, see [`crate::runner::instances::IDLE_SUPERSTEPS`]). Instantiating into a pooled slot
+/// reuses memory mapped once, instead of mapping and unmapping fresh memory for every instance
+/// (wasmtime's pooling allocator, `PoolingAllocationConfig`).
 pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;
 
 /// The pooling allocator's settings: [`POOLED_COMPONENT_INSTANCES`] components, each with room for the
@@ -31,11 +32,12 @@ pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;
 /// Nothing is kept resident between instances (`linear_memory_keep_resident`): with Linux's
 /// `PAGEMAP_SCAN` it would save a chain of Rust steps ~7 page faults per step (200 steps 15.8 → 11.5 ms of
 /// CPU), but wasmtime 48's scan resets only pages that are present, so a page the guest wrote and the
-/// system swapped out would reach the next instance in the slot, another step's (wasmtime pull request 14357, open);
-/// without the scan, the fixed range it resets misses a Rust guest's stack and heap. No execution stacks:
-/// the pool's stacks are for asynchronous calls, which Weft never makes (`concurrency_support(false)`), and
-/// one per instance cost every `weft` command ~1,000 mappings with guard pages at start-up (~2.7 ms of a
-/// 1-step `weft run`, `scripts/bench-run start`).
+/// system swapped out would reach the next instance in the slot, another step's (wasmtime pull request
+/// 14357, open); without the scan, the fixed range it resets misses a Rust guest's stack and heap.
+///
+/// No execution stacks: the pool's stacks are for asynchronous calls, which Weft never makes
+/// (`concurrency_support(false)`), and one per instance cost every `weft` command ~1,000 mappings with
+/// guard pages at start-up (~2.7 ms of a 1-step `weft run`, `scripts/bench-run start`).
 pub fn pooling() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOLED_COMPONENT_INSTANCES)

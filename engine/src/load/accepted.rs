@@ -6,9 +6,10 @@
 //! format>/<32 hex digits of the text's SHA-256>` holding the document as JSON: keyed by the schema and by
 //! how YAML is read ([`DOCUMENT_FORMAT`]), so a Weft with another schema or another reading of YAML parses
 //! and validates everything afresh. An entry is trusted as the compiled code beside it is: whoever can
-//! write the cache decides what loads (the checks after the schema still run on what it holds). Only acceptance is remembered, never a refusal; every check
-//! other than the schema's runs every time. An entry that cannot be written is ignored, and one that cannot
-//! be read (an empty one, as Weft wrote before it kept documents) is written again: it only saves time.
+//! write the cache decides what loads (the checks after the schema still run on what it holds). Only
+//! acceptance is remembered, never a refusal; every check other than the schema's runs every time. An
+//! entry that cannot be written is ignored, and one that cannot be read (an empty one, as Weft wrote
+//! before it kept documents) is written again: it only saves time.
 
 use std::path::{Path, PathBuf};
 

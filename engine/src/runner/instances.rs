@@ -211,9 +211,10 @@ impl StepInstances {
     }
 
     /// At the end of superstep `superstep`: drop the instances of component steps not invoked in the last
-    /// [`IDLE_SUPERSTEPS`] supersteps, so that their slots in the instance pool, memory still mapped and resident, go to the instances made next. A
-    /// chain of n steps then holds a few instances at a time instead of n, and each new one starts in
-    /// memory that is already there (no mapping, no page faults). A map step keeps its instances.
+    /// [`IDLE_SUPERSTEPS`] supersteps, so that their slots in the instance pool, whose component's memory
+    /// image stays mapped, go to the instances made next. A chain of n steps then holds a few instances at
+    /// a time instead of n, each new one in a slot that need not be mapped afresh (its pages are still
+    /// faulted in as the guest touches them). A map step keeps its instances.
     pub fn release_idle(&mut self, superstep: u64) {
         let (slots, invoked_in) = (&mut self.slots, &self.invoked_in);
         self.releasable.retain(|&step| {

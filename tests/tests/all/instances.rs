@@ -55,7 +55,8 @@ fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
     assert!(runtime().pooled(), "instances come from the pool, whose bound this test is about");
     let n = POOLED_COMPONENT_INSTANCES as usize + 200;
     let yaml = format!(
-        "name: chain\nversion: 1.0.0\nlimits:\n  maxSupersteps: 2000\nsteps:\n{}  - id: last\n    component: \"{{steps}}/recorder.wasm\"\n\
+        "name: chain\nversion: 1.0.0\nlimits:\n  maxSupersteps: 2000\n\
+         steps:\n{}  - id: last\n    component: \"{{steps}}/recorder.wasm\"\n\
          inputs:\n  - event: Start\n    to: [{{ step: e1 }}]\nedges:\n{}  - from: {{ step: e{n}, result: echo }}\n    \
          to: [{{ step: last, parameter: value }}]\n",
         steps("e", n, "echo"),
