@@ -99,6 +99,59 @@ fn conformance(store: &dyn Store) {
     retention(store);
     creating_many(store);
     deployments(store);
+    status_and_due_follow_every_commit(store);
+}
+
+/// Each commit leaves the instance's status and due time (and what is listed and found ready by them) as
+/// its state says, whether either changed since the commit before or not (SQLite sets only the columns that
+/// change, to spare its indexes).
+fn status_and_due_follow_every_commit(store: &dyn Store) {
+    let lease = create(store, "s", TEST_TIME_MS);
+    let mut s = state("s");
+    let timer = |due_ms| Timer {
+        due_ms,
+        fire: weft_engine::runner::Fire::Retry(weft_engine::runner::RetryCall {
+            step: 0,
+            function: 0,
+            args: vec![None],
+            attempt: 2,
+        }),
+    };
+    let filtered = |status: &str| ListFilter { status: Some(status.into()), process: None };
+    let mut revision = 1;
+    // (status, logical time, timer due): each step changes neither, one, or both of status and due time.
+    let steps: [(Status, u64, Option<u64>); 8] = [
+        (Status::Running, TEST_TIME_MS, None),
+        (Status::Running, TEST_TIME_MS + 5, None),
+        (Status::Waiting, TEST_TIME_MS + 6, Some(TEST_TIME_MS + 900)),
+        (Status::Waiting, TEST_TIME_MS + 7, Some(TEST_TIME_MS + 900)),
+        (Status::Waiting, TEST_TIME_MS + 8, Some(TEST_TIME_MS + 800)),
+        (Status::Running, TEST_TIME_MS + 8, None),
+        (Status::Running, TEST_TIME_MS + 8, None),
+        (Status::Completed, TEST_TIME_MS + 9, None),
+    ];
+    for (status, time_ms, due) in steps {
+        s.status = status;
+        s.time_ms = time_ms;
+        s.timers = due.map(timer).into_iter().collect();
+        let cp = Checkpoint { now_ms: time_ms, ..checkpoint(&s, &[], &[]) };
+        revision = store.commit(&commit("s", &lease, revision, cp)).unwrap().revision;
+        let info = store.load("s").unwrap().info;
+        let expected_due = s.next_due_ms();
+        assert_eq!((info.status.as_str(), info.next_due_ms), (s.status.name(), expected_due), "after {s:?}");
+        let listed = store.list(&filtered(s.status.name()), None, 100).unwrap();
+        assert!(listed.iter().any(|i| i.id == "s"), "s is listed as {}", s.status.name());
+        for other in ["running", "waiting", "completed"].into_iter().filter(|o| *o != s.status.name()) {
+            assert!(!store.list(&filtered(other), None, 100).unwrap().iter().any(|i| i.id == "s"), "not as {other}");
+        }
+        // Ready (with its lease run out): from its due time on, never before, never once it has ended.
+        let far = u64::MAX / 2;
+        let ready_at = |t: u64| store.ready(t, far, 100).unwrap().contains(&"s".to_owned());
+        match expected_due {
+            Some(due) => assert!(ready_at(due) && !ready_at(due - 1), "ready from {due} on"),
+            None => assert!(!ready_at(far), "an ended run is never ready"),
+        }
+    }
 }
 
 fn pinned<'a>(version: &'a str, components: &'a [(String, String)], layout: &'a str) -> Pinned<'a> {
