@@ -1,6 +1,6 @@
 //! Step instances across a run (docs/semantics.md, "Limits"; docs/durability.md, "What is not promised"):
 //! one idle for `IDLE_SUPERSTEPS` supersteps is dropped and its pool slot reused, and one made anew starts
-//! from the step's state snapshot.
+//! from the step's state snapshot; a map step keeps its items' instances however long it idles.
 
 use std::fmt::Write;
 
@@ -84,4 +84,28 @@ fn a_step_in_a_cycle_as_long_as_the_limit_keeps_its_instance() {
     let n = IDLE_SUPERSTEPS as usize - 1;
     let observed = cycle(n);
     assert_eq!(observed.instances_created, 1 + n as u64, "one instance per step for the whole run");
+}
+
+#[test]
+fn a_map_step_idle_for_longer_than_the_limit_keeps_its_items_instances() {
+    // The map runs in superstep 1 and, after nine recorders passing the items on, in superstep 10: idle
+    // past the limit, yet its two items' instances are those of its first invocation (docs/semantics.md,
+    // "Limits").
+    let n = IDLE_SUPERSTEPS as usize + 1;
+    let relays = (2..=n).fold(String::new(), |mut yaml, i| {
+        let _ = writeln!(yaml, "  - from: {{ step: r{}, event: Recorded }}\n    to: [{{ step: r{i} }}]", i - 1);
+        yaml
+    });
+    let yaml = format!(
+        "name: idle-map\nversion: 1.0.0\nsteps:\n  - id: m\n    map: {{ component: \"{{steps}}/echo.wasm\" }}\n{}\
+         inputs:\n  - event: Start\n    to: [{{ step: m }}, {{ step: r1 }}]\n\
+         edges:\n{relays}  - from: {{ step: r{n}, event: Recorded }}\n    to: [{{ step: m }}]\n",
+        steps("r", n, "recorder"),
+    );
+    let (process, _dir) = load_yaml(&yaml);
+    let observed = run(&process.unwrap_or_else(|e| panic!("{e}")), &[("Start", json!(["a", "b"]))]);
+    assert_eq!(observed.status, Status::Completed);
+    assert_eq!(observed.state.superstep, n as u64 + 1, "the map's second invocation came {n} supersteps later");
+    assert_eq!(observed.state.invocations, n as u64 + 2);
+    assert_eq!(observed.instances_created, n as u64 + 2, "one per recorder, and one per item once");
 }
