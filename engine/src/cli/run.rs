@@ -64,7 +64,8 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         if args.in_memory { Arc::new(MemoryStore::without_history()) } else { args.store.open()? };
     let mut driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
     if args.in_memory {
-        driver = driver.without_history();
+        // Nothing else reaches this store: no history to read afterwards, no lease to keep from others.
+        driver = driver.without_history().without_renewal();
     }
     // With an event id, the input event is kept in the instance's inbox: the same event run again is
     // recognised as a duplicate.

@@ -200,7 +200,21 @@ impl<'a> Driver<'a> {
 
     /// The same driver holding instances under leases of `period` instead.
     pub fn with_lease(mut self, period: Duration) -> Self {
-        self.leases = Leases::new(self.store.clone(), period);
+        self.leases = if self.leases.renews() {
+            Leases::new(self.store.clone(), period)
+        } else {
+            Leases::unrenewed(self.store.clone(), period)
+        };
+        if let Some(group) = &self.group {
+            self.leases.group_with(group.clone());
+        }
+        self
+    }
+
+    /// The same driver never renewing its leases ([`Leases::unrenewed`]): only for a store that no other
+    /// driver reaches, such as the in-memory store of one `weft run`.
+    pub fn without_renewal(mut self) -> Self {
+        self.leases = Leases::unrenewed(self.store.clone(), self.leases.period());
         if let Some(group) = &self.group {
             self.leases.group_with(group.clone());
         }

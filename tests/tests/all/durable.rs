@@ -104,6 +104,28 @@ fn a_cancelled_run_never_runs_again() {
 }
 
 #[test]
+fn a_driver_without_renewal_renews_nothing_and_its_expired_holds_still_commit() {
+    // What `weft run --in-memory` uses: nobody else reaches its store, so a lease that runs out is still
+    // its own. The same wait with renewal (the default) renews the lease.
+    let fx = Fixture::new();
+    let until = |id: &str| fx.store.load(id).unwrap().info.holder.expect("held").until_ms;
+    let period = Duration::from_millis(60);
+    let renewing = fx.driver().with_lease(period);
+    let kept = start(&renewing, &fx.file, "renewed");
+    let sole = fx.driver().without_renewal().with_lease(period);
+    assert!(!sole.leases().renews(), "a lease period set afterwards keeps the choice");
+    let mut held = start(&sole, &fx.file, "sole");
+    let (kept_until, held_until) = (until("renewed"), until("sole"));
+    std::thread::sleep(period * 4);
+    assert!(until("renewed") > kept_until, "the default renews its leases");
+    assert_eq!(until("sole"), held_until, "nothing renewed the lease, which has run out");
+    let events = drive(&sole, &mut held);
+    assert_eq!(data(&events), [json!("Hi Hi")], "its commits were taken all the same");
+    assert_eq!(fx.store.load("sole").unwrap().state.status, Status::Completed);
+    drop(kept);
+}
+
+#[test]
 fn a_live_holder_keeps_an_instance_and_one_that_stops_renewing_is_taken_over_and_fenced() {
     let fx = Fixture::new();
     let driver = fx.driver().with_lease(Duration::from_millis(1500));
