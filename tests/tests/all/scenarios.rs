@@ -1,12 +1,14 @@
 //! docs/semantics.md scenarios against real components: linear, fan-out, fan-in, queued fan-in, a cycle that
 //! stops, unhandled and routed errors, traps, determinism.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use weft_engine::data::Json;
 use weft_engine::host::sandbox::Limits;
-use weft_engine::load::{Runtime, RuntimeConfig};
-use weft_engine::runner::{RunError, Status};
+use weft_engine::load::{Delivery, Runtime, RuntimeConfig};
+use weft_engine::runner::{Message, Run, RunError, RunState, Status};
 use weft_tests::{load_yaml, process, run};
 
 /// The run completed and the recorder received failer.explode's failure with `message`.
@@ -228,4 +230,22 @@ fn two_runs_on_the_same_input_give_the_same_events() {
     let second = run(&process("fan-in-queued"), &inputs);
     assert_eq!(first.events, second.events);
     assert_eq!(first.state.step_states, second.state.step_states);
+}
+
+#[test]
+fn a_resumed_run_fires_a_function_whose_queues_were_already_complete() {
+    // A superstep looks only at the functions its messages reached, except the first of a run resumed
+    // from a state made elsewhere (a checkpoint, a rebinding), which may hold a complete set already.
+    let linear = process("linear");
+    let mut state = RunState::new(&linear, "resumed".into(), weft_tests::TEST_TIME_MS);
+    // repeat's `message` holds a value (a complete set), and one message for echo is still to deliver.
+    state.queues[1][0].push(Some(0), Json::from_value(&json!("Early")).unwrap());
+    let to_echo = Delivery { step: 0, function: 0, param: Some(0) };
+    state.pending.push(Message { to: to_echo, data: Json::from_value(&json!("Hi")).unwrap() });
+    let mut run = Run::resume(Arc::clone(&linear), state).unwrap();
+    let mut events = Vec::new();
+    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
+    let repeated: Vec<_> =
+        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
+    assert_eq!(repeated, [(1, json!("Early Early")), (2, json!("Hi Hi"))], "the queued set fired in superstep 1");
 }
