@@ -2,11 +2,11 @@
 //!
 //! A [`Leases`] keeper has a random owner id (`weft pid 1234 on HOST (3f2a9c1e)`: the pid and host are for
 //! people reading messages; nothing checks them). It takes an instance's lease for a fixed time, and a
-//! heartbeat thread renews every lease it holds, in one store call, three times per lease period. A
-//! holder that stops renewing — killed, paused, cut off — loses its lease when the period runs out, and
-//! the next driver takes the instance over with a higher epoch, which fences every commit of the old
-//! holder ([`StoreError::LeaseLost`]). A [`Hold`] lets go of its instance when dropped, also while
-//! unwinding from a panic.
+//! heartbeat thread renews every lease it holds, in one store call, three times per lease period (not
+//! for a store no other driver reaches: [`Leases::unrenewed`]). A holder that stops renewing — killed,
+//! paused, cut off — loses its lease when the period runs out, and the next driver takes the instance
+//! over with a higher epoch, which fences every commit of the old holder ([`StoreError::LeaseLost`]). A
+//! [`Hold`] lets go of its instance when dropped, also while unwinding from a panic.
 //!
 //! Lease times are the machine's real clock, whatever clock the runs use (`WEFT_NOW` moves the runs'
 //! logical time, not the leases').

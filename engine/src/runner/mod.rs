@@ -63,11 +63,14 @@ pub struct Run {
     instances: StepInstances,
     log: Log,
     /// The kernel functions, as `(step, function)`, whose queues the superstep under way filled: the only
-    /// ones that can have become ready to fire (see [`Run::fire_ready`]).
+    /// ones that can have become ready to fire (see [`Run::fire_ready`]). Never longer than `functions`.
     touched: Vec<(usize, usize)>,
-    /// Whether a superstep of this run has looked at every function's queues: the first one does, as
-    /// `state` came from outside.
-    scanned: bool,
+    /// Whether the next superstep looks at every function's queues instead of `touched`: the first one
+    /// of a run does, as `state` came from outside, and one that delivered more messages than the
+    /// process has functions (a wide fan-out) does, instead of sorting them all.
+    scan_all: bool,
+    /// How many kernel functions the process's steps have, all together.
+    functions: usize,
 }
 
 /// The effects a run collects until the driver takes them, and whether it records history.
@@ -160,7 +163,8 @@ impl Run {
         let instances = StepInstances::new(process.steps.len());
         let max_queued = usize::try_from(process.loaded.definition.max_queued_values()).unwrap_or(usize::MAX);
         let log = Log { max_queued, ..Log::default() };
-        Ok(Run { process, state, instances, log, touched: Vec::new(), scanned: false })
+        let functions = process.steps.iter().map(|ps| ps.description.functions.len()).sum();
+        Ok(Run { process, state, instances, log, touched: Vec::new(), scan_all: true, functions })
     }
 
     /// Record history entries in the effects (off by default: an in-memory run does not pay for them).
@@ -386,7 +390,14 @@ impl Run {
         // Drained in place, so that the next superstep's messages reuse the allocation.
         let mut pending = std::mem::take(&mut self.state.pending);
         for m in pending.drain(..) {
-            self.touched.push((m.to.step, m.to.function));
+            let to = (m.to.step, m.to.function);
+            if !self.scan_all && self.touched.last() != Some(&to) {
+                if self.touched.len() < self.functions {
+                    self.touched.push(to);
+                } else {
+                    self.scan_all = true;
+                }
+            }
             let queued = self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
             if let Some(param) = m.to.param.filter(|_| queued > self.log.max_queued) {
                 self.log.over.get_or_insert(Over::Param { step: m.to.step, function: m.to.function, param });
@@ -416,15 +427,16 @@ impl Run {
     /// only when a message is delivered or when it fires, and every superstep fires all it can, so a
     /// function no message reached is not ready. A run of n steps thus pays for what it delivers, not
     /// O(n) per superstep (500-step chain: ~13% of the run). The first superstep of a run looks at every
-    /// function, as its state came from outside (a checkpoint, a rebinding).
+    /// function, as its state came from outside (a checkpoint, a rebinding), and so does one whose
+    /// messages went to more places than the process has functions: the list stays that short.
     fn fire_ready(&mut self) -> Option<bool> {
         let mut touched = std::mem::take(&mut self.touched);
-        if !self.scanned {
+        if self.scan_all {
             touched.clear();
             for (step, ps) in self.process.steps.iter().enumerate() {
                 touched.extend((0..ps.description.functions.len()).map(|function| (step, function)));
             }
-            self.scanned = true;
+            self.scan_all = false;
         }
         touched.sort_unstable();
         touched.dedup();

@@ -93,6 +93,19 @@ fn fan_out_gives_each_target_its_own_copy() {
 }
 
 #[test]
+fn a_wide_fan_out_fires_every_target_as_often_as_it_was_sent_to() {
+    // Ten echoes in superstep 1 send twenty messages, alternating between repeat and recorder: more
+    // than the process has kernel functions, so superstep 2 looks at every function's queues.
+    let words: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
+    let inputs: Vec<_> = words.iter().map(|w| ("Start", json!(w))).collect();
+    let observed = run(&process("fan-out"), &inputs);
+    assert_eq!(observed.status, Status::Completed);
+    let count = |t: &str| observed.events.iter().filter(|e| e.event_type == t && e.superstep == 2).count();
+    assert_eq!((count("Repeated"), count("Recorded")), (10, 10), "each target fired once per message");
+    assert_eq!(observed.step_state(2), json!({ "seen": words }));
+}
+
+#[test]
 fn fan_in_of_two_parameters_fed_by_different_steps() {
     let observed = run(&process("fan-in"), &[("Left", json!("a")), ("Right", json!("x"))]);
     assert_eq!(observed.status, Status::Completed);
