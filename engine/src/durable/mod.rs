@@ -199,25 +199,28 @@ impl<'a> Driver<'a> {
     }
 
     /// The same driver holding instances under leases of `period` instead.
-    pub fn with_lease(mut self, period: Duration) -> Self {
-        self.leases = if self.leases.renews() {
+    pub fn with_lease(self, period: Duration) -> Self {
+        let leases = if self.leases.renews() {
             Leases::new(self.store.clone(), period)
         } else {
             Leases::unrenewed(self.store.clone(), period)
         };
-        if let Some(group) = &self.group {
-            self.leases.group_with(group.clone());
-        }
-        self
+        self.holding_with(leases)
     }
 
     /// The same driver never renewing its leases ([`Leases::unrenewed`]): only for a store that no other
     /// driver reaches, such as the in-memory store of one `weft run`.
-    pub fn without_renewal(mut self) -> Self {
-        self.leases = Leases::unrenewed(self.store.clone(), self.leases.period());
+    pub fn without_renewal(self) -> Self {
+        let leases = Leases::unrenewed(self.store.clone(), self.leases.period());
+        self.holding_with(leases)
+    }
+
+    /// The same driver holding instances with `leases`, written through its group commit if it has one.
+    fn holding_with(mut self, leases: Arc<Leases>) -> Self {
         if let Some(group) = &self.group {
-            self.leases.group_with(group.clone());
+            leases.group_with(group.clone());
         }
+        self.leases = leases;
         self
     }
 

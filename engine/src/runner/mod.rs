@@ -440,25 +440,20 @@ impl Run {
         }
         touched.sort_unstable();
         touched.dedup();
-        let mut outcome = Some(false);
-        'functions: for &(step, function) in &touched {
+        let mut stop = false;
+        for &(step, function) in &touched {
             loop {
                 // Borrowed field by field, so that no `Arc` is cloned on the hot path.
                 let f = &self.process.steps[step].description.functions[function];
                 let Some(args) = self.state.queues[step][function].take_ready(f) else { break };
-                match (self.invoke_or_fail(step, function, args, 1), &mut outcome) {
-                    (Some(stopped), Some(stop)) => *stop |= stopped,
-                    _ => {
-                        outcome = None;
-                        break 'functions;
-                    }
-                }
+                // A failed run has no next superstep: its list is dropped with it.
+                stop |= self.invoke_or_fail(step, function, args, 1)?;
             }
         }
         // Kept, emptied, so that the next superstep's list reuses the allocation.
         touched.clear();
         self.touched = touched;
-        outcome
+        Some(stop)
     }
 
     /// The error for the first parameter queue or all-of member that went past `limits.maxQueuedValues`

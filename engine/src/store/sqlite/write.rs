@@ -208,23 +208,22 @@ pub fn commit_in(tx: &Connection, commit: &Commit<'_>) -> Result<Committed, Stor
 /// column the statement sets, changed or not, and each rewritten page is one more log frame to write and
 /// sync (`instances_by_status` and `instances_ready`: a running loop's commit wrote 5.58 log frames, now 3.84).
 fn update_sql(status_changes: bool, next_due_changes: bool) -> &'static str {
+    // The statement setting what every commit sets, and the columns given.
+    macro_rules! update {
+        ($($column:literal)*) => {
+            concat!(
+                "UPDATE instances SET revision = ?3, checkpoint = ?4, history_len = ?5, ",
+                "outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, inbox_taken = ?9",
+                $(", ", $column,)*
+                " WHERE id = ?1"
+            )
+        };
+    }
     match (status_changes, next_due_changes) {
-        (true, true) => {
-            "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, \
-             outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8, inbox_taken = ?9 WHERE id = ?1"
-        }
-        (true, false) => {
-            "UPDATE instances SET status = ?2, revision = ?3, checkpoint = ?4, history_len = ?5, \
-             outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, inbox_taken = ?9 WHERE id = ?1"
-        }
-        (false, true) => {
-            "UPDATE instances SET revision = ?3, checkpoint = ?4, history_len = ?5, \
-             outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, next_due = ?8, inbox_taken = ?9 WHERE id = ?1"
-        }
-        (false, false) => {
-            "UPDATE instances SET revision = ?3, checkpoint = ?4, history_len = ?5, \
-             outbox_len = coalesce(?6, outbox_len), updated_ms = ?7, inbox_taken = ?9 WHERE id = ?1"
-        }
+        (true, true) => update!("status = ?2" "next_due = ?8"),
+        (true, false) => update!("status = ?2"),
+        (false, true) => update!("next_due = ?8"),
+        (false, false) => update!(),
     }
 }
 
