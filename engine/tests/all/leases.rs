@@ -1,6 +1,7 @@
 //! One driver at a time, by leases (docs/durability.md, "One driver at a time"): a live holder is never
 //! taken over, wherever it runs (another PID namespace of the same host name, as two containers of one pod
-//! are); a holder killed without letting go is taken over once its lease runs out.
+//! are); a holder killed without letting go is taken over once its lease runs out; an in-memory run,
+//! renewing nothing, outlasts its lease.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -85,4 +86,21 @@ fn a_live_holder_in_another_pid_namespace_is_never_taken_over() {
     assert!(done.status.success(), "{}", text(&done.stderr));
     assert!(text(&done.stderr).contains("completed"), "{}", text(&done.stderr));
     assert_eq!(keys(&service), ["n:payer:1"], "only the holder called, once");
+}
+
+/// `weft run --in-memory` renews no lease (docs/durability.md, "One driver at a time"): a run whose
+/// outside call outlasts its lease many times over still commits and completes, the call made once.
+#[test]
+fn an_in_memory_run_outlasting_its_unrenewed_lease_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, file) = slow_process(dir.path(), Duration::from_secs(1));
+    let store = dir.path().join("store.db");
+    let args = ["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "m", "--in-memory"];
+    let started = Instant::now();
+    let out = weft_in(&store, &args, &[("WEFT_LEASE", "50ms")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(started.elapsed() >= Duration::from_secs(1), "the call outlasted the lease: {:?}", started.elapsed());
+    assert!(text(&out.stderr).contains("completed"), "{}", text(&out.stderr));
+    assert_eq!(keys(&service), ["m:payer:1"], "called once");
+    assert!(!store.exists(), "nothing was written to a store");
 }
