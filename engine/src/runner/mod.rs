@@ -370,7 +370,11 @@ impl Run {
     }
 
     fn superstep_inner(&mut self) {
-        if self.state.pending.is_empty() && self.state.retries_due.is_empty() {
+        let nothing_due = self.state.pending.is_empty() && self.state.retries_due.is_empty();
+        if nothing_due && self.scan_all && !self.state.any_ready(&self.process) {
+            self.scan_all = false; // and no set can become complete without a message
+        }
+        if nothing_due && !self.scan_all {
             let waits = !self.state.awaits.is_empty() || !self.state.timers.is_empty();
             self.set_status(if waits { Status::Waiting } else { Status::Completed });
             return;

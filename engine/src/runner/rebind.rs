@@ -4,7 +4,7 @@
 //! queued and delayed messages, retries, awaits — still exists in the new version.
 
 use crate::load::{Delivery, Process};
-use crate::runner::state::{Fire, FunctionQueue, Message, RetryCall, RunState};
+use crate::runner::state::{Fire, FunctionQueue, Message, RetryCall, RunState, Status};
 
 /// `state` (a run of `old`) carried over to `new`.
 ///
@@ -93,7 +93,15 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
         }
         out.arrivals = new.routing.no_arrivals();
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // A set the new version made complete fires in the next superstep (docs/durability.md): a waiting run
+    // would otherwise keep it until its next event.
+    if out.status == Status::Waiting && out.any_ready(new) {
+        out.status = Status::Running;
+    }
+    Ok(out)
 }
 
 /// The indices in `new` of function `function` (and parameter `param`) of step `step` of `old`, by name;

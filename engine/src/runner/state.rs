@@ -436,22 +436,35 @@ impl FunctionQueue {
         &mut self,
         description: &crate::load::description::FunctionDescription,
     ) -> Option<Vec<Option<Json>>> {
+        if !self.is_ready(description) {
+            return None;
+        }
         if self.params.is_empty() {
-            if self.triggers == 0 {
-                return None;
-            }
             self.triggers -= 1;
             return Some(Vec::new());
         }
-        let complete = description.params.iter().zip(&self.params).all(|(p, q)| !p.required || !q.is_empty());
-        if !complete || self.params.iter().all(VecDeque::is_empty) {
-            return None;
-        }
         Some(self.params.iter_mut().map(VecDeque::pop_front).collect())
+    }
+
+    /// Whether the function can fire ([`FunctionQueue::take_ready`] would take arguments).
+    pub fn is_ready(&self, description: &crate::load::description::FunctionDescription) -> bool {
+        if self.params.is_empty() {
+            return self.triggers > 0;
+        }
+        description.params.iter().zip(&self.params).all(|(p, q)| !p.required || !q.is_empty())
+            && self.params.iter().any(|q| !q.is_empty())
     }
 }
 
 impl RunState {
+    /// Whether any kernel function's queues hold a complete set of arguments for `process`. Between
+    /// supersteps only a state made outside the run can hold one (a rebinding whose new version made the
+    /// parameter a queued function waited for optional, or removed it), as every superstep fires all it can.
+    pub fn any_ready(&self, process: &Process) -> bool {
+        let queues = self.queues.iter().zip(&process.steps);
+        queues.flat_map(|(qs, ps)| qs.iter().zip(&ps.description.functions)).any(|(q, f)| q.is_ready(f))
+    }
+
     /// Check that this state (e.g. read back from a checkpoint) fits `process`: as many steps, functions
     /// and parameters as its components describe, and every queued or delayed message, every retry and
     /// every await addressed within them.

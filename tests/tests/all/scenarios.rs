@@ -8,6 +8,7 @@ use serde_json::json;
 use weft_engine::data::Json;
 use weft_engine::host::sandbox::Limits;
 use weft_engine::load::{Delivery, Runtime, RuntimeConfig};
+use weft_engine::runner::rebind::rebind;
 use weft_engine::runner::{Message, Run, RunError, RunState, Status};
 use weft_tests::{load_yaml, process, run};
 
@@ -261,4 +262,44 @@ fn a_resumed_run_fires_a_function_whose_queues_were_already_complete() {
     let repeated: Vec<_> =
         events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
     assert_eq!(repeated, [(1, json!("Early Early")), (2, json!("Hi Hi"))], "the queued set fired in superstep 1");
+}
+
+#[test]
+fn a_resumed_run_with_nothing_to_deliver_fires_a_complete_set_before_it_ends() {
+    // A rebinding can leave a complete set and nothing to deliver (the new version made the missing
+    // parameter optional): the run fires it, instead of completing (or waiting) with it still queued.
+    let linear = process("linear");
+    let mut state = RunState::new(&linear, "rebound".into(), weft_tests::TEST_TIME_MS);
+    state.queues[1][0].push(Some(0), Json::from_value(&json!("Late")).unwrap());
+    let mut run = Run::resume(Arc::clone(&linear), state).unwrap();
+    let mut events = Vec::new();
+    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
+    let repeated: Vec<_> =
+        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
+    assert_eq!(repeated, [(1, json!("Late Late"))]);
+    assert!(run.state().queues[1][0].params[0].is_empty());
+}
+
+#[test]
+fn a_waiting_run_rebound_to_a_version_that_completes_a_queued_set_fires_it() {
+    // The pinned version's `repeat` needs `count` as well (its description changed here); the new one,
+    // the component as built, takes it as optional. The queued message alone is then a complete set.
+    let mut old = process("linear");
+    let repeat = Arc::make_mut(&mut Arc::get_mut(&mut old).unwrap().steps[1].description);
+    repeat.functions[0].params[1].required = true;
+    let new = process("linear");
+    let mut state = RunState::new(&old, "rebound".into(), weft_tests::TEST_TIME_MS);
+    state.queues[1][0].push(Some(0), Json::from_value(&json!("Hi")).unwrap());
+    state.status = Status::Waiting;
+    let same = rebind(&state, &old, &old).unwrap();
+    assert_eq!(same.status, Status::Waiting, "nothing complete: it goes on waiting");
+
+    let rebound = rebind(&state, &old, &new).unwrap();
+    assert_eq!(rebound.status, Status::Running);
+    let mut run = Run::resume(new, rebound).unwrap();
+    let mut events = Vec::new();
+    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
+    let repeated: Vec<_> =
+        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
+    assert_eq!(repeated, [(1, json!("Hi Hi"))]);
 }
