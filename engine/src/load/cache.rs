@@ -88,30 +88,29 @@ impl CompiledCache {
     }
 }
 
-/// Write `component` to `entry` ([`write_entry`]), then [`drop_from_page_cache`] it.
+/// Write `component` to `entry` ([`write_entry`]), its pages dropped from the page cache before it is named
+/// ([`drop_from_page_cache`]).
 fn store(component: &Component, entry: &Path) -> wasmtime::Result<()> {
-    write_entry(entry, &component.serialize()?)?;
-    drop_from_page_cache(entry);
-    Ok(())
+    Ok(write_entry_then(entry, &component.serialize()?, |file| drop_from_page_cache(file, entry))?)
 }
 
-/// Write the file at `entry` to disk and drop its pages from the kernel's page cache (`fdatasync`, then
+/// Write the file's pages to disk and drop them from the kernel's page cache (`fdatasync`, then
 /// `posix_fadvise(POSIX_FADV_DONTNEED)`, which skips pages not yet written), so that the next command
-/// reads it back as any file read from disk. Pages a program writes are cached in large pieces (folios
-/// of up to megabytes), and a command mapping the entry then counts a whole piece as resident for each
-/// page of code it runs: food delivery's peak was 72 MiB with its Python components' entries just
-/// written, 55 MiB once they had been read back (Linux 6.18). Best effort: a failure is logged at
-/// `debug`, as it costs memory shown, not correctness.
-fn drop_from_page_cache(entry: &Path) {
-    let dropped = std::fs::File::open(entry).and_then(|file| {
-        file.sync_data()?;
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
-        Ok(())
-    });
-    if let Err(e) = dropped {
+/// reads the entry back as any file read from disk. Pages a program writes are cached in large pieces
+/// (folios of up to megabytes), and a command mapping the entry then counts a whole piece as resident
+/// for each page of code it runs: food delivery's peak was 72 MB with its Python components' entries
+/// just written, 56 MB once they had been read back (`/usr/bin/time`, Linux 6.18). Best effort: a
+/// failure is logged at `debug`, as it costs memory shown, not correctness. Only where `posix_fadvise`
+/// exists; elsewhere nothing is done (a sync alone would only cost time).
+fn drop_from_page_cache(file: &std::fs::File, entry: &Path) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if let Err(e) =
+        file.sync_data().and_then(|()| Ok(rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed)?))
+    {
         tracing::debug!(entry = %entry.display(), "could not drop the cache entry from the page cache: {e}");
     }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let _ = (file, entry);
 }
 
 /// Write `content` to a temporary file of its own beside `entry` (its folder made if missing), then rename
@@ -119,10 +118,16 @@ fn drop_from_page_cache(entry: &Path) {
 /// entry: how every entry of the cache's root is written (compiled code, the digest record, accepted
 /// definitions).
 pub(super) fn write_entry(entry: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_entry_then(entry, content, |_| ())
+}
+
+/// [`write_entry`], calling `before_naming` with the written temporary file before it is renamed.
+fn write_entry_then(entry: &Path, content: &[u8], before_naming: impl FnOnce(&std::fs::File)) -> std::io::Result<()> {
     let dir = entry.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut temp, content)?;
+    before_naming(temp.as_file());
     temp.persist(entry).map_err(|e| e.error)?;
     Ok(())
 }
