@@ -621,13 +621,15 @@ impl<'a> Driver<'a> {
         let mut run = Run::resume(new.clone(), state).map_err(incompatible)?;
         run.record_history(self.history);
         let version = Version::of(&new);
-        let history = [HistoryEntry {
-            superstep: run.state().superstep,
-            record: HistoryRecord::Rebound {
-                definition_digest: new.digest.clone(),
-                components: version.components.clone(),
-            },
-        }];
+        let superstep = run.state().superstep;
+        let rebound =
+            HistoryRecord::Rebound { definition_digest: new.digest.clone(), components: version.components.clone() };
+        let mut history = vec![HistoryEntry { superstep, record: rebound }];
+        // A waiting run the new version gave a complete set of arguments runs again (runner::rebind).
+        if run.state().status != instance.run.state().status {
+            history
+                .push(HistoryEntry { superstep, record: HistoryRecord::Status { status: run.state().status.clone() } });
+        }
         let acks = relay.take_acks();
         let commit = Commit {
             id: &id,

@@ -381,10 +381,13 @@ impl Run {
         }
         let limit = self.process.loaded.definition.max_supersteps();
         if self.state.superstep >= limit {
+            let queued = match self.state.pending.len() {
+                0 => "a kernel function ready to fire".to_owned(),
+                n => format!("{n} messages still queued"),
+            };
             let message = format!(
-                "the run reached the superstep limit of {limit} with {} messages still queued; raise \
-                 `limits.maxSupersteps` in the definition, or give the cycle an exit",
-                self.state.pending.len()
+                "the run reached the superstep limit of {limit} with {queued}; raise `limits.maxSupersteps` in \
+                 the definition, or give the cycle an exit"
             );
             let error = RunError { kind: ErrorKind::SuperstepLimit, message, step: None, function: None };
             self.set_status(Status::Failed { error });

@@ -224,6 +224,43 @@ fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why()
     );
 }
 
+/// A run waiting for a parameter, its await still open, upgraded to a version of the step in which that
+/// parameter is optional: the value already queued is a complete set on its own, and the function fires
+/// when the upgraded run is driven, not at the run's next event; the history says it ran again.
+#[test]
+fn an_upgrade_that_completes_a_queued_set_fires_it_while_the_run_waits() {
+    let fx = Fixture::new();
+    let dir = fx.dir.path();
+    std::fs::copy(tests_dir("steps/combine.wasm"), dir.join("steps/combine.wasm")).unwrap();
+    let file = dir.join("waits.yaml");
+    let yaml = "name: waits\nversion: 1.0.0\nsteps:\n  - id: echo\n    component: steps/echo.wasm\n  \
+                - id: combine\n    component: steps/combine.wasm\ninputs:\n  - event: Start\n    to: [{ step: echo }]\n  \
+                - event: Right\n    to: [{ step: combine, parameter: right }]\nedges:\n  - from: { step: echo, result: echo }\n    \
+                to:\n      - { step: combine, parameter: left }\n      - await: Right\n        timeout: 30d\n        \
+                onTimeout: [{ step: combine, parameter: right }]\n";
+    std::fs::write(&file, yaml).unwrap();
+    let driver = fx.driver();
+    let mut held = start(&driver, &file, "w");
+    assert!(drive(&driver, &mut held).is_empty());
+    assert_eq!(held.run().state().status, Status::Waiting, "combine waits for `right`");
+    drop(held);
+
+    std::fs::copy(tests_dir("steps/combine-optional.wasm"), dir.join("steps/combine.wasm")).unwrap();
+    let mut held = driver.open_running("w").unwrap();
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.upgrade(&mut held, &mut relay).unwrap();
+    driver.drive(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    let events: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(data(&events), [json!("Hi")], "`left` alone, combined");
+    assert_eq!(held.run().state().status, Status::Waiting, "the await is still open");
+    let (history, _) = fx.store.history("w", 0, 100).unwrap();
+    let records: Vec<_> = history.iter().map(|e| &e.record).collect();
+    let rebound = records.iter().position(|r| matches!(r, HistoryRecord::Rebound { .. })).expect("rebound");
+    assert!(matches!(records[rebound + 1], HistoryRecord::Status { status: Status::Running }), "{records:?}");
+}
+
 #[test]
 fn a_sub_process_is_pinned_with_its_parent() {
     let fx = Fixture::new();
