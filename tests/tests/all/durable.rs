@@ -59,6 +59,18 @@ fn drive(driver: &Driver<'_>, held: &mut Instance) -> Vec<String> {
     String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
 }
 
+/// Open `id`, upgrade it and drive it on through one relay (as `weft resume --upgrade` does), and finish;
+/// the instance and the CloudEvents JSON lines it published.
+fn upgrade_and_drive(driver: &Driver<'_>, id: &str) -> (Instance, Vec<String>) {
+    let mut held = driver.open_running(id).unwrap();
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.upgrade(&mut held, &mut relay).unwrap();
+    driver.drive(&mut held, &mut relay).unwrap();
+    driver.finish(&held, relay).unwrap();
+    (held, String::from_utf8(out).unwrap().lines().map(str::to_owned).collect())
+}
+
 fn data(events: &[String]) -> Vec<serde_json::Value> {
     events.iter().map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap()["data"].clone()).collect()
 }
@@ -246,13 +258,7 @@ fn an_upgrade_that_completes_a_queued_set_fires_it_while_the_run_waits() {
     drop(held);
 
     std::fs::copy(tests_dir("steps/combine-optional.wasm"), dir.join("steps/combine.wasm")).unwrap();
-    let mut held = driver.open_running("w").unwrap();
-    let mut out = Vec::new();
-    let mut relay = driver.relay(&held, &mut out);
-    driver.upgrade(&mut held, &mut relay).unwrap();
-    driver.drive(&mut held, &mut relay).unwrap();
-    driver.finish(&held, relay).unwrap();
-    let events: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    let (held, events) = upgrade_and_drive(&driver, "w");
     assert_eq!(data(&events), [json!("Hi")], "`left` alone, combined");
     assert_eq!(held.run().state().status, Status::Waiting, "the await is still open");
     let (history, _) = fx.store.history("w", 0, 100).unwrap();
@@ -358,14 +364,8 @@ fn an_upgrade_publishes_to_the_sinks_of_the_new_version() {
     let driver = fx.driver();
     drop(start(&driver, &fx.file, "s")); // a message for echo.echo is queued; repeat runs after the upgrade
     std::fs::write(&fx.file, v1 + "sinks:\n  - topic: Audit\n    to: { file: audit.jsonl }\n").unwrap();
-    let mut held = driver.open_running("s").unwrap();
-    let mut out = Vec::new();
-    let mut relay = driver.relay(&held, &mut out);
-    driver.upgrade(&mut held, &mut relay).unwrap();
-    driver.drive(&mut held, &mut relay).unwrap();
-    driver.finish(&held, relay).unwrap();
+    let (held, printed) = upgrade_and_drive(&driver, "s");
     assert_eq!(held.run().state().status, Status::Completed);
-    let printed: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
     assert!(printed.iter().all(|e| !e.contains("\"type\":\"Audit\"")), "not on the default output: {printed:?}");
     let audit = std::fs::read_to_string(fx.dir.path().join("audit.jsonl")).unwrap_or_default();
     let lines: Vec<String> = audit.lines().map(str::to_owned).collect();
