@@ -84,6 +84,12 @@ impl Json {
         Json::parse(text)
     }
 
+    /// Whether `self` and `other` are the same shared text (one `Arc`), not merely equal: what a copy
+    /// that keeps unchanged values checks, at the cost of a pointer comparison.
+    pub fn same(&self, other: &Json) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         self.0.get()

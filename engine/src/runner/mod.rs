@@ -405,7 +405,7 @@ impl Run {
                     self.scan_all = true;
                 }
             }
-            let queued = self.state.queues[m.to.step][m.to.function].push(m.to.param, m.data);
+            let queued = self.state.queue_mut(m.to.step, m.to.function).push(m.to.param, m.data);
             if let Some(param) = m.to.param.filter(|_| queued > self.log.max_queued) {
                 self.log.over.get_or_insert(Over::Param { step: m.to.step, function: m.to.function, param });
             }
@@ -452,7 +452,12 @@ impl Run {
             loop {
                 // Borrowed field by field, so that no `Arc` is cloned on the hot path.
                 let f = &self.process.steps[step].description.functions[function];
-                let Some(args) = self.state.queues[step][function].take_ready(f) else { break };
+                // Looked at before it is written to, so that a step's shared queues are not copied for
+                // nothing (see `RunState::queue_mut`).
+                if !self.state.queues[step][function].is_ready(f) {
+                    break;
+                }
+                let Some(args) = self.state.queue_mut(step, function).take_ready(f) else { break };
                 // A failed run has no next superstep: its list is dropped with it.
                 stop |= self.invoke_or_fail(step, function, args, 1)?;
             }

@@ -3,6 +3,8 @@
 //! the steps are the same (same ids, same order) and everything the state refers to — queued values,
 //! queued and delayed messages, retries, awaits — still exists in the new version.
 
+use std::sync::Arc;
+
 use crate::load::{Delivery, Process};
 use crate::runner::state::{Fire, FunctionQueue, Message, RetryCall, RunState, Status};
 
@@ -24,7 +26,7 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
     out.queues = new
         .steps
         .iter()
-        .map(|s| s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
+        .map(|s| Arc::new(s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect()))
         .collect();
     for (step, functions) in state.queues.iter().enumerate() {
         for (function, queue) in functions.iter().enumerate() {
@@ -34,11 +36,11 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
             }
             let what = format!("{waiting} queued value(s) wait for it");
             let Some((f, _)) = map(old, new, step, function, None, &what, &mut problems) else { continue };
-            out.queues[step][f].triggers = queue.triggers;
+            out.queue_mut(step, f).triggers = queue.triggers;
             for (param, values) in queue.params.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
                 let what = format!("{} queued value(s) wait for it", values.len());
                 if let Some((_, Some(p))) = map(old, new, step, function, Some(param), &what, &mut problems) {
-                    out.queues[step][f].params[p].clone_from(values);
+                    out.queue_mut(step, f).params[p].clone_from(values);
                 }
             }
         }

@@ -253,7 +253,7 @@ fn a_resumed_run_fires_a_function_whose_queues_were_already_complete() {
     let linear = process("linear");
     let mut state = RunState::new(&linear, "resumed".into(), weft_tests::TEST_TIME_MS);
     // repeat's `message` holds a value (a complete set), and one message for echo is still to deliver.
-    state.queues[1][0].push(Some(0), Json::from_value(&json!("Early")).unwrap());
+    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Early")).unwrap());
     let to_echo = Delivery { step: 0, function: 0, param: Some(0) };
     state.pending.push(Message { to: to_echo, data: Json::from_value(&json!("Hi")).unwrap() });
     let mut run = Run::resume(Arc::clone(&linear), state).unwrap();
@@ -270,7 +270,7 @@ fn a_resumed_run_with_nothing_to_deliver_fires_a_complete_set_before_it_ends() {
     // parameter optional): the run fires it, instead of completing (or waiting) with it still queued.
     let linear = process("linear");
     let mut state = RunState::new(&linear, "rebound".into(), weft_tests::TEST_TIME_MS);
-    state.queues[1][0].push(Some(0), Json::from_value(&json!("Late")).unwrap());
+    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Late")).unwrap());
     let mut run = Run::resume(Arc::clone(&linear), state).unwrap();
     let mut events = Vec::new();
     assert_eq!(run.run_to_end(&mut events), &Status::Completed);
@@ -289,7 +289,7 @@ fn a_waiting_run_rebound_to_a_version_that_completes_a_queued_set_fires_it() {
     repeat.functions[0].params[1].required = true;
     let new = process("linear");
     let mut state = RunState::new(&old, "rebound".into(), weft_tests::TEST_TIME_MS);
-    state.queues[1][0].push(Some(0), Json::from_value(&json!("Hi")).unwrap());
+    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Hi")).unwrap());
     state.status = Status::Waiting;
     let same = rebind(&state, &old, &old).unwrap();
     assert_eq!(same.status, Status::Waiting, "nothing complete: it goes on waiting");
