@@ -477,11 +477,12 @@ impl<'a> Driver<'a> {
     /// crash sees the time, the fired timers and the taken events it saw the first time).
     fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
         let before = instance.run.state().time_ms;
-        let fired = instance.run.fire_due(self.clock.now_ms());
+        let now = self.clock.now_ms();
+        let fired = instance.run.fire_due(now);
         let taken = self.take_waiting(instance)?;
         if fired || !taken.is_empty() || instance.run.state().time_ms != before {
             let effects = instance.run.take_effects();
-            self.commit(instance, effects, relay)?;
+            self.commit(instance, effects, relay, now)?;
         }
         Ok(taken)
     }
@@ -491,7 +492,7 @@ impl<'a> Driver<'a> {
         let taken = self.take_waiting(instance)?;
         if !taken.is_empty() {
             let effects = instance.run.take_effects();
-            self.commit(instance, effects, relay)?;
+            self.commit(instance, effects, relay, self.clock.now_ms())?;
         }
         Ok(taken)
     }
@@ -523,26 +524,29 @@ impl<'a> Driver<'a> {
             // nothing) change it all the same: keep that.
             if fired {
                 let effects = instance.run.take_effects();
-                self.commit(instance, effects, relay)?;
+                self.commit(instance, effects, relay, self.clock.now_ms())?;
             }
             return Ok(false);
         }
         let effects = instance.run.superstep();
-        instance.run.advance_time(self.clock.now_ms());
-        self.commit(instance, effects, relay)?;
+        // One clock read per superstep: the run's new time is also the commit's.
+        let now = self.clock.now_ms();
+        instance.run.advance_time(now);
+        self.commit(instance, effects, relay, now)?;
         Ok(true)
     }
 
     /// The one commit path: the run's state with `effects` (history, and its public and topic events as
     /// outbox rows) and what the relay's sinks acknowledged since the last commit, fenced on the lease and
-    /// the revision; then the new events are published.
+    /// the revision; then the new events are published. `now` (ms since the Unix epoch, the driver's
+    /// clock) is the time the store records for the commit.
     fn commit<W: Write>(
         &self,
         instance: &mut Instance,
         effects: Effects,
         relay: &mut Relay<W>,
+        now: u64,
     ) -> Result<(), DurableError> {
-        let now = self.clock.now_ms();
         let outbox = outbox(instance.run.process(), &instance.info.id, &effects.published, instance.outbox_len);
         let acks = relay.take_acks();
         let (committed, outbox) = match &self.group {
