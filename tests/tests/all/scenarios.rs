@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use weft_engine::data::Json;
 use weft_engine::host::sandbox::Limits;
+use weft_engine::load::description::ParamDescription;
 use weft_engine::load::{Delivery, Runtime, RuntimeConfig};
 use weft_engine::runner::rebind::rebind;
 use weft_engine::runner::{Message, Run, RunError, RunState, Status};
@@ -296,6 +297,32 @@ fn a_waiting_run_rebound_to_a_version_that_completes_a_queued_set_fires_it() {
 
     let rebound = rebind(&state, &old, &new).unwrap();
     assert_eq!(rebound.status, Status::Running);
+    let mut run = Run::resume(new, rebound).unwrap();
+    let mut events = Vec::new();
+    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
+    let repeated: Vec<_> =
+        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
+    assert_eq!(repeated, [(1, json!("Hi Hi"))]);
+}
+
+#[test]
+fn a_waiting_run_rebound_to_a_version_without_the_parameter_it_waited_for_fires_the_queued_set() {
+    // The pinned version's `repeat` also needs a parameter `times` (added to its description here) that
+    // the new one, the component as built, does not have: the queued `message` alone is then a complete
+    // set of the new version (docs/durability.md: a parameter "optional in the new version, or gone").
+    let mut old = process("linear");
+    let repeat = Arc::make_mut(&mut Arc::get_mut(&mut old).unwrap().steps[1].description);
+    let times = ParamDescription { name: "times".into(), required: true, schema: None };
+    repeat.functions[0].params.push(times);
+    let new = process("linear");
+    let mut state = RunState::new(&old, "rebound".into(), weft_tests::TEST_TIME_MS);
+    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Hi")).unwrap());
+    state.status = Status::Waiting;
+    assert_eq!(rebind(&state, &old, &old).unwrap().status, Status::Waiting, "nothing complete: it goes on waiting");
+
+    let rebound = rebind(&state, &old, &new).unwrap();
+    assert_eq!(rebound.status, Status::Running);
+    assert_eq!(rebound.queues[1][0].params.len(), 2, "the new version's parameters: message and count");
     let mut run = Run::resume(new, rebound).unwrap();
     let mut events = Vec::new();
     assert_eq!(run.run_to_end(&mut events), &Status::Completed);
