@@ -56,6 +56,11 @@ fn drive(driver: &Driver<'_>, held: &mut Instance) -> Vec<String> {
     let mut relay = driver.relay(held, &mut out);
     driver.drive(held, &mut relay).unwrap();
     driver.finish(held, relay).unwrap();
+    lines(out)
+}
+
+/// What a relay wrote, one CloudEvent's JSON per line.
+fn lines(out: Vec<u8>) -> Vec<String> {
     String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
 }
 
@@ -68,7 +73,7 @@ fn upgrade_and_drive(driver: &Driver<'_>, id: &str) -> (Instance, Vec<String>) {
     driver.upgrade(&mut held, &mut relay).unwrap();
     driver.drive(&mut held, &mut relay).unwrap();
     driver.finish(&held, relay).unwrap();
-    (held, String::from_utf8(out).unwrap().lines().map(str::to_owned).collect())
+    (held, lines(out))
 }
 
 fn data(events: &[String]) -> Vec<serde_json::Value> {
@@ -227,7 +232,7 @@ fn upgrade_rebinds_a_compatible_run_and_refuses_an_incompatible_one_saying_why()
     assert_ne!(before[1], after[1], "repeat is rebound to the new file");
     driver.drive(&mut held, &mut relay).unwrap();
     driver.finish(&held, relay).unwrap();
-    let events: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    let events = lines(out);
     assert_eq!(data(&events), [json!("Hi Hi")]);
     assert_eq!(held.run().state().status, Status::Completed);
     let (history, _) = store.history("up", 0, 100).unwrap();
@@ -310,7 +315,7 @@ fn cancelling_publishes_what_was_committed_and_never_published() {
     let mut relay = driver.relay(&held, &mut out);
     driver.cancel(&mut held, &mut relay).unwrap();
     driver.finish(&held, relay).unwrap();
-    let published: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    let published = lines(out);
     assert_eq!(data(&published), [json!("Hi")]);
     assert!(fx.store.unacked("x", 0, 10).unwrap().is_empty());
     drop(held);
