@@ -477,12 +477,12 @@ impl<'a> Driver<'a> {
     /// crash sees the time, the fired timers and the taken events it saw the first time).
     fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
         let before = instance.run.state().time_ms;
-        let now = self.clock.now_ms();
-        let fired = instance.run.fire_due(now);
+        let fired = instance.run.fire_due(self.clock.now_ms());
         let taken = self.take_waiting(instance)?;
         if fired || !taken.is_empty() || instance.run.state().time_ms != before {
             let effects = instance.run.take_effects();
-            self.commit(instance, effects, relay, now)?;
+            // Read again: the commit is not earlier than the inbox events it takes were received.
+            self.commit(instance, effects, relay, self.clock.now_ms())?;
         }
         Ok(taken)
     }
@@ -529,7 +529,7 @@ impl<'a> Driver<'a> {
             return Ok(false);
         }
         let effects = instance.run.superstep();
-        // One clock read per superstep: the run's new time is also the commit's.
+        // One clock read per superstep: the commit records the reading that moved the run's time on.
         let now = self.clock.now_ms();
         instance.run.advance_time(now);
         self.commit(instance, effects, relay, now)?;

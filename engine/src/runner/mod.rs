@@ -453,7 +453,7 @@ impl Run {
                 // Borrowed field by field, so that no `Arc` is cloned on the hot path.
                 let f = &self.process.steps[step].description.functions[function];
                 // Looked at before it is written to, so that a step's shared queues are not copied for
-                // nothing (see `RunState::queue_mut`).
+                // nothing (see `RunState::queue_mut`); `take_ready` then takes what is ready.
                 if !self.state.queues[step][function].is_ready(f) {
                     break;
                 }

@@ -155,27 +155,13 @@ pub struct Message {
 
 /// One FIFO queue per parameter (docs/semantics.md, "Parameter queues"), and a count of triggers for a
 /// function without parameters ("Functions without parameters").
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionQueue {
     /// `params[i]` holds values for parameter `i`, oldest first.
     pub params: Vec<VecDeque<Json>>,
     /// Messages waiting to fire a function that has no parameters.
     pub triggers: u64,
-}
-
-impl Clone for FunctionQueue {
-    fn clone(&self) -> Self {
-        let FunctionQueue { params, triggers } = self;
-        FunctionQueue { params: params.clone(), triggers: *triggers }
-    }
-
-    /// Reuses `self`'s queues (see [`RunState::assign_from`]); destructured whole, as there.
-    fn clone_from(&mut self, source: &Self) {
-        let FunctionQueue { params, triggers } = source;
-        self.params.clone_from(params);
-        self.triggers = *triggers;
-    }
 }
 
 /// An event as recorded in a run's history.
@@ -572,12 +558,13 @@ impl RunState {
 mod tests {
     use super::*;
 
-    /// A checkpoint of two steps with one function of one parameter each, step 1's holding `"kept"`.
+    /// A checkpoint of two steps with one function of one parameter each, step 1's holding `"kept"`, and
+    /// an all-of group of two members.
     fn two_steps() -> RunState {
         RunState::from_checkpoint(
             r#"{"instance_id":"i","superstep":1,"invocations":0,"next_event":0,"time_ms":0,"pending":[],
                 "queues":[[{"params":[[]],"triggers":0}],[{"params":[["kept"]],"triggers":0}]],
-                "step_states":[{"n":1},null],"unrouted":[],"status":{"status":"running"}}"#,
+                "step_states":[{"n":1},null],"unrouted":[],"arrivals":[[[],[]]],"status":{"status":"running"}}"#,
         )
         .expect("a checkpoint")
     }
@@ -594,7 +581,14 @@ mod tests {
         assert!(Arc::ptr_eq(&committed.queues[1], &run.queues[1]), "the other step is still shared");
 
         run.step_states[0] = Some(Json::parse(r#"{"n":2}"#.into()).unwrap());
+        run.arrivals[0][1].push_back(Json::parse("\"arrived\"".into()).unwrap());
         committed.assign_from(&run);
+        assert_eq!(committed.arrivals[0][1].len(), 1, "a new arrival is copied");
+        run.arrivals[0][1].push_back(Json::parse("\"later\"".into()).unwrap());
+        assert_eq!(committed.arrivals[0][1].len(), 1, "the copy does not see a later arrival");
+        run.arrivals[0][1].pop_front();
+        committed.assign_from(&run);
+        assert_eq!(committed.arrivals[0][1][0].as_str(), "\"later\"", "a queue as long as before, of other values");
         assert_eq!(committed.queues[0][0].params[0].len(), 1);
         assert_eq!(committed.step_states[0].as_ref().map(Json::as_str), Some(r#"{"n":2}"#));
         assert_eq!(committed.queues[1][0].params[0][0].as_str(), "\"kept\"");
