@@ -8,7 +8,7 @@ use serde_json::json;
 use weft_engine::data::Json;
 use weft_engine::host::sandbox::Limits;
 use weft_engine::load::description::ParamDescription;
-use weft_engine::load::{Delivery, Runtime, RuntimeConfig};
+use weft_engine::load::{Delivery, Process, Runtime, RuntimeConfig};
 use weft_engine::runner::rebind::rebind;
 use weft_engine::runner::{Message, Run, RunError, RunState, Status};
 use weft_tests::{load_yaml, process, run};
@@ -281,6 +281,25 @@ fn a_resumed_run_with_nothing_to_deliver_fires_a_complete_set_before_it_ends() {
     assert!(run.state().queues[1][0].params[0].is_empty());
 }
 
+/// A run of `old` waiting with `"Hi"` queued for `repeat`'s `message`, not a complete set there: rebound to
+/// `new`, it runs again and fires the set in its first superstep. The state the rebinding gave.
+fn rebind_waiting_and_fire(old: &Arc<Process>, new: Arc<Process>) -> RunState {
+    let mut state = RunState::new(old, "rebound".into(), weft_tests::TEST_TIME_MS);
+    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Hi")).unwrap());
+    state.status = Status::Waiting;
+    assert_eq!(rebind(&state, old, old).unwrap().status, Status::Waiting, "nothing complete: it goes on waiting");
+
+    let rebound = rebind(&state, old, &new).unwrap();
+    assert_eq!(rebound.status, Status::Running);
+    let mut run = Run::resume(new, rebound.clone()).unwrap();
+    let mut events = Vec::new();
+    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
+    let repeated: Vec<_> =
+        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
+    assert_eq!(repeated, [(1, json!("Hi Hi"))]);
+    rebound
+}
+
 #[test]
 fn a_waiting_run_rebound_to_a_version_that_completes_a_queued_set_fires_it() {
     // The pinned version's `repeat` needs `count` as well (its description changed here); the new one,
@@ -288,21 +307,7 @@ fn a_waiting_run_rebound_to_a_version_that_completes_a_queued_set_fires_it() {
     let mut old = process("linear");
     let repeat = Arc::make_mut(&mut Arc::get_mut(&mut old).unwrap().steps[1].description);
     repeat.functions[0].params[1].required = true;
-    let new = process("linear");
-    let mut state = RunState::new(&old, "rebound".into(), weft_tests::TEST_TIME_MS);
-    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Hi")).unwrap());
-    state.status = Status::Waiting;
-    let same = rebind(&state, &old, &old).unwrap();
-    assert_eq!(same.status, Status::Waiting, "nothing complete: it goes on waiting");
-
-    let rebound = rebind(&state, &old, &new).unwrap();
-    assert_eq!(rebound.status, Status::Running);
-    let mut run = Run::resume(new, rebound).unwrap();
-    let mut events = Vec::new();
-    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
-    let repeated: Vec<_> =
-        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
-    assert_eq!(repeated, [(1, json!("Hi Hi"))]);
+    rebind_waiting_and_fire(&old, process("linear"));
 }
 
 #[test]
@@ -314,19 +319,6 @@ fn a_waiting_run_rebound_to_a_version_without_the_parameter_it_waited_for_fires_
     let repeat = Arc::make_mut(&mut Arc::get_mut(&mut old).unwrap().steps[1].description);
     let times = ParamDescription { name: "times".into(), required: true, schema: None };
     repeat.functions[0].params.push(times);
-    let new = process("linear");
-    let mut state = RunState::new(&old, "rebound".into(), weft_tests::TEST_TIME_MS);
-    state.queue_mut(1, 0).push(Some(0), Json::from_value(&json!("Hi")).unwrap());
-    state.status = Status::Waiting;
-    assert_eq!(rebind(&state, &old, &old).unwrap().status, Status::Waiting, "nothing complete: it goes on waiting");
-
-    let rebound = rebind(&state, &old, &new).unwrap();
-    assert_eq!(rebound.status, Status::Running);
+    let rebound = rebind_waiting_and_fire(&old, process("linear"));
     assert_eq!(rebound.queues[1][0].params.len(), 2, "the new version's parameters: message and count");
-    let mut run = Run::resume(new, rebound).unwrap();
-    let mut events = Vec::new();
-    assert_eq!(run.run_to_end(&mut events), &Status::Completed);
-    let repeated: Vec<_> =
-        events.iter().filter(|e| e.event_type == "Repeated").map(|e| (e.superstep, e.data.to_value())).collect();
-    assert_eq!(repeated, [(1, json!("Hi Hi"))]);
 }
