@@ -3,10 +3,8 @@
 //! the steps are the same (same ids, same order) and everything the state refers to — queued values,
 //! queued and delayed messages, retries, awaits — still exists in the new version.
 
-use std::sync::Arc;
-
 use crate::load::{Delivery, Process};
-use crate::runner::state::{Fire, FunctionQueue, Message, RetryCall, RunState, Status};
+use crate::runner::state::{Fire, Message, RetryCall, RunState, Status};
 
 /// `state` (a run of `old`) carried over to `new`.
 ///
@@ -23,11 +21,7 @@ pub fn rebind(state: &RunState, old: &Process, new: &Process) -> Result<RunState
     }
     let mut problems = Vec::new();
     let mut out = state.clone();
-    out.queues = new
-        .steps
-        .iter()
-        .map(|s| Arc::new(s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect()))
-        .collect();
+    out.queues = RunState::empty_queues(new);
     for (step, functions) in state.queues.iter().enumerate() {
         for (function, queue) in functions.iter().enumerate() {
             let waiting = queue.triggers + queue.params.iter().map(|p| p.len() as u64).sum::<u64>();

@@ -302,13 +302,18 @@ impl RunState {
         &mut Arc::make_mut(&mut self.queues[step])[function]
     }
 
+    /// Empty parameter queues for every kernel function of `process`'s steps, shaped as their
+    /// descriptions say: `[step][function]`, one queue per parameter.
+    pub fn empty_queues(process: &Process) -> Vec<Arc<Vec<FunctionQueue>>> {
+        let step = |s: &crate::load::ProcessStep| {
+            Arc::new(s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect())
+        };
+        process.steps.iter().map(step).collect()
+    }
+
     /// A fresh state for `process`: empty queues, initial step states from the definition.
     pub fn new(process: &Process, instance_id: String, time_ms: u64) -> Self {
-        let queues = process
-            .steps
-            .iter()
-            .map(|s| Arc::new(s.description.functions.iter().map(|f| FunctionQueue::new(f.params.len())).collect()))
-            .collect();
+        let queues = RunState::empty_queues(process);
         RunState {
             format: CHECKPOINT_FORMAT,
             instance_id,
