@@ -37,6 +37,16 @@ pub struct HttpPolicy {
     agent: ureq::Agent,
 }
 
+/// Policies are equal when they allow the same: the same origins, timeout and response bound (the agent is
+/// made from those).
+impl PartialEq for HttpPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.allow, self.timeout, self.max_response_bytes) == (&other.allow, other.timeout, other.max_response_bytes)
+    }
+}
+
+impl Eq for HttpPolicy {}
+
 impl HttpPolicy {
     /// A policy allowing `allow` (`(scheme, host, port)`, as [`weft_definitions::capabilities::Origin::parts`]
     /// gives them), with `timeout` per request and bodies up to `max_response_bytes`.
@@ -78,6 +88,12 @@ impl HttpHost {
     /// limited to `invocation_timeout`.
     pub fn new(step: &str, policy: Option<Arc<HttpPolicy>>, invocation_timeout: Duration) -> Self {
         HttpHost { step: step.into(), policy, invocation_timeout, started: Instant::now() }
+    }
+
+    /// The same policy, step `step`'s (named in messages) from now on.
+    pub fn hand_to(&mut self, step: &str) {
+        self.step.clear();
+        self.step.push_str(step);
     }
 
     /// An invocation starts now: its requests may take no longer than what is left of its time limit.

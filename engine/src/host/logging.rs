@@ -34,6 +34,12 @@ impl LogContext {
         }
     }
 
+    /// Name step `step` (of the same process instance) in the lines written from now on.
+    pub fn hand_to(&mut self, step: &str) {
+        self.step.clear();
+        self.step.push_str(step);
+    }
+
     /// Write one line at `level`.
     pub fn write(&self, level: LogLevel, message: &str) {
         let message = self.secrets.redact(cut(message));

@@ -61,8 +61,9 @@ pub use bindings::weft::step::types::{
 };
 pub use events::Emitted;
 
-/// What the definition grants one step (`capabilities:`), resolved at load: nothing by default.
-#[derive(Debug, Clone, Default)]
+/// What the definition grants one step (`capabilities:`), resolved at load: nothing by default. Equal
+/// grants are the same values (configuration, secrets, HTTP policy), not the same allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
     /// Configuration values by name.
     pub config: Arc<config::Config>,
@@ -154,6 +155,16 @@ impl HostState {
         self.log.function.push_str(function);
         self.replay.begin(time_ms, superstep, invocation, item);
         self.http.begin();
+    }
+
+    /// From the next invocation on, the instance serves step `step` of the same process instance, granted
+    /// the same (see [`crate::runner::instances`]): log lines, messages, invocation ids and random numbers
+    /// are that step's, as they would be in an instance made for it.
+    pub fn hand_to(&mut self, step: &str) {
+        self.log.hand_to(step);
+        self.replay.hand_to(step);
+        self.secrets.hand_to(step);
+        self.http.hand_to(step);
     }
 
     /// Finish an invocation: write what the guest printed to the log.

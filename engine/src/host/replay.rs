@@ -8,8 +8,10 @@
 //!   `<instance>:<step>:<n>/<item>` for item `item` (from 0) of a map: stable across a re-run and distinct
 //!   for every call, so a step can pass it to an outside system as an idempotency key.
 //!
-//! The runner calls [`Replay::begin`] before each invocation. The generator is seeded lazily, on the
-//! first random number an invocation asks for, so an invocation that asks for none pays nothing for it.
+//! The runner calls [`Replay::begin`] before each invocation, and [`Replay::hand_to`] when the instance
+//! passes to another step (see [`crate::runner::instances`]): what the guest sees is then the new step's,
+//! as if the instance had been made for it. The generator is seeded lazily, on the first random number an
+//! invocation asks for, so an invocation that asks for none pays nothing for it.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,10 +38,9 @@ pub fn invocation_id(instance: &str, step: &str, n: u64, item: Option<usize>) ->
 pub struct Replay(Arc<Facts>);
 
 struct Facts {
-    /// SHA-256 of the instance id and step id: the constant part of every seed.
-    identity: [u8; 32],
     instance: String,
-    step: String,
+    /// The step the instance now serves, and what its seeds start from.
+    owner: Mutex<Owner>,
     time_ns: AtomicU64,
     superstep: AtomicU64,
     invocation: AtomicU64,
@@ -47,27 +48,36 @@ struct Facts {
     item: AtomicU64,
     /// Set by [`Replay::begin`]: the generator must be seeded again before its next number.
     reseed: AtomicBool,
-    rng: Mutex<Option<StdRng>>,
+}
+
+struct Owner {
+    /// SHA-256 of the instance id and step id: the constant part of every seed.
+    identity: [u8; 32],
+    step: String,
+    rng: Option<StdRng>,
+}
+
+impl Owner {
+    fn new(instance: &str, step: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(instance.as_bytes());
+        hasher.update([0]);
+        hasher.update(step.as_bytes());
+        Owner { identity: hasher.finalize().into(), step: step.into(), rng: None }
+    }
 }
 
 impl Replay {
     /// The facts of step `step` of instance `instance`, at time 0 until [`Replay::begin`].
     pub fn new(instance: &str, step: &str) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(instance.as_bytes());
-        hasher.update([0]);
-        hasher.update(step.as_bytes());
-        let identity = hasher.finalize().into();
         let facts = Facts {
-            identity,
+            owner: Mutex::new(Owner::new(instance, step)),
             instance: instance.into(),
-            step: step.into(),
             time_ns: AtomicU64::new(0),
             superstep: AtomicU64::new(0),
             invocation: AtomicU64::new(0),
             item: AtomicU64::new(0),
             reseed: AtomicBool::new(true),
-            rng: Mutex::new(None),
         };
         Replay(Arc::new(facts))
     }
@@ -83,18 +93,29 @@ impl Replay {
         facts.reseed.store(true, Ordering::Relaxed);
     }
 
+    /// From the next invocation on, the instance serves step `step` (of the same process instance): its
+    /// invocation ids name that step and its numbers are drawn as that step's.
+    pub fn hand_to(&self, step: &str) {
+        *self.owner() = Owner::new(&self.0.instance, step);
+    }
+
     /// The current invocation's id (see [`invocation_id`]).
     pub fn invocation_id(&self) -> String {
         let facts = &self.0;
         let item = facts.item.load(Ordering::Relaxed).checked_sub(1).and_then(|i| usize::try_from(i).ok());
-        invocation_id(&facts.instance, &facts.step, facts.invocation.load(Ordering::Relaxed), item)
+        invocation_id(&facts.instance, &self.owner().step, facts.invocation.load(Ordering::Relaxed), item)
     }
 
     /// The `wasi:random/insecure-seed` value: constant for the instance and step.
     pub fn insecure_seed(&self) -> u128 {
         let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&self.0.identity[..16]);
+        bytes.copy_from_slice(&self.owner().identity[..16]);
         u128::from_le_bytes(bytes)
+    }
+
+    fn owner(&self) -> std::sync::MutexGuard<'_, Owner> {
+        // The owner is plain data; a panic elsewhere cannot leave it inconsistent.
+        self.0.owner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn time_ns(&self) -> u64 {
@@ -118,10 +139,9 @@ impl Replay {
 
     fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
         let facts = &self.0;
-        // A generator is plain data; a panic elsewhere cannot leave it inconsistent.
-        let mut rng = facts.rng.lock().unwrap_or_else(|e| e.into_inner());
-        if facts.reseed.swap(false, Ordering::Relaxed) || rng.is_none() {
-            let mut seed = facts.identity;
+        let owner = &mut *self.owner();
+        if facts.reseed.swap(false, Ordering::Relaxed) || owner.rng.is_none() {
+            let mut seed = owner.identity;
             let superstep = facts.superstep.load(Ordering::Relaxed).to_le_bytes();
             let invocation = facts.invocation.load(Ordering::Relaxed).to_le_bytes();
             for (byte, extra) in seed[16..].iter_mut().zip(superstep.iter().chain(&invocation)) {
@@ -130,9 +150,9 @@ impl Replay {
             for (byte, extra) in seed[8..16].iter_mut().zip(facts.item.load(Ordering::Relaxed).to_le_bytes()) {
                 *byte ^= extra;
             }
-            *rng = Some(StdRng::from_seed(seed));
+            owner.rng = Some(StdRng::from_seed(seed));
         }
-        f(rng.get_or_insert_with(|| StdRng::from_seed(facts.identity)))
+        f(owner.rng.get_or_insert_with(|| StdRng::from_seed(owner.identity)))
     }
 }
 
@@ -217,6 +237,20 @@ mod tests {
             "each map item sees its own numbers"
         );
         assert_eq!(a.invocation_id(), "i-1:credit:7/2");
+    }
+
+    #[test]
+    fn an_instance_handed_to_another_step_sees_what_one_made_for_it_sees() {
+        let handed = Replay::new("i-1", "credit");
+        handed.begin(1000, 3, 7, None);
+        draw(&handed);
+        handed.hand_to("audit");
+        handed.begin(1000, 4, 8, None);
+        let made = Replay::new("i-1", "audit");
+        made.begin(1000, 4, 8, None);
+        assert_eq!(draw(&handed), draw(&made));
+        assert_eq!(handed.insecure_seed(), made.insecure_seed());
+        assert_eq!(handed.invocation_id(), "i-1:audit:8");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::host::bindings::weft::step::secrets::Host;
 
 /// One granted secret.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 struct Secret {
     name: String,
     value: String,
@@ -21,7 +21,7 @@ struct Secret {
 }
 
 /// A step's secrets, by name. `Debug` shows the names only.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets(Vec<Secret>);
 
 impl std::fmt::Debug for Secrets {
@@ -83,6 +83,12 @@ impl SecretsHost {
     /// The secrets `secrets` granted to step `step`.
     pub fn new(step: &str, secrets: Arc<Secrets>) -> Self {
         SecretsHost { step: step.into(), secrets }
+    }
+
+    /// The same secrets, granted to step `step` (named in messages) from now on.
+    pub fn hand_to(&mut self, step: &str) {
+        self.step.clear();
+        self.step.push_str(step);
     }
 }
 

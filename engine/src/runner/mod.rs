@@ -182,8 +182,9 @@ impl Run {
         &self.process
     }
 
-    /// Step instances created during this run: instances are reused across invocations of a step, and made
-    /// anew after a trap or after going [`instances::IDLE_SUPERSTEPS`] supersteps uninvoked.
+    /// Step instances created during this run: instances are reused across invocations of a step, taken
+    /// over by steps of the same component and grants ([`instances`]), and made anew after a trap or after
+    /// going [`instances::IDLE_SUPERSTEPS`] supersteps uninvoked.
     pub fn instances_created(&self) -> u64 {
         self.instances.created()
     }

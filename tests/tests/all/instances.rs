@@ -1,6 +1,8 @@
 //! Step instances across a run (docs/semantics.md, "Limits"; docs/durability.md, "What is not promised"):
 //! one idle for `IDLE_SUPERSTEPS` supersteps is dropped and its pool slot reused, and one made anew starts
-//! from the step's state snapshot; a map step keeps its items' instances however long it idles.
+//! from the step's state snapshot; a map step keeps its items' instances however long it idles; a step
+//! with no instance takes over one that another step of the same component, granted the same, did not use
+//! in this superstep, and sees its own state, invocation ids and grants in it.
 
 use std::fmt::Write;
 
@@ -10,10 +12,14 @@ use weft_engine::runner::Status;
 use weft_engine::runner::instances::IDLE_SUPERSTEPS;
 use weft_tests::{Observed, load_yaml, run, runtime};
 
-/// Steps `<prefix>1`..`<prefix><n>` of `tests/steps/<component>.wasm`, as items of `steps:`.
-fn steps(prefix: &str, n: usize, component: &str) -> String {
+/// Steps `<prefix>1`..`<prefix><n>` of `tests/steps/<component>.wasm`, as items of `steps:`; with
+/// `own_grants`, each granted a configuration value of its own (so that none takes over another's instance).
+fn steps(prefix: &str, n: usize, component: &str, own_grants: bool) -> String {
     (1..=n).fold(String::new(), |mut yaml, i| {
         let _ = writeln!(yaml, "  - id: {prefix}{i}\n    component: \"{{steps}}/{component}.wasm\"");
+        if own_grants {
+            let _ = writeln!(yaml, "    capabilities: {{ config: {{ step: \"{prefix}{i}\" }} }}");
+        }
         yaml
     })
 }
@@ -36,7 +42,7 @@ fn cycle(n: usize) -> Observed {
          state: {{ count: 0, limit: 3 }}\n{}inputs:\n  - event: Start\n    to: [{{ step: counter }}]\nedges:\n  \
          - from: {{ step: counter, event: Again }}\n    to: [{{ step: r1, parameter: value }}]\n{}  \
          - from: {{ step: r{n}, result: record }}\n    to: [{{ step: counter }}]\n",
-        steps("r", n, "recorder"),
+        steps("r", n, "recorder", true),
         links("r", n, "record", "value"),
     );
     let (process, _dir) = load_yaml(&yaml);
@@ -59,7 +65,7 @@ fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
          steps:\n{}  - id: last\n    component: \"{{steps}}/recorder.wasm\"\n\
          inputs:\n  - event: Start\n    to: [{{ step: e1 }}]\nedges:\n{}  - from: {{ step: e{n}, result: echo }}\n    \
          to: [{{ step: last, parameter: value }}]\n",
-        steps("e", n, "echo"),
+        steps("e", n, "echo", true),
         links("e", n, "echo", "message"),
     );
     let (process, _dir) = load_yaml(&yaml);
@@ -67,7 +73,11 @@ fn a_chain_longer_than_the_instance_pool_runs_each_step_once() {
     assert_eq!(observed.status, Status::Completed);
     assert_eq!(observed.events(), vec![("Recorded".to_string(), json!("hi"))]);
     assert_eq!(observed.state.invocations, n as u64 + 1);
-    assert_eq!(observed.instances_created, n as u64 + 1, "each step's instance made once, in slots reused");
+    assert_eq!(
+        observed.instances_created,
+        n as u64 + 1,
+        "each step's instance (their grants differ) made once, in slots reused"
+    );
 }
 
 #[test]
@@ -100,7 +110,7 @@ fn a_map_step_idle_for_longer_than_the_limit_keeps_its_items_instances() {
         "name: idle-map\nversion: 1.0.0\nsteps:\n  - id: m\n    map: {{ component: \"{{steps}}/echo.wasm\" }}\n{}\
          inputs:\n  - event: Start\n    to: [{{ step: m }}, {{ step: r1 }}]\n\
          edges:\n{relays}  - from: {{ step: r{n}, event: Recorded }}\n    to: [{{ step: m }}]\n",
-        steps("r", n, "recorder"),
+        steps("r", n, "recorder", true),
     );
     let (process, _dir) = load_yaml(&yaml);
     let observed = run(&process.unwrap_or_else(|e| panic!("{e}")), &[("Start", json!(["a", "b"]))]);
@@ -108,4 +118,48 @@ fn a_map_step_idle_for_longer_than_the_limit_keeps_its_items_instances() {
     assert_eq!(observed.state.superstep, n as u64 + 1, "the map's second invocation came {n} supersteps later");
     assert_eq!(observed.state.invocations, n as u64 + 2);
     assert_eq!(observed.instances_created, n as u64 + 2, "one per recorder, and one per item once");
+}
+
+#[test]
+fn steps_of_one_component_granted_the_same_run_on_one_instance_each_with_its_own_state_and_ids() {
+    // Each tally adds the total of the one before to its own: its state is its own snapshot's, not what
+    // the instance last held, and its invocation id names it.
+    let yaml = format!(
+        "name: tallies\nversion: 1.0.0\nsteps:\n{}inputs:\n  - event: Start\n    \
+         to: [{{ step: t1, parameter: left }}, {{ step: t1, parameter: right }}]\nedges:\n{}",
+        steps("t", 3, "tally", false),
+        (2..=3).fold(String::new(), |mut yaml, i| {
+            let to = format!("[{{ step: t{i}, parameter: left }}, {{ step: t{i}, parameter: right }}]");
+            let _ = writeln!(yaml, "  - from: {{ step: t{}, result: add }}\n    to: {to}", i - 1);
+            yaml
+        }),
+    );
+    let (process, _dir) = load_yaml(&yaml);
+    let observed = run(&process.unwrap_or_else(|e| panic!("{e}")), &[("Start", json!(1))]);
+    assert_eq!(observed.status, Status::Completed);
+    let tallied: Vec<Value> = observed.events().into_iter().map(|(_, data)| data).collect();
+    let seen: Vec<(u64, u64, String)> = tallied
+        .iter()
+        .map(|t| (t["total"].as_u64().unwrap_or(0), t["pairs"].as_u64().unwrap_or(0), t["invocation"].to_string()))
+        .collect();
+    let instance = &observed.state.instance_id;
+    let id = |step: &str, n: u32| format!("\"{instance}:{step}:{n}\"");
+    assert_eq!(seen, vec![(2, 1, id("t1", 1)), (4, 1, id("t2", 2)), (8, 1, id("t3", 3))]);
+    assert_eq!(observed.instances_created, 1, "each tally took over the instance of the one before");
+}
+
+#[test]
+fn steps_invoked_in_the_same_superstep_each_keep_their_own_instance() {
+    // a and b run in superstep 1 and need two instances; c and d, in superstep 2, take one each.
+    let yaml = "name: pairs\nversion: 1.0.0\nsteps:\n  - id: a\n    component: \"{steps}/echo.wasm\"\n  \
+                - id: b\n    component: \"{steps}/echo.wasm\"\n  - id: c\n    component: \"{steps}/echo.wasm\"\n  \
+                - id: d\n    component: \"{steps}/echo.wasm\"\ninputs:\n  - event: Start\n    \
+                to: [{ step: a }, { step: b }]\nedges:\n  - from: { step: a, result: echo }\n    \
+                to: [{ step: c, parameter: message }]\n  - from: { step: b, result: echo }\n    \
+                to: [{ step: d, parameter: message }]\n";
+    let (process, _dir) = load_yaml(yaml);
+    let observed = run(&process.unwrap_or_else(|e| panic!("{e}")), &[("Start", json!("hi"))]);
+    assert_eq!(observed.status, Status::Completed);
+    assert_eq!(observed.state.invocations, 4);
+    assert_eq!(observed.instances_created, 2);
 }
