@@ -163,3 +163,22 @@ fn steps_invoked_in_the_same_superstep_each_keep_their_own_instance() {
     assert_eq!(observed.state.invocations, 4);
     assert_eq!(observed.instances_created, 2);
 }
+
+#[test]
+fn a_step_under_other_limits_or_grants_makes_its_own_instance() {
+    // e2 may not take over e1's instance; e3 takes over e1's (e2's is not alike).
+    for middle in ["limits: { timeout: 2s }", "capabilities: { config: { region: eu } }"] {
+        let yaml = format!(
+            "name: apart\nversion: 1.0.0\nsteps:\n  - id: e1\n    component: \"{{steps}}/echo.wasm\"\n  \
+             - id: e2\n    component: \"{{steps}}/echo.wasm\"\n    {middle}\n  \
+             - id: e3\n    component: \"{{steps}}/echo.wasm\"\ninputs:\n  - event: Start\n    to: [{{ step: e1 }}]\n\
+             edges:\n{}",
+            links("e", 3, "echo", "message"),
+        );
+        let (process, _dir) = load_yaml(&yaml);
+        let observed = run(&process.unwrap_or_else(|e| panic!("{e}")), &[("Start", json!("hi"))]);
+        assert_eq!(observed.status, Status::Completed, "{middle}");
+        assert_eq!(observed.state.invocations, 3);
+        assert_eq!(observed.instances_created, 2, "{middle}: e2 made its own");
+    }
+}
