@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// The `weft:step` package version of wit/step.wit, as a literal (so that `concat!` can use it); written
 /// once here. A test checks it against the WIT file.
@@ -118,12 +118,9 @@ pub fn new_store(
     let replay = replay::Replay::new(owner.instance, owner.step);
     let output = output::CapturedOutput::default();
     // Deliberately empty: no preopened directories, no environment, no sockets, no inherited stdio.
-    let wasi = WasiCtx::builder()
+    let wasi = seeded(&mut WasiCtx::builder(), &replay)
         .wall_clock(replay.wall_clock())
         .monotonic_clock(replay.monotonic_clock())
-        .secure_random(replay.random())
-        .insecure_random(replay.random())
-        .insecure_random_seed(replay.insecure_seed())
         .stdout(output.stream("stdout"))
         .stderr(output.stream("stderr"))
         .build();
@@ -165,12 +162,21 @@ impl HostState {
         self.replay.hand_to(step);
         self.secrets.hand_to(step);
         self.http.hand_to(step);
+        // WASI keeps the insecure seed as a number, not through `replay`: give it the new step's.
+        let mut fresh = seeded(&mut WasiCtx::builder(), &self.replay).build();
+        std::mem::swap(self.wasi.random(), fresh.random());
     }
 
     /// Finish an invocation: write what the guest printed to the log.
     pub fn end(&mut self) {
         self.output.flush_to(&self.log);
     }
+}
+
+/// `builder` with what a guest draws from `wasi:random` taken from `replay`: both generators and the
+/// insecure seed.
+fn seeded<'a>(builder: &'a mut WasiCtxBuilder, replay: &replay::Replay) -> &'a mut WasiCtxBuilder {
+    builder.secure_random(replay.random()).insecure_random(replay.random()).insecure_random_seed(replay.insecure_seed())
 }
 
 impl WasiView for HostState {
@@ -201,6 +207,44 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
 
 #[cfg(test)]
 mod tests {
+    use wasmtime_wasi::p2::bindings::random::insecure_seed::Host as _;
+
+    use super::*;
+
+    /// The insecure seed the guest reads through WASI, of a store made for `step` or handed to it.
+    fn seed(store: &mut Store<HostState>) -> (u64, u64) {
+        store.data_mut().wasi.random().insecure_seed().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_store_handed_to_another_step_gives_the_guest_that_steps_seed() {
+        let engine = wasmtime::Engine::default();
+        let (limits, grants) = (sandbox::Limits::default(), Grants::default());
+        let owner = |step| StoreOwner { process: "p", instance: "i-1", step };
+        let mut handed = new_store(&engine, owner("credit"), &limits, &grants);
+        let before = seed(&mut handed);
+        handed.data_mut().hand_to("audit");
+        let mut made = new_store(&engine, owner("audit"), &limits, &grants);
+        assert_eq!(seed(&mut handed), seed(&mut made));
+        assert_ne!(seed(&mut handed), before);
+    }
+
+    #[test]
+    fn grants_are_equal_when_their_values_are() {
+        let grants = |secret: &str, port| Grants {
+            config: Arc::default(),
+            secrets: Arc::new(secrets::Secrets::new([("key".to_string(), secret.to_string())])),
+            http: Some(Arc::new(http::HttpPolicy::new(
+                vec![("http".into(), "127.0.0.1".into(), port)],
+                std::time::Duration::from_secs(1),
+                1024,
+            ))),
+        };
+        assert_eq!(grants("a", 80), grants("a", 80), "the same values in other allocations");
+        assert_ne!(grants("a", 80), grants("b", 80), "another secret value");
+        assert_ne!(grants("a", 80), grants("a", 81), "another allowed origin");
+    }
+
     #[test]
     fn the_contract_version_is_the_wit_packages() {
         let wit = include_str!("../../../wit/step.wit");

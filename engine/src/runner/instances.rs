@@ -192,9 +192,9 @@ impl ComponentSlot {
     }
 }
 
-/// Supersteps a step's instance may go uninvoked before [`StepInstances::release_idle`] drops it: a step
-/// in a cycle of up to this many steps keeps its instance for the run (making a Python guest's anew costs
-/// ~0.6 ms, a Rust guest's ~20 µs).
+/// Supersteps a step's instance may go uninvoked before [`StepInstances::release_idle`] drops it, if no
+/// other step has taken it over: a step in a cycle of up to this many steps keeps an instance for the run
+/// (making a Python guest's anew costs ~0.6 ms, a Rust guest's ~26 µs).
 pub const IDLE_SUPERSTEPS: u64 = 8;
 
 /// What runs a step's kernel functions: the seam between the runner and wasmtime (a component, a map;
@@ -306,9 +306,9 @@ impl StepInstances {
         }
     }
 
-    /// For `call`'s step, which has no executor: the instance of `component` that another step of the run
-    /// holds, granted the same under the same limits and not invoked in this superstep (the least lately
-    /// invoked such), taken from that step and handed to this one; else an empty slot.
+    /// For `call`'s step, which has no executor: the live instance of `component` that another step of
+    /// the run holds, granted the same under the same limits and not invoked in this superstep (the least
+    /// lately invoked such), taken from that step and handed to this one; else an empty slot.
     fn take_idle(&mut self, process: &Process, call: Call<'_>, component: &Arc<StepComponent>) -> ComponentSlot {
         let ps = &process.steps[call.step];
         let alike = |other: &ProcessStep| {
@@ -316,8 +316,11 @@ impl StepInstances {
                 && other.limits == ps.limits
                 && other.grants == ps.grants
         };
+        let live = |other: usize| matches!(&self.slots[other], Some(Executor::Component(s)) if s.live.is_some());
         let donor = (self.releasable.iter().enumerate())
-            .filter(|&(_, &other)| self.invoked_in[other] < call.superstep && alike(&process.steps[other]))
+            .filter(|&(_, &other)| {
+                self.invoked_in[other] < call.superstep && live(other) && alike(&process.steps[other])
+            })
             .min_by_key(|&(_, &other)| self.invoked_in[other]);
         let Some((at, &other)) = donor else { return ComponentSlot::default() };
         self.releasable.remove(at);

@@ -149,7 +149,7 @@ fn steps_of_one_component_granted_the_same_run_on_one_instance_each_with_its_own
 }
 
 #[test]
-fn steps_invoked_in_the_same_superstep_each_keep_their_own_instance() {
+fn steps_invoked_in_the_same_superstep_do_not_share_an_instance() {
     // a and b run in superstep 1 and need two instances; c and d, in superstep 2, take one each.
     let yaml = "name: pairs\nversion: 1.0.0\nsteps:\n  - id: a\n    component: \"{steps}/echo.wasm\"\n  \
                 - id: b\n    component: \"{steps}/echo.wasm\"\n  - id: c\n    component: \"{steps}/echo.wasm\"\n  \
