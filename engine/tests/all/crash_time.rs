@@ -1,10 +1,11 @@
 //! The crash test with time (docs/durability.md, "What you can rely on after a crash"): the real `weft`
 //! binary drives `tests/processes/crash-time.yaml` — a map whose items call an outside payment service on
 //! loopback with their invocation ids as idempotency keys, a retry that fails twice, a delayed edge, an
-//! await answered by `weft send`, one that times out into a file topic, a sub-process — through a
-//! schedule of `weft run`, `weft resume` and `weft send` with the injected clock moving forward between
-//! them. Every call is killed with SIGKILL at random moments (while loading, mid-call to the service,
-//! mid-commit, mid-write to the topic's file) and tried again, at the same time, until it finishes.
+//! await answered by `weft send`, one that times out into a file topic, a sub-process, two payers in a
+//! row of which the second takes over the first's instance — through a schedule of `weft run`, `weft
+//! resume` and `weft send` with the injected clock moving forward between them. Every call is killed with
+//! SIGKILL at random moments (while loading, mid-call to the service, mid-commit, mid-write to the topic's
+//! file) and tried again, at the same time, until it finishes.
 //!
 //! Against an uncrashed run of the same schedule: the service sees the same idempotency keys and no other
 //! (a key may come again, always with the same body: a step's own calls are at least once), the published
@@ -167,7 +168,12 @@ fn a_schedule_killed_at_random_moments_ends_as_if_it_never_crashed() {
     }
     let expected = outcome(&store, &dir, published, &service.requests());
     assert_eq!(expected.status, "completed");
-    assert_eq!(expected.keys.len(), 3, "{:?}", expected.keys);
+    assert_eq!(expected.keys.len(), 5, "{:?}", expected.keys);
+    assert!(
+        expected.keys.keys().any(|k| k.contains(":balance:")),
+        "the second payer's key names it: {:?}",
+        expected.keys
+    );
     assert_eq!(expected.audit.len(), 4, "the input, the payments, the supplier's answer, the timeout");
     let history = serde_json::to_string(&expected.history).unwrap();
     assert!(history.contains(r#""attempt":3"#) && history.contains(r#""timed_out":true"#), "{history}");
