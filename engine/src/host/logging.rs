@@ -75,3 +75,44 @@ fn cut(message: &str) -> &str {
     }
     &message[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// What a subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_name_the_step_the_instance_was_handed_to() {
+        let written = Written::default();
+        let sink = written.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        let mut log = LogContext::new(StoreOwner { process: "p", instance: "i-1", step: "credit" }, Arc::default());
+        tracing::subscriber::with_default(subscriber, || {
+            log.write(LogLevel::Info, "first");
+            log.hand_to("audit");
+            log.output("stdout", "second");
+        });
+        let text = String::from_utf8_lossy(&written.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("step=\"credit\"") && lines[0].contains("first"), "{text}");
+        assert!(lines[1].contains("step=\"audit\"") && lines[1].contains("second"), "{text}");
+    }
+}
