@@ -78,9 +78,12 @@ pub enum Durability {
 
 /// A store in one SQLite file.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
     /// Idle reader connections; none for an in-memory store, whose one connection does everything.
+    /// Declared before the writer, so that they close first: the last connection to close checkpoints
+    /// the write-ahead log and deletes it, which a read-only one cannot do. Left behind, the log is read
+    /// whole by the next process to open the store (SQLite's recovery after a crash).
     readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Connection>,
     path: PathBuf,
     in_memory: bool,
 }
@@ -528,6 +531,25 @@ mod tests {
             assert!(store.blob("none").unwrap().is_none());
             assert!(started.elapsed() < Duration::from_millis(500), "the reads waited {:?}", started.elapsed());
         });
+    }
+
+    /// A store dropped after reads and writes closes its readers before its writer, which checkpoints the
+    /// write-ahead log into the database file and deletes it: the next process to open the store has no
+    /// log to recover, and the disk keeps no log the size of the largest transaction (a component's bytes).
+    #[test]
+    fn a_dropped_store_leaves_no_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weft.db");
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        let insert = "INSERT INTO blobs (digest, content) VALUES ('big', zeroblob(200000))";
+        store.writer().execute(insert, []).unwrap();
+        assert!(store.has_blob("big").unwrap(), "a reader saw the commit");
+        let log = dir.path().join("weft.db-wal");
+        assert!(log.exists(), "the commit is in the log");
+        drop(store);
+        assert!(!log.exists(), "the log was checkpointed and deleted on close");
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        assert!(store.has_blob("big").unwrap(), "and what it held is in the database file");
     }
 
     /// With checkpoints in the background, what is committed reaches the database file on its own, long
