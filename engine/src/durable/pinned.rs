@@ -114,13 +114,16 @@ fn layout_blob(store: &dyn Store, digest: &str, what: &str) -> Result<Layout, St
     Layout::from_json(&bytes).map_err(|e| StoreError::Damaged(format!("the layout of {what} cannot be read: {e}")))
 }
 
-/// The blob `digest` of `store`, read from it when needed.
+/// The blob `digest` of `store`, read from it when needed. The blob holds the store weakly: a loaded
+/// component keeps its blob for the process's life (the runtime's cache), and a store kept open that
+/// long would never close its connections (a SQLite store's write-ahead log would stay behind).
 fn stored(store: &Arc<dyn Store>, digest: &str) -> Blob {
-    let (store, wanted) = (store.clone(), digest.to_owned());
-    let read = move || match store.blob(&wanted) {
-        Ok(Some(bytes)) => Ok(bytes),
-        Ok(None) => Err(missing_blob(&wanted).to_string()),
-        Err(e) => Err(e.to_string()),
+    let (store, wanted) = (Arc::downgrade(store), digest.to_owned());
+    let read = move || match store.upgrade().map(|store| store.blob(&wanted)) {
+        None => Err(format!("the store holding blob {wanted} was closed before the blob was read")),
+        Some(Ok(Some(bytes))) => Ok(bytes),
+        Some(Ok(None)) => Err(missing_blob(&wanted).to_string()),
+        Some(Err(e)) => Err(e.to_string()),
     };
     Blob::read_later(digest.to_owned(), format!("the store's blob {digest}"), Arc::new(read))
 }

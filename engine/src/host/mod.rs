@@ -174,7 +174,8 @@ impl HostState {
 }
 
 /// `builder` with what a guest draws from `wasi:random` taken from `replay`: both generators and the
-/// insecure seed.
+/// insecure seed. Every `wasi:random` setting belongs here: [`HostState::hand_to`] replaces the whole
+/// random context with one this makes.
 fn seeded<'a>(builder: &'a mut WasiCtxBuilder, replay: &replay::Replay) -> &'a mut WasiCtxBuilder {
     builder.secure_random(replay.random()).insecure_random(replay.random()).insecure_random_seed(replay.insecure_seed())
 }
@@ -227,6 +228,43 @@ mod tests {
         let mut made = new_store(&engine, owner("audit"), &limits, &grants);
         assert_eq!(seed(&mut handed), seed(&mut made));
         assert_ne!(seed(&mut handed), before);
+    }
+
+    /// What a subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Written(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_store_handed_to_another_step_names_that_step_in_its_log_lines() {
+        let written = Written::default();
+        let sink = written.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        let engine = wasmtime::Engine::default();
+        let owner = StoreOwner { process: "p", instance: "i-1", step: "credit" };
+        let mut store = new_store(&engine, owner, &sandbox::Limits::default(), &Grants::default());
+        tracing::subscriber::with_default(subscriber, || {
+            // Callsites another test's subscriber saw first may have cached that nothing listens.
+            tracing::callsite::rebuild_interest_cache();
+            store.data().log.write(bindings::weft::step::logging::LogLevel::Info, "first");
+            store.data_mut().hand_to("audit");
+            store.data().log.output("stdout", "second");
+        });
+        let text = String::from_utf8_lossy(&written.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("step=\"credit\"") && lines[0].contains("first"), "{text}");
+        assert!(lines[1].contains("step=\"audit\"") && lines[1].contains("second"), "{text}");
     }
 
     #[test]

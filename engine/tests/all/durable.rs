@@ -141,8 +141,16 @@ fn support_ticket_waits_for_the_agent_and_closes_with_the_reply() {
     assert_eq!(resolved.1["agent"], "Grace");
     assert_eq!(resolved.1["reference"], "T-1001:desk:2");
     assert_eq!(summary(&out.stdout)["status"], "completed");
+    assert_no_log_left(&store);
     let again = weft_in(&store, &reply, &[later]);
     assert!(text(&again.stderr).contains("has already ended (completed)"), "{}", text(&again.stderr));
+}
+
+/// A `weft` command that has ended closed its store: the write-ahead log was checkpointed and deleted
+/// (docs/durability.md, "One machine, local disk").
+fn assert_no_log_left(store: &std::path::Path) {
+    let log = store.with_extension("db-wal");
+    assert!(!log.exists(), "{} was left behind", log.display());
 }
 
 #[test]
@@ -165,6 +173,7 @@ fn support_ticket_escalates_when_a_fresh_process_resumes_it_days_later() {
         (Some("P3"), Some("billing-lead@example.com"))
     );
     assert_eq!(summary(&thursday.stdout)["status"], "completed");
+    assert_no_log_left(&store);
     let history = text(&weft_in(&store, &["history", "T-1002"], &[]).stdout);
     assert!(history.contains("await-closed  event=\"AgentReplied\" timed_out=true"), "{history}");
 }

@@ -78,12 +78,9 @@ pub enum Durability {
 
 /// A store in one SQLite file.
 pub struct SqliteStore {
-    /// Idle reader connections; none for an in-memory store, whose one connection does everything.
-    /// Declared before the writer, so that they close first: the last connection to close checkpoints
-    /// the write-ahead log and deletes it, which a read-only one cannot do. Left behind, the log is read
-    /// whole by the next process to open the store (SQLite's recovery after a crash).
-    readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
+    /// Idle reader connections; none for an in-memory store, whose one connection does everything.
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     in_memory: bool,
 }
@@ -503,6 +500,15 @@ impl Store for SqliteStore {
 
     fn prune(&self, ended_before_ms: u64, now_ms: u64, limit: usize) -> Result<Pruned, StoreError> {
         self.write(|tx| write::prune(tx, ended_before_ms, now_ms, limit))
+    }
+}
+
+/// The readers close before the writer: the last connection to close checkpoints the write-ahead log and
+/// deletes it, which a read-only one cannot do. Left behind, the log is read whole by the next process to
+/// open the store (SQLite's recovery after a crash).
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.readers.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
