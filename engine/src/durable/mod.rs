@@ -333,8 +333,12 @@ impl<'a> Driver<'a> {
         supersteps: u64,
     ) -> Result<Vec<Taken>, DurableError> {
         self.relay_unacked(instance, relay)?;
-        let mut ran = u64::from(self.settle(instance, relay)?);
-        let mut taken = self.wake(instance, relay)?;
+        let settled = self.settle(instance, relay)?;
+        // A superstep just committed moved the run's time to its clock reading: that is the run's now, and
+        // reading the clock again would only cost a commit of the milliseconds since.
+        let now = if settled { instance.run.state().time_ms } else { self.clock.now_ms() };
+        let mut ran = u64::from(settled);
+        let mut taken = self.wake(instance, relay, now)?;
         loop {
             if instance.inbox_len > instance.run.state().inbox_taken {
                 taken.extend(self.take_inbox(instance, relay)?);
@@ -472,12 +476,18 @@ impl<'a> Driver<'a> {
         Ok(false)
     }
 
-    /// Wake the run up: its time becomes now, what is due by then fires, and it takes what waits in its
-    /// inbox, committed in one commit before any further superstep (so that a superstep re-run after a
-    /// crash sees the time, the fired timers and the taken events it saw the first time).
-    fn wake<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<Vec<Taken>, DurableError> {
+    /// Wake the run up: its time becomes `now` (ms since the Unix epoch), what is due by then fires, and it
+    /// takes what waits in its inbox, committed in one commit before any further superstep (so that a
+    /// superstep re-run after a crash sees the time, the fired timers and the taken events it saw the first
+    /// time).
+    fn wake<W: Write>(
+        &self,
+        instance: &mut Instance,
+        relay: &mut Relay<W>,
+        now: u64,
+    ) -> Result<Vec<Taken>, DurableError> {
         let before = instance.run.state().time_ms;
-        let fired = instance.run.fire_due(self.clock.now_ms());
+        let fired = instance.run.fire_due(now);
         let taken = self.take_waiting(instance)?;
         if fired || !taken.is_empty() || instance.run.state().time_ms != before {
             let effects = instance.run.take_effects();

@@ -376,8 +376,7 @@ impl Run {
             self.scan_all = false; // and no set can become complete without a message
         }
         if nothing_due && !self.scan_all {
-            let waits = !self.state.awaits.is_empty() || !self.state.timers.is_empty();
-            self.set_status(if waits { Status::Waiting } else { Status::Completed });
+            self.rest();
             return;
         }
         let limit = self.process.loaded.definition.max_supersteps();
@@ -424,7 +423,18 @@ impl Run {
             self.set_status(Status::Failed { error });
         } else if stop {
             self.set_status(Status::Stopped);
+        } else if self.state.pending.is_empty() && self.state.retries_due.is_empty() {
+            // Every function fired all it could, so none is ready: with no message for the next
+            // superstep, the run rests now, in this superstep's checkpoint, rather than in one more.
+            self.rest();
         }
+    }
+
+    /// End a running run with nothing left to deliver: `waiting` with an await open or a timer set, else
+    /// `completed` (docs/semantics.md, "Ending and statuses").
+    fn rest(&mut self) {
+        let waits = !self.state.awaits.is_empty() || !self.state.timers.is_empty();
+        self.set_status(if waits { Status::Waiting } else { Status::Completed });
     }
 
     /// Invoke every kernel function whose queues hold a complete set of arguments, as often as they do, in

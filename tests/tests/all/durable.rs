@@ -3,12 +3,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 use weft_engine::data::Json;
 use weft_engine::durable::{Driver, DurableError, Instance, Leases};
-use weft_engine::runner::{FixedClock, HistoryRecord, Status};
+use weft_engine::runner::{Clock, FixedClock, HistoryRecord, Status};
 use weft_engine::store::sqlite::SqliteStore;
 use weft_engine::store::{Store, StoreError};
 use weft_tests::{TEST_TIME_MS, runtime, tests_dir};
@@ -96,6 +97,35 @@ fn a_run_finishes_on_the_definition_and_components_it_started_with() {
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(data(&events), [json!("Hi Hi")], "version 1: twice, by the pinned repeat component");
     assert!(runtime().load_process(file).is_err(), "version 2 on disk no longer even loads");
+}
+
+/// A clock one millisecond later at every reading.
+struct Ticking(AtomicU64);
+
+impl Clock for Ticking {
+    fn now_ms(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn a_run_commits_its_start_and_each_superstep_and_nothing_else() {
+    // linear.yaml runs two supersteps (echo, then repeat). With the clock moving at every reading, the
+    // run's commits are its start and its two supersteps: the second's checkpoint already says
+    // `completed` (no superstep more to end it), and waking the run up after its first superstep commits
+    // no time of its own (that superstep's commit moved the run's time to its clock reading).
+    let fx = Fixture::new();
+    let clock = Ticking(AtomicU64::new(TEST_TIME_MS));
+    let driver = Driver::new(fx.store.clone(), runtime(), &clock);
+    let mut held = start(&driver, &fx.file, "r");
+    assert_eq!(data(&drive(&driver, &mut held)), [json!("Hi Hi")]);
+    let loaded = fx.store.load("r").unwrap();
+    assert_eq!((loaded.state.status, loaded.state.superstep), (Status::Completed, 2));
+    assert_eq!(loaded.info.revision, 3, "the start and two supersteps, each one commit");
+    let (history, _) = fx.store.history("r", 0, 100).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.superstep, 2);
+    assert!(matches!(&last.record, HistoryRecord::Status { status: Status::Completed }), "{last:?}");
 }
 
 #[test]
