@@ -83,6 +83,7 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     in_memory: bool,
+    durability: Durability,
 }
 
 impl SqliteStore {
@@ -175,6 +176,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
             in_memory,
+            durability,
         })
     }
 
@@ -254,12 +256,43 @@ impl SqliteStore {
         &self,
         write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let out = write(&tx)?;
-        tx.commit().map_err(backend)?;
-        Ok(out)
+        in_transaction(&mut self.writer(), write)
     }
+
+    /// [`SqliteStore::write`] without waiting for the disk: `synchronous=NORMAL` for this one transaction
+    /// (SQLite, "PRAGMA synchronous": in WAL mode a commit is then atomic but not synced). It reaches the
+    /// disk with the next synced commit (the log is written in order, and a sync covers all of it) or
+    /// checkpoint; only a power loss or an operating-system crash before then loses it, and that ends every
+    /// driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
+    /// whose loss then costs at most one lease period of waiting (docs/durability.md, "One driver at a
+    /// time"); one sync fewer for each.
+    ///
+    /// Errors: as [`SqliteStore::write`].
+    fn write_unsynced<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.in_memory || self.durability == Durability::Normal {
+            return self.write(write);
+        }
+        let mut conn = self.writer();
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        let written = in_transaction(&mut conn, write);
+        // Every other write waits for the disk again, whatever became of this one.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        written
+    }
+}
+
+/// Run `write` in one immediate transaction on `conn`, committing when it succeeds.
+fn in_transaction<T>(
+    conn: &mut Connection,
+    write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let out = write(&tx)?;
+    tx.commit().map_err(backend)?;
+    Ok(out)
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -434,15 +467,15 @@ impl Store for SqliteStore {
     }
 
     fn acquire(&self, id: &str, owner: &str, now_ms: u64, until_ms: u64) -> Result<Lease, StoreError> {
-        self.write(|tx| write::acquire(tx, id, owner, now_ms, until_ms))
+        self.write_unsynced(|tx| write::acquire(tx, id, owner, now_ms, until_ms))
     }
 
     fn renew(&self, owner: &str, until_ms: u64) -> Result<usize, StoreError> {
-        self.write(|tx| write::renew(tx, owner, until_ms))
+        self.write_unsynced(|tx| write::renew(tx, owner, until_ms))
     }
 
     fn release(&self, id: &str, lease: &Lease) -> Result<(), StoreError> {
-        self.write(|tx| write::release(tx, id, lease))
+        self.write_unsynced(|tx| write::release(tx, id, lease))
     }
 
     fn unacked(&self, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
@@ -556,6 +589,32 @@ mod tests {
         assert!(!log.exists(), "the log was checkpointed and deleted on close");
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
         assert!(store.has_blob("big").unwrap(), "and what it held is in the database file");
+    }
+
+    /// A lease's writes go without a sync (`synchronous=NORMAL` inside their transaction), and every other
+    /// write waits for the disk again afterwards, also after one that failed; what they wrote is in the
+    /// store after it is closed and opened again.
+    #[test]
+    fn lease_writes_do_not_wait_for_the_disk_and_the_others_still_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weft.db");
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        let synchronous = |conn: &Connection| conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(synchronous(&store.writer()), 2, "FULL");
+        let insert = "INSERT INTO blobs (digest, content) VALUES ('lease', x'00')";
+        let inside =
+            store.write_unsynced(|tx| Ok((synchronous(tx), tx.execute(insert, []).map_err(backend)?))).unwrap();
+        assert_eq!(inside, (1, 1), "NORMAL inside, and the row written");
+        assert_eq!(synchronous(&store.writer()), 2, "FULL again after it");
+        let failed = store.write_unsynced(|_| Err::<(), _>(StoreError::NotFound("x".into())));
+        assert!(matches!(failed, Err(StoreError::NotFound(_))));
+        assert_eq!(synchronous(&store.writer()), 2, "FULL again after a write that failed");
+        let lease = Lease { owner: "nobody".into(), epoch: 1 };
+        let _ = store.release("none", &lease);
+        assert_eq!(synchronous(&store.writer()), 2, "FULL again after a release");
+        drop(store);
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        assert!(store.has_blob("lease").unwrap(), "the close carried the unsynced write to the file");
     }
 
     /// With checkpoints in the background, what is committed reaches the database file on its own, long
