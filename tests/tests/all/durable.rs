@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde_json::json;
 use weft_engine::data::Json;
 use weft_engine::durable::{Driver, DurableError, Instance, Leases};
+use weft_engine::load::{Runtime, RuntimeConfig};
 use weft_engine::runner::{Clock, FixedClock, HistoryRecord, Status};
 use weft_engine::store::sqlite::SqliteStore;
 use weft_engine::store::{Store, StoreError};
-use weft_tests::{TEST_TIME_MS, runtime, tests_dir};
+use weft_tests::{TEST_TIME_MS, runtime, test_environment, tests_dir};
 
 /// `tests/processes/linear.yaml` and its two components, copied into `dir`.
 fn linear_in(dir: &Path) -> std::path::PathBuf {
@@ -126,6 +127,23 @@ fn a_run_commits_its_start_and_each_superstep_and_nothing_else() {
     let last = history.last().unwrap();
     assert_eq!(last.superstep, 2);
     assert!(matches!(&last.record, HistoryRecord::Status { status: Status::Completed }), "{last:?}");
+}
+
+#[test]
+fn a_pinned_process_loaded_from_the_store_does_not_keep_the_store_open() {
+    // The runtime keeps what it loaded (and so each component's blob) as long as the process: a blob
+    // read from the store holds it weakly, so that a `weft` command closes its store when it drops it.
+    let fx = Fixture::new();
+    drop(start(&fx.driver(), &fx.file, "w"));
+    // A runtime that has loaded nothing yet, as in a `weft resume`: it loads the components from the store.
+    let cache_dir = Some(weft_tests::root().join("target").join("weft-test-cache"));
+    let config = RuntimeConfig { cache_dir, environment: test_environment(), ..RuntimeConfig::default() };
+    let fresh = Runtime::new(config).unwrap();
+    let driver = Driver::new(fx.store.clone(), &fresh, &fx.clock);
+    let mut held = driver.open("w").unwrap();
+    assert_eq!(data(&drive(&driver, &mut held)), [json!("Hi Hi")]);
+    drop((held, driver));
+    assert_eq!(Arc::strong_count(&fx.store), 1, "only the fixture holds the store");
 }
 
 #[test]
