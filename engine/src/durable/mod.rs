@@ -321,8 +321,8 @@ impl<'a> Driver<'a> {
         self.drive_for(instance, relay, u64::MAX)
     }
 
-    /// [`Driver::drive`], but yielding after `supersteps` supersteps: a run still running then is left
-    /// with its checkpoint saying so, and the next driver goes on with it (what a server does, so that no
+    /// [`Driver::drive`], but yielding after `supersteps` supersteps: a run not ended then (running, or
+    /// waiting with a timer that may be due already) is left with its checkpoint saying so, and the next driver goes on with it (what a server does, so that no
     /// instance starves the others).
     ///
     /// Errors: as [`Driver::drive`].
@@ -343,7 +343,8 @@ impl<'a> Driver<'a> {
             if instance.inbox_len > instance.run.state().inbox_taken {
                 taken.extend(self.take_inbox(instance, relay)?);
             }
-            if ran >= supersteps && instance.run.state().status == Status::Running {
+            // Not only a running run: a waiting one may have a timer due already, which the next step fires.
+            if ran >= supersteps && !instance.run.state().status.is_final() {
                 return Ok(taken);
             }
             if self.step(instance, relay)? {

@@ -130,6 +130,30 @@ fn a_run_commits_its_start_and_each_superstep_and_nothing_else() {
 }
 
 #[test]
+fn a_slice_yields_when_its_supersteps_are_spent_even_with_a_timer_due_at_once() {
+    // A counter that counts again 1 ms later: after each superstep the run waits on a timer that the
+    // moving clock already made due. A driver given one superstep (a server's slice) still yields after it,
+    // and the next slice goes on from there.
+    let fx = Fixture::new();
+    let yaml = "name: ticking\nversion: 1.0.0\nsteps:\n  - id: counter\n    component: {steps}/counter.wasm\n    \
+                state: { count: 0, limit: 5 }\ninputs:\n  - event: Start\n    to: [{ step: counter }]\nedges:\n  \
+                - from: { step: counter, event: Again }\n    to: [{ step: counter, delay: 1ms }]\n";
+    let file = write_definition(fx.dir.path(), "ticking", yaml);
+    let clock = Ticking(AtomicU64::new(TEST_TIME_MS));
+    let driver = Driver::new(fx.store.clone(), runtime(), &clock);
+    let mut held = start(&driver, &file, "t");
+    let mut relay = driver.relay(&held, Vec::new());
+    driver.drive_for(&mut held, &mut relay, 1).unwrap();
+    assert_eq!(held.run().state().superstep, 1, "one superstep, then it yielded");
+    assert_eq!(fx.store.load("t").unwrap().state.superstep, 1, "and its checkpoint says so");
+    driver.drive_for(&mut held, &mut relay, 2).unwrap();
+    assert_eq!(held.run().state().superstep, 3, "two more");
+    driver.drive(&mut held, &mut relay).unwrap();
+    assert_eq!(held.run().state().status, Status::Completed);
+    assert_eq!(held.run().state().step_states[0].as_ref().map(|s| s.to_value()["count"].clone()), Some(json!(5)));
+}
+
+#[test]
 fn a_pinned_process_loaded_from_the_store_does_not_keep_the_store_open() {
     // The runtime keeps what it loaded (and so each component's blob) as long as the process: a blob
     // read from the store holds it weakly, so that a `weft` command closes its store when it drops it.
@@ -139,7 +163,8 @@ fn a_pinned_process_loaded_from_the_store_does_not_keep_the_store_open() {
     let cache_dir = Some(weft_tests::root().join("target").join("weft-test-cache"));
     let config = RuntimeConfig { cache_dir, environment: test_environment(), ..RuntimeConfig::default() };
     let fresh = Runtime::new(config).unwrap();
-    let driver = Driver::new(fx.store.clone(), &fresh, &fx.clock);
+    // Without renewal: a heartbeat thread would hold the store for a moment of its own.
+    let driver = Driver::new(fx.store.clone(), &fresh, &fx.clock).without_renewal();
     let mut held = driver.open("w").unwrap();
     assert_eq!(data(&drive(&driver, &mut held)), [json!("Hi Hi")]);
     drop((held, driver));

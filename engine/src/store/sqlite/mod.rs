@@ -23,6 +23,7 @@ mod rows;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -84,6 +85,8 @@ pub struct SqliteStore {
     path: PathBuf,
     in_memory: bool,
     durability: Durability,
+    /// Set when a lease write left the writer at `synchronous=NORMAL` ([`SqliteStore::write_unsynced`]).
+    resync: AtomicBool,
 }
 
 impl SqliteStore {
@@ -177,6 +180,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             in_memory,
             durability,
+            resync: AtomicBool::new(false),
         })
     }
 
@@ -256,13 +260,19 @@ impl SqliteStore {
         &self,
         write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        in_transaction(&mut self.writer(), write)
+        let mut conn = self.writer();
+        if self.resync.load(Ordering::Relaxed) {
+            // A lease write could not set the writer back to FULL: no synced write goes without it.
+            conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+            self.resync.store(false, Ordering::Relaxed);
+        }
+        in_transaction(&mut conn, write)
     }
 
     /// [`SqliteStore::write`] without waiting for the disk: `synchronous=NORMAL` for this one transaction
     /// (SQLite, "PRAGMA synchronous": in WAL mode a commit is then atomic but not synced). It reaches the
     /// disk with the next synced commit (the log is written in order, and a sync covers all of it) or
-    /// checkpoint; only a power loss or an operating-system crash before then loses it, and that ends every
+    /// checkpoint (the last close of the store makes one); only a power loss or an operating-system crash before then loses it, and that ends every
     /// driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
     /// whose loss then costs at most one lease period of waiting (docs/durability.md, "One driver at a
     /// time"); one sync fewer for each.
@@ -278,8 +288,12 @@ impl SqliteStore {
         let mut conn = self.writer();
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         let written = in_transaction(&mut conn, write);
-        // Every other write waits for the disk again, whatever became of this one.
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        // Every other write waits for the disk again, whatever became of this one; should SQLite refuse
+        // that now, the next write sets it first (and fails if it cannot).
+        if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+            tracing::warn!("the store's writer stays at synchronous=NORMAL until its next write: {e}");
+            self.resync.store(true, Ordering::Relaxed);
+        }
         written
     }
 }
@@ -613,6 +627,7 @@ mod tests {
         let _ = store.release("none", &lease);
         assert_eq!(synchronous(&store.writer()), 2, "FULL again after a release");
         drop(store);
+        assert!(!dir.path().join("weft.db-wal").exists(), "the close checkpointed the log");
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
         assert!(store.has_blob("lease").unwrap(), "the close carried the unsynced write to the file");
     }
