@@ -241,7 +241,9 @@ pub trait Store: Send + Sync {
     fn unacked(&self, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
 
     /// Record that sink `sink` of `id` acknowledged every one of its events up to outbox position `seq`.
-    /// A cursor only moves forward; acknowledging again is no error.
+    /// A cursor only moves forward; acknowledging again is no error. A store may commit it without
+    /// waiting for the disk (the SQLite store does): a power loss may lose it, and the events are then
+    /// published again, as after any crash before an acknowledgement (docs/durability.md, "Publishing").
     fn ack(&self, id: &str, sink: &str, seq: u64) -> Result<(), StoreError>;
 
     /// Record that sink `sink` refused outbox event `seq` of `id` for good, saying `reason`: it becomes a

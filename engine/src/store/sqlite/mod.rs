@@ -275,7 +275,8 @@ impl SqliteStore {
     /// checkpoint (the last close of the store makes one); only a power loss or an operating-system crash before then loses it, and that ends every
     /// driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
     /// whose loss then costs at most one lease period of waiting (docs/durability.md, "One driver at a
-    /// time"); one sync fewer for each.
+    /// time"), and for an acknowledgement committed on its own, whose loss publishes its events again
+    /// ("Publishing"); one sync fewer for each.
     ///
     /// Errors: as [`SqliteStore::write`].
     fn write_unsynced<T>(
@@ -497,7 +498,7 @@ impl Store for SqliteStore {
     }
 
     fn ack(&self, id: &str, sink: &str, seq: u64) -> Result<(), StoreError> {
-        self.write(|tx| write::ack(tx, id, sink, seq))
+        self.write_unsynced(|tx| write::ack(tx, id, sink, seq))
     }
 
     fn dead_letter(&self, id: &str, sink: &str, seq: u64, reason: &str, now_ms: u64) -> Result<(), StoreError> {
