@@ -423,9 +423,15 @@ impl Run {
             self.set_status(Status::Failed { error });
         } else if stop {
             self.set_status(Status::Stopped);
-        } else if self.state.pending.is_empty() && self.state.retries_due.is_empty() {
+        } else if self.state.pending.is_empty()
+            && self.state.retries_due.is_empty()
+            && self.log.effects.published.is_empty()
+        {
             // Every function fired all it could, so none is ready: with no message for the next
-            // superstep, the run rests now, in this superstep's checkpoint, rather than in one more.
+            // superstep, the run rests now, in this superstep's checkpoint, rather than in one more. Not
+            // when the superstep published events: a driver stopped before its sinks acknowledged them
+            // must leave a checkpoint that another driver picks up (a running one), and the commit that
+            // ends the run then carries their acknowledgements.
             self.rest();
         }
     }

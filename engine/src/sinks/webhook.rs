@@ -4,7 +4,9 @@
 //! one at a time and in order, retrying with backoff. The run hands it events and never waits for it.
 //!
 //! The worker commits each acknowledgement to the store as it arrives (the sink's cursor moves past the
-//! event), so an event acknowledged once is never offered again, whatever happens to the command after.
+//! event), so an event acknowledged once is not offered again by a later driver, whatever happens to the
+//! command after, unless a power loss or an operating-system crash loses the acknowledgement, which does
+//! not wait for the disk (docs/durability.md, "Publishing").
 //! A 2xx answer acknowledges. A refused connection, a timeout, 408, 429, a 5xx or a redirect (3xx: a
 //! webhook never follows one, as a redirected POST would arrive as a GET without its body) is tried again
 //! with backoff; when the attempts are used up (or its answer cannot be recorded in the store), the event

@@ -110,23 +110,39 @@ impl Clock for Ticking {
 }
 
 #[test]
-fn a_run_commits_its_start_and_each_superstep_and_nothing_else() {
-    // linear.yaml runs two supersteps (echo, then repeat). With the clock moving at every reading, the
-    // run's commits are its start and its two supersteps: the second's checkpoint already says
-    // `completed` (no superstep more to end it), and waking the run up after its first superstep commits
-    // no time of its own (that superstep's commit moved the run's time to its clock reading).
+fn a_run_commits_its_start_and_each_superstep_and_ends_in_the_last_unless_it_published() {
+    // With the clock moving at every reading, waking a run up after its first superstep commits no time
+    // of its own (that superstep's commit moved the run's time to its clock reading). A 2-step chain of
+    // echo steps publishes nothing: its commits are its start and its two supersteps, the second's
+    // checkpoint already saying `completed`.
     let fx = Fixture::new();
     let clock = Ticking(AtomicU64::new(TEST_TIME_MS));
     let driver = Driver::new(fx.store.clone(), runtime(), &clock);
-    let mut held = start(&driver, &fx.file, "r");
-    assert_eq!(data(&drive(&driver, &mut held)), [json!("Hi Hi")]);
-    let loaded = fx.store.load("r").unwrap();
+    let yaml = "name: quiet\nversion: 1.0.0\nsteps:\n  - id: a\n    component: {steps}/echo.wasm\n  - id: b\n    \
+                component: {steps}/echo.wasm\ninputs:\n  - event: Start\n    to: [{ step: a }]\nedges:\n  - from: \
+                { step: a, result: echo }\n    to: [{ step: b, parameter: message }]\n";
+    let quiet = write_definition(fx.dir.path(), "quiet", yaml);
+    let mut held = start(&driver, &quiet, "q");
+    assert!(drive(&driver, &mut held).is_empty(), "nothing published");
+    let loaded = fx.store.load("q").unwrap();
     assert_eq!((loaded.state.status, loaded.state.superstep), (Status::Completed, 2));
     assert_eq!(loaded.info.revision, 3, "the start and two supersteps, each one commit");
-    let (history, _) = fx.store.history("r", 0, 100).unwrap();
-    let last = history.last().unwrap();
-    assert_eq!(last.superstep, 2);
-    assert!(matches!(&last.record, HistoryRecord::Status { status: Status::Completed }), "{last:?}");
+    let (history, _) = fx.store.history("q", 0, 100).unwrap();
+    assert!(matches!(&history.last().unwrap().record, HistoryRecord::Status { status: Status::Completed }));
+
+    // linear.yaml publishes "Hi Hi" in its second superstep: the run ends in a commit of its own, which
+    // records that the sink took the event, so that no checkpoint ends the run with an event another
+    // driver would have to publish.
+    let mut held = start(&driver, &fx.file, "r");
+    let mut out = Vec::new();
+    let mut relay = driver.relay(&held, &mut out);
+    driver.drive(&mut held, &mut relay).unwrap();
+    assert!(fx.store.unacked("r", 0, 10).unwrap().is_empty(), "acknowledged by the commit that ended it");
+    driver.finish(&held, relay).unwrap();
+    assert_eq!(data(&lines(out)), [json!("Hi Hi")]);
+    let loaded = fx.store.load("r").unwrap();
+    assert_eq!((loaded.state.status, loaded.state.superstep), (Status::Completed, 2));
+    assert_eq!(loaded.info.revision, 4, "the start, two supersteps and the end");
 }
 
 #[test]

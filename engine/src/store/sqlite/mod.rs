@@ -85,7 +85,8 @@ pub struct SqliteStore {
     path: PathBuf,
     in_memory: bool,
     durability: Durability,
-    /// Set when a lease write left the writer at `synchronous=NORMAL` ([`SqliteStore::write_unsynced`]).
+    /// Set while an unsynced write (a lease's, an acknowledgement) may have left the writer at
+    /// `synchronous=NORMAL` ([`SqliteStore::write_unsynced`]).
     resync: AtomicBool,
 }
 
@@ -262,7 +263,7 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.writer();
         if self.resync.load(Ordering::Relaxed) {
-            // A lease write could not set the writer back to FULL: no synced write goes without it.
+            // An unsynced write did not set the writer back to FULL: no synced write goes without it.
             conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
             self.resync.store(false, Ordering::Relaxed);
         }
@@ -287,13 +288,14 @@ impl SqliteStore {
             return self.write(write);
         }
         let mut conn = self.writer();
+        // Set until FULL is back, also should this write panic or SQLite refuse FULL now: the next synced
+        // write then sets it first (and fails if it cannot).
+        self.resync.store(true, Ordering::Relaxed);
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         let written = in_transaction(&mut conn, write);
-        // Every other write waits for the disk again, whatever became of this one; should SQLite refuse
-        // that now, the next write sets it first (and fails if it cannot).
-        if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
-            tracing::warn!("the store's writer stays at synchronous=NORMAL until its next write: {e}");
-            self.resync.store(true, Ordering::Relaxed);
+        match conn.pragma_update(None, "synchronous", "FULL") {
+            Ok(()) => self.resync.store(false, Ordering::Relaxed),
+            Err(e) => tracing::warn!("the store's writer stays at synchronous=NORMAL until its next write: {e}"),
         }
         written
     }
@@ -627,6 +629,16 @@ mod tests {
         let lease = Lease { owner: "nobody".into(), epoch: 1 };
         let _ = store.release("none", &lease);
         assert_eq!(synchronous(&store.writer()), 2, "FULL again after a release");
+        let _ = store.ack("none", "stdout", 1);
+        assert_eq!(synchronous(&store.writer()), 2, "FULL again after an acknowledgement");
+        // A write that panics inside leaves the flag: the next synced write sets FULL first.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.write_unsynced(|_| -> Result<(), StoreError> { panic!("a write that panics") })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(synchronous(&store.writer()), 1, "left at NORMAL by the panic");
+        store.write(|tx| tx.execute("DELETE FROM blobs WHERE digest = 'none'", []).map_err(backend)).unwrap();
+        assert_eq!(synchronous(&store.writer()), 2, "set FULL again by the next synced write");
         drop(store);
         assert!(!dir.path().join("weft.db-wal").exists(), "the close checkpointed the log");
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
