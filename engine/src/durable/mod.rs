@@ -322,8 +322,8 @@ impl<'a> Driver<'a> {
     }
 
     /// [`Driver::drive`], but yielding after `supersteps` supersteps: a run not ended then (running, or
-    /// waiting with a timer that may be due already) is left with its checkpoint saying so, and the next driver goes on with it (what a server does, so that no
-    /// instance starves the others).
+    /// waiting with a timer that may be due already) is left with its checkpoint saying so, and the next
+    /// driver goes on with it (what a server does, so that no instance starves the others).
     ///
     /// Errors: as [`Driver::drive`].
     pub fn drive_for<W: Write>(

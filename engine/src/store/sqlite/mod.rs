@@ -273,8 +273,8 @@ impl SqliteStore {
     /// [`SqliteStore::write`] without waiting for the disk: `synchronous=NORMAL` for this one transaction
     /// (SQLite, "PRAGMA synchronous": in WAL mode a commit is then atomic but not synced). It reaches the
     /// disk with the next synced commit (the log is written in order, and a sync covers all of it) or
-    /// checkpoint (the last close of the store makes one); only a power loss or an operating-system crash before then loses it, and that ends every
-    /// driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
+    /// checkpoint (the last close of the store makes one); only a power loss or an operating-system crash
+    /// before then loses it, and that ends every driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
     /// whose loss then costs at most one lease period of waiting (docs/durability.md, "One driver at a
     /// time"), and for an acknowledgement committed on its own, whose loss publishes its events again
     /// ("Publishing"); one sync fewer for each.
@@ -608,11 +608,11 @@ mod tests {
         assert!(store.has_blob("big").unwrap(), "and what it held is in the database file");
     }
 
-    /// A lease's writes go without a sync (`synchronous=NORMAL` inside their transaction), and every other
-    /// write waits for the disk again afterwards, also after one that failed; what they wrote is in the
-    /// store after it is closed and opened again.
+    /// Unsynced writes (a lease's, an acknowledgement) go without a sync (`synchronous=NORMAL` inside
+    /// their transaction), and every other write waits for the disk again afterwards, also after one that
+    /// failed or panicked; what they wrote is in the store after it is closed and opened again.
     #[test]
-    fn lease_writes_do_not_wait_for_the_disk_and_the_others_still_do() {
+    fn unsynced_writes_do_not_wait_for_the_disk_and_the_others_still_do() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weft.db");
         let store = SqliteStore::open(&path, Durability::Full).unwrap();
