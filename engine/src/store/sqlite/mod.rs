@@ -274,10 +274,10 @@ impl SqliteStore {
     /// (SQLite, "PRAGMA synchronous": in WAL mode a commit is then atomic but not synced). It reaches the
     /// disk with the next synced commit (the log is written in order, and a sync covers all of it) or
     /// checkpoint (the last close of the store makes one); only a power loss or an operating-system crash
-    /// before then loses it, and that ends every driver on the machine with it. For the writes of a lease (its taking, renewal and letting go),
-    /// whose loss then costs at most one lease period of waiting (docs/durability.md, "One driver at a
-    /// time"), and for an acknowledgement committed on its own, whose loss publishes its events again
-    /// ("Publishing"); one sync fewer for each.
+    /// before then loses it, and that ends every driver on the machine with it. For the writes of a lease
+    /// (its taking, renewal and letting go), whose loss then costs at most one lease period of waiting
+    /// (docs/durability.md, "One driver at a time"), and for an acknowledgement committed on its own, whose
+    /// loss publishes its events again ("Publishing"); one sync fewer for each.
     ///
     /// Errors: as [`SqliteStore::write`].
     fn write_unsynced<T>(
