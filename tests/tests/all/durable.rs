@@ -167,6 +167,27 @@ fn a_slice_yields_when_its_supersteps_are_spent_even_with_a_timer_due_at_once() 
     driver.drive(&mut held, &mut relay).unwrap();
     assert_eq!(held.run().state().status, Status::Completed);
     assert_eq!(held.run().state().step_states[0].as_ref().map(|s| s.to_value()["count"].clone()), Some(json!(5)));
+    // docs/semantics.md, "Ending and statuses": the run waited at the end of its first superstep, its timer
+    // fired, and it ran again.
+    let (history, _) = fx.store.history("t", 0, 100).unwrap();
+    let after_first: Vec<&HistoryRecord> =
+        history.iter().filter(|e| e.superstep == 1).map(|e| &e.record).skip_while(|r| !is_status(r)).collect();
+    assert!(
+        matches!(
+            after_first[..],
+            [
+                HistoryRecord::Status { status: Status::Waiting },
+                HistoryRecord::TimerFired { .. },
+                HistoryRecord::Status { status: Status::Running },
+                ..
+            ]
+        ),
+        "{after_first:?}"
+    );
+}
+
+fn is_status(record: &HistoryRecord) -> bool {
+    matches!(record, HistoryRecord::Status { .. })
 }
 
 #[test]
