@@ -67,7 +67,16 @@ def kernel(step_class):
     Every object made so far (the interpreter's, the SDK's, the step module's) is frozen out of the garbage
     collector's reach (``gc.freeze``): componentize-py snapshots the component after importing the step,
     so each instance starts with them frozen, and the collections an invocation's allocations trigger
-    look at the invocation's objects only, not again at the tens of thousands made at start-up."""
+    look at the invocation's objects only, not again at the tens of thousands made at start-up.
+
+    The step's kernel functions are read here too (their signatures and type hints, through ``inspect``
+    and ``typing``), so that the snapshot holds them and an instance's first invocation does not (it was
+    ~0.6 ms of a Python step's first invocation in food delivery). A step whose functions cannot be read
+    is left to fail where it did before, in ``describe`` or ``invoke``, with the SDK's message."""
+    try:
+        _sdk.describe(step_class)
+    except Exception:
+        pass
     gc.freeze()
 
     class Kernel:
