@@ -140,6 +140,8 @@ pub(super) fn instance(action: Action, args: InstanceArgs) -> Result<ExitCode, E
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let runtime = args.cache.runtime()?;
     let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
+    // A resumed run goes on with its steps; cancelling or redelivering runs none.
+    let driver = if let Action::Resume = action { driver.with_warming() } else { driver };
     if let Action::Cancel = action {
         let id = uuid::Uuid::new_v4().to_string();
         let request = Inbound::cancel(CLI_SOURCE, &id, clock.now_ms());
@@ -259,7 +261,7 @@ pub(super) fn send(args: SendArgs) -> Result<ExitCode, ExitCode> {
     let clock = clock::from_env().map_err(|e| fail(EXIT_BAD_INPUT, e))?;
     let store = args.store.open()?;
     let runtime = args.cache.runtime()?;
-    let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
+    let driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease()).with_warming();
     let generated = uuid::Uuid::new_v4().to_string();
     let id = args.identity.event_id.as_deref().unwrap_or(&generated);
     let event = Inbound::event(args.identity.source(), id, &args.event, data.as_str(), clock.now_ms());

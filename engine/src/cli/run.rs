@@ -62,7 +62,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     // In memory, the run goes through the same driver, on a store that keeps nothing after the command.
     let store: Arc<dyn Store> =
         if args.in_memory { Arc::new(MemoryStore::without_history()) } else { args.store.open()? };
-    let mut driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease());
+    let mut driver = Driver::new(store, runtime, clock.as_ref()).with_lease(args.store.lease()).with_warming();
     if args.in_memory {
         // Nothing else reaches this store: no history to read afterwards, no lease to keep from others.
         driver = driver.without_history().without_renewal();

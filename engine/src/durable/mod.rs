@@ -72,6 +72,8 @@ pub struct Driver<'a> {
     pinned: pinned::Loaded,
     /// Commits of concurrent threads batched, when set ([`Driver::with_group_commit`]).
     group: Option<Arc<group::GroupCommit>>,
+    /// Whether runs make their instances ahead of need ([`Driver::with_warming`]).
+    warming: bool,
 }
 
 /// A durable run held by a [`Driver`]: the run, what the store says of it, the revision of its last
@@ -180,7 +182,16 @@ impl<'a> Driver<'a> {
     /// `clock`, holding instances under leases of [`DEFAULT_LEASE`] and recording history.
     pub fn new(store: Arc<dyn Store>, runtime: &'a Runtime, clock: &'a dyn Clock) -> Self {
         let leases = Leases::new(store.clone(), DEFAULT_LEASE);
-        Driver { store, runtime, clock, leases, history: true, pinned: pinned::Loaded::default(), group: None }
+        Driver {
+            store,
+            runtime,
+            clock,
+            leases,
+            history: true,
+            pinned: pinned::Loaded::default(),
+            group: None,
+            warming: false,
+        }
     }
 
     /// The same driver committing the supersteps (and the lease acquisitions and releases) of threads that
@@ -227,6 +238,15 @@ impl<'a> Driver<'a> {
     /// The same driver recording no history (an in-memory run, whose store nobody reads afterwards).
     pub fn without_history(mut self) -> Self {
         self.history = false;
+        self
+    }
+
+    /// The same driver having each run it drives make its components' instances ahead of need, on a
+    /// thread of its own, from its first superstep on ([`crate::runner::warm`]; a run that only waits
+    /// makes none): for a command that drives one instance and ends, whose second core would otherwise
+    /// wait.
+    pub fn with_warming(mut self) -> Self {
+        self.warming = true;
         self
     }
 
@@ -538,6 +558,9 @@ impl<'a> Driver<'a> {
                 self.commit(instance, effects, relay, self.clock.now_ms())?;
             }
             return Ok(false);
+        }
+        if self.warming {
+            instance.run.warm_up();
         }
         let effects = instance.run.superstep();
         // One clock read per superstep: the commit records the reading that moved the run's time on.

@@ -172,6 +172,10 @@ impl Driver<'_> {
         run.record_history(self.history);
         let kept = start.data.clone();
         run.send(start.event_type, start.data.clone())?;
+        if self.warming {
+            // A fresh run runs: its instances are made while its start is committed.
+            run.warm_up();
+        }
         if start.identity.is_some() {
             run.started_from_inbox();
         }

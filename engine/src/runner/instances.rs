@@ -24,6 +24,7 @@ use crate::host::{self, Emitted, HostState, Outcome, StepError, StoreOwner};
 use crate::load::{FunctionDescription, Process, ProcessStep, Source, StepComponent, StepKind};
 use crate::runner::failure::{ErrorKind, Failure};
 use crate::runner::map::MapExecutor;
+use crate::runner::warm::Warming;
 
 /// What a successful invocation gave.
 #[derive(Debug)]
@@ -79,10 +80,11 @@ pub struct ComponentSlot {
     created: u64,
 }
 
-struct Live {
-    store: Store<HostState>,
+/// A live instance and its `invoke` export.
+pub(crate) struct Live {
+    pub(crate) store: Store<HostState>,
     /// The instance's `invoke` export, its type checked against [`InvokeFn`] when instantiated.
-    invoke: Func,
+    pub(crate) invoke: Func,
 }
 
 impl ComponentSlot {
@@ -212,6 +214,12 @@ pub struct StepInstances {
     /// The steps with a live component executor, in the order they were made.
     releasable: Vec<usize>,
     created: u64,
+    /// Instances being made ahead of need, if asked for ([`StepInstances::warm`]).
+    warming: Option<Warming>,
+    /// Whether [`StepInstances::warm`] was asked (it starts at most one thread per run).
+    warm_asked: bool,
+    /// Instances taken from `warming`.
+    warmed: u64,
 }
 
 impl StepInstances {
@@ -222,6 +230,18 @@ impl StepInstances {
             invoked_in: vec![0; steps],
             releasable: Vec::new(),
             created: 0,
+            warming: None,
+            warm_asked: false,
+            warmed: 0,
+        }
+    }
+
+    /// From now on, make an instance for the first step of each of `process`'s components but those of
+    /// the steps `now` marks on a thread of its own, for run `instance` ([`crate::runner::warm`]); each
+    /// such step takes it when first invoked. Asked again, does nothing.
+    pub fn warm(&mut self, process: &Arc<Process>, instance: &str, now: &[bool]) {
+        if !std::mem::replace(&mut self.warm_asked, true) {
+            self.warming = Warming::start(process, instance, now);
         }
     }
 
@@ -239,6 +259,24 @@ impl StepInstances {
             }
             !idle
         });
+    }
+
+    /// Whether [`StepInstances::warm`] was asked.
+    pub fn warm_asked(&self) -> bool {
+        self.warm_asked
+    }
+
+    /// Instances steps took that were made ahead of need ([`StepInstances::warm`]; counted in
+    /// [`StepInstances::created`] too).
+    pub fn warmed(&self) -> u64 {
+        self.warmed
+    }
+
+    /// Wait until the instances being made ahead of need are made ([`Warming::settle`]); at once if none.
+    pub fn settle_warming(&self) {
+        if let Some(w) = &self.warming {
+            w.settle();
+        }
     }
 
     /// Component instances created so far (one per step used that took over no other step's instance,
@@ -268,7 +306,14 @@ impl StepInstances {
             Some(e) => e,
             None => match &ps.kind {
                 StepKind::Component(component) => {
-                    let slot = self.take_idle(process, call, component);
+                    let made = self.warming.as_ref().and_then(|w| w.take(call.step));
+                    let slot = match made {
+                        Some(live) => {
+                            self.warmed += 1;
+                            ComponentSlot { live: Some(live), created: 1 }
+                        }
+                        None => self.take_idle(process, call, component),
+                    };
                     self.releasable.push(call.step);
                     Executor::Component(slot)
                 }
@@ -338,7 +383,7 @@ impl StepInstances {
 ///
 /// Errors: the guest trapped while starting, or (a bug in Weft, as the component was checked at load)
 /// its `invoke` export is missing or of another type.
-fn instantiate(component: &StepComponent, store: &mut Store<HostState>) -> Result<Func, Failure> {
+pub(crate) fn instantiate(component: &StepComponent, store: &mut Store<HostState>) -> Result<Func, Failure> {
     let cannot = |e: wasmtime::Error, store: &mut Store<HostState>| {
         Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
     };

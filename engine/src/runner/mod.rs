@@ -34,6 +34,7 @@ pub mod layout;
 pub mod map;
 pub mod rebind;
 pub mod state;
+pub mod warm;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -170,6 +171,35 @@ impl Run {
     /// Record history entries in the effects (off by default: an in-memory run does not pay for them).
     pub fn record_history(&mut self, on: bool) {
         self.log.history = on;
+    }
+
+    /// Make the instances of the process's components ahead of need, on a thread of their own
+    /// ([`warm`]), but not those the next superstep invokes at once: for a command that runs this one
+    /// instance and ends. Asked again, does nothing.
+    pub fn warm_up(&mut self) {
+        if self.instances.warm_asked() {
+            return;
+        }
+        // The steps this superstep's messages go to, and those ready to fire already (a resumed run's).
+        let queues = &self.state.queues;
+        let mut now: Vec<bool> = (self.process.steps.iter().enumerate())
+            .map(|(s, ps)| ps.description.functions.iter().enumerate().any(|(f, d)| queues[s][f].is_ready(d)))
+            .collect();
+        for m in &self.state.pending {
+            now[m.to.step] = true;
+        }
+        self.instances.warm(&self.process, &self.state.instance_id, &now);
+    }
+
+    /// Instances its steps took that were made ahead of need ([`Run::warm_up`]; counted in
+    /// [`Run::instances_created`] too).
+    pub fn instances_warmed(&self) -> u64 {
+        self.instances.warmed()
+    }
+
+    /// Wait until the instances [`Run::warm_up`] is making are made: for tests.
+    pub fn settle_warming(&self) {
+        self.instances.settle_warming();
     }
 
     /// The run's state.

@@ -600,3 +600,49 @@ fn opened_digest(store: &Arc<dyn Store>, id: &str, step: &str) -> String {
     let info = store.load(id).unwrap().info;
     info.components.iter().find(|(key, _)| key == step).map(|(_, digest)| digest.clone()).unwrap()
 }
+
+#[test]
+fn instances_made_ahead_of_need_change_nothing_the_run_gives() {
+    // linear.yaml runs echo, then repeat. Driven with warming, repeat's instance is made on a thread of its
+    // own from the start on (echo's is not: the first superstep invokes echo at once) and taken when
+    // repeat is first invoked: the same step, limits, grants and seeded host state, so the run gives the
+    // same events, states and history as one that makes its instances as it goes.
+    let run = |warm: bool| {
+        let fx = Fixture::new();
+        let driver = if warm { fx.driver().with_warming() } else { fx.driver() };
+        let mut held = start(&driver, &fx.file, "w");
+        held.run().settle_warming();
+        let events = drive(&driver, &mut held);
+        let run = held.run();
+        let states = serde_json::to_value(&run.state().step_states).unwrap();
+        let (history, _) = fx.store.history("w", 0, 100).unwrap();
+        let history: Vec<_> =
+            history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
+        ((events, states, history, run.state().invocations, run.instances_created()), run.instances_warmed())
+    };
+    let (warmed, taken) = run(true);
+    let (unwarmed, none) = run(false);
+    assert_eq!((taken, none), (1, 0), "repeat took the instance made ahead of need; echo made its own");
+    assert_eq!(warmed, unwarmed);
+    assert_eq!(data(&warmed.0), [json!("Hi Hi")]);
+    assert_eq!(warmed.4, 2, "one instance per step, the one made ahead of need counted");
+}
+
+/// `value` without the invocations' measured durations (which differ from run to run).
+fn without_durations(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !k.to_ascii_lowercase().starts_with("duration"));
+            for v in map.values_mut() {
+                *v = without_durations(v.take());
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                *v = without_durations(v.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
