@@ -18,7 +18,9 @@ use crate::runner::failure::ErrorKind;
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// Step component instances one runtime holds room for at once in its pool (a run keeps at most one per
-/// step it has used lately, see [`crate::runner::instances::IDLE_SUPERSTEPS`]). Instantiating into a pooled slot
+/// step it has used lately, see [`crate::runner::instances::IDLE_SUPERSTEPS`], and under `weft run`,
+/// `send` and `resume` one per component made ahead of need and not yet taken, see
+/// [`crate::runner::warm`]). Instantiating into a pooled slot
 /// reuses memory mapped once, instead of mapping and unmapping fresh memory for every instance
 /// (wasmtime's pooling allocator, `PoolingAllocationConfig`).
 pub const POOLED_COMPONENT_INSTANCES: u32 = 1_000;

@@ -281,7 +281,8 @@ impl StepInstances {
 
     /// Component instances created so far (one per step used that took over no other step's instance,
     /// plus one per trap and one per invocation of a step whose instance was released as idle and not
-    /// taken over; a map's count in).
+    /// taken over; a map's count in). An instance made ahead of need counts when a step takes it, not
+    /// before: one never taken is not counted.
     pub fn created(&self) -> u64 {
         self.created
     }
@@ -306,14 +307,10 @@ impl StepInstances {
             Some(e) => e,
             None => match &ps.kind {
                 StepKind::Component(component) => {
-                    let made = self.warming.as_ref().and_then(|w| w.take(call.step));
-                    let slot = match made {
-                        Some(live) => {
-                            self.warmed += 1;
-                            ComponentSlot { live: Some(live), created: 1 }
-                        }
-                        None => self.take_idle(process, call, component),
-                    };
+                    let mut slot = self.take_idle(process, call, component);
+                    if slot.live.is_none() {
+                        slot = self.take_warmed(process, call.step, component).unwrap_or(slot);
+                    }
                     self.releasable.push(call.step);
                     Executor::Component(slot)
                 }
@@ -349,6 +346,26 @@ impl StepInstances {
             }
             _ => Err(Failure::new(ErrorKind::Trap, "the step's executor does not match its kind")),
         }
+    }
+
+    /// For step `step`, which has no executor and found no idle instance to take over: the instance made
+    /// ahead of need for it, or for another step of the same component, limits and grants (handed to this
+    /// one, as [`StepInstances::take_idle`] hands one over), if any was made or is being made.
+    fn take_warmed(&mut self, process: &Process, step: usize, component: &Arc<StepComponent>) -> Option<ComponentSlot> {
+        let ps = &process.steps[step];
+        let alike = |other: usize| {
+            let o = &process.steps[other];
+            matches!(&o.kind, StepKind::Component(c) if Arc::ptr_eq(c, component))
+                && o.limits == ps.limits
+                && o.grants == ps.grants
+        };
+        let (live, made_for) = self.warming.as_ref()?.take(alike)?;
+        self.warmed += 1;
+        let mut slot = ComponentSlot { live: Some(live), created: 1 };
+        if made_for != step {
+            slot.hand_to(&ps.id);
+        }
+        Some(slot)
     }
 
     /// For `call`'s step, which has no executor: the live instance of `component` that another step of

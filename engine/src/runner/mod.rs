@@ -174,19 +174,21 @@ impl Run {
     }
 
     /// Make the instances of the process's components ahead of need, on a thread of their own
-    /// ([`warm`]), but not those the next superstep invokes at once: for a command that runs this one
-    /// instance and ends. Asked again, does nothing.
+    /// ([`warm`]), but not those of the steps the next superstep invokes at once (its messages' steps,
+    /// its retries', those ready to fire): for a command that runs this one instance and ends. Asked
+    /// again, does nothing.
     pub fn warm_up(&mut self) {
         if self.instances.warm_asked() {
             return;
         }
-        // The steps this superstep's messages go to, and those ready to fire already (a resumed run's).
+        // The steps this superstep's messages go to, its retries are of, and those ready to fire already
+        // (a resumed run's).
         let queues = &self.state.queues;
         let mut now: Vec<bool> = (self.process.steps.iter().enumerate())
             .map(|(s, ps)| ps.description.functions.iter().enumerate().any(|(f, d)| queues[s][f].is_ready(d)))
             .collect();
-        for m in &self.state.pending {
-            now[m.to.step] = true;
+        for step in self.state.pending.iter().map(|m| m.to.step).chain(self.state.retries_due.iter().map(|r| r.step)) {
+            now[step] = true;
         }
         self.instances.warm(&self.process, &self.state.instance_id, &now);
     }

@@ -606,26 +606,41 @@ fn instances_made_ahead_of_need_change_nothing_the_run_gives() {
     // linear.yaml runs echo, then repeat. Driven with warming, repeat's instance is made on a thread of its
     // own from the start on (echo's is not: the first superstep invokes echo at once) and taken when
     // repeat is first invoked: the same step, limits, grants and seeded host state, so the run gives the
-    // same events, states and history as one that makes its instances as it goes.
-    let run = |warm: bool| {
-        let fx = Fixture::new();
-        let driver = if warm { fx.driver().with_warming() } else { fx.driver() };
-        let mut held = start(&driver, &fx.file, "w");
-        held.run().settle_warming();
-        let events = drive(&driver, &mut held);
-        let run = held.run();
-        let states = serde_json::to_value(&run.state().step_states).unwrap();
-        let (history, _) = fx.store.history("w", 0, 100).unwrap();
-        let history: Vec<_> =
-            history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
-        ((events, states, history, run.state().invocations, run.instances_created()), run.instances_warmed())
-    };
-    let (warmed, taken) = run(true);
-    let (unwarmed, none) = run(false);
-    assert_eq!((taken, none), (1, 0), "repeat took the instance made ahead of need; echo made its own");
-    assert_eq!(warmed, unwarmed);
-    assert_eq!(data(&warmed.0), [json!("Hi Hi")]);
-    assert_eq!(warmed.4, 2, "one instance per step, the one made ahead of need counted");
+    // same events, states and history as one that makes its instances as it goes. In `branch`, the
+    // instance is made for `unused`, the first step of repeat's component, which never runs, and handed to
+    // `repeat` as a take-over would hand it.
+    let fx = Fixture::new();
+    let branch = fx.dir.path().join("branch.yaml");
+    let linear = std::fs::read_to_string(&fx.file).unwrap();
+    let with_unused = linear.replace(
+        "  - id: repeat\n",
+        "  - id: unused\n    component: steps/repeat.wasm\n    state: { times: 3 }\n  - id: repeat\n",
+    );
+    assert_ne!(with_unused, linear);
+    std::fs::write(&branch, with_unused.replace("name: linear", "name: branch")).unwrap();
+    for file in [&fx.file, &branch] {
+        let run = |warm: bool| {
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+            let driver = Driver::new(store.clone(), runtime(), &fx.clock);
+            let driver = if warm { driver.with_warming() } else { driver };
+            let mut held = start(&driver, file, "w");
+            held.run().settle_warming();
+            let events = drive(&driver, &mut held);
+            let run = held.run();
+            let states = serde_json::to_value(&run.state().step_states).unwrap();
+            let (history, _) = store.history("w", 0, 100).unwrap();
+            let history: Vec<_> =
+                history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
+            ((events, states, history, run.state().invocations, run.instances_created()), run.instances_warmed())
+        };
+        let (warmed, taken) = run(true);
+        let (unwarmed, none) = run(false);
+        let file = file.display();
+        assert_eq!((taken, none), (1, 0), "{file}: repeat took the instance made ahead of need");
+        assert_eq!(warmed, unwarmed, "{file}");
+        assert_eq!(data(&warmed.0), [json!("Hi Hi")], "{file}");
+        assert_eq!(warmed.4, 2, "{file}: one instance per step that ran, the one made ahead of need counted");
+    }
 }
 
 /// `value` without the invocations' measured durations (which differ from run to run).
