@@ -241,10 +241,10 @@ impl<'a> Driver<'a> {
         self
     }
 
-    /// The same driver having each run it drives make its components' instances ahead of need, on a
-    /// thread of its own, from its first superstep on ([`crate::runner::warm`]; a run that only waits
-    /// makes none): for a command that drives one instance and ends, whose second core would otherwise
-    /// wait.
+    /// The same driver having each run it starts or drives make its components' instances ahead of need,
+    /// on a thread of its own, from a fresh run's start or a resumed run's first superstep on
+    /// ([`crate::runner::warm`]; a resumed run that only waits makes none): for a command that drives one
+    /// instance and ends, whose second core would otherwise wait.
     pub fn with_warming(mut self) -> Self {
         self.warming = true;
         self
