@@ -353,13 +353,7 @@ impl StepInstances {
     /// one, as [`StepInstances::take_idle`] hands one over), if any was made or is being made.
     fn take_warmed(&mut self, process: &Process, step: usize, component: &Arc<StepComponent>) -> Option<ComponentSlot> {
         let ps = &process.steps[step];
-        let alike = |other: usize| {
-            let o = &process.steps[other];
-            matches!(&o.kind, StepKind::Component(c) if Arc::ptr_eq(c, component))
-                && o.limits == ps.limits
-                && o.grants == ps.grants
-        };
-        let (live, made_for) = self.warming.as_ref()?.take(alike)?;
+        let (live, made_for) = self.warming.as_ref()?.take(|other| alike(ps, component, &process.steps[other]))?;
         self.warmed += 1;
         let mut slot = ComponentSlot { live: Some(live), created: 1 };
         if made_for != step {
@@ -373,15 +367,10 @@ impl StepInstances {
     /// lately invoked such), taken from that step and handed to this one; else an empty slot.
     fn take_idle(&mut self, process: &Process, call: Call<'_>, component: &Arc<StepComponent>) -> ComponentSlot {
         let ps = &process.steps[call.step];
-        let alike = |other: &ProcessStep| {
-            matches!(&other.kind, StepKind::Component(c) if Arc::ptr_eq(c, component))
-                && other.limits == ps.limits
-                && other.grants == ps.grants
-        };
         let live = |other: usize| matches!(&self.slots[other], Some(Executor::Component(s)) if s.live.is_some());
         let donor = (self.releasable.iter().enumerate())
             .filter(|&(_, &other)| {
-                self.invoked_in[other] < call.superstep && live(other) && alike(&process.steps[other])
+                self.invoked_in[other] < call.superstep && live(other) && alike(ps, component, &process.steps[other])
             })
             .min_by_key(|&(_, &other)| self.invoked_in[other]);
         let Some((at, &other)) = donor else { return ComponentSlot::default() };
@@ -394,6 +383,15 @@ impl StepInstances {
             _ => ComponentSlot::default(),
         }
     }
+}
+
+/// Whether an instance of step `ps`, which runs `component`, may serve step `other`: `other` runs the same
+/// component under the same limits and grants, so nothing the host gives the guest differs but the step's
+/// name (the rule of a take-over, see the module documentation).
+fn alike(ps: &ProcessStep, component: &Arc<StepComponent>, other: &ProcessStep) -> bool {
+    matches!(&other.kind, StepKind::Component(c) if Arc::ptr_eq(c, component))
+        && other.limits == ps.limits
+        && other.grants == ps.grants
 }
 
 /// Instantiate `component` in `store` and find its `invoke` export, its type checked.

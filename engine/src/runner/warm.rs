@@ -90,9 +90,8 @@ impl Warming {
             let (step, slot) = steps.iter_mut().find(|(i, m)| mine(*i) && !matches!(m, Making::Gone))?;
             match std::mem::replace(slot, Making::Gone) {
                 Making::Made(live) => return Some((live, *step)),
-                // Never begun, and no longer wanted: the caller makes its own now.
-                Making::Queued => return None,
-                Making::Gone => return None,
+                // Never begun, and no longer wanted: the caller makes its own now. (`Gone` is not found.)
+                Making::Queued | Making::Gone => return None,
                 Making::Underway => {
                     *slot = Making::Underway;
                     steps = self.shared.changed.wait(steps).unwrap_or_else(|e| e.into_inner());
