@@ -116,7 +116,7 @@ impl Limits {
 
     /// The message of an instance stopped at its memory limit.
     pub fn memory_message(&self) -> String {
-        format!("the instance reached its memory limit of {} (limits.memory)", human(self.memory_bytes as u64))
+        memory_message(self.memory_bytes)
     }
 
     /// The resource limiter for one instance: memory capped, and growth past the cap traps.
@@ -159,13 +159,23 @@ impl MemoryLimiter {
     pub fn take_hit(&mut self) -> bool {
         std::mem::take(&mut self.hit)
     }
+
+    /// The message of an instance stopped at this limit (as [`Limits::memory_message`]).
+    pub fn message(&self) -> String {
+        memory_message(self.memory_bytes)
+    }
+}
+
+/// `the instance reached its memory limit of 32MiB (limits.memory)`.
+fn memory_message(bytes: usize) -> String {
+    format!("the instance reached its memory limit of {} (limits.memory)", human(bytes as u64))
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             self.hit = true;
-            wasmtime::bail!("the step's memory limit of {} bytes was reached", self.memory_bytes);
+            wasmtime::bail!("it asked for {} of linear memory", human(desired as u64));
         }
         Ok(maximum.is_none_or(|m| desired <= m))
     }

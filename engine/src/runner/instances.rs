@@ -396,11 +396,19 @@ fn alike(ps: &ProcessStep, component: &Arc<StepComponent>, other: &ProcessStep) 
 
 /// Instantiate `component` in `store` and find its `invoke` export, its type checked.
 ///
-/// Errors: the guest trapped while starting, or (a bug in Weft, as the component was checked at load)
-/// its `invoke` export is missing or of another type.
+/// Errors: the guest trapped while starting, its memory at start is past the step's `limits.memory`
+/// ([`ErrorKind::MemoryLimit`]), or (a bug in Weft, as the component was checked at load) its `invoke`
+/// export is missing or of another type.
 pub(crate) fn instantiate(component: &StepComponent, store: &mut Store<HostState>) -> Result<Func, Failure> {
     let cannot = |e: wasmtime::Error, store: &mut Store<HostState>| {
-        Failure::new(trap_kind(&e, &mut store.data_mut().limiter), format!("cannot instantiate: {e:#}"))
+        let limiter = &mut store.data_mut().limiter;
+        match trap_kind(&e, limiter) {
+            ErrorKind::MemoryLimit => Failure::new(
+                ErrorKind::MemoryLimit,
+                format!("cannot instantiate: {} at its start: {e:#}", limiter.message()),
+            ),
+            kind => Failure::new(kind, format!("cannot instantiate: {e:#}")),
+        }
     };
     let instance = component.pre.instance_pre().instantiate(&mut *store).map_err(|e| cannot(e, store))?;
     store.data_mut().end();

@@ -643,6 +643,48 @@ fn instances_made_ahead_of_need_change_nothing_the_run_gives() {
     }
 }
 
+#[test]
+fn an_instance_that_cannot_be_made_ahead_of_need_fails_its_step_as_without() {
+    // repeat may hold 64 KiB of memory, less than its component starts with: making its instance fails on
+    // the warming thread, and again when repeat is invoked, which then fails with the usual message. The
+    // run gives the same failure, states and history with warming as without, and takes nothing made
+    // ahead of need.
+    let fx = Fixture::new();
+    let tight = fx.dir.path().join("tight.yaml");
+    let linear = std::fs::read_to_string(&fx.file).unwrap();
+    let limited =
+        linear.replace("    state: { times: 2 }\n", "    state: { times: 2 }\n    limits: { memory: 64KiB }\n");
+    assert_ne!(limited, linear);
+    std::fs::write(&tight, limited).unwrap();
+    let run = |warm: bool| {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let driver = Driver::new(store.clone(), runtime(), &fx.clock);
+        let driver = if warm { driver.with_warming() } else { driver };
+        let mut held = start(&driver, &tight, "w");
+        held.run().settle_warming();
+        let events = drive(&driver, &mut held);
+        let run = held.run();
+        let states = serde_json::to_value(&run.state().step_states).unwrap();
+        let (history, _) = store.history("w", 0, 100).unwrap();
+        let history: Vec<_> =
+            history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
+        let status = serde_json::to_value(&run.state().status).unwrap();
+        ((events, states, history, status), run.instances_warmed())
+    };
+    let (warmed, taken) = run(true);
+    let (unwarmed, _) = run(false);
+    assert_eq!(taken, 0, "nothing was made ahead of need");
+    assert_eq!(warmed, unwarmed);
+    let failed = warmed.2.iter().find_map(|r| r.pointer("/invoked/error").filter(|e| e["type"] == "memory-limit"));
+    let message = failed.and_then(|e| e["message"].as_str()).unwrap_or_default();
+    assert!(
+        message.starts_with("cannot instantiate: the instance reached its memory limit of 64KiB (limits.memory) at its start: it asked for "),
+        "{:#?}",
+        warmed.2
+    );
+    assert_eq!(warmed.3["status"], "failed", "{:#?}", warmed.3);
+}
+
 /// `value` without the invocations' measured durations (which differ from run to run).
 fn without_durations(mut value: serde_json::Value) -> serde_json::Value {
     match &mut value {
