@@ -400,7 +400,11 @@ impl<'a> Driver<'a> {
         if event.kind == InboxKind::Event {
             loaded.state.awaited(event.event_type, Some(self.clock.now_ms()))?;
         }
-        Ok(self.store.append_inbox(id, event)?)
+        match self.store.append_inbox(id, event) {
+            // It ended after it was read above.
+            Err(StoreError::Ended { instance, status }) => Err(DurableError::Ended { instance, status }),
+            appended => Ok(appended?),
+        }
     }
 
     /// Receive `event`, addressed to process `process` with correlation key `key`, into the inbox of the

@@ -151,11 +151,12 @@ pub(super) async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -
         .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the server"))
 }
 
-/// The status of a store failure: not found 404, a duplicate id 409, the rest 500.
+/// The status of a store failure: not found 404, a duplicate id, a held or an ended instance 409, the
+/// rest 500.
 pub(super) fn store_error(e: &StoreError) -> StatusCode {
     match e {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        StoreError::AlreadyExists(_) | StoreError::Held { .. } => StatusCode::CONFLICT,
+        StoreError::AlreadyExists(_) | StoreError::Held { .. } | StoreError::Ended { .. } => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

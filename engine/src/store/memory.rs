@@ -262,6 +262,10 @@ impl Store for MemoryStore {
         if let Some((instance, seq)) = inner.received.get(&key) {
             return Ok(Appended::Duplicate { instance: instance.clone(), seq: *seq });
         }
+        let status = &inner.entry(id)?.state.status;
+        if status.is_final() {
+            return Err(StoreError::Ended { instance: id.into(), status: status.name().into() });
+        }
         let seq = inner.entry(id)?.receive(event);
         inner.received.insert(key, (id.to_owned(), seq));
         Ok(Appended::New(seq))
@@ -387,8 +391,9 @@ impl Store for MemoryStore {
             .values()
             .filter(|e| e.info.holder.as_ref().is_none_or(|h| h.until_ms < now_ms))
             .filter_map(|e| {
-                // Events waiting in the inbox make an instance ready at once, before anything merely due.
-                let inbox = (e.inbox.len() as u64 > e.state.inbox_taken).then_some(0);
+                // Events waiting in the inbox make a run not ended ready at once, before anything merely due.
+                let waiting = e.inbox.len() as u64 > e.state.inbox_taken && !e.state.status.is_final();
+                let inbox = waiting.then_some(0);
                 inbox.or(e.info.next_due_ms.filter(|d| *d <= due_by_ms)).map(|d| (d, e.info.id.as_str()))
             })
             .collect();

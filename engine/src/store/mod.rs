@@ -92,6 +92,14 @@ pub enum StoreError {
         /// The instance that received it.
         instance: String,
     },
+    /// The instance has ended: an event for it is refused, and nothing was appended.
+    #[error("process instance \"{instance}\" has already ended ({status}); nothing of it runs again")]
+    Ended {
+        /// Instance id.
+        instance: String,
+        /// Its final status.
+        status: String,
+    },
     /// The instance has not ended: cancel it first.
     #[error("process instance \"{instance}\" has not ended ({status}); cancel it first (`weft cancel {instance}`)")]
     NotEnded {
@@ -209,7 +217,9 @@ pub trait Store: Send + Sync {
     /// `source` and `id` was received before by any instance: then nothing is appended, and where it went
     /// is said. Needs no lease: whoever holds the instance takes it at its next superstep boundary.
     ///
-    /// Errors: [`StoreError::NotFound`].
+    /// Errors: [`StoreError::NotFound`]; [`StoreError::Ended`] when its last commit ended the run (checked
+    /// in the same transaction, so an event never waits in the inbox of a run that ended before it came:
+    /// nobody would take it).
     fn append_inbox(&self, id: &str, event: &Inbound<'_>) -> Result<Appended, StoreError>;
 
     /// The instance and inbox position that received an event with CloudEvent `source` and `id`, if any.
@@ -275,7 +285,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<InstanceInfo>, StoreError>;
 
     /// Ids of instances that need a driver (running, with a timer or deadline due by `due_by_ms` on the
-    /// runs' logical clock, or with events in their inbox not yet taken) and that nobody holds, or whose
+    /// runs' logical clock, or not ended with events in their inbox not yet taken) and that nobody holds, or whose
     /// holder's lease ran out before `now_ms` (real time): most overdue first, at most `limit`.
     fn ready(&self, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 

@@ -501,6 +501,47 @@ fn a_client_that_never_sends_its_body_is_answered_408() {
     assert_eq!(server.get("/instances").1["instances"], json!([]), "nothing was taken");
 }
 
+/// A run that ended with an event in its inbox it never took (an earlier Weft appended it when a worker
+/// ended the run after the sender had read it running; the store now refuses it in the append itself)
+/// needs no driver: a server with one worker neither keeps handing it out, a core busy, nor starves the
+/// instances after it.
+#[test]
+fn an_ended_run_with_an_event_it_never_took_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = start(&store, &[]);
+    let outage = ticket("a-1", "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "A-1")]).0, 202);
+    server.wait_status("A-1", "waiting");
+    assert_eq!(server.post("/instances/A-1/cancel", &[], "").0, 202);
+    server.wait_status("A-1", "cancelled");
+    let late = json!({"specversion": "1.0", "id": "late-1", "source": "/crm", "type": "AgentReplied", "data": {}});
+    let (status, refused) = server.structured("/instances/A-1/events", &late, &[]);
+    assert_eq!(status, 409, "{refused}");
+    assert!(server.stop().0.success());
+    let db = rusqlite::Connection::open(&store).unwrap();
+    db.execute_batch(
+        "INSERT INTO inbox SELECT 'A-1', inbox_len + 1, '/crm', 'late-1', 'event', 'AgentReplied', '{}', 0 \
+         FROM instances WHERE id = 'A-1'; UPDATE instances SET inbox_len = inbox_len + 1 WHERE id = 'A-1';",
+    )
+    .unwrap();
+    drop(db);
+
+    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
+    launch.workers = 1;
+    let server = launch.start();
+    let outage = ticket("b-1", "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "B-1")]).0, 202);
+    server.wait_status("B-1", "waiting");
+    let before = server.cpu_ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = server.cpu_ticks() - before;
+    // Idle, it looks for work every 100 ms (~3 ticks in 2 s here); handing A-1 out again and again kept a
+    // core busy (140 ticks).
+    assert!(used < 40, "the idle server used {used} clock ticks in 2 s");
+    assert_eq!(server.status("A-1")["status"], "cancelled");
+}
+
 /// Instances that fail as soon as they are opened (here: their checkpoints damaged), all overdue, do not
 /// keep a server with one worker from the others: each is left alone for a while after it fails.
 #[test]

@@ -137,6 +137,15 @@ impl Server {
         self.post(path, &all, &event.to_string())
     }
 
+    /// The processor time it has used so far, user and system, in clock ticks (`/proc/PID/stat`).
+    pub fn cpu_ticks(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
     /// The summary of instance `id`.
     pub fn status(&self, id: &str) -> Value {
         self.get(&format!("/instances/{id}")).1

@@ -464,6 +464,19 @@ fn the_inbox(store: &dyn Store) {
     store.release("d", &lease).unwrap();
     assert!(!store.ready(TEST_TIME_MS + 999, TEST_TIME_MS + 999, 10).unwrap().contains(&"d".to_string()));
 
+    // An ended run's inbox takes nothing, checked in the append itself (a driver may end the run after a
+    // sender read it running): nothing is appended or remembered, and the run is not made ready.
+    match store.append_inbox("e", &inbound("crm", "late-1", "Reply")) {
+        Err(StoreError::Ended { instance, status }) => {
+            assert_eq!((instance.as_str(), status.as_str()), ("e", "completed"))
+        }
+        other => panic!("expected Ended, got {other:?}"),
+    }
+    assert!(store.inbox("e", 0, 10).unwrap().is_empty());
+    assert_eq!(store.received("crm", "late-1").unwrap(), None);
+    assert_eq!(store.load("e").unwrap().inbox_len, 0);
+    assert!(!store.ready(u64::MAX / 2, u64::MAX / 2, 10).unwrap().contains(&"e".to_string()));
+
     // A new instance keeps the event that started it; the same event cannot start another.
     let state = state("s");
     let start = inbound("crm", "start-1", "Start");
@@ -661,6 +674,31 @@ fn files_that_are_not_usable_stores_are_refused_untouched() {
     std::fs::write(&damaged, &bytes).unwrap();
     assert!(SqliteStore::open(&damaged, Durability::Full).is_err());
     assert!(std::fs::read(&damaged).unwrap() == bytes, "the damaged file was not written to");
+}
+
+/// An ended run with events in its inbox it never took (an earlier Weft appended them when a driver ended
+/// the run after the sender had read it running) needs no driver: it is never found ready, so a server does
+/// not hand it out again and again.
+#[test]
+fn an_ended_run_with_events_it_never_took_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weft.db");
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    for (id, status) in [("ended", Status::Completed), ("waiting", Status::Waiting)] {
+        let lease = create(&store, id, TEST_TIME_MS);
+        let mut state = state(id);
+        state.status = status;
+        store.commit(&commit(id, &lease, 1, checkpoint(&state, &[], &[]))).unwrap();
+        store.release(id, &lease).unwrap();
+    }
+    assert_eq!(store.append_inbox("waiting", &inbound("crm", "w-1", "Reply")).unwrap(), Appended::New(1));
+    foreign_sql(
+        &path,
+        "INSERT INTO inbox VALUES ('ended', 1, 'crm', 'late-1', 'event', 'Reply', '{}', 0);
+         UPDATE instances SET inbox_len = 1 WHERE id = 'ended';",
+    );
+    assert_eq!(store.load("ended").unwrap().inbox_len, 1);
+    assert_eq!(store.ready(u64::MAX / 2, u64::MAX / 2, 10).unwrap(), ["waiting"]);
 }
 
 /// Run `sql` on the SQLite file at `path` directly: another program writing to it.

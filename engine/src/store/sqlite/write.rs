@@ -347,6 +347,9 @@ pub fn append_inbox(tx: &Transaction<'_>, id: &str, event: &Inbound<'_>) -> Resu
     if let Some((instance, seq)) = received_by(tx, event.source, event.id)? {
         return Ok(Appended::Duplicate { instance, seq });
     }
+    if !matches!(head.status.as_str(), "running" | "waiting") {
+        return Err(StoreError::Ended { instance: id.into(), status: head.status });
+    }
     receive(tx, id, head.inbox_len + 1, event)?;
     Ok(Appended::New(head.inbox_len + 1))
 }
