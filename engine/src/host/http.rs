@@ -123,6 +123,10 @@ impl HttpHost {
         .map_err(|e| HttpError::Failed(e.to_string()))?;
         let left = self.invocation_timeout.saturating_sub(self.started.elapsed());
         let timeout = policy.timeout.min(left).max(Duration::from_millis(1));
+        let bound = match left < policy.timeout {
+            true => "what was left of the invocation's limits.timeout",
+            false => "capabilities.http.timeout",
+        };
         let mut builder = Request::builder().method(method).uri(uri);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -132,7 +136,7 @@ impl HttpHost {
             .map_err(|e| HttpError::Failed(format!("bad request: {e}")))?;
         let built = policy.agent.configure_request(built).timeout_global(Some(timeout)).build();
         let url = &request.url;
-        let mut response = policy.agent.run(built).map_err(|e| transport_error(e, url, timeout))?;
+        let mut response = policy.agent.run(built).map_err(|e| transport_error(e, url, timeout, bound))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -145,16 +149,18 @@ impl HttpHost {
                     "the response from {url} is larger than {} (capabilities.http.maxResponseSize)",
                     human(policy.max_response_bytes)
                 )),
-                e => transport_error(e, url, timeout),
+                e => transport_error(e, url, timeout, bound),
             })?;
         Ok(Response { status, headers, body })
     }
 }
 
-fn transport_error(e: ureq::Error, url: &str, timeout: Duration) -> HttpError {
+/// A failed exchange with `url`; a timeout says the bound that set it (`bound`: the grant's timeout, or what
+/// was left of the invocation's).
+fn transport_error(e: ureq::Error, url: &str, timeout: Duration, bound: &str) -> HttpError {
     match e {
         ureq::Error::Timeout(_) => {
-            HttpError::Timeout(format!("no response from {url} within {} ms", timeout.as_millis()))
+            HttpError::Timeout(format!("no response from {url} within {} ms ({bound})", timeout.as_millis()))
         }
         e => HttpError::Failed(format!("{url}: {e}")),
     }

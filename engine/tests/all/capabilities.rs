@@ -173,3 +173,67 @@ fn a_secret_from_an_unset_variable_or_a_missing_file_is_a_load_error() {
     assert!(stderr.contains("reads the environment variable WEFT_NO_SUCH_VARIABLE, which is not set"), "{stderr}");
     assert!(stderr.contains("the secret \"other\" of step \"caller\" cannot be read from"), "{stderr}");
 }
+
+/// What the granted HTTP interface does not do (docs/semantics.md, "Capabilities"): a redirect comes back
+/// to the guest as it is, not followed to a host off the allow-list; a proxy named in the environment is
+/// not used; a body past `maxResponseSize` is refused (`too-large`); and a call never outlasts what is left
+/// of the invocation's own time limit, whatever the grant's timeout.
+#[test]
+fn a_step_s_http_call_follows_no_redirect_uses_no_proxy_and_keeps_to_its_bounds() {
+    use std::time::{Duration, Instant};
+
+    use crate::service::{Reply, Service};
+
+    let elsewhere = Service::start(0, |_, _| Reply::status(200));
+    let proxy = Service::start(0, |_, _| Reply::status(200));
+    let target = elsewhere.url("/taken");
+    let service = Service::start(0, move |_, request| match request.path.as_str() {
+        "/moved" => Reply {
+            status: 302,
+            headers: vec![("Location", target.clone()), ("Content-Type", "application/json".into())],
+            body: "{}".into(),
+            delay: Duration::ZERO,
+        },
+        "/large" => Reply::json(&serde_json::json!({ "filler": "x".repeat(4096) }), Duration::ZERO),
+        _ => Reply::json(&serde_json::json!({ "late": true }), Duration::from_secs(8)),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = service.port();
+    let grant = format!(
+        "{{ http: {{ allow: ['http://127.0.0.1:{port}'], timeout: 20s, maxResponseSize: 1KiB }}, \
+         config: {{ region: eu }}, secrets: {{ apiKey: {{ env: CREDIT_BUREAU_KEY }} }} }}"
+    );
+    let file = caller_process(dir.path(), "py", &grant);
+    let limited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("    capabilities:", "    limits: { timeout: 2s }\n    capabilities:");
+    std::fs::write(&file, limited).unwrap();
+    let proxied = [("HTTP_PROXY", proxy.url("")), ("http_proxy", proxy.url("")), ("ALL_PROXY", proxy.url(""))];
+    let run = |path: &str| {
+        let data = format!(r#"{{"url": "{}", "person": {{"name": "Ada"}}}}"#, service.url(path));
+        let store = dir.path().join(format!("{}.db", path.trim_start_matches('/')));
+        let mut env: Vec<(&str, &str)> = proxied.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push((KEY_VARIABLE, TEST_KEY));
+        let since = Instant::now();
+        let out = weft_in(&store, &["run", &file, "--event", "Call", "--data", &data], &env);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", text(&out.stderr));
+        (text(&out.stdout), since.elapsed())
+    };
+
+    let (moved, _) = run("/moved");
+    assert!(moved.contains(r#""status":302"#), "the redirect came back as it is: {moved}");
+    assert!(elsewhere.requests().is_empty(), "nothing followed it off the allow-list");
+
+    let (large, _) = run("/large");
+    assert!(
+        large.contains("too-large") || large.contains("larger than 1KiB (capabilities.http.maxResponseSize)"),
+        "{large}"
+    );
+
+    let (slow, took) = run("/slow");
+    assert!(slow.contains("timed out") && slow.contains("what was left of the invocation's limits.timeout"), "{slow}");
+    assert!(took < Duration::from_secs(7), "the call was cut at the invocation's 2 s, not the service's 8 s: {took:?}");
+
+    assert_eq!(service.requests().len(), 3, "each call went straight to the service");
+    assert!(proxy.requests().is_empty(), "no request went through the proxy in the environment");
+}
