@@ -11,10 +11,10 @@ use serde_json::Value;
 use crate::service::Service;
 use crate::{cloudevents, command, definition, history_of, summary_of, text, wait_for, weft_in};
 
-/// A process whose start calls a slow outside service (the first call takes 2 s) and awaits `Go`, which
+/// A process whose start calls a slow outside service (the first call takes `wait`) and awaits `Go`, which
 /// goes to a recorder.
-fn busy_process(dir: &std::path::Path) -> (Service, String) {
-    let service = Service::first_call_waits(Duration::from_secs(2));
+fn busy_process(dir: &std::path::Path, wait: Duration) -> (Service, String) {
+    let service = Service::first_call_waits(wait);
     let file = definition(
         dir,
         "busy",
@@ -44,7 +44,7 @@ fn taken(history: &[Value]) -> Vec<(String, String, Value)> {
 fn an_event_sent_while_another_driver_holds_the_instance_is_taken_by_that_driver() {
     for (name, last) in [("send", "Recorded"), ("cancel", "cancelled")] {
         let dir = tempfile::tempdir().unwrap();
-        let (service, file) = busy_process(dir.path());
+        let (service, file) = busy_process(dir.path(), Duration::from_secs(2));
         let store = dir.path().join("store.db");
         let holder = command(&store, &["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "b"], &[])
             .stdout(Stdio::piped())
@@ -135,4 +135,39 @@ fn a_duplicate_event_is_recognised_and_never_runs_twice() {
     let history = history_of(&store, "T-1");
     assert_eq!(taken(&history), [("weft:cli".to_string(), "reply-7".to_string(), Value::Null)]);
     assert_eq!(summary_of(&store, "T-1")["status"], "completed");
+}
+
+/// Two `Go` events sent while `weft run` holds the instance in a slow call are both queued (the run awaits
+/// `Go` when each is sent); the holder takes them in order: the first closes the await and runs, the second
+/// is refused when taken. The history says why, and the refused event changes nothing else.
+#[test]
+fn an_event_whose_await_closed_before_it_was_taken_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough for two `weft send`s of a debug build to queue their events while the call lasts.
+    let (service, file) = busy_process(dir.path(), Duration::from_secs(8));
+    let store = dir.path().join("store.db");
+    let holder = command(&store, &["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "r"], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the slow call", || !service.requests().is_empty());
+    for (n, data) in [(1, "\"first\""), (2, "\"second\"")] {
+        let id = format!("go-{n}");
+        let queued = weft_in(&store, &["send", "r", "--event", "Go", "--data", data, "--event-id", &id], &[]);
+        assert_eq!(queued.status.code(), Some(0), "{id}: {}", text(&queued.stderr));
+        assert!(text(&queued.stderr).contains(&format!("(position {n})")), "{}", text(&queued.stderr));
+    }
+    let done = holder.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let history = history_of(&store, "r");
+    let records = taken(&history);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0], ("weft:cli".into(), "go-1".into(), Value::Null));
+    let refused = records[1].2.as_str().unwrap_or_default();
+    assert!(records[1].1 == "go-2" && refused.contains("Go"), "the second is refused, saying why: {records:?}");
+    let summary = summary_of(&store, "r");
+    assert_eq!(summary["status"], "completed", "{summary}");
+    let recorded = summary["states"]["recorder"].to_string();
+    assert!(recorded.contains("first") && !recorded.contains("second"), "only the first ran: {recorded}");
 }
