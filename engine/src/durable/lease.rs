@@ -8,9 +8,16 @@
 //! over with a higher epoch, which fences every commit of the old holder ([`StoreError::LeaseLost`]). A
 //! [`Hold`] lets go of its instance when dropped, also while unwinding from a panic.
 //!
+//! The store tells owners apart, not the holds of one owner: to it, an owner taking an instance it holds
+//! renews its lease, and a release by either of two holds of one owner lets go of it for both. So the
+//! keeper refuses a second hold of an instance it holds already ([`StoreError::Held`], as for another
+//! owner), until the first has let go of it in the store: a server's API and its workers, which share one
+//! keeper, never drive one instance at once.
+//!
 //! Lease times are the machine's real clock, whatever clock the runs use (`WEFT_NOW` moves the runs'
 //! logical time, not the leases').
 
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -38,6 +45,8 @@ pub struct Leases {
     /// Leases a [`Hold`] could not let go of when dropped: the heartbeat tries again before it renews (it
     /// renews every lease of the owner, so it would otherwise keep them for as long as it runs).
     unreleased: Mutex<Vec<(String, Lease)>>,
+    /// The instances its holds hold (those it could not let go of included), by id.
+    held: Mutex<HashSet<String>>,
     /// Acquisitions and releases are written with other threads' writes, when set
     /// ([`Leases::group_with`]).
     group: OnceLock<Arc<super::group::GroupCommit>>,
@@ -88,6 +97,7 @@ impl Leases {
             heartbeat: Mutex::default(),
             renews,
             unreleased: Mutex::default(),
+            held: Mutex::default(),
             group: OnceLock::new(),
         })
     }
@@ -121,16 +131,48 @@ impl Leases {
 
     /// A hold on an instance this keeper just created under `lease`.
     pub fn adopt(self: &Arc<Self>, id: &str, lease: Lease) -> Hold {
+        self.held_ids().insert(id.to_owned());
+        self.hold(id, lease)
+    }
+
+    fn hold(self: &Arc<Self>, id: &str, lease: Lease) -> Hold {
         self.beat();
         Hold { leases: self.clone(), id: id.into(), lease, armed: true }
     }
 
+    fn held_ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Mark `id` held by this keeper; Held if one of its holds holds it already.
+    fn claim(&self, id: &str) -> Result<(), StoreError> {
+        if self.held_ids().insert(id.to_owned()) {
+            return Ok(());
+        }
+        let (_, until_ms) = self.until();
+        Err(StoreError::Held { instance: id.into(), owner: self.owner.clone(), until_ms })
+    }
+
+    /// `id` is no longer held by this keeper (its lease was let go of in the store).
+    fn let_go(&self, id: &str) {
+        self.held_ids().remove(id);
+    }
+
     /// Take instance `id`. A holder that does not renew its lease is waited out (at most one lease
-    /// period); one that renews meanwhile is alive, and refused at once.
+    /// period); one that renews meanwhile is alive, and refused at once, as is a hold of this keeper's own.
     ///
-    /// Errors: [`StoreError::Held`] while another driver holds it and renews its lease;
-    /// [`StoreError::NotFound`]; the store's.
+    /// Errors: [`StoreError::Held`] while another driver holds it and renews its lease, or this keeper
+    /// does; [`StoreError::NotFound`]; the store's.
     pub fn take(self: &Arc<Self>, id: &str) -> Result<Hold, StoreError> {
+        self.claim(id)?;
+        let taken = self.acquire(id);
+        if taken.is_err() {
+            self.let_go(id);
+        }
+        taken
+    }
+
+    fn acquire(self: &Arc<Self>, id: &str) -> Result<Hold, StoreError> {
         let started = Instant::now();
         let mut seen: Option<u64> = None;
         loop {
@@ -140,7 +182,7 @@ impl Leases {
                 None => self.store.acquire(id, &self.owner, now, until),
             };
             match acquired {
-                Ok(lease) => return Ok(self.adopt(id, lease)),
+                Ok(lease) => return Ok(self.hold(id, lease)),
                 Err(StoreError::Held { until_ms, .. })
                     if seen.is_none_or(|s| until_ms <= s) && started.elapsed() <= self.period * 2 =>
                 {
@@ -196,7 +238,13 @@ impl Leases {
     /// Try again to let go of the leases dropped holds could not release; keep those that still fail.
     fn release_unreleased(&self) {
         let mut unreleased = self.unreleased.lock().unwrap_or_else(|e| e.into_inner());
-        unreleased.retain(|(id, lease)| self.store.release(id, lease).is_err());
+        unreleased.retain(|(id, lease)| {
+            let kept = self.store.release(id, lease).is_err();
+            if !kept {
+                self.let_go(id);
+            }
+            kept
+        });
     }
 }
 
@@ -223,9 +271,12 @@ impl Leases {
         };
         let mut unreleased = self.unreleased.lock().unwrap_or_else(|e| e.into_inner());
         for ((id, lease), result) in leases.into_iter().zip(results) {
-            if let Err(e) = result {
-                tracing::warn!(instance = %id, "could not let go of the instance (trying again with the next renewal): {e}");
-                unreleased.push((id, lease));
+            match result {
+                Ok(()) => self.let_go(&id),
+                Err(e) => {
+                    tracing::warn!(instance = %id, "could not let go of the instance (trying again with the next renewal): {e}");
+                    unreleased.push((id, lease));
+                }
             }
         }
     }
@@ -258,10 +309,13 @@ impl Drop for Hold {
             Some(group) => group.release(&self.id, &self.lease),
             None => self.leases.store.release(&self.id, &self.lease),
         };
-        if let Err(e) = released {
-            tracing::warn!(instance = %self.id, "could not let go of the instance (trying again with the next renewal): {e}");
-            let mut unreleased = self.leases.unreleased.lock().unwrap_or_else(|e| e.into_inner());
-            unreleased.push((std::mem::take(&mut self.id), self.lease.clone()));
+        match released {
+            Ok(()) => self.leases.let_go(&self.id),
+            Err(e) => {
+                tracing::warn!(instance = %self.id, "could not let go of the instance (trying again with the next renewal): {e}");
+                let mut unreleased = self.leases.unreleased.lock().unwrap_or_else(|e| e.into_inner());
+                unreleased.push((std::mem::take(&mut self.id), self.lease.clone()));
+            }
         }
     }
 }

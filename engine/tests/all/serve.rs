@@ -226,6 +226,26 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
     assert!(stdout.contains("\"type\":\"Paid\""), "{stdout}");
 }
 
+/// A resume asked over HTTP while one of the server's own workers drives the instance (here: in the middle
+/// of an outside call) waits for the worker to let go, and is refused when it does not within its wait:
+/// the API and the workers share one lease owner, but never drive one instance at once (the call is made
+/// once, not again by the resume).
+#[test]
+fn a_resume_of_an_instance_a_worker_drives_waits_for_it_and_never_drives_it_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, file) = paying(dir.path());
+    let store = dir.path().join("store.db");
+    let server = Server::serving(&file, &store, &[]);
+    let order = json!({"specversion": "1.0", "id": "o-1", "source": "/shop", "type": "Order", "data": {"amount": 3}});
+    assert_eq!(server.structured("/processes/pay/events", &order, &[("weft-instance-id", "o-1")]).0, 202);
+    wait_for("the call", || !service.requests().is_empty());
+    let (status, answer) = server.post("/instances/o-1/resume", &[], "");
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.to_string().contains("is held by"), "{answer}");
+    assert_eq!(service.requests().len(), 1, "the call was made once: {:?}", service.requests());
+    assert_eq!(server.status("o-1")["status"], "running");
+}
+
 /// A reply posted to the process, with the ticket id as its `subject`, finds the one instance awaiting it
 /// under that correlation key (the support-ticket await's `correlate: .data.ticketId`); no instance, or
 /// several, is a clear error to the sender.
