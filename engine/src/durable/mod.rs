@@ -279,6 +279,14 @@ impl<'a> Driver<'a> {
         self.store.ready(self.clock.now_ms(), now, limit)
     }
 
+    /// Ids, after `after`, of instances with events a sink has not acknowledged, at most `limit`
+    /// ([`Store::unpublished`]): what a server publishes again when it starts.
+    ///
+    /// Errors: the store's.
+    pub fn unpublished(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.store.unpublished(after, limit)
+    }
+
     /// The relay that publishes `instance`'s events: its process's sinks, the rest to `out`.
     pub fn relay<W: Write>(&self, instance: &Instance, out: W) -> Relay<W> {
         Relay::new(instance.run.process(), self.store.clone(), &instance.info.id, out)

@@ -3,9 +3,13 @@
 //! inbox, and nobody holding them) and drives each on a bounded pool of worker threads, a slice of
 //! supersteps at a time, so that no instance starves the others. A waiting instance costs a store row and
 //! nothing in memory. Timers fire on their own: the scheduler looks again at least every
-//! [`POLL`], and at once when the API received something.
+//! [`POLL`], and at once when the API received something. When it starts, it first hands out the instances
+//! nobody holds whose published events a sink never acknowledged ([`Store::unpublished`]): a driver that
+//! crashed after a commit left them, and an ended instance is never ready again.
+//!
+//! [`Store::unpublished`]: crate::store::Store::unpublished
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Condvar, Mutex};
@@ -87,8 +91,45 @@ fn lock(board: &Mutex<Board>) -> std::sync::MutexGuard<'_, Board> {
     board.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Hand ready instances, each once at a time, to the workers until stopped.
+/// How many unpublished instances the scheduler reads at a time.
+const UNPUBLISHED_PAGE: usize = 256;
+
+/// The instances with events to publish again, read a page at a time when the server starts, in id order.
+struct Unpublished {
+    queue: VecDeque<String>,
+    /// The last id read, while there may be more.
+    after: Option<String>,
+}
+
+impl Unpublished {
+    fn new() -> Unpublished {
+        Unpublished { queue: VecDeque::new(), after: Some(String::new()) }
+    }
+
+    /// The next one, reading the next page when the last is handed out.
+    fn next(&mut self, driver: &Driver<'_>) -> Option<String> {
+        if self.queue.is_empty()
+            && let Some(after) = self.after.take()
+        {
+            match driver.unpublished(&after, UNPUBLISHED_PAGE) {
+                Ok(page) => {
+                    self.after = (page.len() == UNPUBLISHED_PAGE).then(|| page.last().cloned()).flatten();
+                    self.queue.extend(page);
+                }
+                Err(e) => {
+                    tracing::warn!("cannot find the instances with events to publish again (trying again): {e}");
+                    self.after = Some(after);
+                }
+            }
+        }
+        self.queue.pop_front()
+    }
+}
+
+/// Hand ready instances, each once at a time, to the workers until stopped; first those with events to
+/// publish again.
 fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: &Mutex<Board>, workers: usize) {
+    let mut unpublished = Unpublished::new();
     while !signal.stopping() {
         // Only as many as there are idle workers: a server with a long backlog would otherwise read
         // hundreds of ids after every slice, to hand out one. Those handed out but not yet held, and those
@@ -103,27 +144,40 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
             signal.wait(POLL);
             continue;
         }
-        let ready = match driver.ready(free + skipped + LOOK_AHEAD) {
-            Ok(ready) => ready,
-            Err(e) => {
-                tracing::warn!("cannot find the instances that are ready (trying again): {e}");
-                Vec::new()
-            }
-        };
-        let mut handed = 0;
-        for id in ready {
-            if handed == free {
-                break;
-            }
+        // Whether `id` was handed to a worker (not when one has it, or it is cooling down); Err when the
+        // workers are gone.
+        let hand = |id: String| -> Result<bool, ()> {
             let take = {
                 let mut board = lock(board);
                 !board.cooling.contains_key(&id) && board.in_flight.insert(id.clone())
             };
             if take {
-                handed += 1;
-                if work.send(id).is_err() {
-                    return;
-                }
+                work.send(id).map_err(drop)?;
+            }
+            Ok(take)
+        };
+        let mut handed = 0;
+        while handed < free {
+            let Some(id) = unpublished.next(driver) else { break };
+            match hand(id) {
+                Ok(taken) => handed += usize::from(taken),
+                Err(()) => return,
+            }
+        }
+        let ready = match handed < free {
+            true => driver.ready(free + skipped + LOOK_AHEAD).unwrap_or_else(|e| {
+                tracing::warn!("cannot find the instances that are ready (trying again): {e}");
+                Vec::new()
+            }),
+            false => Vec::new(),
+        };
+        for id in ready {
+            if handed == free {
+                break;
+            }
+            match hand(id) {
+                Ok(taken) => handed += usize::from(taken),
+                Err(()) => return,
             }
         }
         if handed == 0 {

@@ -401,6 +401,20 @@ impl Store for MemoryStore {
         Ok(due.into_iter().take(limit).map(|(_, id)| id.to_owned()).collect())
     }
 
+    fn unpublished(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.lock();
+        let unacked = |e: &&Entry| e.outbox.iter().any(|o| o.seq > e.cursors.get(&o.sink).copied().unwrap_or(0));
+        let after = (std::ops::Bound::Excluded(after.to_owned()), std::ops::Bound::Unbounded);
+        Ok(inner
+            .instances
+            .range(after)
+            .map(|(_, e)| e)
+            .filter(unacked)
+            .take(limit)
+            .map(|e| e.info.id.clone())
+            .collect())
+    }
+
     fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
         Ok(self.lock().blobs.contains_key(digest))
     }

@@ -289,6 +289,12 @@ pub trait Store: Send + Sync {
     /// holder's lease ran out before `now_ms` (real time): most overdue first, at most `limit`.
     fn ready(&self, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 
+    /// Ids, after `after` in id order, of instances with outbox events a sink has not acknowledged (see
+    /// [`Store::unacked`]), held or not (a driver that crashed after a commit still holds what it left
+    /// until its lease runs out): at most `limit`. What a server publishes again when it starts: an ended
+    /// instance is never [`Store::ready`] again, and a waiting one may not be for days.
+    fn unpublished(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+
     /// The blob stored under `digest`, if any.
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

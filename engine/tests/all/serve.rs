@@ -246,6 +246,42 @@ fn a_resume_of_an_instance_a_worker_drives_waits_for_it_and_never_drives_it_too(
     assert_eq!(server.status("o-1")["status"], "running");
 }
 
+/// A server killed after an instance ended but before its webhook took the events: the next server
+/// publishes them again, the same (docs/serving.md, "published again, the same, by the next server"),
+/// though the instance needs nothing else and is never ready.
+#[test]
+fn a_killed_server_s_unpublished_events_of_an_ended_instance_are_published_by_the_next() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::service::{Reply, Service};
+
+    let dir = tempfile::tempdir().unwrap();
+    let down = Arc::new(AtomicBool::new(true));
+    let answering = down.clone();
+    let hook = Service::start(0, move |_, _| match answering.load(Ordering::SeqCst) {
+        true => Reply { delay: Duration::from_secs(15), ..Reply::status(503) },
+        false => Reply::status(200),
+    });
+    let file = crate::webhooks::ticks_process(dir.path(), &hook.url("/events"), "");
+    let store = dir.path().join("store.db");
+    let first = Server::serving(&file, &store, &[]);
+    let start = json!({"specversion": "1.0", "id": "s-1", "source": "/test", "type": "Start", "data": null});
+    assert_eq!(first.structured("/processes/ticks/events", &start, &[("weft-instance-id", "t-1")]).0, 202);
+    first.wait_status("t-1", "completed");
+    wait_for("the first delivery", || !hook.requests().is_empty());
+    first.kill();
+
+    down.store(false, Ordering::SeqCst);
+    let second = Server::serving(&file, &store, &[]);
+    wait_for("the events again", || hook.accepted().len() == 4);
+    let data: Vec<Value> = hook.accepted().iter().map(|e| e["data"].clone()).collect();
+    assert_eq!(data, [1, 2, 3, 4]);
+    let ids: Vec<Value> = hook.accepted().iter().map(|e| e["id"].clone()).collect();
+    assert_eq!(ids[0], hook.requests()[0].body["id"], "the same event, with the same id");
+    assert!(second.stop().0.success());
+}
+
 /// A reply posted to the process, with the ticket id as its `subject`, finds the one instance awaiting it
 /// under that correlation key (the support-ticket await's `correlate: .data.ticketId`); no instance, or
 /// several, is a clear error to the sender.

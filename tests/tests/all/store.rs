@@ -349,10 +349,15 @@ fn the_outbox_relay(store: &dyn Store) {
     store.ack("a", "topic:Hooked", 4).unwrap();
     store.ack("a", "topic:Hooked", 2).unwrap();
     assert_eq!(ids(store.unacked("a", 0, 100).unwrap()), ["a-3", "a-5"]);
+    // Instances with events to publish again, held or not, in id order from a position.
+    assert_eq!(store.unpublished("", 10).unwrap(), ["a", "b"]);
+    assert_eq!(store.unpublished("a", 10).unwrap(), ["b"]);
+    assert_eq!(store.unpublished("", 1).unwrap(), ["a"]);
     store.ack("a", "default", 3).unwrap();
     // A refused event becomes a dead letter, and its sink's later events go on.
     store.dead_letter("a", "topic:Filed", 5, "410 Gone", NOW).unwrap();
     assert!(store.unacked("a", 0, 100).unwrap().is_empty());
+    assert_eq!(store.unpublished("", 10).unwrap(), ["b"], "a has nothing left to publish");
     let dead = store.dead_letters("a").unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(

@@ -536,6 +536,10 @@ impl Store for SqliteStore {
         self.read(|conn| read::ready(conn, due_by_ms, now_ms, limit))
     }
 
+    fn unpublished(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| read::unpublished(conn, after, limit))
+    }
+
     fn blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|conn| read::blob(conn, digest))
     }

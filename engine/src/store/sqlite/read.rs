@@ -152,6 +152,20 @@ pub fn ready(conn: &Connection, due_by_ms: u64, now_ms: u64, limit: usize) -> Re
     ids.map(|i| i.map_err(backend)).collect()
 }
 
+/// Instances in id order from `after`, each with a seek per sink cursor into its outbox past what the sink
+/// acknowledged (run once when a server starts, not per poll). Parameters: ?1 after, ?2 limit.
+const UNPUBLISHED_SQL: &str = "SELECT i.id FROM instances i WHERE i.id > ?1 \
+       AND EXISTS (SELECT 1 FROM sink_cursors c JOIN outbox o \
+                     ON o.instance = c.instance AND o.seq > c.acked_through AND o.sink = c.sink \
+                   WHERE c.instance = i.id) \
+     ORDER BY i.id LIMIT ?2";
+
+pub fn unpublished(conn: &Connection, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(UNPUBLISHED_SQL).map_err(backend)?;
+    let ids = stmt.query_map(params![after, page(limit)], |r| r.get(0)).map_err(backend)?;
+    ids.map(|i| i.map_err(backend)).collect()
+}
+
 pub fn inbox(conn: &Connection, id: &str, after: u64, limit: usize) -> Result<Vec<InboxEvent>, StoreError> {
     rows::exists(conn, id)?;
     let mut stmt = conn
