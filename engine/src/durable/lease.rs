@@ -52,6 +52,21 @@ pub struct Leases {
     group: OnceLock<Arc<super::group::GroupCommit>>,
 }
 
+/// An instance marked held by a keeper while it takes the lease: unmarked when dropped, unless kept.
+struct Claimed<'a> {
+    leases: &'a Leases,
+    id: &'a str,
+    kept: bool,
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.leases.let_go(self.id);
+        }
+    }
+}
+
 /// The heartbeat thread and the channel that stops it.
 struct Heartbeat {
     stop: Sender<()>,
@@ -165,11 +180,11 @@ impl Leases {
     /// does; [`StoreError::NotFound`]; the store's.
     pub fn take(self: &Arc<Self>, id: &str) -> Result<Hold, StoreError> {
         self.claim(id)?;
-        let taken = self.acquire(id);
-        if taken.is_err() {
-            self.let_go(id);
-        }
-        taken
+        // Unclaimed again unless the lease was taken, also when taking it panics.
+        let mut claimed = Claimed { leases: self, id, kept: false };
+        let hold = self.acquire(id)?;
+        claimed.kept = true;
+        Ok(hold)
     }
 
     fn acquire(self: &Arc<Self>, id: &str) -> Result<Hold, StoreError> {

@@ -408,11 +408,8 @@ impl<'a> Driver<'a> {
         if event.kind == InboxKind::Event {
             loaded.state.awaited(event.event_type, Some(self.clock.now_ms()))?;
         }
-        match self.store.append_inbox(id, event) {
-            // It ended after it was read above.
-            Err(StoreError::Ended { instance, status }) => Err(DurableError::Ended { instance, status }),
-            appended => Ok(appended?),
-        }
+        // It may have ended after it was read above.
+        self.store.append_inbox(id, event).map_err(ended)
     }
 
     /// Receive `event`, addressed to process `process` with correlation key `key`, into the inbox of the
@@ -448,11 +445,11 @@ impl<'a> Driver<'a> {
     /// replay rule re-ran a superstep left in flight), committed, and nothing of it runs afterwards; what it
     /// committed before is published.
     ///
-    /// Errors: as [`Driver::drive`].
+    /// Errors: [`DurableError::Ended`]; as [`Driver::drive`].
     pub fn cancel<W: Write>(&self, instance: &mut Instance, relay: &mut Relay<W>) -> Result<(), DurableError> {
         let id = uuid::Uuid::new_v4().to_string();
         let request = Inbound::cancel(CANCEL_SOURCE, &id, self.clock.now_ms());
-        if let Appended::New(seq) = self.store.append_inbox(&instance.info.id, &request)? {
+        if let Appended::New(seq) = self.store.append_inbox(&instance.info.id, &request).map_err(ended)? {
             instance.inbox_len = instance.inbox_len.max(seq);
         }
         self.drive(instance, relay).map(drop)
@@ -797,5 +794,13 @@ impl Instance {
         let Instance { run, hold, .. } = self;
         drop(hold);
         run
+    }
+}
+
+/// A store's refusal of an event for an ended run as the driver's ([`DurableError::Ended`]).
+fn ended(e: StoreError) -> DurableError {
+    match e {
+        StoreError::Ended { instance, status } => DurableError::Ended { instance, status },
+        e => e.into(),
     }
 }

@@ -3,9 +3,10 @@
 //! inbox, and nobody holding them) and drives each on a bounded pool of worker threads, a slice of
 //! supersteps at a time, so that no instance starves the others. A waiting instance costs a store row and
 //! nothing in memory. Timers fire on their own: the scheduler looks again at least every
-//! [`POLL`], and at once when the API received something. When it starts, it first hands out the instances
-//! nobody holds whose published events a sink never acknowledged ([`Store::unpublished`]): a driver that
-//! crashed after a commit left them, and an ended instance is never ready again.
+//! [`POLL`], and at once when the API received something. When it starts, it also hands out, up to half
+//! of its idle workers at a time, the instances whose published events a sink never acknowledged
+//! ([`Store::unpublished`]): a driver that crashed after a commit left them (a worker waits out a dead
+//! holder's lease), and an ended instance is never ready again.
 //!
 //! [`Store::unpublished`]: crate::store::Store::unpublished
 
@@ -156,8 +157,10 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
             }
             Ok(take)
         };
+        // Instances with events to publish again take at most half of the idle workers (at least one), so
+        // that a long list of them, or webhooks still down, hold up no ready instance for long.
         let mut handed = 0;
-        while handed < free {
+        while handed < free.div_ceil(2) {
             let Some(id) = unpublished.next(driver) else { break };
             match hand(id) {
                 Ok(taken) => handed += usize::from(taken),
@@ -209,8 +212,12 @@ fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>
 fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> bool {
     let mut held = match driver.open(id) {
         Ok(held) => held,
-        // Someone else holds it, or it ended with nothing left to publish since it was found.
-        Err(DurableError::Store(StoreError::Held { .. }) | DurableError::Ended { .. }) => return true,
+        // It ended with nothing left to publish since it was found.
+        Err(DurableError::Ended { .. }) => return true,
+        // Someone else holds it: another server, or another thread of this one whose lease the store saw
+        // run out (its renewals failing) while it still drives it; left alone for a while, not handed
+        // out again at once.
+        Err(DurableError::Store(StoreError::Held { .. })) => return false,
         Err(e) => {
             tracing::warn!(instance = id, "cannot open the instance: {e}");
             return false;

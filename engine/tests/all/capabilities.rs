@@ -208,7 +208,14 @@ fn a_step_s_http_call_follows_no_redirect_uses_no_proxy_and_keeps_to_its_bounds(
         .unwrap()
         .replace("    capabilities:", "    limits: { timeout: 2s }\n    capabilities:");
     std::fs::write(&file, limited).unwrap();
-    let proxied = [("HTTP_PROXY", proxy.url("")), ("http_proxy", proxy.url("")), ("ALL_PROXY", proxy.url(""))];
+    // No `NO_PROXY` inherited from the machine may exempt loopback from the proxy.
+    let proxied = [
+        ("HTTP_PROXY", proxy.url("")),
+        ("http_proxy", proxy.url("")),
+        ("ALL_PROXY", proxy.url("")),
+        ("NO_PROXY", String::new()),
+        ("no_proxy", String::new()),
+    ];
     let run = |path: &str| {
         let data = format!(r#"{{"url": "{}", "person": {{"name": "Ada"}}}}"#, service.url(path));
         let store = dir.path().join(format!("{}.db", path.trim_start_matches('/')));

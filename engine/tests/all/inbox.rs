@@ -143,8 +143,9 @@ fn a_duplicate_event_is_recognised_and_never_runs_twice() {
 #[test]
 fn an_event_whose_await_closed_before_it_was_taken_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // Long enough for two `weft send`s of a debug build to queue their events while the call lasts.
-    let (service, file) = busy_process(dir.path(), Duration::from_secs(8));
+    // Long enough for two `weft send`s of a debug build (each watching the holder renew its lease first)
+    // to queue their events while the call lasts, and within the grant's default 10 s timeout.
+    let (service, file) = busy_process(dir.path(), Duration::from_secs(9));
     let store = dir.path().join("store.db");
     let holder = command(&store, &["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "r"], &[])
         .stdout(Stdio::piped())
