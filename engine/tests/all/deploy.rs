@@ -174,3 +174,23 @@ fn a_resume_over_http_delivers_what_a_webhook_never_took() {
     assert_eq!(server.post("/instances/t-1/resume", &[], "").0, 409, "nothing is left to deliver");
     assert_eq!(hook.requests().len(), 4);
 }
+
+/// `weft deploy` of several files deploys all or none: one that does not load (here: a component missing)
+/// leaves the store without any deployment, and says which file and why.
+#[test]
+fn deploying_several_files_deploys_none_when_one_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let good = ticket_process(&dir.path().join("good"));
+    let broken = ticket_process(&dir.path().join("broken"));
+    edit(&broken, "name: support-ticket", "name: broken-ticket");
+    std::fs::remove_file(dir.path().join("broken/steps/desk.wasm")).unwrap();
+    let out = weft_in(&store, &["deploy", &good, &broken, "--json"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("desk.wasm"), "says what is missing: {stderr}");
+    assert!(text(&out.stdout).trim().is_empty(), "{}", text(&out.stdout));
+    let listed = weft_in(&store, &["deployments", "--json"], &[]);
+    assert_eq!(text(&listed.stdout).trim(), "", "nothing was deployed: {}", text(&listed.stdout));
+    assert_eq!(deploy(&store, &good)["number"], 1, "the good one alone is deployment 1");
+}

@@ -187,7 +187,12 @@ fn timers_fire_on_their_own_and_a_stopped_server_lets_go() {
 /// A process `pay` in `dir` whose one step calls a payment service on loopback that answers its first call
 /// after 30 s (the others at once): the service, and the definition's path.
 fn paying(dir: &std::path::Path) -> (crate::service::Service, String) {
-    let service = crate::service::Service::first_call_waits(Duration::from_secs(30));
+    paying_after(dir, Duration::from_secs(30))
+}
+
+/// [`paying`], the first call answered after `wait`.
+fn paying_after(dir: &std::path::Path, wait: Duration) -> (crate::service::Service, String) {
+    let service = crate::service::Service::first_call_waits(wait);
     let file = crate::definition(
         dir,
         "pay",
@@ -224,6 +229,32 @@ fn a_killed_server_s_instances_are_taken_over_by_the_next_server() {
     let (exit, stdout) = second.stop();
     assert!(exit.success());
     assert!(stdout.contains("\"type\":\"Paid\""), "{stdout}");
+}
+
+/// SIGTERM while a worker is in the middle of an outside call: the server finishes that slice (the call
+/// answered, its superstep committed, the instance completed), lets go of the instance and exits 0; the
+/// call was made once.
+#[test]
+fn a_stopped_server_finishes_the_slice_in_flight_and_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, file) = paying_after(dir.path(), Duration::from_secs(3));
+    let store = dir.path().join("store.db");
+    let server = Server::serving(&file, &store, &[]);
+    let order = json!({"specversion": "1.0", "id": "o-1", "source": "/shop", "type": "Order", "data": {"amount": 3}});
+    assert_eq!(server.structured("/processes/pay/events", &order, &[("weft-instance-id", "o-1")]).0, 202);
+    wait_for("the call", || !service.requests().is_empty());
+    let (exit, stdout) = server.stop();
+    assert!(exit.success(), "{exit:?}");
+    assert!(stdout.contains("\"type\":\"Paid\""), "what the slice published went out: {stdout}");
+    let summary = summary_of(&store, "o-1");
+    assert_eq!(summary["status"], "completed", "{summary}");
+    let keys: Vec<String> =
+        service.requests().iter().map(|r| r.header("idempotency-key").unwrap_or_default().to_owned()).collect();
+    assert_eq!(keys, ["o-1:payer:1"], "the call was made once");
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let holder: Option<String> =
+        db.query_row("SELECT lease_owner FROM instances WHERE id = 'o-1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(holder, None, "it let go of the instance");
 }
 
 /// A resume asked over HTTP while one of the server's own workers drives the instance (here: in the middle
@@ -509,17 +540,26 @@ fn instances_are_listed_paged_read_and_cancelled_over_http() {
     }
     let (status, first) = server.get("/instances?status=waiting&limit=2");
     assert_eq!((status, first["instances"].as_array().map(Vec::len)), (200, Some(2)), "{first}");
-    let next = first["next"].as_str().unwrap();
-    let (_, rest) = server.get(&format!("/instances?status=waiting&limit=2&after={next}"));
-    let ids: Vec<&str> = first["instances"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(rest["instances"].as_array().unwrap())
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{ids:?}");
-    assert_eq!(rest["next"], Value::Null, "{rest}");
+    let page_ids = |page: &Value| -> Vec<String> {
+        page["instances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let mut ids = page_ids(&first);
+    // Instances created between pages, with ids on either side of those listed, shift nothing: following
+    // `next` lists each of the first three once.
+    for (id, event) in [("A-0", "t-0"), ("A-9", "t-9")] {
+        let outage = ticket(event, "examples/support-ticket/tickets/outage.json");
+        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]).0, 202);
+        server.wait_status(id, "waiting");
+    }
+    let mut next = first["next"].as_str().map(str::to_owned);
+    while let Some(after) = next {
+        let (_, page) = server.get(&format!("/instances?status=waiting&limit=2&after={after}"));
+        ids.extend(page_ids(&page));
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    let once = |id: &str| ids.iter().filter(|i| *i == id).count() == 1;
+    assert!(["A-1", "A-2", "A-3"].into_iter().all(once), "each listed once: {ids:?}");
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len(), "no repeats: {ids:?}");
 
     // A page of one commit's records, then the rest.
     let (status, history) = server.get("/instances/A-1/history?limit=1");

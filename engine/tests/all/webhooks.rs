@@ -253,3 +253,26 @@ fn a_driver_that_fails_still_waits_for_its_webhooks() {
         "the webhook's event was recorded as delivered before the first driver let go"
     );
 }
+
+/// A webhook that answers 408 or 429 (too busy now, not a refusal) is tried again, not dead-lettered: each
+/// event arrives once accepted, in order, and nothing is a dead letter.
+#[test]
+fn a_webhook_answering_408_or_429_is_tried_again_not_dead_lettered() {
+    for busy in [408, 429] {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = Service::start(0, move |i, _| match i {
+            0 | 1 => Reply { headers: vec![("Retry-After", "0".into())], ..Reply::status(busy) },
+            _ => Reply::status(200),
+        });
+        let file = ticks_process(dir.path(), &hook.url("/events"), "");
+        let store = dir.path().join("store.db");
+        let out = weft_in(&store, &["run", &file, "--event", "Start", "--instance-id", "t-b"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{busy}: {}", text(&out.stderr));
+        assert_eq!(tick_data(&hook.accepted(), "t-b"), [1, 2, 3, 4], "{busy}");
+        let statuses: Vec<u16> = hook.requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [busy, busy, 200, 200, 200, 200], "{busy}");
+        let status = weft_in(&store, &["status", "t-b", "--json"], &[]);
+        let summary: Value = serde_json::from_str(text(&status.stdout).trim()).unwrap();
+        assert_eq!(summary["dead_letters"], serde_json::json!([]), "{busy}: {summary}");
+    }
+}
