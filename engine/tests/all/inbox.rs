@@ -29,6 +29,16 @@ fn busy_process(dir: &std::path::Path, wait: Duration) -> (Service, String) {
     (service, file)
 }
 
+/// `weft run` of `file`'s `Start` as instance `id` into `store`, started and not waited for (its output
+/// piped): the holder of the instance while its slow call lasts.
+fn start_holding(store: &std::path::Path, file: &str, id: &str) -> std::process::Child {
+    command(store, &["run", file, "--event", "Start", "--data", "{}", "--instance-id", id], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The `taken` records of a history, as (source, id, refused).
 fn taken(history: &[Value]) -> Vec<(String, String, Value)> {
     history
@@ -46,11 +56,7 @@ fn an_event_sent_while_another_driver_holds_the_instance_is_taken_by_that_driver
         let dir = tempfile::tempdir().unwrap();
         let (service, file) = busy_process(dir.path(), Duration::from_secs(2));
         let store = dir.path().join("store.db");
-        let holder = command(&store, &["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "b"], &[])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let holder = start_holding(&store, &file, "b");
         wait_for("the slow call", || !service.requests().is_empty());
         let args: &[&str] = match name {
             "send" => &["send", "b", "--event", "Go", "--data", "\"go\"", "--event-id", "go-1"],
@@ -147,11 +153,7 @@ fn an_event_whose_await_closed_before_it_was_taken_is_refused_and_changes_nothin
     // to queue their events while the call lasts, and within the grant's default 10 s timeout.
     let (service, file) = busy_process(dir.path(), Duration::from_secs(9));
     let store = dir.path().join("store.db");
-    let holder = command(&store, &["run", &file, "--event", "Start", "--data", "{}", "--instance-id", "r"], &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let holder = start_holding(&store, &file, "r");
     wait_for("the slow call", || !service.requests().is_empty());
     for (n, data) in [(1, "\"first\""), (2, "\"second\"")] {
         let id = format!("go-{n}");

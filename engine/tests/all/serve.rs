@@ -623,12 +623,7 @@ fn an_ended_run_with_an_event_it_never_took_is_left_alone() {
     .unwrap();
     drop(db);
 
-    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
-    launch.workers = 1;
-    let server = launch.start();
-    let outage = ticket("b-1", "examples/support-ticket/tickets/outage.json");
-    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "B-1")]).0, 202);
-    server.wait_status("B-1", "waiting");
+    let server = one_worker_takes_a_new_ticket(&store, "B-1");
     let before = server.cpu_ticks();
     std::thread::sleep(Duration::from_secs(2));
     let used = server.cpu_ticks() - before;
@@ -657,10 +652,17 @@ fn instances_that_fail_to_open_do_not_starve_the_others() {
     assert_eq!(damaged, 20);
     drop(db);
 
-    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
+    one_worker_takes_a_new_ticket(&store, "H-1");
+}
+
+/// A server of `store` with one worker, given a new ticket as instance `id`, which it drives until it
+/// waits (the test fails if it never does).
+fn one_worker_takes_a_new_ticket(store: &std::path::Path, id: &str) -> Server {
+    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", store, &[]);
     launch.workers = 1;
     let server = launch.start();
-    let outage = ticket("h-1", "examples/support-ticket/tickets/outage.json");
-    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "H-1")]).0, 202);
-    server.wait_status("H-1", "waiting");
+    let outage = ticket(&format!("new-{id}"), "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]).0, 202);
+    server.wait_status(id, "waiting");
+    server
 }

@@ -619,27 +619,13 @@ fn instances_made_ahead_of_need_change_nothing_the_run_gives() {
     assert_ne!(with_unused, linear);
     std::fs::write(&branch, with_unused.replace("name: linear", "name: branch")).unwrap();
     for file in [&fx.file, &branch] {
-        let run = |warm: bool| {
-            let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-            let driver = Driver::new(store.clone(), runtime(), &fx.clock);
-            let driver = if warm { driver.with_warming() } else { driver };
-            let mut held = start(&driver, file, "w");
-            held.run().settle_warming();
-            let events = drive(&driver, &mut held);
-            let run = held.run();
-            let states = serde_json::to_value(&run.state().step_states).unwrap();
-            let (history, _) = store.history("w", 0, 100).unwrap();
-            let history: Vec<_> =
-                history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
-            ((events, states, history, run.state().invocations, run.instances_created()), run.instances_warmed())
-        };
-        let (warmed, taken) = run(true);
-        let (unwarmed, none) = run(false);
+        let (warmed, taken) = run_warmed_or_not(&fx.clock, file, true);
+        let (unwarmed, none) = run_warmed_or_not(&fx.clock, file, false);
         let file = file.display();
         assert_eq!((taken, none), (1, 0), "{file}: repeat took the instance made ahead of need");
         assert_eq!(warmed, unwarmed, "{file}");
-        assert_eq!(data(&warmed.0), [json!("Hi Hi")], "{file}");
-        assert_eq!(warmed.4, 2, "{file}: one instance per step that ran, the one made ahead of need counted");
+        assert_eq!(data(&warmed.events), [json!("Hi Hi")], "{file}");
+        assert_eq!(warmed.instances, 2, "{file}: one instance per step that ran, the one made ahead of need counted");
     }
 }
 
@@ -656,33 +642,54 @@ fn an_instance_that_cannot_be_made_ahead_of_need_fails_its_step_as_without() {
         linear.replace("    state: { times: 2 }\n", "    state: { times: 2 }\n    limits: { memory: 64KiB }\n");
     assert_ne!(limited, linear);
     std::fs::write(&tight, limited).unwrap();
-    let run = |warm: bool| {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-        let driver = Driver::new(store.clone(), runtime(), &fx.clock);
-        let driver = if warm { driver.with_warming() } else { driver };
-        let mut held = start(&driver, &tight, "w");
-        held.run().settle_warming();
-        let events = drive(&driver, &mut held);
-        let run = held.run();
-        let states = serde_json::to_value(&run.state().step_states).unwrap();
-        let (history, _) = store.history("w", 0, 100).unwrap();
-        let history: Vec<_> =
-            history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect();
-        let status = serde_json::to_value(&run.state().status).unwrap();
-        ((events, states, history, status), run.instances_warmed())
-    };
-    let (warmed, taken) = run(true);
-    let (unwarmed, _) = run(false);
+    let (warmed, taken) = run_warmed_or_not(&fx.clock, &tight, true);
+    let (unwarmed, _) = run_warmed_or_not(&fx.clock, &tight, false);
     assert_eq!(taken, 0, "nothing was made ahead of need");
     assert_eq!(warmed, unwarmed);
-    let failed = warmed.2.iter().find_map(|r| r.pointer("/invoked/error").filter(|e| e["type"] == "memory-limit"));
+    let failed =
+        warmed.history.iter().find_map(|r| r.pointer("/invoked/error").filter(|e| e["type"] == "memory-limit"));
     let message = failed.and_then(|e| e["message"].as_str()).unwrap_or_default();
     assert!(
         message.starts_with("cannot instantiate: the instance reached its memory limit of 64KiB (limits.memory) at its start: it asked for "),
         "{:#?}",
-        warmed.2
+        warmed.history
     );
-    assert_eq!(warmed.3["status"], "failed", "{:#?}", warmed.3);
+    assert_eq!(warmed.status["status"], "failed", "{:#?}", warmed.status);
+}
+
+/// What a run of `file` (as instance `w`, in a store of its own) gives, driven with or without instances
+/// made ahead of need.
+#[derive(Debug, PartialEq)]
+struct Given {
+    events: Vec<String>,
+    states: serde_json::Value,
+    /// Its history, durations left out.
+    history: Vec<serde_json::Value>,
+    status: serde_json::Value,
+    invocations: u64,
+    instances: u64,
+}
+
+/// Run `file` to its end with warming on (`warm`) or off: what it gave, and how many instances made
+/// ahead of need its steps took.
+fn run_warmed_or_not(clock: &FixedClock, file: &Path, warm: bool) -> (Given, u64) {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let driver = Driver::new(store.clone(), runtime(), clock);
+    let driver = if warm { driver.with_warming() } else { driver };
+    let mut held = start(&driver, file, "w");
+    held.run().settle_warming();
+    let events = drive(&driver, &mut held);
+    let run = held.run();
+    let (history, _) = store.history("w", 0, 100).unwrap();
+    let given = Given {
+        events,
+        states: serde_json::to_value(&run.state().step_states).unwrap(),
+        history: history.into_iter().map(|r| without_durations(serde_json::to_value(r.record).unwrap())).collect(),
+        status: serde_json::to_value(&run.state().status).unwrap(),
+        invocations: run.state().invocations,
+        instances: run.instances_created(),
+    };
+    (given, run.instances_warmed())
 }
 
 /// `value` without the invocations' measured durations (which differ from run to run).
