@@ -121,6 +121,20 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
             409,
         ),
         ("/instances/T-1/events", vec![("content-type", "text/plain")], "hi".into(), 415),
+        // Binary data: Weft's events carry JSON.
+        (
+            "/processes/support-ticket/events",
+            vec![("content-type", "application/cloudevents+json")],
+            r#"{"specversion":"1.0","id":"b64-1","source":"/crm","type":"NewTicket","data_base64":"aGk="}"#.into(),
+            400,
+        ),
+        // An instance id already taken, by another event.
+        (
+            "/processes/support-ticket/events",
+            vec![("content-type", "application/cloudevents+json"), ("weft-instance-id", "T-1")],
+            ticket("t-other", "examples/support-ticket/tickets/refund.json").to_string(),
+            409,
+        ),
         (
             "/processes/support-ticket/events",
             vec![("content-type", "application/cloudevents+json")],
@@ -151,6 +165,43 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
         .collect();
     assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 5, "{types:?}");
     assert_eq!(types.iter().filter(|t| *t == "TicketResolved").count(), 1, "{types:?}");
+}
+
+/// A body without a `Content-Length` (chunked) is refused `413` once it passes 16 MiB, not read on into
+/// memory, and nothing of it is taken.
+#[test]
+fn a_chunked_body_is_refused_once_past_the_bound() {
+    use std::io::{Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store.db"), &[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    stream
+        .write_all(
+            b"POST /processes/support-ticket/events HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/cloudevents+json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap();
+    // The answer is read as it comes, while the body is still being sent: the server answers and closes
+    // before it has all of it.
+    let mut reading = stream.try_clone().unwrap();
+    reading.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut answer = [0u8; 1024];
+        let n = reading.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    });
+    let chunk = format!("100000\r\n{}\r\n", " ".repeat(0x100000));
+    // 20 chunks of 1 MiB.
+    for _ in 0..20 {
+        if stream.write_all(chunk.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let answer = reader.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(server.get("/instances").1["instances"], json!([]), "nothing was taken");
 }
 
 /// A ticket nobody answers is escalated at its 72-hour deadline with no request: the server fires it on
