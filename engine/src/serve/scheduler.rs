@@ -127,8 +127,9 @@ impl Unpublished {
     }
 }
 
-/// Hand ready instances, each once at a time, to the workers until stopped; first those with events to
-/// publish again.
+/// Hand ready instances, each once at a time, to the workers until stopped; beside them, with at most
+/// half of the idle workers, those with events to publish again (one a worker has, or that is cooling
+/// down, is left to that worker's relay or to the next start).
 fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: &Mutex<Board>, workers: usize) {
     let mut unpublished = Unpublished::new();
     while !signal.stopping() {
