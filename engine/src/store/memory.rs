@@ -104,6 +104,11 @@ fn pins(info: &InstanceInfo) -> impl Iterator<Item = &str> {
 }
 
 impl Entry {
+    /// Its outbox events their sink has not acknowledged, in outbox order.
+    fn unacked(&self) -> impl Iterator<Item = &OutboxEvent> {
+        self.outbox.iter().filter(|e| e.seq > self.cursors.get(&e.sink).copied().unwrap_or(0))
+    }
+
     /// Who drives it.
     fn tenure(&self) -> Tenure<'_> {
         let holder = self.info.holder.as_ref();
@@ -318,9 +323,7 @@ impl Store for MemoryStore {
 
     fn unacked(&self, id: &str, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut inner = self.lock();
-        let entry = inner.entry(id)?;
-        let pending =
-            entry.outbox.iter().filter(|e| e.seq > after && e.seq > entry.cursors.get(&e.sink).copied().unwrap_or(0));
+        let pending = inner.entry(id)?.unacked().filter(|e| e.seq > after);
         Ok(pending.take(limit).cloned().collect())
     }
 
@@ -403,7 +406,7 @@ impl Store for MemoryStore {
 
     fn unpublished(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
-        let unacked = |e: &&Entry| e.outbox.iter().any(|o| o.seq > e.cursors.get(&o.sink).copied().unwrap_or(0));
+        let unacked = |e: &&Entry| e.unacked().next().is_some();
         let after = (std::ops::Bound::Excluded(after.to_owned()), std::ops::Bound::Unbounded);
         Ok(inner
             .instances

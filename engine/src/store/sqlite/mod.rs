@@ -689,7 +689,7 @@ mod tests {
             let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3)).unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
         };
-        let ready = plan(read::READY_SQL);
+        let ready = plan(&read::READY_SQL);
         assert!(ready.contains("instances_inbox_waiting") && ready.contains("instances_ready"), "{ready}");
         assert!(!ready.contains("SCAN instances\n") && !ready.ends_with("SCAN instances"), "{ready}");
         for status in [None, Some("waiting".to_owned())] {

@@ -1,6 +1,8 @@
 //! The SQLite store's reads: each runs on a reader connection, so none waits for a writer's disk flush.
 //! Lists and logs are read a page at a time, by keyset (never by offset).
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::runner::{HistoryEntry, RunState};
@@ -9,7 +11,7 @@ use crate::store::{
 };
 
 use super::backend;
-use super::rows::{self, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, page, u64_at};
+use super::rows::{self, FINAL_STATUSES, INFO_COLUMNS, OUTBOX_COLUMNS, i64_of, page, u64_at};
 
 pub fn load(conn: &Connection, id: &str) -> Result<Loaded, StoreError> {
     let sql = format!("SELECT {INFO_COLUMNS}, checkpoint, outbox_len, inbox_len FROM instances WHERE id = ?1");
@@ -135,19 +137,24 @@ pub(super) fn list_sql(filter: &ListFilter, after: bool) -> String {
 
 /// The scheduler's query: two index reads (migration 0007), each limited, merged: runs not ended with
 /// events waiting in their inbox first, then the most overdue. Held instances are skipped unless their lease
-/// lapsed. Parameters: ?1 due by (ms), ?2 now (ms), ?3 the limit. (`+status`: the status is checked on the
-/// few rows the inbox index gives, not looked up through the status index, which holds every run.)
-pub(super) const READY_SQL: &str = "SELECT id FROM ( \
-       SELECT id, 0 AS due FROM (SELECT id FROM instances WHERE inbox_len > inbox_taken \
-         AND +status IN ('running', 'waiting') AND (lease_owner IS NULL OR lease_until < ?2) ORDER BY id LIMIT ?3) \
-       UNION ALL \
-       SELECT id, due FROM (SELECT id, next_due AS due FROM instances WHERE next_due <= ?1 \
-         AND NOT (inbox_len > inbox_taken) AND (lease_owner IS NULL OR lease_until < ?2) \
-         ORDER BY next_due, id LIMIT ?3)) \
-     ORDER BY due, id LIMIT ?3";
+/// lapsed. Parameters: ?1 due by (ms), ?2 now (ms), ?3 the limit. (`+status NOT IN` the one SQL list of
+/// final statuses: the status is checked on the few rows the inbox index gives, not looked up through the
+/// status index, which holds every run.)
+pub(super) static READY_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id FROM ( \
+           SELECT id, 0 AS due FROM (SELECT id FROM instances WHERE inbox_len > inbox_taken \
+             AND +status NOT IN {FINAL_STATUSES} AND (lease_owner IS NULL OR lease_until < ?2) ORDER BY id LIMIT ?3) \
+           UNION ALL \
+           SELECT id, due FROM (SELECT id, next_due AS due FROM instances WHERE next_due <= ?1 \
+             AND NOT (inbox_len > inbox_taken) AND (lease_owner IS NULL OR lease_until < ?2) \
+             ORDER BY next_due, id LIMIT ?3)) \
+         ORDER BY due, id LIMIT ?3"
+    )
+});
 
 pub fn ready(conn: &Connection, due_by_ms: u64, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(READY_SQL).map_err(backend)?;
+    let mut stmt = conn.prepare_cached(&READY_SQL).map_err(backend)?;
     let ids = stmt.query_map(params![i64_of(due_by_ms), i64_of(now_ms), page(limit)], |r| r.get(0)).map_err(backend)?;
     ids.map(|i| i.map_err(backend)).collect()
 }

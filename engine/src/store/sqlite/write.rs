@@ -60,10 +60,14 @@ impl Head {
         Tenure { owner: self.lease_owner.as_deref(), until_ms: self.lease_until, epoch: self.epoch }
     }
 
+    /// Whether its run has ended.
+    fn ended(&self) -> bool {
+        FINAL_STATUS_NAMES.contains(&self.status.as_str())
+    }
+
     /// Refuse deleting it unless it has ended and nobody holds it at `now_ms`.
     fn deletable(&self, id: &str, now_ms: u64) -> Result<(), StoreError> {
-        let ended = FINAL_STATUS_NAMES.contains(&self.status.as_str());
-        self.tenure().deletable(id, &self.status, ended, now_ms)
+        self.tenure().deletable(id, &self.status, self.ended(), now_ms)
     }
 }
 
@@ -347,7 +351,7 @@ pub fn append_inbox(tx: &Transaction<'_>, id: &str, event: &Inbound<'_>) -> Resu
     if let Some((instance, seq)) = received_by(tx, event.source, event.id)? {
         return Ok(Appended::Duplicate { instance, seq });
     }
-    if !matches!(head.status.as_str(), "running" | "waiting") {
+    if head.ended() {
         return Err(StoreError::Ended { instance: id.into(), status: head.status });
     }
     receive(tx, id, head.inbox_len + 1, event)?;
