@@ -11,6 +11,7 @@ mod crash;
 mod crash_time;
 mod deploy;
 mod durable;
+mod fairness;
 mod inbox;
 mod inspection;
 mod leases;
@@ -21,6 +22,7 @@ mod retention;
 mod serve;
 mod server;
 mod service;
+mod store_file;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
