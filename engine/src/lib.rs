@@ -22,6 +22,7 @@ pub mod author;
 pub mod blob;
 pub mod cli;
 pub mod data;
+pub mod dirs;
 pub mod durable;
 pub mod host;
 pub mod load;

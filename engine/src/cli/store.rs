@@ -1,5 +1,6 @@
 //! Which store a command uses: `--store PATH`, else `$WEFT_STORE`, else `weft/weft.db` in the user's data
-//! directory (`$XDG_DATA_HOME`, else `~/.local/share`); and how long a command's leases last.
+//! directory (`$XDG_DATA_HOME` when set to an absolute path, else `~/.local/share`); and how long a
+//! command's leases last.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,11 +46,9 @@ fn lease_period(text: &str) -> Result<Duration, String> {
 impl StoreArgs {
     /// The store's path: as given, else the default.
     pub fn path(&self) -> Result<PathBuf, ExitCode> {
-        let env = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         self.store
             .clone()
-            .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("weft").join("weft.db")))
-            .or_else(|| env("HOME").map(|d| d.join(".local/share/weft/weft.db")))
+            .or_else(|| crate::dirs::base_dir("XDG_DATA_HOME", ".local/share").map(|d| d.join("weft/weft.db")))
             .ok_or_else(|| fail(EXIT_BAD_INPUT, "no store: give --store PATH or set WEFT_STORE".into()))
     }
 

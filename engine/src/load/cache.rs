@@ -41,12 +41,11 @@ impl CompiledCache {
         CompiledCache { dir }
     }
 
-    /// The default root: `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft`, else `$HOME/.cache/weft`.
+    /// The default root: `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft` (an absolute path), else
+    /// `$HOME/.cache/weft`.
     pub fn default_root() -> Option<PathBuf> {
-        let env = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        env("WEFT_CACHE_DIR")
-            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("weft")))
-            .or_else(|| env("HOME").map(|d| d.join(".cache").join("weft")))
+        crate::dirs::env_path("WEFT_CACHE_DIR")
+            .or_else(|| crate::dirs::base_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("weft")))
     }
 
     /// Whether the cache holds the compiled form of the component whose SHA-256 (hex) is `digest`.

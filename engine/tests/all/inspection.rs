@@ -117,3 +117,67 @@ fn a_checkpoint_from_a_newer_weft_is_refused_and_left_as_it_was() {
     let out = weft_in(&store, &["resume", "f"], &[("WEFT_NOW", "2026-11-22T10:00:00Z")]);
     assert_eq!(out.status.code(), Some(0), "readable again: {}", text(&out.stderr));
 }
+
+/// A checkpoint of an older format is read as it is (docs/durability.md): a support ticket awaiting its
+/// reply, its checkpoint written back as format 3 (no await correlation key), 2 (nor how far the run took
+/// its inbox, and no inbox) and 1 (nor a format), each with the store rows a Weft of that time left; each
+/// is read by `weft status`, takes its reply by `weft send` and completes, and is written back in this
+/// Weft's format.
+#[test]
+fn a_checkpoint_of_an_older_format_is_read_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let older = [
+        (3, "json_remove(json_set(checkpoint, '$.format', 3), '$.awaits[0].key')", false),
+        (2, "json_remove(json_set(checkpoint, '$.format', 2), '$.awaits[0].key', '$.inbox_taken')", true),
+        (1, "json_remove(checkpoint, '$.format', '$.awaits[0].key', '$.inbox_taken')", true),
+    ];
+    for (format, rewrite, no_inbox) in older {
+        let id = format!("old-{format}");
+        let run = [
+            "run",
+            "examples/support-ticket/process.yaml",
+            "--event",
+            "NewTicket",
+            "--data-file",
+            "examples/support-ticket/tickets/outage.json",
+            "--instance-id",
+            &id,
+        ];
+        let out = weft_in(&store, &run, &[]);
+        assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
+        assert!(checkpoint(&store, &id).contains("\"key\""), "format 4 keeps the await's correlation key");
+        let mut rows = format!(
+            "UPDATE instances SET checkpoint = {rewrite}, correlated = 0 WHERE id = '{id}'; \
+             DELETE FROM correlations WHERE instance = '{id}';"
+        );
+        if no_inbox {
+            rows += &format!(
+                "DELETE FROM inbox WHERE instance = '{id}'; \
+                 UPDATE instances SET inbox_len = 0, inbox_taken = 0 WHERE id = '{id}';"
+            );
+        }
+        sql(&store, &rows);
+        let written: Value = serde_json::from_str(&checkpoint(&store, &id)).unwrap();
+        assert_eq!(written.get("format").and_then(Value::as_u64).unwrap_or(1), format, "{written}");
+
+        let status = weft_in(&store, &["status", &id, "--json"], &[]);
+        assert_eq!(status.status.code(), Some(0), "format {format}: {}", text(&status.stderr));
+        let summary: Value = serde_json::from_str(text(&status.stdout).trim()).unwrap();
+        assert_eq!(summary["status"], "waiting", "format {format}: {summary}");
+        let reply = [
+            "send",
+            &id,
+            "--event",
+            "AgentReplied",
+            "--data",
+            r#"{"ticketId":"T-1001","agent":"Ada","message":"Fixed."}"#,
+        ];
+        let out = weft_in(&store, &reply, &[]);
+        assert_eq!(out.status.code(), Some(0), "format {format}: {}", text(&out.stderr));
+        let after: Value = serde_json::from_str(&checkpoint(&store, &id)).unwrap();
+        assert_eq!(after["format"], 4, "format {format}: written back in this Weft's format");
+        assert_eq!(after["status"]["status"], "completed", "format {format}: {after}");
+        assert_eq!(after["step_states"][1], json!({"resolved": 1, "escalated": 0}), "format {format}");
+    }
+}
