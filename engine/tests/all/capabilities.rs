@@ -247,3 +247,45 @@ fn a_step_s_http_call_follows_no_redirect_uses_no_proxy_and_keeps_to_its_bounds(
     assert_eq!(service.requests().len(), 3, "each call went straight to the service");
     assert!(proxy.requests().is_empty(), "no request went through the proxy in the environment");
 }
+
+/// A secret is read by each command that runs supersteps, never stored (docs/semantics.md, "Secrets"): a
+/// run started while the key file held a wrong key waits for `Call`; the right key is written to the file;
+/// `weft send` of `Call` makes the JavaScript caller's request with the key read then (the bureau answers
+/// 200, not 401), and the key is in no output and no file of the store.
+#[test]
+fn a_secret_is_read_again_by_the_command_that_resumes_a_run() {
+    let bureau = credit_bureau::start("127.0.0.1:0", TEST_KEY).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store_dir, key_dir) = (dir.path().join("store"), dir.path().join("keys"));
+    std::fs::create_dir_all(&store_dir).unwrap();
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let key = key_dir.join("bureau.key");
+    std::fs::write(&key, "not-the-key\n").unwrap();
+    let steps = root().join("tests/steps");
+    let yaml = format!(
+        "name: later-call\nversion: 1.0.0\nsteps:\n  - id: caller\n    component: '{steps}/js-caller.wasm'\n    \
+         capabilities: {{ http: {{ allow: ['http://{addr}'] }}, secrets: {{ apiKey: {{ file: '{key}' }} }} }}\n  \
+         - id: recorder\n    component: '{steps}/recorder.wasm'\n\
+         inputs:\n  - event: Start\n    to: [{{ await: Call }}]\n  - event: Call\n    to: [{{ step: caller, function: call }}]\n\
+         edges:\n  - from: {{ step: caller, event: call.OnResult }}\n    to: [{{ step: recorder }}]\n",
+        steps = steps.display(),
+        addr = bureau.addr(),
+        key = key.display()
+    );
+    let file = dir.path().join("later-call.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let store = store_dir.join("weft.db");
+    let start = ["run", file.to_str().unwrap(), "--event", "Start", "--data", "{}", "--instance-id", "k"];
+    let out = weft_in(&store, &start, &[]);
+    assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
+
+    std::fs::write(&key, format!("{TEST_KEY}\n")).unwrap();
+    let url = format!("http://{}/v1/credit-reports", bureau.addr());
+    let data = format!(r#"{{"url": "{url}", "person": {{"ssn": "123-45-6789", "name": "Ada Lovelace"}}}}"#);
+    let out = weft_in(&store, &["send", "k", "--event", "Call", "--data", &data], &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(bureau.requests(), 1);
+    assert!(stdout.contains(r#""status":200"#) && stdout.contains(r#""key":"[secret:apiKey]""#), "{stdout}");
+    assert_no_key(&stdout, &stderr, &store_dir);
+}
