@@ -82,11 +82,38 @@ pub fn run(driver: &Driver<'_>, signal: &Signal, workers: usize, slice: u64) {
 #[derive(Default)]
 struct Board {
     in_flight: HashSet<String>,
-    cooling: HashMap<String, Instant>,
+    cooling: HashMap<String, Cooling>,
 }
 
-/// How long an instance whose slice failed is left alone.
+/// An instance whose slices failed: how many times in a row, and until when it is left alone.
+struct Cooling {
+    failures: u32,
+    until: Instant,
+}
+
+/// How long an instance whose slice failed is left alone after its first failure; each further failure
+/// in a row doubles it, up to [`MAX_COOL_DOWN`] (an instance that can never be opened is tried, and
+/// logged, a few times an hour, not every second).
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// The longest an instance whose slices keep failing is left alone.
+pub const MAX_COOL_DOWN: Duration = Duration::from_secs(300);
+
+impl Board {
+    /// Leave `id` alone after a failure: for how long.
+    fn cool_down(&mut self, id: String, now: Instant) -> Duration {
+        let cooling = self.cooling.entry(id).or_insert(Cooling { failures: 0, until: now });
+        cooling.failures = cooling.failures.saturating_add(1);
+        let wait = COOL_DOWN.saturating_mul(1 << (cooling.failures - 1).min(16)).min(MAX_COOL_DOWN);
+        cooling.until = now + wait;
+        wait
+    }
+
+    /// Whether `id` is left alone at `now`.
+    fn cooling(&self, id: &str, now: Instant) -> bool {
+        self.cooling.get(id).is_some_and(|c| c.until > now)
+    }
+}
 
 fn lock(board: &Mutex<Board>) -> std::sync::MutexGuard<'_, Board> {
     board.lock().unwrap_or_else(|e| e.into_inner())
@@ -139,8 +166,11 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
         let (free, skipped) = {
             let mut board = lock(board);
             let now = Instant::now();
-            board.cooling.retain(|_, until| *until > now);
-            (workers.saturating_sub(board.in_flight.len()), board.cooling.len())
+            // Failures in a row are forgotten once the instance was not ready for as long as the longest
+            // wait (it no longer fails, or is no longer due).
+            board.cooling.retain(|_, c| c.until + MAX_COOL_DOWN > now);
+            let cooling = board.cooling.values().filter(|c| c.until > now).count();
+            (workers.saturating_sub(board.in_flight.len()), cooling)
         };
         if free == 0 {
             signal.wait(POLL);
@@ -151,7 +181,7 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
         let hand = |id: String| -> Result<bool, ()> {
             let take = {
                 let mut board = lock(board);
-                !board.cooling.contains_key(&id) && board.in_flight.insert(id.clone())
+                !board.cooling(&id, Instant::now()) && board.in_flight.insert(id.clone())
             };
             if take {
                 work.send(id).map_err(drop)?;
@@ -195,44 +225,58 @@ fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>
     loop {
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(id) = next else { return };
-        let driven = signal.stopping() || drive_once(driver, &id, slice);
-        {
+        let outcome = if signal.stopping() { Slice::Driven } else { drive_once(driver, &id, slice) };
+        let wait = {
             let mut board = lock(board);
             board.in_flight.remove(&id);
-            if !driven {
-                board.cooling.insert(id, Instant::now() + COOL_DOWN);
+            match outcome {
+                Slice::Driven => {
+                    board.cooling.remove(&id);
+                    None
+                }
+                Slice::Refused | Slice::Failed(_) => Some(board.cool_down(id.clone(), Instant::now())),
             }
+        };
+        if let (Slice::Failed(why), Some(wait)) = (&outcome, wait) {
+            tracing::warn!(instance = id, "{why} (left alone for {}s)", wait.as_secs());
         }
         // What it left (a yielded slice, events that came meanwhile) is found at once.
         signal.notify();
     }
 }
 
-/// Drive instance `id` one slice; what goes wrong is logged (the instance stays as last committed, and is
-/// found again when it is ready). Whether it went without a failure.
-fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> bool {
+/// How a slice went.
+enum Slice {
+    /// Without a failure (or the instance had ended meanwhile).
+    Driven,
+    /// Someone else holds the instance.
+    Refused,
+    /// It could not be opened or driven: why.
+    Failed(String),
+}
+
+/// Drive instance `id` one slice; the instance stays as last committed whatever goes wrong, and is found
+/// again when it is ready.
+fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> Slice {
     let mut held = match driver.open(id) {
         Ok(held) => held,
         // It ended with nothing left to publish since it was found.
-        Err(DurableError::Ended { .. }) => return true,
+        Err(DurableError::Ended { .. }) => return Slice::Driven,
         // Someone else holds it: another server, or another thread of this one whose lease the store saw
         // run out (its renewals failing) while it still drives it; left alone for a while, not handed
         // out again at once.
-        Err(DurableError::Store(StoreError::Held { .. })) => return false,
-        Err(e) => {
-            tracing::warn!(instance = id, "cannot open the instance: {e}");
-            return false;
-        }
+        Err(DurableError::Store(StoreError::Held { .. })) => return Slice::Refused,
+        Err(e) => return Slice::Failed(format!("cannot open the instance: {e}")),
     };
     let mut relay = driver.relay(&held, std::io::stdout());
     let driven = driver.drive_for(&mut held, &mut relay, slice);
-    if let Err(e) = &driven {
-        tracing::warn!(instance = id, "driving the instance failed (it stays as last committed): {e}");
-    }
     for (topic, url, outcome) in driver.finish(&held, relay).unwrap_or_default() {
         if let Some((why, left)) = outcome.failed {
             tracing::warn!(instance = id, topic, url, left, "a webhook did not take every event: {why}");
         }
     }
-    driven.is_ok()
+    match driven {
+        Ok(_) => Slice::Driven,
+        Err(e) => Slice::Failed(format!("driving the instance failed (it stays as last committed): {e}")),
+    }
 }

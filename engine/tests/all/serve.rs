@@ -706,6 +706,35 @@ fn instances_that_fail_to_open_do_not_starve_the_others() {
     one_worker_takes_a_new_ticket(&store, "H-1");
 }
 
+/// An instance that fails each time it is opened (its checkpoint damaged) is left alone for 1 s after its
+/// first failure, then 2 s, then 4 s, and so on (up to 5 minutes), each failure logged once with the
+/// wait: not tried and logged every second for ever.
+#[test]
+fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = start(&store, &[]);
+    let outage = ticket("d-1", "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "D-1")]).0, 202);
+    server.wait_status("D-1", "waiting");
+    assert!(server.stop().0.success());
+    let db = rusqlite::Connection::open(&store).unwrap();
+    db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id = 'D-1'", []).unwrap();
+    drop(db);
+
+    let server = one_worker_takes_a_new_ticket(&store, "H-1");
+    let failures = || -> Vec<String> {
+        let log = server.log();
+        let lines = log.lines().filter(|l| l.contains("D-1") && l.contains("cannot open the instance"));
+        let wait =
+            |l: &str| l.split_once("(left alone for ").and_then(|(_, w)| w.split_once(')')).map(|(w, _)| w.to_owned());
+        lines.map(|l| wait(l).unwrap_or_else(|| l.to_owned())).collect()
+    };
+    crate::wait_for("the third failure", || failures().len() >= 3);
+    assert_eq!(failures(), ["1s", "2s", "4s"]);
+    assert_eq!(server.status("H-1")["status"], "waiting");
+}
+
 /// A server of `store` with one worker, given a new ticket as instance `id`, which it drives until it
 /// waits (the test fails if it never does).
 fn one_worker_takes_a_new_ticket(store: &std::path::Path, id: &str) -> Server {

@@ -18,6 +18,8 @@ pub struct Server {
     pub base: String,
     agent: ureq::Agent,
     stdout: Option<JoinHandle<String>>,
+    /// What it has written to stderr after its address.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// How to start a server: the definition, the store, the address and extra environment.
@@ -75,7 +77,15 @@ impl Launch {
                 None => said.push_str(&line),
             }
         };
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let written = log.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+                written.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
         let mut out = child.stdout.take().unwrap();
         let stdout = std::thread::spawn(move || {
             let mut text = String::new();
@@ -83,7 +93,7 @@ impl Launch {
             text
         });
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child: Some(child), base, agent, stdout: Some(stdout) }
+        Server { child: Some(child), base, agent, stdout: Some(stdout), log }
     }
 }
 
@@ -135,6 +145,11 @@ impl Server {
         let mut all = vec![("content-type", "application/cloudevents+json")];
         all.extend_from_slice(headers);
         self.post(path, &all, &event.to_string())
+    }
+
+    /// What it has logged on stderr so far, after the line with its address.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// The processor time it has used so far, user and system, in clock ticks (`/proc/PID/stat`).
