@@ -134,17 +134,7 @@ fn a_checkpoint_of_an_older_format_is_read_as_it_is() {
     ];
     for (format, rewrite, no_inbox) in older {
         let id = format!("old-{format}");
-        let run = [
-            "run",
-            "examples/support-ticket/process.yaml",
-            "--event",
-            "NewTicket",
-            "--data-file",
-            "examples/support-ticket/tickets/outage.json",
-            "--instance-id",
-            &id,
-        ];
-        let out = weft_in(&store, &run, &[]);
+        let out = weft_in(&store, &crate::new_ticket(&id), &[]);
         assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
         assert!(checkpoint(&store, &id).contains("\"key\""), "format 4 keeps the await's correlation key");
         let mut rows = format!(

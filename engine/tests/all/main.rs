@@ -95,6 +95,13 @@ pub fn definition(dir: &Path, name: &str, yaml: &str) -> String {
     file.to_string_lossy().into_owned()
 }
 
+/// The arguments of a `weft run` of the support-ticket example's outage ticket as instance `id`: a run
+/// that then waits for the agent's reply.
+pub fn new_ticket(id: &str) -> [&str; 8] {
+    let data = "examples/support-ticket/tickets/outage.json";
+    ["run", "examples/support-ticket/process.yaml", "--event", "NewTicket", "--data-file", data, "--instance-id", id]
+}
+
 /// The CloudEvents in `stdout`, parsed (other lines, such as a summary, left out).
 pub fn cloudevents(stdout: &[u8]) -> Vec<serde_json::Value> {
     text(stdout)

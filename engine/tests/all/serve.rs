@@ -656,10 +656,7 @@ fn a_client_that_never_sends_its_body_is_answered_408() {
 fn an_ended_run_with_an_event_it_never_took_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = start(&store, &[]);
-    let outage = ticket("a-1", "examples/support-ticket/tickets/outage.json");
-    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "A-1")]).0, 202);
-    server.wait_status("A-1", "waiting");
+    let server = waiting_ticket(&store, "A-1");
     assert_eq!(server.post("/instances/A-1/cancel", &[], "").0, 202);
     server.wait_status("A-1", "cancelled");
     let late = json!({"specversion": "1.0", "id": "late-1", "source": "/crm", "type": "AgentReplied", "data": {}});
@@ -713,10 +710,7 @@ fn instances_that_fail_to_open_do_not_starve_the_others() {
 fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = start(&store, &[]);
-    let outage = ticket("d-1", "examples/support-ticket/tickets/outage.json");
-    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "D-1")]).0, 202);
-    server.wait_status("D-1", "waiting");
+    let server = waiting_ticket(&store, "D-1");
     assert!(server.stop().0.success());
     let db = rusqlite::Connection::open(&store).unwrap();
     db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id = 'D-1'", []).unwrap();
@@ -733,6 +727,15 @@ fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
     crate::wait_for("the third failure", || failures().len() >= 3);
     assert_eq!(failures(), ["1s", "2s", "4s"]);
     assert_eq!(server.status("H-1")["status"], "waiting");
+}
+
+/// A server of `store` given a new ticket as instance `id`, which it drives until it waits.
+fn waiting_ticket(store: &std::path::Path, id: &str) -> Server {
+    let server = start(store, &[]);
+    let outage = ticket(&id.to_lowercase(), "examples/support-ticket/tickets/outage.json");
+    assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]).0, 202);
+    server.wait_status(id, "waiting");
+    server
 }
 
 /// A server of `store` with one worker, given a new ticket as instance `id`, which it drives until it

@@ -8,17 +8,7 @@ use crate::{command, text};
 /// `weft run` of a support ticket as instance `id`, with `env`, and `WEFT_STORE` unset: where the store
 /// is then is the test's question.
 fn run_without_a_store(id: &str, env: &[(&str, &str)], unset: &[&str]) -> std::process::Output {
-    let args = [
-        "run",
-        "examples/support-ticket/process.yaml",
-        "--event",
-        "NewTicket",
-        "--data-file",
-        "examples/support-ticket/tickets/outage.json",
-        "--instance-id",
-        id,
-    ];
-    let mut run = command(std::path::Path::new("unused"), &args, env);
+    let mut run = command(std::path::Path::new("unused"), &crate::new_ticket(id), env);
     run.env_remove("WEFT_STORE");
     for name in unset {
         run.env_remove(name);
@@ -74,20 +64,7 @@ fn without_a_store_given_the_user_s_data_directory_holds_it() {
 fn damage_in_a_page_a_command_reads_is_reported_as_damage() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let out = crate::weft_in(
-        &store,
-        &[
-            "run",
-            "examples/support-ticket/process.yaml",
-            "--event",
-            "NewTicket",
-            "--data-file",
-            "examples/support-ticket/tickets/outage.json",
-            "--instance-id",
-            "d-1",
-        ],
-        &[],
-    );
+    let out = crate::weft_in(&store, &crate::new_ticket("d-1"), &[]);
     assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
     let (page_size, root): (i64, i64) = {
         let db = rusqlite::Connection::open(&store).unwrap();
