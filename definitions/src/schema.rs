@@ -173,13 +173,45 @@ fn describe(
                 pointer,
             })
         }
+        // A file whose top level is no mapping is not a definition at all: said without quoting it (it may
+        // be any file the server can read, named in `POST /deployments`).
+        ValidationErrorKind::Type { .. } if pointer.is_empty() => out.push(Diagnostic {
+            file: file.to_path_buf(),
+            position: map.value(&pointer),
+            pointer,
+            message: format!("this is not a process definition: its top level is {}", kind(error.instance())),
+            hint: Some("a definition is a YAML mapping with name, version, steps and inputs".into()),
+        }),
         _ => out.push(Diagnostic {
             file: file.to_path_buf(),
             position: map.value(&pointer),
             pointer,
-            message: error.to_string(),
+            message: quoting_shortly(error),
             hint: None,
         }),
+    }
+}
+
+/// `error`'s message with the value it starts with (jsonschema's messages quote the whole value) cut to
+/// [`short`]'s length.
+fn quoting_shortly(error: &ValidationError<'_>) -> String {
+    let message = error.to_string();
+    let quoted = error.instance().to_string();
+    match message.strip_prefix(&quoted) {
+        Some(rest) if quoted.chars().count() > 40 => format!("{}{rest}", short(error.instance())),
+        _ => message,
+    }
+}
+
+/// What kind of JSON value `value` is, with its article: "a string", "a list", ….
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
     }
 }
 

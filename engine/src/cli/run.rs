@@ -35,7 +35,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     data_file: Option<PathBuf>,
     /// The process instance id (default: a random UUID).
-    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "ID", value_parser = instance_id)]
     instance_id: Option<String>,
     #[command(flatten)]
     identity: super::instances::IdentityArgs,
@@ -110,4 +110,9 @@ pub(super) fn event_data(data: Option<&str>, data_file: Option<&std::path::Path>
         }
         (None, None) => Ok(Json::null()),
     }
+}
+
+/// An `--instance-id`: what [`check_instance_id`](crate::durable::check_instance_id) allows.
+fn instance_id(text: &str) -> Result<String, String> {
+    crate::durable::check_instance_id(text).map(|()| text.to_owned())
 }

@@ -53,7 +53,7 @@ use crate::store::{
     Appended, Checkpoint, Commit, Inbound, InboxKind, InstanceInfo, OutboxEvent, Pinned, Store, StoreError,
 };
 pub use lease::{DEFAULT_LEASE, Hold, LEASE_VAR, Leases};
-pub use start::Start;
+pub use start::{MAX_INSTANCE_ID, Start, check_instance_id};
 
 /// How many outbox or inbox events a driver reads at a time.
 const OUTBOX_PAGE: usize = 1000;
@@ -122,6 +122,9 @@ pub enum DurableError {
     /// The run does not await the event sent.
     #[error(transparent)]
     NotAwaited(#[from] NotAwaited),
+    /// A new instance's id cannot be used ([`check_instance_id`]).
+    #[error("{0}")]
+    InstanceId(String),
     /// The run has ended; nothing of it runs again.
     #[error("process instance \"{instance}\" has already ended ({status}); nothing of it runs again")]
     Ended {

@@ -10,6 +10,34 @@ use crate::load::Process;
 use crate::runner::{HistoryEntry, Run, RunState};
 use crate::store::{Checkpoint, Inbound, InstanceInfo, Lease, NewInstance, OutboxEvent, StoreError};
 
+/// The longest instance id, in bytes.
+pub const MAX_INSTANCE_ID: usize = 256;
+
+/// Whether `id` can name a new instance: 1 to [`MAX_INSTANCE_ID`] bytes without a `/` (the HTTP API names
+/// an instance by one path segment, `/instances/{id}`) or a control character (it is printed in lists and
+/// logs).
+///
+/// Errors: what is wrong with it, and what an id may be.
+pub fn check_instance_id(id: &str) -> Result<(), String> {
+    let problem = if id.is_empty() {
+        "is empty"
+    } else if id.len() > MAX_INSTANCE_ID {
+        "is too long"
+    } else if id.contains('/') {
+        "has a '/'"
+    } else if id.chars().any(char::is_control) {
+        "has a control character"
+    } else {
+        return Ok(());
+    };
+    let shown: String = id.chars().take(40).flat_map(char::escape_debug).collect();
+    let shown = if id.chars().count() > 40 { format!("{shown}…") } else { shown };
+    Err(format!(
+        "the instance id \"{shown}\" {problem}: an instance id is 1 to {MAX_INSTANCE_ID} bytes, without '/' or \
+         control characters"
+    ))
+}
+
 /// One instance to start: its id, its input event's type and data, and the CloudEvent identity that
 /// makes a duplicate (none for a start without one).
 #[derive(Debug, Clone)]
@@ -168,6 +196,7 @@ impl Driver<'_> {
         start: Start<'s>,
         now: u64,
     ) -> Result<Starting<'s>, DurableError> {
+        check_instance_id(start.id).map_err(DurableError::InstanceId)?;
         let mut run = Run::starting_at(process.clone(), start.id, now);
         run.record_history(self.history);
         let kept = start.data.clone();

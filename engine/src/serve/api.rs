@@ -20,6 +20,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -95,9 +96,29 @@ fn refused(refusal: Refusal) -> Response {
     }
 }
 
-/// What one accepted event did: the instance it went to, and whether it was a duplicate.
+/// What one accepted event did: the instance it went to (with its URL), and whether it was a duplicate.
 pub(super) fn accepted(instance: &str, duplicate: bool) -> Value {
-    json!({ "instance": instance, "url": format!("/instances/{instance}"), "duplicate": duplicate })
+    json!({ "instance": instance, "url": instance_url(instance), "duplicate": duplicate })
+}
+
+/// Characters percent-encoded in a path segment: controls, space and what RFC 3986 (§3.3) does not allow
+/// there as it is, `%` included.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// `/instances/{id}`, the id percent-encoded.
+pub(super) fn instance_url(instance: &str) -> String {
+    format!("/instances/{}", utf8_percent_encode(instance, SEGMENT))
 }
 
 /// What an event appended to the inbox of instance `id` did ([`accepted`]); a duplicate names the
@@ -165,7 +186,7 @@ pub(super) fn store_error(e: &StoreError) -> StatusCode {
 pub(super) fn durable_error(e: &DurableError) -> StatusCode {
     match e {
         DurableError::Store(e) => store_error(e),
-        DurableError::Input(_) => StatusCode::BAD_REQUEST,
+        DurableError::Input(_) | DurableError::InstanceId(_) => StatusCode::BAD_REQUEST,
         DurableError::NotAwaited(_)
         | DurableError::Ended { .. }
         | DurableError::Ambiguous { .. }

@@ -9,8 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -49,17 +48,20 @@ pub struct DeployRequest {
 
 /// `POST /deployments`: load and check the definition and its components, deploy them, and serve them at
 /// once: `201` with the deployment (`"new": true`), `200` when it already was the latest; `400` for a
-/// definition that does not load, with every problem it has.
-pub async fn deploy(State(shared): State<Arc<Shared>>, body: Result<Json<DeployRequest>, JsonRejection>) -> Response {
+/// definition that does not load, with every problem it has (a file that is no definition is said to be
+/// none, never quoted: the path may name any file the server can read).
+pub async fn deploy(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     if shared.signal.stopping() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
     }
-    let request = match body {
-        Ok(Json(request)) => request,
-        Err(rejection) => {
-            let message =
-                format!("the body is not a deployment request ({{\"file\": PATH}}): {}", rejection.body_text());
-            return error(StatusCode::BAD_REQUEST, message);
+    // JSON whatever its content type says, as `POST /instances/{id}/resume` takes its body.
+    let request = match serde_json::from_slice::<DeployRequest>(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a deployment request ({{\"file\": PATH}}): {e}"),
+            );
         }
     };
     blocking(move || {

@@ -128,6 +128,20 @@ fn new_instances_start_on_the_latest_deployment_and_running_ones_keep_theirs_unt
     assert!(status == 400 && body["error"].as_str().unwrap().contains("a definition has at most"), "{body}");
     let (status, body) = server.post("/deployments", &json_type, r#"{"file": "/dev/zero"}"#);
     assert!(status == 400 && body["error"].as_str().unwrap().contains("is not a file"), "{body}");
+    // A file that is no definition is said to be none, and none of it is shown: the path may name any file
+    // the server can read (a JSON body without its content type is read too).
+    for (name, content) in [
+        ("passwd", "root:x:0:0:root:/root:/bin/bash\nAPI_KEY=s3cr3t-value\n"),
+        ("key.pem", "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANs3cr3t-value\n-----END PRIVATE KEY-----\n"),
+        ("list.yaml", "- s3cr3t-value\n- root\n"),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        let (status, body) = server.post("/deployments", &[], &json!({ "file": file }).to_string());
+        let said = body["error"].as_str().unwrap();
+        assert!(status == 400 && said.contains("this is not a process definition: its top level is"), "{body}");
+        assert!(!said.contains("s3cr3t") && !said.contains("root"), "{body}");
+    }
     assert_eq!(server.get("/processes/nothing/deployments").0, 404);
     assert_eq!(server.post("/instances/nobody/resume", &[], "").0, 404);
 

@@ -729,6 +729,41 @@ fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
     assert_eq!(server.status("H-1")["status"], "waiting");
 }
 
+/// An instance id the API could not address (empty, with a '/', past 256 bytes) or could not print (a
+/// control character) is refused, `400` saying why, and nothing is stored; the URL of an id with
+/// characters a path segment cannot hold as they are is percent-encoded, and reaches the instance.
+#[test]
+fn an_instance_id_the_api_cannot_address_is_refused_and_others_are_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = start(&store, &[]);
+    let long = "x".repeat(257);
+    for (n, (id, says)) in
+        [("", "is empty"), ("a/b", "has a '/'"), (long.as_str(), "is too long"), ("a\tb", "has a control character")]
+            .into_iter()
+            .enumerate()
+    {
+        let outage = ticket(&format!("bad-{n}"), "examples/support-ticket/tickets/outage.json");
+        let (status, body) =
+            server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]);
+        assert_eq!(status, 400, "{id:?}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(says), "{id:?}: {body}");
+    }
+    assert_eq!(server.get("/instances").1["instances"], json!([]), "nothing was stored");
+    let outage = ticket("fine", "examples/support-ticket/tickets/outage.json");
+    let (status, body) =
+        server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "T 1?#%")]);
+    assert_eq!((status, &body["url"]), (202, &json!("/instances/T%201%3F%23%25")), "{body}");
+    wait_for("the instance to wait", || server.get("/instances/T%201%3F%23%25").1["status"] == "waiting");
+    let out = crate::weft_in(
+        &store,
+        &["run", "examples/support-ticket/process.yaml", "--event", "NewTicket", "--instance-id", "a/b"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("the instance id \"a/b\" has a '/'"), "{}", text(&out.stderr));
+}
+
 /// A server of `store` given a new ticket as instance `id`, which it drives until it waits.
 fn waiting_ticket(store: &std::path::Path, id: &str) -> Server {
     let server = start(store, &[]);
