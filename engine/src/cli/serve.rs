@@ -36,7 +36,8 @@ pub struct ServeArgs {
     /// 429 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_backlog: usize,
-    /// How long a client may take to send a request's body (a slow client is answered 408 past it).
+    /// How long a client may take to send a request's head (the connection is closed past it), and then
+    /// its body (answered 408 past it).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = request_timeout)]
     request_timeout: std::time::Duration,
     /// A file holding the bearer token every request must carry (or `WEFT_TOKEN`).

@@ -26,6 +26,7 @@ pub mod deployments;
 pub mod follow;
 pub mod ingress;
 pub mod instances;
+pub mod listen;
 pub mod registry;
 pub mod resume;
 pub mod scheduler;
@@ -50,7 +51,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// The most instances that may wait for a worker before requests that add events get `429`.
     pub max_backlog: usize,
-    /// How long a client may take to send a request's body before it is answered `408`.
+    /// How long a client may take to send a request's head (the connection is closed past it) and,
+    /// then, its body (answered `408` past it).
     pub request_timeout: std::time::Duration,
 }
 
@@ -121,14 +123,11 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
         let scheduler = scope.spawn(|| scheduler::run(&shared.driver, &shared.signal, config.workers, config.slice));
         scope.spawn(|| shared.registry.watch(&shared.driver, &|| shared.signal.stopping()));
         let stopping = shared.clone();
-        let served = runtime.block_on(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    stop_signal().await;
-                    stopping.signal.stop();
-                })
-                .await
-        });
+        let stop = async move {
+            stop_signal().await;
+            stopping.signal.stop();
+        };
+        runtime.block_on(listen::serve(listener, app, timeout, stop, listen::DRAIN));
         shared.signal.stop();
         let _ = scheduler.join();
         let group = shared.driver.group_stats();
@@ -140,7 +139,7 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
                 group.commits as f64 / group.batches as f64
             );
         }
-        served.map_err(|e| format!("the server failed: {e}"))
+        Ok(())
     })
 }
 
@@ -167,21 +166,24 @@ mod api_token {
     use axum::middleware::Next;
     use axum::response::{IntoResponse, Response};
 
-    /// Let the request through if it carries `Authorization: Bearer <token>`, compared in constant time;
-    /// 401 otherwise.
+    /// Let the request through if it carries `Authorization: Bearer <token>` (the scheme in any case, RFC
+    /// 9110 §11.1), compared in constant time; else `401` with `WWW-Authenticate: Bearer` (RFC 9110
+    /// §11.6.1, RFC 6750 §3), saying whether the token was missing or wrong.
     pub async fn check(token: &str, request: Request, next: Next) -> Response {
-        let given = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if same(given.as_bytes(), token.as_bytes()) {
-            next.run(request).await
-        } else {
-            (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "a bearer token is needed"})))
-                .into_response()
-        }
+        let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let given = header.and_then(|v| v.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+        let message = match given {
+            Some((_, given)) if same(given.trim().as_bytes(), token.as_bytes()) => return next.run(request).await,
+            Some(_) => "the bearer token is not this server's",
+            None => "a bearer token is needed: send Authorization: Bearer <token>",
+        };
+        let mut answer =
+            (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        answer.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"weft\""),
+        );
+        answer
     }
 
     /// Whether `a` and `b` are equal, in a time that depends on their lengths only.

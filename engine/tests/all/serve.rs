@@ -428,12 +428,25 @@ fn a_token_guards_every_request_and_is_needed_off_loopback() {
     let server = start(&store, &[("WEFT_TOKEN", "s3cret")]);
     let path = "/processes/support-ticket/events";
     let outage = ticket("t-1", "examples/support-ticket/tickets/outage.json");
-    for auth in [None, Some("Bearer s3cre"), Some("Bearer s3cret2"), Some("Bearer "), Some("s3cret")] {
-        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
-        let (status, body) = server.structured(path, &outage, &headers);
+    let (needed, wrong) = ("a bearer token is needed", "the bearer token is not this server's");
+    let refused = [
+        (None, needed),
+        (Some("Bearer s3cre"), wrong),
+        (Some("Bearer s3cret2"), wrong),
+        (Some("Bearer "), needed),
+        (Some("s3cret"), needed),
+        (Some("Basic czNjcmV0"), needed),
+    ];
+    for (auth, says) in refused {
+        let mut headers = vec![("content-type", "application/cloudevents+json")];
+        headers.extend(auth.map(|a| ("authorization", a)));
+        let (status, answer_headers, body) = server.post_with_headers(path, &headers, &outage.to_string());
         assert_eq!(status, 401, "{auth:?}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(says), "{auth:?}: {body}");
+        assert_eq!(answer_headers["www-authenticate"], "Bearer realm=\"weft\"", "{auth:?}");
     }
-    let (status, body) = server.structured(path, &outage, &[("authorization", "Bearer s3cret")]);
+    // The scheme's case does not matter (RFC 9110 §11.1).
+    let (status, body) = server.structured(path, &outage, &[("authorization", "bearer s3cret")]);
     assert_eq!(status, 202, "{body}");
     let (exit, _) = server.stop();
     assert!(exit.success());
@@ -727,6 +740,41 @@ fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
     crate::wait_for("the third failure", || failures().len() >= 3);
     assert_eq!(failures(), ["1s", "2s", "4s"]);
     assert_eq!(server.status("H-1")["status"], "waiting");
+}
+
+/// A client that sends its request's head slowly, or nothing at all, holds its connection no longer than
+/// `--request-timeout`, and keeps no stopped server from exiting; nor does a follower that stopped
+/// reading.
+#[test]
+fn a_stalled_client_holds_no_connection_and_keeps_no_stopped_server_from_exiting() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &dir.path().join("s.db"), &[]);
+    launch.extra = vec!["--request-timeout".into(), "1s".into()];
+    let server = launch.start();
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    // Half a request line: closed by the server once the second has passed.
+    let mut half = connect();
+    half.write_all(b"GET /instances HTTP/1.1\r\nHost: x\r\n").unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = half.read_to_end(&mut answer);
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(10), "the connection was held {held:?}");
+    assert!(answer.is_empty() || String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{answer:?}");
+
+    // Stopped while a client sends half a head, another nothing, and a follower reads nothing.
+    let mut stalled = connect();
+    stalled.write_all(b"GET /inst").unwrap();
+    let _silent = connect();
+    let mut follower = connect();
+    follower.write_all(b"GET /instances/none/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.stop()).unwrap());
+    let (exit, _) = exited.recv_timeout(Duration::from_secs(30)).expect("the stopped server did not exit in 30 s");
+    assert!(exit.success());
 }
 
 /// An instance id the API could not address (empty, with a '/', past 256 bytes) or could not print (a
