@@ -150,9 +150,9 @@ fn results(results: impl Iterator<Item = Result<Value, Failed>>, batch: bool) ->
     for result in results {
         match result {
             Ok(value) => done.push(value),
-            Err(failed) if done.is_empty() => return error(failed.status, failed.message),
+            Err(failed) if !batch => return error(failed.status, failed.message),
             Err(failed) => {
-                let message = format!("event {} of the batch: {}", done.len(), failed.message);
+                let message = format!("event {} of the batch: {}", done.len() + 1, failed.message);
                 return answer(failed.status, json!({ "error": message, "accepted": done }));
             }
         }
@@ -217,7 +217,7 @@ async fn start(
         Ok(named) => named,
         Err(_) => return error(StatusCode::BAD_REQUEST, format!("{INSTANCE_HEADER} is not ASCII text")),
     };
-    let batch = events.len() > 1;
+    let batch = ingress::batched(&headers);
     blocking(move || {
         let Some(served) = shared.registry.get(&name) else {
             let names = shared.registry.names().join(", ");
@@ -332,7 +332,7 @@ async fn deliver(
         Ok(events) => events,
         Err(answer) => return answer,
     };
-    let batch = events.len() > 1;
+    let batch = ingress::batched(&headers);
     blocking(move || {
         let driver = &shared.driver;
         let received = events.iter().map(|e| {

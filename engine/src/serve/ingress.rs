@@ -66,7 +66,7 @@ pub fn events(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Incoming>, Refusal
             Value::Array(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| structured(item, &format!("event {i} of the batch")))
+                .map(|(i, item)| structured(item, &format!("event {} of the batch", i + 1)))
                 .collect(),
             _ => Err(Refusal::Malformed("a batch of CloudEvents must be a JSON array of events".into())),
         },
@@ -78,6 +78,13 @@ pub fn events(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Incoming>, Refusal
             "Content-Type {other} without ce- headers: send {STRUCTURED}, {BATCHED}, or JSON data with ce- headers"
         ))),
     }
+}
+
+/// Whether a request with `headers` is in batched mode (`application/cloudevents-batch+json`): answered
+/// with a list, however many events it holds.
+pub fn batched(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    content_type.map(essence).is_some_and(|t| t == BATCHED)
 }
 
 fn parse(body: &[u8]) -> Result<Value, Refusal> {

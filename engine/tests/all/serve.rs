@@ -93,12 +93,21 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
         &batch.to_string(),
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().starts_with("event 1 of the batch: "), "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("event 2 of the batch: "), "{body}");
     assert_eq!(body["accepted"].as_array().map(Vec::len), Some(1), "{body}");
     assert_eq!(body["accepted"][0]["duplicate"], false, "{body}");
     let (status, body) = server.structured("/processes/support-ticket/events", &after, &[]);
     assert_eq!((status, body["duplicate"].as_bool()), (202, Some(false)), "never taken before: {body}");
     server.wait_status(body["instance"].as_str().unwrap(), "waiting");
+    // A batch is answered as one however many events it holds: one accepted, or its first refused.
+    let batched = [("content-type", "application/cloudevents-batch+json")];
+    let one = json!([ticket("t-7", "examples/support-ticket/tickets/refund.json")]);
+    let (status, body) = server.post("/processes/support-ticket/events", &batched, &one.to_string());
+    assert_eq!((status, body["events"].as_array().map(Vec::len)), (202, Some(1)), "{body}");
+    let first = json!([{"specversion": "1.0", "id": "t-8", "source": "/crm", "type": "Nope", "data": {}}]);
+    let (status, body) = server.post("/processes/support-ticket/events", &batched, &first.to_string());
+    assert_eq!((status, &body["accepted"]), (400, &json!([])), "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("event 1 of the batch: "), "{body}");
 
     // What is refused, and how.
     let cases: Vec<Case> = vec![
@@ -163,7 +172,7 @@ fn a_server_starts_instances_from_cloudevents_and_delivers_events_to_their_inbox
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 5, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "TicketTriaged").count(), 6, "{types:?}");
     assert_eq!(types.iter().filter(|t| *t == "TicketResolved").count(), 1, "{types:?}");
 }
 
