@@ -76,7 +76,7 @@ fn received(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Inc
         return Err(error(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"));
     }
     let events = ingress::events(headers, body).map_err(refused)?;
-    if let Some(waiting) = shared.backlog.over(&shared.driver) {
+    if let Some(waiting) = shared.backlog.over(&shared.driver, &shared.board) {
         let message = format!(
             "{waiting} or more instances wait for a worker (the bound is {}, --max-backlog): try again later",
             shared.backlog.bound()

@@ -4,12 +4,14 @@
 //! Nothing is held in memory for a refused request.
 //!
 //! The backlog is the number of instances the scheduler would drive now ([`Driver::ready`]: events in
-//! their inbox, a timer due, running and nobody holding them), counted up to one past the bound, at most
-//! once per [`REFRESH`] (between two counts the last is used).
+//! their inbox, a timer due, running and nobody holding them), less those it leaves alone after failures
+//! (an instance that can never be opened would otherwise count for ever), counted up to one past the
+//! bound, at most once per [`REFRESH`] (between two counts the last is used).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::scheduler::Board;
 use crate::durable::Driver;
 
 /// How long a count of the backlog is used before it is counted again.
@@ -47,13 +49,15 @@ impl Backlog {
 
     /// Whether the backlog is over the bound: the instances waiting for a worker, if it is. A store that
     /// cannot be read counts as not over (the request then meets the store's own error).
-    pub fn over(&self, driver: &Driver<'_>) -> Option<usize> {
+    pub fn over(&self, driver: &Driver<'_>, board: &Board) -> Option<usize> {
         let now_us = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         let counted_us = self.counted_us.load(Ordering::Acquire);
         let stale = counted_us == 0 || now_us.saturating_sub(counted_us) >= REFRESH.as_micros() as u64;
         // One request counts; the others meanwhile go by the last count, never waiting for it.
         if stale && self.counted_us.compare_exchange(counted_us, now_us, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let count = driver.ready(self.bound + 1).map_or(0, |ready| ready.len());
+            let skipped = board.cooling_count();
+            let ready = driver.ready(self.bound + 1 + skipped).unwrap_or_default();
+            let count = board.not_cooling(&ready);
             self.count.store(count, Ordering::Release);
         }
         let count = self.count.load(Ordering::Acquire);

@@ -86,6 +86,8 @@ pub struct Shared {
     pub signal: Signal,
     /// The backlog bound (backpressure).
     pub backlog: backlog::Backlog,
+    /// The instances the scheduler handed out, and those it leaves alone after failures.
+    pub board: scheduler::Board,
     /// Supersteps an instance runs before it yields to the others.
     pub slice: u64,
 }
@@ -98,7 +100,14 @@ pub struct Shared {
 pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -> Result<(), String> {
     config.check()?;
     let backlog = backlog::Backlog::new(config.max_backlog);
-    let shared = Arc::new(Shared { driver, registry, signal: Signal::default(), backlog, slice: config.slice });
+    let shared = Arc::new(Shared {
+        driver,
+        registry,
+        signal: Signal::default(),
+        backlog,
+        board: scheduler::Board::default(),
+        slice: config.slice,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,7 +129,8 @@ pub fn serve(driver: Driver<'static>, registry: Registry, config: ServeConfig) -
         None => app,
     };
     std::thread::scope(|scope| {
-        let scheduler = scope.spawn(|| scheduler::run(&shared.driver, &shared.signal, config.workers, config.slice));
+        let scheduler =
+            scope.spawn(|| scheduler::run(&shared.driver, &shared.signal, &shared.board, config.workers, config.slice));
         scope.spawn(|| shared.registry.watch(&shared.driver, &|| shared.signal.stopping()));
         let stopping = shared.clone();
         let stop = async move {

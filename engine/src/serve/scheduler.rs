@@ -63,26 +63,48 @@ impl Signal {
 
 /// Drive ready instances with `driver` on `workers` threads, `slice` supersteps at a time, until `signal`
 /// says stop; then finish the slices in flight and return. Published events go to standard output.
-pub fn run(driver: &Driver<'_>, signal: &Signal, workers: usize, slice: u64) {
-    let board: Mutex<Board> = Mutex::default();
+pub fn run(driver: &Driver<'_>, signal: &Signal, board: &Board, workers: usize, slice: u64) {
     let (work, queue) = channel::<String>();
     let queue = Mutex::new(queue);
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
-            scope.spawn(|| work_on(driver, signal, &queue, &board, slice));
+            scope.spawn(|| work_on(driver, signal, &queue, board, slice));
         }
-        dispatch(driver, signal, &work, &board, workers.max(1));
+        dispatch(driver, signal, &work, board, workers.max(1));
         drop(work);
     });
 }
 
-/// What the dispatcher and the workers share: the instances handed out, and those that failed lately
-/// (each left alone until its time: an instance that fails as soon as it is opened is ready again at
+/// What the dispatcher, the workers and the API share: the instances handed out, and those that failed
+/// lately (each left alone until its time: an instance that fails as soon as it is opened is ready again at
 /// once, and would otherwise be handed out again and again ahead of the others).
 #[derive(Default)]
-struct Board {
+pub struct Board {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
     in_flight: HashSet<String>,
     cooling: HashMap<String, Cooling>,
+}
+
+impl Board {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many of `ids` are not left alone now after failures (what the backlog counts).
+    pub fn not_cooling(&self, ids: &[String]) -> usize {
+        let (state, now) = (self.lock(), Instant::now());
+        ids.iter().filter(|id| !state.cooling(id, now)).count()
+    }
+
+    /// How many instances are left alone now, after failures.
+    pub fn cooling_count(&self) -> usize {
+        let now = Instant::now();
+        self.lock().cooling.values().filter(|c| c.until > now).count()
+    }
 }
 
 /// An instance whose slices failed: how many times in a row, and until when it is left alone.
@@ -99,7 +121,7 @@ pub const COOL_DOWN: Duration = Duration::from_secs(1);
 /// The longest an instance whose slices keep failing is left alone.
 pub const MAX_COOL_DOWN: Duration = Duration::from_secs(300);
 
-impl Board {
+impl State {
     /// Leave `id` alone after a failure: for how long.
     fn cool_down(&mut self, id: String, now: Instant) -> Duration {
         let cooling = self.cooling.entry(id).or_insert(Cooling { failures: 0, until: now });
@@ -113,10 +135,6 @@ impl Board {
     fn cooling(&self, id: &str, now: Instant) -> bool {
         self.cooling.get(id).is_some_and(|c| c.until > now)
     }
-}
-
-fn lock(board: &Mutex<Board>) -> std::sync::MutexGuard<'_, Board> {
-    board.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How many unpublished instances the scheduler reads at a time.
@@ -157,14 +175,14 @@ impl Unpublished {
 /// Hand ready instances, each once at a time, to the workers until stopped; beside them, with at most
 /// half of the idle workers, those with events to publish again (one a worker has, or that is cooling
 /// down, is left to that worker's relay or to the next start).
-fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: &Mutex<Board>, workers: usize) {
+fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: &Board, workers: usize) {
     let mut unpublished = Unpublished::new();
     while !signal.stopping() {
         // Only as many as there are idle workers: a server with a long backlog would otherwise read
         // hundreds of ids after every slice, to hand out one. Those handed out but not yet held, and those
         // cooling down, are still listed as ready: read that many more.
         let (free, skipped) = {
-            let mut board = lock(board);
+            let mut board = board.lock();
             let now = Instant::now();
             // Failures in a row are forgotten once the instance was not ready for as long as the longest
             // wait (it no longer fails, or is no longer due).
@@ -180,7 +198,7 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
         // workers are gone.
         let hand = |id: String| -> Result<bool, ()> {
             let take = {
-                let mut board = lock(board);
+                let mut board = board.lock();
                 !board.cooling(&id, Instant::now()) && board.in_flight.insert(id.clone())
             };
             if take {
@@ -221,13 +239,13 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
 }
 
 /// Take instances from `queue` and drive each one slice, until the queue closes.
-fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>, board: &Mutex<Board>, slice: u64) {
+fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>, board: &Board, slice: u64) {
     loop {
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(id) = next else { return };
         let outcome = if signal.stopping() { Slice::Driven } else { drive_once(driver, &id, slice) };
         let wait = {
-            let mut board = lock(board);
+            let mut board = board.lock();
             board.in_flight.remove(&id);
             match outcome {
                 Slice::Driven => {

@@ -519,6 +519,36 @@ fn a_server_past_its_backlog_answers_429_with_retry_after() {
     assert_eq!(server.get("/instances?process=pay").0, 200, "reads still answer");
 }
 
+/// Instances that fail each time they are opened (damaged here) are not a backlog: with more of them than
+/// `--max-backlog`, new events are still taken once the scheduler leaves them alone after their failures
+/// (they were counted, and every request refused 429, for as long as they were there).
+#[test]
+fn instances_that_keep_failing_are_no_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let server = start(&store, &[]);
+    for n in 0..3 {
+        let outage = ticket(&format!("f-{n}"), "examples/support-ticket/tickets/outage.json");
+        let id = format!("F-{n}");
+        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", &id)]).0, 202);
+        server.wait_status(&id, "waiting");
+    }
+    assert!(server.stop().0.success());
+    let db = rusqlite::Connection::open(&store).unwrap();
+    assert_eq!(db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id LIKE 'F-%'", []).unwrap(), 3);
+    drop(db);
+
+    let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
+    launch.extra = vec!["--max-backlog".into(), "2".into()];
+    let server = launch.start();
+    wait_for("three failures", || server.log().matches("cannot open the instance").count() >= 3);
+    std::thread::sleep(Duration::from_millis(150));
+    let outage = ticket("new", "examples/support-ticket/tickets/outage.json");
+    let (status, body) = server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "N-1")]);
+    assert_eq!(status, 202, "{body}");
+    server.wait_status("N-1", "waiting");
+}
+
 /// `GET /instances/{id}/events` follows an instance: its published events arrive as Server-Sent Events as
 /// they are committed, the stream ends when the instance has ended, and `Last-Event-ID` goes on after a
 /// position.
