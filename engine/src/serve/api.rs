@@ -138,7 +138,7 @@ struct Failed {
 
 impl Failed {
     fn of(e: &DurableError) -> Failed {
-        Failed { status: durable_error(e), message: e.to_string() }
+        Failed { status: durable_error(e), message: durable_message(e) }
     }
 }
 
@@ -179,6 +179,35 @@ pub(super) fn store_error(e: &StoreError) -> StatusCode {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
         StoreError::AlreadyExists(_) | StoreError::Held { .. } | StoreError::Ended { .. } => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A store failure's answer: [`store_error`]'s status, and its message in the API's words (the store's
+/// own point to `weft` commands and flags).
+pub(super) fn store_failure(e: &StoreError) -> Response {
+    error(store_error(e), store_message(e))
+}
+
+/// A durable operation's failure's answer: [`durable_error`]'s status, and its message in the API's words.
+pub(super) fn durable_failure(e: &DurableError) -> Response {
+    error(durable_error(e), durable_message(e))
+}
+
+fn store_message(e: &StoreError) -> String {
+    match e {
+        StoreError::NotFound(id) => format!("no process instance has the id \"{id}\"; GET /instances lists them"),
+        StoreError::AlreadyExists(id) => format!(
+            "a process instance with the id \"{id}\" already exists; name another in the {INSTANCE_HEADER} header, \
+             or leave it out for a random one"
+        ),
+        e => e.to_string(),
+    }
+}
+
+fn durable_message(e: &DurableError) -> String {
+    match e {
+        DurableError::Store(e) => store_message(e),
+        e => e.to_string(),
     }
 }
 
@@ -365,8 +394,8 @@ pub(super) fn summary(shared: &Shared, id: &str) -> Response {
             Ok(process) => {
                 answer(StatusCode::OK, crate::cli::summary::summary(&Layout::of(&process), &loaded.state, &dead))
             }
-            Err(e) => error(durable_error(&e), e.to_string()),
+            Err(e) => durable_failure(&e),
         },
-        Err(e) => error(store_error(&e), e.to_string()),
+        Err(e) => store_failure(&e),
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Shared;
-use super::api::{answer, blocking, error, store_error};
+use super::api::{answer, blocking, error, store_failure};
 use super::registry;
 use crate::store::Deployed;
 
@@ -33,7 +33,7 @@ pub async fn of_process(State(shared): State<Arc<Shared>>, Path(name): Path<Stri
     blocking(move || match shared.driver.store().deployments(Some(&name)) {
         Ok(all) if all.is_empty() => error(StatusCode::NOT_FOUND, format!("process \"{name}\" was never deployed")),
         Ok(all) => answer(StatusCode::OK, json!({ "deployments": all })),
-        Err(e) => error(store_error(&e), e.to_string()),
+        Err(e) => store_failure(&e),
     })
     .await
 }

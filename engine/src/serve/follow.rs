@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
 use super::Shared;
-use super::api::{error, store_error};
+use super::api::{error, store_failure};
 use crate::store::{OutboxEvent, StoreError};
 
 /// How often the store is read for new events.
@@ -90,7 +90,7 @@ pub async fn follow(State(shared): State<Arc<Shared>>, Path(id): Path<String>, h
     };
     match exists {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return error(store_error(&e), e.to_string()),
+        Ok(Err(e)) => return store_failure(&e),
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the server"),
     }
     let start = Following { shared, id, after, ended: false, ready: Default::default() };

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Shared;
-use super::api::{answer, appended, blocking, durable_error, error, store_error};
+use super::api::{answer, appended, blocking, durable_failure, error, store_failure};
 use crate::store::{Inbound, ListCursor, ListFilter};
 
 /// The most items a page holds (and the default).
@@ -83,7 +83,7 @@ pub async fn list(State(shared): State<Arc<Shared>>, query: Result<Query<ListQue
                 let next = (page.len() == limit).then(|| page.last().map(|i| cursor_text(&ListCursor::from(i))));
                 answer(StatusCode::OK, json!({ "instances": page, "next": next.flatten() }))
             }
-            Err(e) => error(store_error(&e), e.to_string()),
+            Err(e) => store_failure(&e),
         }
     })
     .await
@@ -115,7 +115,7 @@ pub async fn history(
     };
     blocking(move || match shared.driver.store().history(&id, query.after.unwrap_or(0), limit) {
         Ok((entries, next)) => answer(StatusCode::OK, json!({ "history": entries, "next": next })),
-        Err(e) => error(store_error(&e), e.to_string()),
+        Err(e) => store_failure(&e),
     })
     .await
 }
@@ -135,7 +135,7 @@ pub async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>, h
         let driver = &shared.driver;
         let answer = match driver.receive(&id, &Inbound::cancel(CANCEL_SOURCE, &key, driver.now_ms())) {
             Ok(done) => answer(StatusCode::ACCEPTED, appended(&id, done)),
-            Err(e) => error(durable_error(&e), e.to_string()),
+            Err(e) => durable_failure(&e),
         };
         shared.signal.notify();
         answer

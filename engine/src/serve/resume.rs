@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::Shared;
-use super::api::{blocking, durable_error, error, summary};
+use super::api::{blocking, durable_failure, error, summary};
 use crate::durable::{Driver, DurableError, Instance};
 use crate::store::StoreError;
 
@@ -57,7 +57,7 @@ pub async fn resume(State(shared): State<Arc<Shared>>, Path(id): Path<String>, b
         shared.signal.notify();
         match resumed {
             Ok(()) => summary(&shared, &id),
-            Err(e) => error(durable_error(&e), e.to_string()),
+            Err(e) => durable_failure(&e),
         }
     })
     .await

@@ -842,6 +842,15 @@ fn an_instance_id_the_api_cannot_address_is_refused_and_others_are_encoded() {
         server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", "T 1?#%")]);
     assert_eq!((status, &body["url"]), (202, &json!("/instances/T%201%3F%23%25")), "{body}");
     wait_for("the instance to wait", || server.get("/instances/T%201%3F%23%25").1["status"] == "waiting");
+    // An id taken, an id unknown: said in the API's words, not the commands'.
+    let other = ticket("other", "examples/support-ticket/tickets/outage.json");
+    let (status, body) =
+        server.structured("/processes/support-ticket/events", &other, &[("weft-instance-id", "T 1?#%")]);
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("name another in the weft-instance-id header"), "{body}");
+    let (status, body) = server.get("/instances/nobody");
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].as_str().unwrap().ends_with("GET /instances lists them"), "{body}");
     let out = crate::weft_in(
         &store,
         &["run", "examples/support-ticket/process.yaml", "--event", "NewTicket", "--instance-id", "a/b"],
