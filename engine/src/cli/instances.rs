@@ -89,7 +89,7 @@ pub struct SendArgs {
 #[derive(Args)]
 pub struct ListArgs {
     /// Only instances with this status (running, waiting, completed, stopped, failed, cancelled).
-    #[arg(long, value_name = "STATUS")]
+    #[arg(long, value_name = "STATUS", value_parser = crate::runner::status_name)]
     status: Option<String>,
     /// Only instances of this process.
     #[arg(long, value_name = "NAME")]

@@ -51,7 +51,10 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use failure::{ErrorKind, Failure, RunError};
 pub use history::{HistoryEntry, HistoryRecord};
 pub use instances::StepInstances;
-pub use state::{EventRecord, Fire, MAX_UNROUTED_KEPT, Message, OpenAwait, RetryCall, RunState, Status, Timer};
+pub use state::{
+    EventRecord, Fire, MAX_UNROUTED_KEPT, Message, OpenAwait, RetryCall, RunState, STATUS_NAMES, Status, Timer,
+    status_name,
+};
 
 /// Most messages that may wait for the next superstep; more fails the run (a cycle that multiplies events
 /// would otherwise exhaust memory).

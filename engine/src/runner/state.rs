@@ -207,6 +207,19 @@ pub enum Status {
     Cancelled,
 }
 
+/// The names of every status, as [`Status::name`] gives them.
+pub const STATUS_NAMES: [&str; 6] = ["running", "waiting", "completed", "stopped", "failed", "cancelled"];
+
+/// `name` when it names a status (what a list may be filtered by).
+///
+/// Errors: that there is no such status, with the names there are.
+pub fn status_name(name: &str) -> Result<String, String> {
+    match STATUS_NAMES.contains(&name) {
+        true => Ok(name.to_owned()),
+        false => Err(format!("there is no status \"{name}\": give one of {}", STATUS_NAMES.join(", "))),
+    }
+}
+
 /// The names of the statuses in which a run has ended (see [`Status::is_final`]).
 pub const FINAL_STATUS_NAMES: [&str; 4] = ["completed", "stopped", "failed", "cancelled"];
 

@@ -71,7 +71,10 @@ pub async fn list(State(shared): State<Arc<Shared>>, query: Result<Query<ListQue
         Ok(Query(query)) => query,
         Err(rejection) => return bad_query(&rejection),
     };
-    let paging = page_size(query.limit).and_then(|limit| Ok((limit, query.after.as_deref().map(cursor).transpose()?)));
+    let paging = page_size(query.limit).and_then(|limit| {
+        query.status.as_deref().map(crate::runner::status_name).transpose()?;
+        Ok((limit, query.after.as_deref().map(cursor).transpose()?))
+    });
     let (limit, after) = match paging {
         Ok(paging) => paging,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),

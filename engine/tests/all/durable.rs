@@ -22,6 +22,9 @@ fn a_finished_run_can_be_inspected_but_not_resumed_or_cancelled() {
     let list = text(&weft_in(&store, &["list", "--status", "completed"], &[]).stdout);
     assert!(list.starts_with("i-1  completed  linear 1.0.0"), "{list}");
     assert!(text(&weft_in(&store, &["list", "--status", "running"], &[]).stdout).is_empty());
+    let bogus = weft_in(&store, &["list", "--status", "complete"], &[]);
+    assert_eq!(bogus.status.code(), Some(2), "a status that does not exist is refused, not an empty list");
+    assert!(text(&bogus.stderr).contains("there is no status \"complete\": give one of"), "{}", text(&bogus.stderr));
 
     let history = text(&weft_in(&store, &["history", "i-1", "--json"], &[]).stdout);
     let kinds: Vec<String> = history

@@ -641,6 +641,9 @@ fn instances_are_listed_paged_read_and_cancelled_over_http() {
         assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", id)]).0, 202);
         server.wait_status(id, "waiting");
     }
+    let (status, body) = server.get("/instances?status=bogus");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("there is no status \"bogus\": give one of running"), "{body}");
     let (status, first) = server.get("/instances?status=waiting&limit=2");
     assert_eq!((status, first["instances"].as_array().map(Vec::len)), (200, Some(2)), "{first}");
     let page_ids = |page: &Value| -> Vec<String> {
