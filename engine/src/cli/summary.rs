@@ -12,8 +12,9 @@ use crate::runner::layout::Layout;
 use crate::store::DeadLetter;
 
 /// The run's summary: status (and error), supersteps, invocations, final step states, unrouted events,
-/// parameter values left over, all-of arrivals waiting, awaits, timers, each step's component digest,
-/// and the events a sink refused for good (`dead_letters`).
+/// parameter values left over, all-of arrivals waiting, awaits and timers (none once the run has ended:
+/// they are never acted on), each step's component digest, and the events a sink refused for good
+/// (`dead_letters`).
 pub fn summary(layout: &Layout, state: &RunState, dead_letters: &[DeadLetter]) -> Value {
     let states: BTreeMap<&str, Value> = layout
         .steps
@@ -44,6 +45,8 @@ pub fn summary(layout: &Layout, state: &RunState, dead_letters: &[DeadLetter]) -
         .iter()
         .filter_map(|s| s.component.as_ref().map(|digest| json!({"step": s.id, "digest": digest})))
         .collect();
+    // A run that has ended awaits nothing and sets no timer: those it had are never acted on.
+    let open = !state.status.is_final();
     let mut out = json!({
         "process": layout.process,
         "version": layout.version,
@@ -55,8 +58,8 @@ pub fn summary(layout: &Layout, state: &RunState, dead_letters: &[DeadLetter]) -
         "unrouted_total": state.unrouted_total,
         "leftovers": leftovers,
         "arrivals": arrivals,
-        "awaits": state.awaits.iter().map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
-        "timers": state.timers.iter().map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
+        "awaits": state.awaits.iter().filter(|_| open).map(|a| json!({"event": a.event, "deadline": a.deadline_ms.map(format_time)})).collect::<Vec<_>>(),
+        "timers": state.timers.iter().filter(|_| open).map(|t| json!({"due": format_time(t.due_ms), "retry": matches!(t.fire, crate::runner::Fire::Retry(_))})).collect::<Vec<_>>(),
         "components": components,
         "dead_letters": dead_letters,
     });

@@ -678,6 +678,12 @@ fn instances_are_listed_paged_read_and_cancelled_over_http() {
     let cancel = |key: &str| server.post("/instances/A-2/cancel", &[("idempotency-key", key)], "");
     assert_eq!(cancel("stop-1"), (202, json!({"instance": "A-2", "url": "/instances/A-2", "duplicate": false})));
     server.wait_status("A-2", "cancelled");
+    let cancelled = server.status("A-2");
+    assert_eq!(
+        (&cancelled["awaits"], &cancelled["timers"]),
+        (&json!([]), &json!([])),
+        "it awaits nothing: {cancelled}"
+    );
     assert_eq!(cancel("stop-1").1["duplicate"], true, "the same key again");
     assert_eq!(cancel("stop-2").0, 409, "it has ended");
     assert_eq!(server.post("/instances/nope/cancel", &[], "").0, 404);
