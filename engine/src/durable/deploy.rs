@@ -11,15 +11,20 @@ use crate::store::{Deployed, Deployment, StoreError};
 impl Driver<'_> {
     /// Deploy `process` (loaded from `file`) as the latest version of its process: its definition,
     /// components and layout stored by digest, kept as long as the store. Deploying the version that is
-    /// already the latest changes nothing ([`Deployed::Unchanged`]).
+    /// already the latest changes nothing ([`Deployed::Unchanged`]), even from another file: that
+    /// deployment's file stays the one its relative paths are read from.
     ///
     /// Errors: the store's.
     pub fn deploy(&self, process: Arc<Process>, file: &Path) -> Result<Deployed, StoreError> {
         let version = Version::of(&process);
         let file = file.display().to_string();
         let deployed = self.store.deploy(process.name(), &version.pinned(&process, &file), self.clock.now_ms())?;
-        // The process loaded from the file is the one the store's blobs would load: keep it.
-        self.pinned.insert(deployed.deployment().pin_key(), process);
+        // A new deployment: the process loaded from the file is the one the store's blobs would load, keep
+        // it. An unchanged one was deployed from its own file, maybe another copy in another folder: what
+        // is relative to the definition (a file sink) stays relative to that one, as its blobs load it.
+        if let Deployed::New(deployment) = &deployed {
+            self.pinned.insert(deployment.pin_key(), process);
+        }
         Ok(deployed)
     }
 

@@ -75,7 +75,13 @@ pub async fn deploy(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         };
         match registry::deploy(driver, process.clone(), &request.file) {
             Ok(deployed) => {
-                shared.registry.put(process, deployed.deployment().clone());
+                match &deployed {
+                    Deployed::New(deployment) => shared.registry.put(process, deployment.clone()),
+                    // Served already, as its own file loaded it (or within a second by the watch).
+                    Deployed::Unchanged(_) => {
+                        let _ = shared.registry.refresh(driver);
+                    }
+                }
                 let status = if matches!(deployed, Deployed::New(_)) { StatusCode::CREATED } else { StatusCode::OK };
                 answer(status, registry::deployed_json(&deployed))
             }

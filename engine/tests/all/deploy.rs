@@ -208,3 +208,43 @@ fn deploying_several_files_deploys_none_when_one_does_not_load() {
     assert_eq!(text(&listed.stdout).trim(), "", "nothing was deployed: {}", text(&listed.stdout));
     assert_eq!(deploy(&store, &good)["number"], 1, "the good one alone is deployment 1");
 }
+
+/// The same definition deployed again from another folder (a copy, byte for byte) changes nothing, not
+/// even where its relative file sink writes: a reply taken by an instance started before, and one taken
+/// by an instance started after, both go to the first folder's file, as before the copy was deployed.
+#[test]
+fn the_same_definition_deployed_from_another_folder_keeps_its_sinks_where_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let first = ticket_process(&a);
+    edit(
+        &first,
+        "    to: [{ step: desk, function: resolve }]",
+        "    to: [{ step: desk, function: resolve }, { topic: Replies }]",
+    );
+    let text =
+        std::fs::read_to_string(&first).unwrap() + "sinks:\n  - topic: Replies\n    to: { file: replies.jsonl }\n";
+    std::fs::write(&first, text).unwrap();
+    let second = ticket_process(&b);
+    std::fs::copy(&first, &second).unwrap();
+
+    let server = Launch::new(&first, &dir.path().join("store.db"), &[]).start();
+    start_ticket(&server, "T-1");
+    let json_type = [("content-type", "application/json")];
+    let (status, body) = server.post("/deployments", &json_type, &json!({ "file": second }).to_string());
+    assert_eq!((status, body["new"].as_bool()), (200, Some(false)), "{body}");
+    start_ticket(&server, "T-2");
+    let data: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/support-ticket/tickets/reply-1001.json")).unwrap(),
+    )
+    .unwrap();
+    for id in ["T-1", "T-2"] {
+        let reply = json!({"specversion": "1.0", "id": format!("reply-{id}"), "source": "/desk", "type": "AgentReplied", "data": data});
+        assert_eq!(server.structured(&format!("/instances/{id}/events"), &reply, &[]).0, 202);
+        server.wait_status(id, "completed");
+    }
+    assert!(server.stop().0.success());
+    let written = std::fs::read_to_string(a.join("replies.jsonl")).unwrap_or_default();
+    assert_eq!(written.lines().count(), 2, "both replies in the first folder's file: {written}");
+    assert!(!b.join("replies.jsonl").exists(), "nothing in the copy's folder");
+}
