@@ -231,23 +231,25 @@ async fn start(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let events = match received(&shared, &headers, &body) {
-        Ok(events) => events,
-        Err(answer) => return answer,
-    };
-    let named = headers.get(INSTANCE_HEADER).map(|v| v.to_str().map(str::to_owned));
-    let named = match named.transpose() {
-        Ok(named) if named.is_some() && events.len() > 1 => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("{INSTANCE_HEADER} names one instance; a batch starts several"),
-            );
-        }
-        Ok(named) => named,
-        Err(_) => return error(StatusCode::BAD_REQUEST, format!("{INSTANCE_HEADER} is not ASCII text")),
-    };
-    let batch = ingress::batched(&headers);
+    // On a blocking thread from the start: parsing up to 16 MiB of JSON and counting the backlog would
+    // hold up the runtime's two threads, and every connection with them.
     blocking(move || {
+        let events = match received(&shared, &headers, &body) {
+            Ok(events) => events,
+            Err(answer) => return answer,
+        };
+        let named = headers.get(INSTANCE_HEADER).map(|v| v.to_str().map(str::to_owned));
+        let named = match named.transpose() {
+            Ok(named) if named.is_some() && events.len() > 1 => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{INSTANCE_HEADER} names one instance; a batch starts several"),
+                );
+            }
+            Ok(named) => named,
+            Err(_) => return error(StatusCode::BAD_REQUEST, format!("{INSTANCE_HEADER} is not ASCII text")),
+        };
+        let batch = ingress::batched(&headers);
         let Some(served) = shared.registry.get(&name) else {
             let names = shared.registry.names().join(", ");
             let message = match names.is_empty() {
@@ -357,12 +359,12 @@ async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let events = match received(&shared, &headers, &body) {
-        Ok(events) => events,
-        Err(answer) => return answer,
-    };
-    let batch = ingress::batched(&headers);
     blocking(move || {
+        let events = match received(&shared, &headers, &body) {
+            Ok(events) => events,
+            Err(answer) => return answer,
+        };
+        let batch = ingress::batched(&headers);
         let driver = &shared.driver;
         let received = events.iter().map(|e| {
             driver.receive(&id, &e.inbound(driver.now_ms())).map(|done| appended(&id, done)).map_err(|e| Failed::of(&e))
