@@ -287,7 +287,12 @@ fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> Slice {
         Err(e) => return Slice::Failed(format!("cannot open the instance: {e}")),
     };
     let mut relay = driver.relay(&held, std::io::stdout());
+    let ended_before = held.run().state().status.is_final();
     let driven = driver.drive_for(&mut held, &mut relay, slice);
+    // A run that failed in this slice is said once, for the operator (its history says it at length).
+    if let (false, crate::runner::Status::Failed { error }) = (ended_before, &held.run().state().status) {
+        tracing::warn!(instance = id, process = held.info().process, "the run failed: {error}");
+    }
     for (topic, url, outcome) in driver.finish(&held, relay).unwrap_or_default() {
         if let Some((why, left)) = outcome.failed {
             tracing::warn!(instance = id, topic, url, left, "a webhook did not take every event: {why}");

@@ -869,6 +869,22 @@ fn an_instance_id_the_api_cannot_address_is_refused_and_others_are_encoded() {
     assert!(text(&out.stderr).contains("the instance id \"a/b\" has a '/'"), "{}", text(&out.stderr));
 }
 
+/// A run that fails under the server is said in its log, once, with the instance, the process and why.
+#[test]
+fn a_run_that_fails_under_the_server_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store.db"), &[]);
+    let bad =
+        json!({"specversion": "1.0", "id": "bad-1", "source": "/crm", "type": "NewTicket", "data": {"customer": "x"}});
+    assert_eq!(server.structured("/processes/support-ticket/events", &bad, &[("weft-instance-id", "B-1")]).0, 202);
+    server.wait_status("B-1", "failed");
+    wait_for("the log line", || server.log().contains("the run failed"));
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("the run failed")).unwrap();
+    assert!(line.contains("B-1") && line.contains("support-ticket") && line.contains("not a ticket"), "{line}");
+    assert_eq!(log.matches("the run failed").count(), 1, "{log}");
+}
+
 /// A server of `store` given a new ticket as instance `id`, which it drives until it waits.
 fn waiting_ticket(store: &std::path::Path, id: &str) -> Server {
     let server = start(store, &[]);
