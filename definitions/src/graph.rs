@@ -70,13 +70,20 @@ struct Arrow {
 
 /// The path a run took, from its history: how many times each step was invoked, by step id as in the run
 /// (`kyc/score`), and how many times each edge fired, by its path (`edges/3`, `kyc/edges/1`, `inputs/0`,
-/// `edges/5/allOf/1`, `onError`; see the history's `fired` records).
+/// `edges/5/allOf/1`, `onError`; see the history's `fired` records), an await's timeout path by
+/// [`timeout_path`] (the history's `await_closed` records that say `timed_out`: by the awaited event, as
+/// they name it; only a process, not a sub-process, awaits).
 #[derive(Debug, Clone, Default)]
 pub struct Taken {
     /// Invocations by step id.
     pub invoked: HashMap<String, u64>,
     /// Firings by edge path.
     pub fired: HashMap<String, u64>,
+}
+
+/// The key in [`Taken::fired`] of the timeout paths of the awaits of `event`: `timeout/<event>`.
+pub fn timeout_path(event: &str) -> String {
+    format!("timeout/{event}")
 }
 
 /// The colour of what a run took.
@@ -281,7 +288,8 @@ impl Graph {
                     self.node(gate.clone(), format!("await {}{timeout}", a.event), Shape::Gate);
                     self.arrows.push(arrow(gate.clone(), label.clone()));
                     if !a.on_timeout.is_empty() {
-                        self.targets(&gate, "on timeout".into(), &a.on_timeout, step_node, &gate.clone(), None);
+                        let timed_out = Some(timeout_path(&a.event));
+                        self.targets(&gate, "on timeout".into(), &a.on_timeout, step_node, &gate.clone(), timed_out);
                     }
                 }
             }

@@ -99,6 +99,9 @@ fn taken(store: &dyn Store, id: &str) -> Result<Taken, ExitCode> {
                     *taken.fired.entry(edge.to_string()).or_default() += 1;
                 }
             }
+            HistoryRecord::AwaitClosed { event, timed_out: true } => {
+                *taken.fired.entry(weft_definitions::graph::timeout_path(&event)).or_default() += 1;
+            }
             _ => {}
         }
         true

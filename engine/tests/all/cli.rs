@@ -295,6 +295,17 @@ fn graph_of_a_run_marks_the_steps_it_invoked_and_the_edges_it_fired() {
     ] {
         has(&looped, line);
     }
+    // An await's timeout path, taken when the ticket nobody answered was escalated.
+    let ticket = ["examples/support-ticket/process.yaml", "--event", "NewTicket", "--instance-id", "late"];
+    let data = ["--data-file", "examples/support-ticket/tickets/refund.json"];
+    let run: Vec<&str> = [&["run"][..], &ticket[..], &data[..]].concat();
+    let out = weft_in(&store, &run, &[("WEFT_NOW", "2026-11-22T09:00:00Z")]);
+    assert!(text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
+    let out = weft_in(&store, &["resume", "late"], &[("WEFT_NOW", "2026-11-26T09:00:00Z")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let late = weft(&["graph", "--run", "late"]);
+    has(&late, "  e0_await0 -- \"on timeout, → escalate (×1)\" --> s1");
+    has(&late, "  linkStyle 0,2,3 stroke:#2b8a3e,stroke-width:3px");
     let dot = weft(&["graph", "--run", "loop", "--format", "dot"]);
     assert!(dot.contains("s0 -> s0 [label=\"Again (×149)\", color=\"#2b8a3e\", penwidth=2.5];"), "{dot}");
 
