@@ -116,7 +116,7 @@ fn structured(value: Value, what: &str) -> Result<Incoming, Refusal> {
         )));
     }
     let data = data(members.remove("data").unwrap_or(Value::Null), what)?;
-    incoming(id, source, event_type, subject, data, what)
+    incoming(id, source, event_type, subject, data, what, false)
 }
 
 /// An event in binary mode: its attributes in `ce-` headers, its data the body.
@@ -141,7 +141,8 @@ fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Incomi
         )));
     };
     let data = self::data(data, "the event")?;
-    incoming(header("ce-id")?, header("ce-source")?, header("ce-type")?, header("ce-subject")?, data, "the event")
+    let (id, source, event_type) = (header("ce-id")?, header("ce-source")?, header("ce-type")?);
+    incoming(id, source, event_type, header("ce-subject")?, data, "the event", true)
 }
 
 fn check_version(version: Option<&str>, what: &str) -> Result<(), Refusal> {
@@ -156,6 +157,10 @@ fn data(value: Value, what: &str) -> Result<Json, Refusal> {
     Json::from_value(&value).map_err(|e| Refusal::Malformed(format!("{what}: its data: {e}")))
 }
 
+/// The event from its attributes, named in messages as they were sent: `` `id` `` in the JSON event
+/// format, `the ce-id header` in binary mode (`binary`).
+///
+/// Errors: every required attribute that is missing or empty, at once.
 fn incoming(
     id: Option<String>,
     source: Option<String>,
@@ -163,19 +168,29 @@ fn incoming(
     subject: Option<String>,
     data: Json,
     what: &str,
+    binary: bool,
 ) -> Result<Incoming, Refusal> {
-    let required = |value: Option<String>, name: &str| {
-        value
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Refusal::Malformed(format!("{what}: `{name}` is missing or empty")))
-    };
-    Ok(Incoming {
-        id: required(id, "id")?,
-        source: required(source, "source")?,
-        event_type: required(event_type, "type")?,
-        subject,
-        data,
-    })
+    let given = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let (id, source, event_type) = (given(id), given(source), given(event_type));
+    let missing: Vec<String> = [("id", id.is_none()), ("source", source.is_none()), ("type", event_type.is_none())]
+        .into_iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(name, _)| if binary { format!("ce-{name}") } else { format!("`{name}`") })
+        .collect();
+    match (id, source, event_type) {
+        (Some(id), Some(source), Some(event_type)) => Ok(Incoming { id, source, event_type, subject, data }),
+        _ => {
+            let (list, noun) = match missing.as_slice() {
+                [one] => (one.clone(), if binary { "header is" } else { "is" }),
+                [init @ .., last] => {
+                    (format!("{} and {last}", init.join(", ")), if binary { "headers are" } else { "are" })
+                }
+                [] => (String::new(), "is"),
+            };
+            let the = if binary { "the " } else { "" };
+            Err(Refusal::Malformed(format!("{what}: {the}{list} {noun} missing or empty")))
+        }
+    }
 }
 
 /// A media type without its parameters, in lower case (`Application/JSON; charset=utf-8` is
@@ -241,7 +256,7 @@ mod tests {
         let missing = headers(&[("content-type", "application/json"), ("ce-specversion", "1.0"), ("ce-id", "x")]);
         assert_eq!(
             events(&missing, b"{}").unwrap_err(),
-            Refusal::Malformed("the event: `source` is missing or empty".into())
+            Refusal::Malformed("the event: the ce-source and ce-type headers are missing or empty".into())
         );
     }
 
@@ -255,7 +270,12 @@ mod tests {
             br#"[{"specversion":"1.0","id":"1","source":"s","type":"T"},{"specversion":"1.0","id":"2","source":"s"}]"#;
         assert_eq!(
             events(&b, batch).unwrap_err(),
-            Refusal::Malformed("event 1 of the batch: `type` is missing or empty".into())
+            Refusal::Malformed("event 2 of the batch: `type` is missing or empty".into())
+        );
+        let two = br#"{"specversion":"1.0","type":"T"}"#;
+        assert_eq!(
+            events(&s, two).unwrap_err(),
+            Refusal::Malformed("the event: `id` and `source` are missing or empty".into())
         );
         let old = br#"{"specversion":"0.3","id":"1","source":"s","type":"T"}"#;
         assert!(matches!(events(&s, old), Err(Refusal::Malformed(m)) if m.contains("specversion 0.3")));
