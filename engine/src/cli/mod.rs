@@ -174,14 +174,15 @@ fn validate(file: &std::path::Path, cache: &CacheArgs) -> Result<ExitCode, ExitC
     let process = runtime.load_process(file).map_err(|e| fail(EXIT_BAD_INPUT, e.to_string()))?;
     warn_about(&process);
     let def = &process.loaded.definition;
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     println!(
-        "{}: process \"{}\" {} is valid: {} steps, {} input events, {} edges",
+        "{}: process \"{}\" {} is valid: {}, {}, {}",
         file.display(),
         def.name,
         def.version,
-        def.steps.len(),
-        def.inputs.len(),
-        def.edges.len()
+        count(def.steps.len(), "step", "steps"),
+        count(def.inputs.len(), "input event", "input events"),
+        count(def.edges.len(), "edge", "edges")
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -91,6 +91,8 @@ fn validate_accepts_a_good_definition() {
     let out = weft(&["validate", "tests/processes/fan-in.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("process \"fan-in\" 1.0.0 is valid: 3 steps, 2 input events, 2 edges"));
+    let out = weft(&["validate", "examples/support-ticket/process.yaml"]);
+    assert!(text(&out.stdout).contains("is valid: 2 steps, 2 input events, 1 edge\n"), "{}", text(&out.stdout));
 }
 
 #[test]
