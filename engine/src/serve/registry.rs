@@ -33,8 +33,8 @@ pub struct Registry {
 
 impl Registry {
     /// Deploy each definition in `files` (a version already the latest is not deployed again), then take the
-    /// latest deployment of every process in the store. Says on stderr what it deployed, and which
-    /// deployments this Weft cannot load (those processes are not served).
+    /// latest deployment of every process in the store. Says on stderr what it deployed, which
+    /// deployments this Weft cannot load (those processes are not served), and what it serves.
     ///
     /// Errors: the first file that does not load (with every problem it has); two files of one process
     /// name; the store's.
@@ -57,10 +57,18 @@ impl Registry {
         for failed in registry.refresh(driver)? {
             eprintln!("weft serve: warning: {failed}");
         }
-        if registry.all().is_empty() {
+        let served = registry.all();
+        if served.is_empty() {
             eprintln!(
                 "weft serve: no process is deployed in this store yet: name a definition here, run `weft deploy \
                  FILE`, or POST /deployments"
+            );
+        }
+        for s in &served {
+            let d = &s.deployment;
+            eprintln!(
+                "weft serve: serving \"{}\" {} (deployment {}, from {})",
+                d.process, d.version, d.number, d.definition_file
             );
         }
         Ok(registry)

@@ -78,6 +78,7 @@ fn new_instances_start_on_the_latest_deployment_and_running_ones_keep_theirs_unt
     let server = Launch::new("", &store, &[("WEFT_NOW", "2026-11-23T09:00:00Z")]).start();
     let (status, served) = server.get("/processes");
     assert_eq!((status, served["processes"][0]["number"].as_u64()), (200, Some(1)), "{served}");
+    assert!(server.log().contains("weft serve: serving \"support-ticket\" 1.1.0 (deployment 1, from "), "it says so");
     start_ticket(&server, "T-1");
 
     // A second version deployed from the command line while the server runs. An upgrade asked at once

@@ -18,7 +18,7 @@ pub struct Server {
     pub base: String,
     agent: ureq::Agent,
     stdout: Option<JoinHandle<String>>,
-    /// What it has written to stderr after its address.
+    /// What it has written to stderr but its address.
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -77,7 +77,7 @@ impl Launch {
                 None => said.push_str(&line),
             }
         };
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(said));
         let written = log.clone();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -147,7 +147,7 @@ impl Server {
         self.post(path, &all, &event.to_string())
     }
 
-    /// What it has logged on stderr so far, after the line with its address.
+    /// What it has written on stderr so far, but the line with its address.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
