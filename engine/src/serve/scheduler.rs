@@ -243,7 +243,13 @@ fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>
     loop {
         let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(id) = next else { return };
-        let outcome = if signal.stopping() { Slice::Driven } else { drive_once(driver, &id, slice) };
+        // A panic in a slice (a defect: never a guest's doing) fails that instance, not the worker: its
+        // thread goes on, and the instance is let go of and left alone like any that failed.
+        let outcome = match signal.stopping() {
+            true => Slice::Driven,
+            false => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drive_once(driver, &id, slice)))
+                .unwrap_or_else(|_| Slice::Failed("driving the instance panicked (a defect of Weft)".into())),
+        };
         let wait = {
             let mut board = board.lock();
             board.in_flight.remove(&id);
