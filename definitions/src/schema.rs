@@ -143,7 +143,7 @@ fn describe(
                     describe(e, schema, document, map, file, out);
                 }
             } else {
-                let options: Vec<String> = context.iter().flatten().map(|e| e.to_string()).collect();
+                let options: Vec<String> = context.iter().flatten().map(quoting_shortly).collect();
                 // An optional key's `null` alternative says nothing about a value that is there.
                 let present: Vec<String> =
                     options.iter().filter(|o| !o.ends_with("is not of type \"null\"")).cloned().collect();

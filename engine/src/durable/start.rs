@@ -13,9 +13,11 @@ use crate::store::{Checkpoint, Inbound, InstanceInfo, Lease, NewInstance, Outbox
 /// The longest instance id, in bytes.
 pub const MAX_INSTANCE_ID: usize = 256;
 
-/// Whether `id` can name a new instance: 1 to [`MAX_INSTANCE_ID`] bytes without a `/` (the HTTP API names
-/// an instance by one path segment, `/instances/{id}`) or a control character (it is printed in lists and
-/// logs).
+/// Whether `id` can name a new instance: 1 to [`MAX_INSTANCE_ID`] bytes, not `.` or `..`, without a `/` or
+/// a control character. The HTTP API names an instance by one path segment, `/instances/{id}`: a `/`
+/// there must be sent as `%2F`, which clients and proxies are free to decode, and a segment `.` or `..`
+/// (or `%2E`) is removed by clients that normalise the path (RFC 3986 §5.2.4, the WHATWG URL standard);
+/// the id is printed in lists and logs.
 ///
 /// Errors: what is wrong with it, and what an id may be.
 pub fn check_instance_id(id: &str) -> Result<(), String> {
@@ -23,6 +25,8 @@ pub fn check_instance_id(id: &str) -> Result<(), String> {
         "is empty"
     } else if id.len() > MAX_INSTANCE_ID {
         "is too long"
+    } else if id == "." || id == ".." {
+        "is a dot segment"
     } else if id.contains('/') {
         "has a '/'"
     } else if id.chars().any(char::is_control) {
@@ -33,8 +37,8 @@ pub fn check_instance_id(id: &str) -> Result<(), String> {
     let shown: String = id.chars().take(40).flat_map(char::escape_debug).collect();
     let shown = if id.chars().count() > 40 { format!("{shown}…") } else { shown };
     Err(format!(
-        "the instance id \"{shown}\" {problem}: an instance id is 1 to {MAX_INSTANCE_ID} bytes, without '/' or \
-         control characters"
+        "the instance id \"{shown}\" {problem}: an instance id is 1 to {MAX_INSTANCE_ID} bytes, not . or .., \
+         without '/' or control characters"
     ))
 }
 

@@ -101,8 +101,9 @@ pub(super) fn accepted(instance: &str, duplicate: bool) -> Value {
     json!({ "instance": instance, "url": instance_url(instance), "duplicate": duplicate })
 }
 
-/// Characters percent-encoded in a path segment: controls, space and what RFC 3986 (§3.3) does not allow
-/// there as it is, `%` included.
+/// Characters percent-encoded in a path segment: controls, space, `%`, and what RFC 3986 (§3.3) does not
+/// allow there as it is, or a URL parser would take for something else (the WHATWG URL standard reads `\`
+/// as `/` in http URLs).
 const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
@@ -112,8 +113,13 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'<')
     .add(b'>')
     .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
     .add(b'`')
     .add(b'{')
+    .add(b'|')
     .add(b'}');
 
 /// `/instances/{id}`, the id percent-encoded.

@@ -6,10 +6,13 @@
 //!   is closed (hyper's `header_read_timeout`, which also bounds the wait for the next request on a
 //!   kept-alive connection).
 //! - When the stop signal comes, no connection is accepted any more; each open one finishes the request it
-//!   is answering and closes (an idle one at once); those still open after the drain bound (a follower
-//!   that stopped reading, say) are closed, so that a stopped server always exits.
+//!   is answering and closes (an idle one at once); those still open after the drain bound (a client
+//!   still sending its request's head, a follower that stopped reading, a request still being answered,
+//!   whose work goes on to its end but whose answer is lost) are closed, so that a stopped server always
+//!   exits.
 
 use std::future::Future;
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -45,10 +48,13 @@ pub async fn serve(
             Ok((stream, _)) => {
                 connections.spawn(connection(stream, app.clone(), head_timeout, closed.clone()));
             }
-            // Out of file descriptors, say: wait a moment rather than spin.
+            // A connection that went away before it was accepted: nothing to do.
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) => {}
+            // Out of file descriptors, say: wait a second for some to close rather than spin, as
+            // `axum::serve` does.
             Err(e) => {
-                tracing::warn!("cannot accept a connection: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tracing::warn!("cannot accept a connection (trying again in 1 s): {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }

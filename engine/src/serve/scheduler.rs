@@ -131,6 +131,14 @@ impl State {
         wait
     }
 
+    /// Leave `id` alone for [`COOL_DOWN`] (or as long as its failures in a row say, if longer), without
+    /// counting a failure: for how long.
+    fn rest(&mut self, id: String, now: Instant) -> Duration {
+        let cooling = self.cooling.entry(id).or_insert(Cooling { failures: 0, until: now });
+        cooling.until = cooling.until.max(now + COOL_DOWN);
+        cooling.until - now
+    }
+
     /// Whether `id` is left alone at `now`.
     fn cooling(&self, id: &str, now: Instant) -> bool {
         self.cooling.get(id).is_some_and(|c| c.until > now)
@@ -258,10 +266,12 @@ fn work_on(driver: &Driver<'_>, signal: &Signal, queue: &Mutex<Receiver<String>>
                     board.cooling.remove(&id);
                     None
                 }
-                Slice::Refused | Slice::Failed(_) => Some(board.cool_down(id.clone(), Instant::now())),
+                Slice::Failed(_) => Some(board.cool_down(id.clone(), Instant::now())),
+                // Not the instance's failing: left alone for the first wait, the failures in a row as they are.
+                Slice::Refused | Slice::Transient(_) => Some(board.rest(id.clone(), Instant::now())),
             }
         };
-        if let (Slice::Failed(why), Some(wait)) = (&outcome, wait) {
+        if let (Slice::Failed(why) | Slice::Transient(why), Some(wait)) = (&outcome, wait) {
             tracing::warn!(instance = id, "{why} (left alone for {}s)", wait.as_secs());
         }
         // What it left (a yielded slice, events that came meanwhile) is found at once.
@@ -275,8 +285,24 @@ enum Slice {
     Driven,
     /// Someone else holds the instance.
     Refused,
+    /// It could not be opened or driven, for a reason of the moment (the database failed or was busy, the
+    /// lease was lost, the instance moved on meanwhile): why.
+    Transient(String),
     /// It could not be opened or driven: why.
     Failed(String),
+}
+
+impl Slice {
+    /// A failure of `e`, transient or not, said after `what`.
+    fn failed(what: &str, e: &DurableError) -> Slice {
+        let why = format!("{what}: {e}");
+        match e {
+            DurableError::Store(StoreError::Backend(_) | StoreError::LeaseLost(_) | StoreError::Conflict { .. }) => {
+                Slice::Transient(why)
+            }
+            _ => Slice::Failed(why),
+        }
+    }
 }
 
 /// Drive instance `id` one slice; the instance stays as last committed whatever goes wrong, and is found
@@ -290,7 +316,7 @@ fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> Slice {
         // run out (its renewals failing) while it still drives it; left alone for a while, not handed
         // out again at once.
         Err(DurableError::Store(StoreError::Held { .. })) => return Slice::Refused,
-        Err(e) => return Slice::Failed(format!("cannot open the instance: {e}")),
+        Err(e) => return Slice::failed("cannot open the instance", &e),
     };
     let mut relay = driver.relay(&held, std::io::stdout());
     let ended_before = held.run().state().status.is_final();
@@ -306,6 +332,6 @@ fn drive_once(driver: &Driver<'_>, id: &str, slice: u64) -> Slice {
     }
     match driven {
         Ok(_) => Slice::Driven,
-        Err(e) => Slice::Failed(format!("driving the instance failed (it stays as last committed): {e}")),
+        Err(e) => Slice::failed("driving the instance failed (it stays as last committed)", &e),
     }
 }
