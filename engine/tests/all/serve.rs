@@ -526,17 +526,7 @@ fn a_server_past_its_backlog_answers_429_with_retry_after() {
 fn instances_that_keep_failing_are_no_backlog() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = start(&store, &[]);
-    for n in 0..3 {
-        let outage = ticket(&format!("f-{n}"), "examples/support-ticket/tickets/outage.json");
-        let id = format!("F-{n}");
-        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", &id)]).0, 202);
-        server.wait_status(&id, "waiting");
-    }
-    assert!(server.stop().0.success());
-    let db = rusqlite::Connection::open(&store).unwrap();
-    assert_eq!(db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id LIKE 'F-%'", []).unwrap(), 3);
-    drop(db);
+    damaged_tickets(&store, "F", 3);
 
     let mut launch = crate::server::Launch::new("examples/support-ticket/process.yaml", &store, &[]);
     launch.extra = vec!["--max-backlog".into(), "2".into()];
@@ -748,19 +738,7 @@ fn an_ended_run_with_an_event_it_never_took_is_left_alone() {
 fn instances_that_fail_to_open_do_not_starve_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = start(&store, &[]);
-    for n in 0..20 {
-        let outage = ticket(&format!("b-{n}"), "examples/support-ticket/tickets/outage.json");
-        let id = format!("B-{n:02}");
-        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", &id)]).0, 202);
-        server.wait_status(&id, "waiting");
-    }
-    assert!(server.stop().0.success());
-    let db = rusqlite::Connection::open(&store).unwrap();
-    let damaged = db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id LIKE 'B-%'", []).unwrap();
-    assert_eq!(damaged, 20);
-    drop(db);
-
+    damaged_tickets(&store, "B", 20);
     one_worker_takes_a_new_ticket(&store, "H-1");
 }
 
@@ -771,16 +749,12 @@ fn instances_that_fail_to_open_do_not_starve_the_others() {
 fn an_instance_that_keeps_failing_is_left_alone_longer_each_time() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db");
-    let server = waiting_ticket(&store, "D-1");
-    assert!(server.stop().0.success());
-    let db = rusqlite::Connection::open(&store).unwrap();
-    db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id = 'D-1'", []).unwrap();
-    drop(db);
+    damaged_tickets(&store, "D", 1);
 
     let server = one_worker_takes_a_new_ticket(&store, "H-1");
     let failures = || -> Vec<String> {
         let log = server.log();
-        let lines = log.lines().filter(|l| l.contains("D-1") && l.contains("cannot open the instance"));
+        let lines = log.lines().filter(|l| l.contains("D-00") && l.contains("cannot open the instance"));
         let wait =
             |l: &str| l.split_once("(left alone for ").and_then(|(_, w)| w.split_once(')')).map(|(w, _)| w.to_owned());
         lines.map(|l| wait(l).unwrap_or_else(|| l.to_owned())).collect()
@@ -890,6 +864,23 @@ fn a_run_that_fails_under_the_server_is_logged() {
     let line = log.lines().find(|l| l.contains("the run failed")).unwrap();
     assert!(line.contains("B-1") && line.contains("support-ticket") && line.contains("not a ticket"), "{line}");
     assert_eq!(log.matches("the run failed").count(), 1, "{log}");
+}
+
+/// `count` tickets `{prefix}-00`, `{prefix}-01`, … left waiting in `store` by a server, then damaged (their
+/// checkpoints no JSON) and made due at once: instances that fail each time they are opened.
+fn damaged_tickets(store: &std::path::Path, prefix: &str, count: usize) {
+    let server = start(store, &[]);
+    for n in 0..count {
+        let outage = ticket(&format!("{prefix}-{n}"), "examples/support-ticket/tickets/outage.json");
+        let id = format!("{prefix}-{n:02}");
+        assert_eq!(server.structured("/processes/support-ticket/events", &outage, &[("weft-instance-id", &id)]).0, 202);
+        server.wait_status(&id, "waiting");
+    }
+    assert!(server.stop().0.success());
+    let db = rusqlite::Connection::open(store).unwrap();
+    let damaged =
+        db.execute("UPDATE instances SET checkpoint = '{', next_due = 0 WHERE id LIKE ?1", [format!("{prefix}-%")]);
+    assert_eq!(damaged.unwrap(), count);
 }
 
 /// A server of `store` given a new ticket as instance `id`, which it drives until it waits.
