@@ -177,20 +177,21 @@ fn incoming(
         .filter(|(_, missing)| *missing)
         .map(|(name, _)| if binary { format!("ce-{name}") } else { format!("`{name}`") })
         .collect();
-    match (id, source, event_type) {
-        (Some(id), Some(source), Some(event_type)) => Ok(Incoming { id, source, event_type, subject, data }),
-        _ => {
-            let (list, noun) = match missing.as_slice() {
-                [one] => (one.clone(), if binary { "header is" } else { "is" }),
-                [init @ .., last] => {
-                    (format!("{} and {last}", init.join(", ")), if binary { "headers are" } else { "are" })
-                }
-                [] => (String::new(), "is"),
-            };
-            let the = if binary { "the " } else { "" };
-            Err(Refusal::Malformed(format!("{what}: {the}{list} {noun} missing or empty")))
-        }
-    }
+    let (Some(id), Some(source), Some(event_type)) = (id, source, event_type) else {
+        let list = match missing.split_last() {
+            Some((last, init)) if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+            _ => missing.concat(),
+        };
+        let noun = match (binary, missing.len() == 1) {
+            (true, true) => "header is",
+            (true, false) => "headers are",
+            (false, true) => "is",
+            (false, false) => "are",
+        };
+        let the = if binary { "the " } else { "" };
+        return Err(Refusal::Malformed(format!("{what}: {the}{list} {noun} missing or empty")));
+    };
+    Ok(Incoming { id, source, event_type, subject, data })
 }
 
 /// A media type without its parameters, in lower case (`Application/JSON; charset=utf-8` is

@@ -102,8 +102,7 @@ impl Board {
 
     /// How many instances are left alone now, after failures.
     pub fn cooling_count(&self) -> usize {
-        let now = Instant::now();
-        self.lock().cooling.values().filter(|c| c.until > now).count()
+        self.lock().cooling_count(Instant::now())
     }
 }
 
@@ -142,6 +141,11 @@ impl State {
     /// Whether `id` is left alone at `now`.
     fn cooling(&self, id: &str, now: Instant) -> bool {
         self.cooling.get(id).is_some_and(|c| c.until > now)
+    }
+
+    /// How many instances are left alone at `now`.
+    fn cooling_count(&self, now: Instant) -> usize {
+        self.cooling.values().filter(|c| c.until > now).count()
     }
 }
 
@@ -195,8 +199,7 @@ fn dispatch(driver: &Driver<'_>, signal: &Signal, work: &Sender<String>, board: 
             // Failures in a row are forgotten once the instance was not ready for as long as the longest
             // wait (it no longer fails, or is no longer due).
             board.cooling.retain(|_, c| c.until + MAX_COOL_DOWN > now);
-            let cooling = board.cooling.values().filter(|c| c.until > now).count();
-            (workers.saturating_sub(board.in_flight.len()), cooling)
+            (workers.saturating_sub(board.in_flight.len()), board.cooling_count(now))
         };
         if free == 0 {
             signal.wait(POLL);
