@@ -587,6 +587,29 @@ mod tests {
         .expect("a checkpoint")
     }
 
+    /// The lists of status names are the runner's: every status's name, in declaration order, and the
+    /// final ones exactly those `is_final` says.
+    #[test]
+    fn the_status_name_lists_are_the_statuses() {
+        let error = crate::runner::failure::RunError {
+            kind: crate::runner::failure::ErrorKind::Failed,
+            message: String::new(),
+            step: None,
+            function: None,
+        };
+        let all = [
+            Status::Running,
+            Status::Waiting,
+            Status::Completed,
+            Status::Stopped,
+            Status::Failed { error },
+            Status::Cancelled,
+        ];
+        assert_eq!(all.iter().map(Status::name).collect::<Vec<_>>(), STATUS_NAMES);
+        let ended: Vec<&str> = all.iter().filter(|s| s.is_final()).map(Status::name).collect();
+        assert_eq!(ended, FINAL_STATUS_NAMES);
+    }
+
     #[test]
     fn a_copy_shares_what_was_not_touched_and_keeps_what_was() {
         let mut run = two_steps();
